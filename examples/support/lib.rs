@@ -1,0 +1,1 @@
+//! Code shared by the examples and the integration tests of the mxf workspace.

@@ -1,0 +1,142 @@
+//! Checks of methods and of the types that cross the vtable.
+
+use super::model::Method;
+use crate::ctxt::Ctxt;
+use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, TraitItemFn, Type};
+
+pub fn method(f: &TraitItemFn, cx: &mut Ctxt) -> Option<Method> {
+    let sig = &f.sig;
+    let before = cx.len();
+    if let Some(c) = &sig.constness {
+        cx.error_spanned_by(c, "a COM method cannot be `const`");
+    }
+    if let Some(a) = &sig.asyncness {
+        cx.error_spanned_by(a, "a COM method cannot be `async`: the vtable calls it synchronously");
+    }
+    if let Some(u) = &sig.unsafety {
+        cx.error_spanned_by(
+            u,
+            "declare COM methods without `unsafe`: calls through an interface pointer are unsafe already, and implementations stay safe",
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        cx.error_spanned_by(abi, "the calling convention of COM methods is fixed (`extern \"system\"`); remove it");
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        cx.error_spanned_by(&sig.generics, "a COM method cannot be generic: a vtable slot has one signature");
+    }
+    if let Some(v) = &sig.variadic {
+        cx.error_spanned_by(v, "a COM method cannot be variadic");
+    }
+    if let Some(body) = &f.default {
+        cx.error_spanned_by(body, "a COM method cannot have a default body: every object implements it");
+    }
+    let mut inputs = sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() && r.colon_token.is_none() => {}
+        Some(FnArg::Receiver(r)) => cx.error_spanned_by(
+            r,
+            "a COM method takes `&self`: objects are shared between CPUs, so state goes behind a lock",
+        ),
+        Some(other) => cx.error_spanned_by(other, "a COM method takes `&self` first"),
+        None => cx.error_spanned_by(&sig.ident, "a COM method takes `&self` first"),
+    }
+    let mut params = Vec::new();
+    for arg in inputs {
+        match arg {
+            FnArg::Typed(pt) => {
+                let name = match &*pt.pat {
+                    Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => Some(pi.ident.clone()),
+                    other => {
+                        cx.error_spanned_by(other, "use a plain name for a COM method parameter");
+                        None
+                    }
+                };
+                ffi_type(&pt.ty, Position::Param, cx);
+                if let Some(n) = name {
+                    params.push((n, (*pt.ty).clone()));
+                }
+            }
+            FnArg::Receiver(r) => cx.error_spanned_by(r, "`self` can only come first"),
+        }
+    }
+    let ret = match &sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => {
+            ffi_type(ty, Position::Return, cx);
+            match &**ty {
+                Type::Tuple(t) if t.elems.is_empty() => None,
+                _ => Some((**ty).clone()),
+            }
+        }
+    };
+    if cx.len() != before {
+        return None;
+    }
+    let attrs = f.attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect();
+    Some(Method { attrs, ident: sig.ident.clone(), params, ret })
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Position {
+    Param,
+    Return,
+}
+
+/// Rejects, by shape, the types that can never cross a vtable. Named types that pass are checked
+/// again after expansion with the `AbiSafe` / `AbiReturn` traits.
+fn ffi_type(ty: &Type, pos: Position, cx: &mut Ctxt) {
+    let what = if pos == Position::Param { "cross a COM vtable" } else { "be returned from a COM method" };
+    match ty {
+        Type::Reference(_) => cx.error_spanned_by(
+            ty,
+            format!("references cannot {what}: use a raw pointer (`*const T` / `*mut T`), or `Option<ComRef<'_, I>>` for an interface"),
+        ),
+        Type::Slice(_) => cx.error_spanned_by(ty, format!("slices cannot {what}: pass a pointer and a length")),
+        Type::Array(_) => cx.error_spanned_by(ty, format!("arrays cannot {what} by value: pass a pointer")),
+        Type::Tuple(t) if !t.elems.is_empty() => {
+            cx.error_spanned_by(ty, format!("tuples cannot {what}: they have no C layout"))
+        }
+        Type::Tuple(_) if pos == Position::Param => cx.error_spanned_by(ty, "`()` is not a parameter type"),
+        Type::ImplTrait(_) | Type::TraitObject(_) => {
+            cx.error_spanned_by(ty, format!("trait objects and `impl Trait` cannot {what}"))
+        }
+        Type::Never(_) => cx.error_spanned_by(ty, "a COM method always returns"),
+        Type::Infer(_) => cx.error_spanned_by(ty, "write the type out"),
+        Type::Macro(_) | Type::Verbatim(_) => cx.error_spanned_by(ty, "write the type out; type macros are not supported here"),
+        Type::BareFn(f) if f.abi.is_none() => {
+            cx.error_spanned_by(ty, "a function pointer that crosses a vtable needs `extern \"system\"`")
+        }
+        Type::Paren(p) => ffi_type(&p.elem, pos, cx),
+        Type::Group(g) => ffi_type(&g.elem, pos, cx),
+        Type::Path(tp) if tp.qself.is_none() => {
+            if let Some(last) = tp.path.segments.last() {
+                let name = last.ident.to_string();
+                let hint = match name.as_str() {
+                    "str" => Some("`str` has no C layout: pass a pointer and a length"),
+                    "String" => Some("`String` cannot cross a COM vtable: pass a pointer and a length"),
+                    "Vec" => Some("`Vec` cannot cross a COM vtable: pass a pointer and a length"),
+                    "Box" | "Rc" | "Arc" => Some("smart pointers cannot cross a COM vtable: use a raw pointer or an interface"),
+                    "bool" => Some("`bool` has no fixed C type here: use `i32` for BOOL or `u8` for BOOLEAN"),
+                    "char" => Some("`char` has no C equivalent: use `u8` or `u16`"),
+                    "u128" | "i128" => Some("128-bit integers have no stable C ABI"),
+                    _ => None,
+                };
+                if let Some(h) = hint {
+                    cx.error_spanned_by(ty, h);
+                } else if name == "Option" {
+                    if let PathArguments::AngleBracketed(a) = &last.arguments {
+                        for ga in &a.args {
+                            if let GenericArgument::Type(inner) = ga {
+                                if !matches!(inner, Type::Path(_)) {
+                                    ffi_type(inner, pos, cx);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}

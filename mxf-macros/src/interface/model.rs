@@ -1,0 +1,104 @@
+//! The checked model of an interface: what the expansion is generated from.
+
+use super::attr::Options;
+use super::check;
+use crate::ctxt::Ctxt;
+use proc_macro2::Ident;
+use syn::{Attribute, ItemTrait, Path, TraitItem, Type, TypeParamBound, Visibility};
+
+pub struct Interface {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub ident: Ident,
+    /// `None` only for the root (IUnknown).
+    pub base: Option<Path>,
+    pub iid: Option<u128>,
+    pub methods: Vec<Method>,
+}
+
+pub struct Method {
+    pub attrs: Vec<Attribute>,
+    pub ident: Ident,
+    pub params: Vec<(Ident, Type)>,
+    pub ret: Option<Type>,
+}
+
+impl Interface {
+    pub fn from_trait(t: &ItemTrait, options: Options, cx: &mut Ctxt) -> Option<Interface> {
+        if t.unsafety.is_none() {
+            cx.error_spanned_by(
+                t.trait_token,
+                "a COM interface must be an `unsafe trait`: its methods are called through raw vtables by code that trusts their layout",
+            );
+        }
+        if !t.generics.params.is_empty() || t.generics.where_clause.is_some() {
+            cx.error_spanned_by(&t.generics, "a COM interface cannot be generic");
+        }
+        if let Some(a) = &t.auto_token {
+            cx.error_spanned_by(a, "a COM interface cannot be an auto trait");
+        }
+        let base = base_interface(t, options.root, cx);
+        let mut methods: Vec<Method> = Vec::new();
+        for item in &t.items {
+            match item {
+                TraitItem::Fn(f) => {
+                    if let Some(m) = check::method(f, cx) {
+                        if methods.iter().any(|o| o.ident == m.ident) {
+                            cx.error_spanned_by(&m.ident, format!("`{}` is declared twice", m.ident));
+                        } else {
+                            methods.push(m);
+                        }
+                    }
+                }
+                other => cx.error_spanned_by(other, "a COM interface declares methods only"),
+            }
+        }
+        if options.root {
+            let names: Vec<String> = methods.iter().map(|m| m.ident.to_string()).collect();
+            if names != ["QueryInterface", "AddRef", "Release"] {
+                cx.error_spanned_by(&t.ident, "the root interface declares QueryInterface, AddRef and Release, in that order");
+            }
+        }
+        let attrs = t.attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect();
+        Some(Interface {
+            attrs,
+            vis: t.vis.clone(),
+            ident: t.ident.clone(),
+            base,
+            iid: if options.no_iid { None } else { Some(options.iid.unwrap_or(0)) },
+            methods,
+        })
+    }
+}
+
+fn base_interface(t: &ItemTrait, root: bool, cx: &mut Ctxt) -> Option<Path> {
+    let mut paths = Vec::new();
+    for b in &t.supertraits {
+        match b {
+            TypeParamBound::Trait(tb) if tb.lifetimes.is_none() && matches!(tb.modifier, syn::TraitBoundModifier::None) => {
+                paths.push(tb.path.clone())
+            }
+            other => cx.error_spanned_by(other, "the base of a COM interface is another COM interface, such as `IUnknown`"),
+        }
+    }
+    if root {
+        if let Some(p) = paths.first() {
+            cx.error_spanned_by(p, "the root interface has no base");
+        }
+        return None;
+    }
+    match paths.len() {
+        0 => {
+            cx.error_spanned_by(
+                &t.ident,
+                "a COM interface must name its base interface: `unsafe trait IFoo: IUnknown` (or a derived interface)",
+            );
+            None
+        }
+        1 => paths.pop(),
+        _ => {
+            cx.error_spanned_by(&paths[1], "COM interfaces have exactly one base interface (single inheritance)");
+            None
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The kernel COM core: interface pointers, reference counting, objects and their shims.
+//!
+//! Kernel COM differs from user-mode COM in one visible way: `QueryInterface` returns an
+//! `NTSTATUS`. Everything else follows the COM rules: out-pointers are returned AddRef'd,
+//! in-pointers are borrowed.
+
+mod interface;
+mod object;
+pub mod refcount;
+
+pub use interface::{
+    AbiReturn, AbiSafe, CloneInterface, ComPtr, ComRef, Interface, assert_abi_return, assert_abi_safe,
+};
+pub use object::{ComImpl, ComObject, IntoComObject, ObjectImpl, VtableFor, assert_send_sync};
+pub use refcount::{RefCount, Released};

@@ -1,0 +1,193 @@
+//! The DMus interface set (`dmusicks.h`, `portcls.h`, `punknown.h`), declared with
+//! `#[com_interface]`. Slot order is declaration order, base first (`domain.md` §1).
+//!
+//! Each interface `IFoo` comes with `IFoo_Vtbl` (the `#[repr(C)]` vtable), `IFoo_Impl` (what an
+//! object implements) and client methods on `IFoo` that call through the vtable.
+//!
+//! Interface in-pointers are `Option<ComRef<'_, I>>` (borrowed, nullable); out-pointers are
+//! `*mut Option<I>` (the callee stores an AddRef'd pointer or NULL).
+#![allow(non_snake_case, clippy::missing_safety_doc)]
+
+use crate::abi::{DMUS_KERNEL_EVENT, DMUS_STREAM_TYPE, GUID, KSDATAFORMAT, KSSTATE, NTSTATUS, POOL_TYPE, REFERENCE_TIME};
+use crate::com::ComRef;
+use crate::com_interface;
+use core::ffi::c_void;
+
+/// `IUnknown` as kernel COM declares it: `QueryInterface` returns an `NTSTATUS`.
+#[com_interface(iid = "00000000-0000-0000-C000-000000000046", root)]
+pub unsafe trait IUnknown {
+    /// Slot 0. Stores an AddRef'd pointer to `iid` in `*out`, or NULL and an error status.
+    fn QueryInterface(&self, iid: *const GUID, out: *mut *mut c_void) -> NTSTATUS;
+    /// Slot 1. Adds a reference; returns the new count (informational only).
+    fn AddRef(&self) -> u32;
+    /// Slot 2. Drops a reference; the object may be gone when this returns.
+    fn Release(&self) -> u32;
+}
+
+/// `IMXF`: the MIDI transform interface every object of the DMus graph speaks.
+#[com_interface(iid = "C096DF9E-FB09-11D1-81B0-0060083316C1")]
+pub unsafe trait IMXF: IUnknown {
+    /// Slot 3 (PASSIVE_LEVEL). Sets the streaming state.
+    fn SetState(&self, state: KSSTATE) -> NTSTATUS;
+    /// Slot 4 (DISPATCH_LEVEL). Takes ownership of an event or a `pNextEvt` chain; NULL is a
+    /// capture stream's cue to push input.
+    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS;
+    /// Slot 5 (PASSIVE_LEVEL). Connects the output to `sink`.
+    fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS;
+    /// Slot 6 (PASSIVE_LEVEL). Disconnects `sink` (or whatever is connected, for NULL).
+    fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS;
+}
+
+/// `IAllocatorMXF`: the per-pin source and final destination of every event.
+#[com_interface(iid = "A5F0D62C-B30F-11D2-B7A3-0060083316C1")]
+pub unsafe trait IAllocatorMXF: IMXF {
+    /// Slot 7. Stores a fresh event in `*event`.
+    fn GetMessage(&self, event: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS;
+    /// Slot 8. The size of long-event buffers; constant.
+    fn GetBufferSize(&self) -> u16;
+    /// Slot 9. Stores a buffer of `GetBufferSize()` bytes in `*buffer`.
+    fn GetBuffer(&self, buffer: *mut *mut u8) -> NTSTATUS;
+    /// Slot 10. Returns a buffer that no event references.
+    fn PutBuffer(&self, buffer: *mut u8) -> NTSTATUS;
+}
+
+/// `IMasterClock`: the port's reference clock, in 100 ns units.
+///
+/// No header (WDK, 1998 DDK, ReactOS, mingw-w64) defines `IID_IMasterClock`; the port never
+/// queries for it and passes the pointer to `NewStream` directly. It is declared `no_iid` rather
+/// than given an invented IID.
+#[com_interface(no_iid)]
+pub unsafe trait IMasterClock: IUnknown {
+    /// Slot 3 (any IRQL). Stores the current time.
+    fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS;
+}
+
+/// `IPositionNotify`: the pin's byte-position callback, called by the allocator.
+///
+/// Port-private: no header defines an IID for it (declared `no_iid`). The header's return type
+/// (`void`) is used; the documentation's HRESULT is wrong (`domain.md` §1.6).
+#[com_interface(no_iid)]
+pub unsafe trait IPositionNotify: IUnknown {
+    /// Slot 3. The events up to `byte_position` of the render stream have been consumed.
+    fn PositionNotify(&self, byte_position: u64);
+}
+
+/// `IServiceSink`: something a service group can call back.
+#[com_interface(iid = "22C6AC64-851B-11D0-9A7F-00AA0038ACFE")]
+pub unsafe trait IServiceSink: IUnknown {
+    /// Slot 3. Service is requested (called at DISPATCH_LEVEL).
+    fn RequestService(&self);
+}
+
+/// `IServiceGroup`: a set of service sinks serviced together.
+#[com_interface(iid = "22C6AC65-851B-11D0-9A7F-00AA0038ACFE")]
+pub unsafe trait IServiceGroup: IServiceSink {
+    /// Slot 4. Adds a member (AddRef'd by the group).
+    fn AddMember(&self, sink: Option<ComRef<'_, IServiceSink>>) -> NTSTATUS;
+    /// Slot 5. Removes a member (released by the group).
+    fn RemoveMember(&self, sink: Option<ComRef<'_, IServiceSink>>);
+    /// Slot 6. Enables delayed service.
+    fn SupportDelayedService(&self);
+    /// Slot 7. Requests service after `delay` (100 ns units; negative would be absolute in C).
+    fn RequestDelayedService(&self, delay: u64);
+    /// Slot 8. Cancels a delayed request.
+    fn CancelDelayedService(&self);
+}
+
+/// `IPort`: the common base of PortCls ports.
+#[com_interface(iid = "B4C90A25-5791-11D0-86F9-00A0C911B544")]
+pub unsafe trait IPort: IUnknown {
+    /// Slot 3. `Init(DeviceObject, Irp, UnknownMiniport, UnknownAdapter, ResourceList)`.
+    fn Init(
+        &self,
+        device_object: *mut c_void,
+        irp: *mut c_void,
+        unknown_miniport: Option<ComRef<'_, IUnknown>>,
+        unknown_adapter: Option<ComRef<'_, IUnknown>>,
+        resource_list: *mut c_void,
+    ) -> NTSTATUS;
+    /// Slot 4. `GetDeviceProperty(DeviceProperty, BufferLength, PropertyBuffer, ResultLength)`.
+    fn GetDeviceProperty(&self, property: i32, buffer_length: u32, buffer: *mut c_void, result_length: *mut u32) -> NTSTATUS;
+    /// Slot 5. `NewRegistryKey(OutRegistryKey, OuterUnknown, RegistryKeyType, DesiredAccess,
+    /// ObjectAttributes, CreateOptions, Disposition)`.
+    fn NewRegistryKey(
+        &self,
+        out_key: *mut *mut c_void,
+        outer: Option<ComRef<'_, IUnknown>>,
+        key_type: u32,
+        desired_access: u32,
+        object_attributes: *mut c_void,
+        create_options: u32,
+        disposition: *mut u32,
+    ) -> NTSTATUS;
+}
+
+/// `IPortDMus`: the DMus port as its miniport sees it.
+#[com_interface(iid = "C096DF9C-FB09-11D1-81B0-0060083316C1")]
+pub unsafe trait IPortDMus: IPort {
+    /// Slot 6 (any IRQL). Requests service of `group`, or of the miniport's and every stream's
+    /// group for NULL.
+    fn Notify(&self, group: Option<ComRef<'_, IServiceGroup>>);
+    /// Slot 7 (PASSIVE_LEVEL). Registers the miniport's service group early, during `Init`.
+    fn RegisterServiceGroup(&self, group: Option<ComRef<'_, IServiceGroup>>);
+}
+
+/// `IMiniport`: the common base of PortCls miniports.
+#[com_interface(iid = "B4C90A24-5791-11D0-86F9-00A0C911B544")]
+pub unsafe trait IMiniport: IUnknown {
+    /// Slot 3. Stores the filter descriptor (`PPCFILTER_DESCRIPTOR*`).
+    fn GetDescription(&self, description: *mut *mut c_void) -> NTSTATUS;
+    /// Slot 4. `DataRangeIntersection(PinId, DataRange, MatchingDataRange, OutputBufferLength,
+    /// ResultantFormat, ResultantFormatLength)`.
+    fn DataRangeIntersection(
+        &self,
+        pin_id: u32,
+        data_range: *mut c_void,
+        matching_data_range: *mut c_void,
+        output_buffer_length: u32,
+        resultant_format: *mut c_void,
+        resultant_format_length: *mut u32,
+    ) -> NTSTATUS;
+}
+
+/// `IMiniportDMus`: a DirectMusic miniport.
+#[com_interface(iid = "C096DF9D-FB09-11D1-81B0-0060083316C1")]
+pub unsafe trait IMiniportDMus: IMiniport {
+    /// Slot 5 (PASSIVE_LEVEL). `Init(UnknownAdapter, ResourceList, Port, ServiceGroup)`.
+    fn Init(
+        &self,
+        unknown_adapter: Option<ComRef<'_, IUnknown>>,
+        resource_list: *mut c_void,
+        port: Option<ComRef<'_, IPortDMus>>,
+        service_group: *mut Option<IServiceGroup>,
+    ) -> NTSTATUS;
+    /// Slot 6 (DPC). Called on service requests of the miniport's group.
+    fn Service(&self);
+    /// Slot 7 (PASSIVE_LEVEL). Creates a stream; see `domain.md` §4.5 for every parameter.
+    fn NewStream(
+        &self,
+        mxf: *mut Option<IMXF>,
+        outer: Option<ComRef<'_, IUnknown>>,
+        pool: POOL_TYPE,
+        pin_id: u32,
+        stream_type: DMUS_STREAM_TYPE,
+        data_format: *mut KSDATAFORMAT,
+        service_group: *mut Option<IServiceGroup>,
+        allocator: Option<ComRef<'_, IAllocatorMXF>>,
+        master_clock: Option<ComRef<'_, IMasterClock>>,
+        schedule_prefetch: *mut u64,
+    ) -> NTSTATUS;
+}
+
+/// `ISynthSinkDMus`: the wave sink of a software synthesizer's stream.
+#[com_interface(iid = "1F476974-679B-11D2-8F7D-00C04FBF8FEF")]
+pub unsafe trait ISynthSinkDMus: IMXF {
+    /// Slot 7. Renders `length` sample frames at sample position `position` into `buffer`.
+    fn Render(&self, buffer: *mut u8, length: u32, position: i64);
+    /// Slot 8. Synchronises the sample clock to the master clock.
+    fn SyncToMaster(&self, time: REFERENCE_TIME, start: i32) -> NTSTATUS;
+    /// Slot 9. Converts a sample position to reference time.
+    fn SampleToRefTime(&self, sample: i64, time: *mut REFERENCE_TIME) -> NTSTATUS;
+    /// Slot 10. Converts reference time to a sample position.
+    fn RefTimeToSample(&self, time: REFERENCE_TIME, sample: *mut i64) -> NTSTATUS;
+}

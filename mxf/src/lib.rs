@@ -1,0 +1,105 @@
+//! # mxf: DirectMusic MIDI transform filters and DMus miniports in Rust
+//!
+//! mxf lets a Windows audio-driver author write the MXF components and DMus miniport streams of
+//! PortCls as plain Rust structs and traits. Proc macros generate the kernel COM machinery the
+//! DMus port calls: `#[repr(C)]` vtables, `extern "system"` shims, reference counting and
+//! QueryInterface.
+//!
+//! | layer | module |
+//! |---|---|
+//! | raw ABI: `GUID`, `NTSTATUS`, `KSSTATE`, `DMUS_KERNEL_EVENT`, … | [`abi`] |
+//! | kernel COM core: interface pointers, refcount, objects | [`com`] |
+//! | the DMus interface set (IUnknown … ISynthSinkDMus) | [`interfaces`] |
+//! | pool allocation and spin lock, per environment | [`platform`] |
+//!
+//! The crate is `#![no_std]`: nothing in it panics on an ABI path, every allocation is fallible,
+//! and the `std` feature only adds user-mode conveniences.
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+// Lets the macros' absolute `::mxf::…` paths resolve inside this crate too.
+extern crate self as mxf;
+
+pub mod abi;
+pub mod com;
+pub mod interfaces;
+pub mod platform;
+
+/// Declares a kernel COM interface from an `unsafe trait`.
+///
+/// ```
+/// use mxf::prelude::*;
+///
+/// /// A made-up interface deriving from IMXF.
+/// #[com_interface(iid = "6D0E6A0B-5A1C-4C7E-9E7B-2C1D0F3A4B5C")]
+/// pub unsafe trait IVolumeMXF: IMXF {
+///     fn SetVolume(&self, volume: u32) -> NTSTATUS;
+///     fn GetVolume(&self, volume: *mut u32) -> NTSTATUS;
+/// }
+///
+/// // Generated: the pointer type `IVolumeMXF` (Clone = AddRef, Drop = Release, derefs to IMXF),
+/// // `IVolumeMXF_Vtbl` (#[repr(C)], IMXF's vtable first), `IVolumeMXF_Impl` (implement it on an
+/// // object), and the IID.
+/// assert_eq!(IVolumeMXF::IID.Data1, 0x6D0E6A0B);
+/// assert!(IVolumeMXF::matches(&IMXF::IID) && IVolumeMXF::matches(&IUnknown::IID));
+/// assert_eq!(core::mem::size_of::<IVolumeMXF_Vtbl>(), 9 * core::mem::size_of::<usize>());
+/// ```
+///
+/// The trait must be `unsafe` and name exactly one base interface. Methods take `&self`, are
+/// neither generic, `async`, `const` nor `unsafe`, have no body, and use only types that can
+/// cross a vtable ([`com::AbiSafe`]; results: [`com::AbiReturn`]). Options: `iid = "…"`
+/// (required) or `no_iid` for the interfaces no header gives an IID (they are then never
+/// answered by QueryInterface).
+pub use mxf_macros::com_interface;
+
+/// Turns a struct into a kernel COM object implementing the listed interfaces.
+///
+/// Each listed interface is one *chain*: one vtable pointer in the object, answering
+/// QueryInterface for that interface and all its ancestors (when two chains share an ancestor,
+/// the first listed answers). The struct implements the `_Impl` trait of every interface in
+/// every chain.
+///
+/// ```
+/// use mxf::prelude::*;
+/// use mxf::platform::atomic::{AtomicI64, Ordering};
+///
+/// #[com_object(IMasterClock)]
+/// struct FixedClock {
+///     now: AtomicI64,
+/// }
+///
+/// impl IMasterClock_Impl for FixedClock {
+///     fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+///         if time.is_null() {
+///             return STATUS_INVALID_PARAMETER;
+///         }
+///         // SAFETY: non-NULL out-pointer from the caller.
+///         unsafe { time.write(self.now.load(Ordering::Relaxed)) };
+///         STATUS_SUCCESS
+///     }
+/// }
+///
+/// let clock: IMasterClock = FixedClock { now: AtomicI64::new(42) }.into_com()?;
+/// let mut t = 0;
+/// // SAFETY: `t` is a valid out-pointer.
+/// assert_eq!(unsafe { clock.GetTime(&mut t) }, STATUS_SUCCESS);
+/// assert_eq!(t, 42);
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// Options: `qi_failure = STATUS_…` (what QueryInterface returns for an unknown IID; default
+/// `STATUS_INVALID_PARAMETER`) and `tag = "abcd"` (the pool tag). The struct must be
+/// `Send + Sync` and not generic. Objects are created with [`com::IntoComObject`] or
+/// [`com::ComObject::create_raw`] (aggregation, C-style out-pointer).
+pub use mxf_macros::com_object;
+
+/// What most code needs: the ABI types, the COM core, the interfaces and the macros.
+pub mod prelude {
+    pub use crate::abi::*;
+    pub use crate::com::{ComRef, Interface, IntoComObject};
+    pub use crate::interfaces::*;
+    pub use crate::{com_interface, com_object};
+}

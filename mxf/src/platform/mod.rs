@@ -1,0 +1,107 @@
+//! The platform seam: pool allocation and the spin lock, with one backend per environment.
+//!
+//! | backend | selected by | pool allocation | spin lock |
+//! |---|---|---|---|
+//! | host | default | `alloc::alloc` (the global allocator) | the `spin` crate |
+//! | fault injection | feature `fault-injection` (tests) | host, but the Nth allocation of the current thread can be made to fail | host |
+//! | loom | `--cfg loom` (model checking) | host | `loom::sync::Mutex` |
+//! | kernel | `cfg(windows)` + feature `kernel` | `ExAllocatePool2` / `ExFreePoolWithTag` (wdk-sys) | `KSPIN_LOCK`, raising to DISPATCH_LEVEL |
+//!
+//! Every allocation is fallible: callers get `None` and turn it into
+//! `STATUS_INSUFFICIENT_RESOURCES`; nothing here aborts or panics.
+
+use crate::abi::POOL_TYPE;
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+
+#[cfg(not(all(windows, feature = "kernel")))]
+mod host;
+#[cfg(not(all(windows, feature = "kernel")))]
+use host as backend;
+
+#[cfg(all(windows, feature = "kernel"))]
+mod kernel;
+#[cfg(all(windows, feature = "kernel"))]
+use kernel as backend;
+
+mod lock;
+pub use lock::{SpinLock, SpinLockGuard};
+
+/// Atomics: `core`'s, or loom's when model checking.
+pub mod atomic {
+    #[cfg(loom)]
+    pub use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+
+    #[cfg(not(loom))]
+    pub use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+}
+
+/// Allocates `layout` from `pool` under `tag`. `None` on failure; the memory is not initialised.
+///
+/// Zero-sized layouts are rounded up to one byte so every successful call returns a real block
+/// that [`pool_free`] can release.
+#[inline]
+pub fn pool_alloc(pool: POOL_TYPE, tag: u32, layout: Layout) -> Option<NonNull<u8>> {
+    #[cfg(feature = "fault-injection")]
+    if fault::should_fail() {
+        return None;
+    }
+    let layout = nonzero(layout)?;
+    let p = backend::alloc(pool, tag, layout)?;
+    #[cfg(feature = "fault-injection")]
+    fault::record_alloc();
+    Some(p)
+}
+
+/// Frees a block from [`pool_alloc`].
+///
+/// # Safety
+/// `ptr` came from `pool_alloc(pool, tag, layout)` with the same arguments and is not used again.
+#[inline]
+pub unsafe fn pool_free(ptr: NonNull<u8>, pool: POOL_TYPE, tag: u32, layout: Layout) {
+    let Some(layout) = nonzero(layout) else {
+        // Unreachable for a pointer from `pool_alloc`, which refused such a layout.
+        return;
+    };
+    #[cfg(feature = "fault-injection")]
+    fault::record_free();
+    // SAFETY: forwarded contract: `ptr` came from `backend::alloc(pool, tag, layout)`.
+    unsafe { backend::free(ptr, pool, tag, layout) }
+}
+
+/// Moves `value` into a new pool block; gives the value back if the allocation fails.
+#[inline]
+pub fn pool_new<T>(pool: POOL_TYPE, tag: u32, value: T) -> Result<NonNull<T>, T> {
+    match pool_alloc(pool, tag, Layout::new::<T>()) {
+        Some(p) => {
+            let p = p.cast::<T>();
+            // SAFETY: `p` is a fresh block with the size and alignment of `T`.
+            unsafe { p.as_ptr().write(value) };
+            Ok(p)
+        }
+        None => Err(value),
+    }
+}
+
+/// Drops the value of a block from [`pool_new`] and frees the block.
+///
+/// # Safety
+/// `ptr` came from `pool_new::<T>(pool, tag, _)`, holds a live `T`, and is not used again.
+#[inline]
+pub unsafe fn pool_delete<T>(ptr: NonNull<T>, pool: POOL_TYPE, tag: u32) {
+    // SAFETY: the caller guarantees a live, exclusively owned `T`.
+    unsafe { core::ptr::drop_in_place(ptr.as_ptr()) };
+    // SAFETY: the block came from `pool_alloc` with `Layout::new::<T>()`.
+    unsafe { pool_free(ptr.cast(), pool, tag, Layout::new::<T>()) };
+}
+
+fn nonzero(layout: Layout) -> Option<Layout> {
+    if layout.size() == 0 {
+        Layout::from_size_align(1, layout.align()).ok()
+    } else {
+        Some(layout)
+    }
+}

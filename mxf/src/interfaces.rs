@@ -8,7 +8,10 @@
 //! `*mut Option<I>` (the callee stores an AddRef'd pointer or NULL).
 #![allow(non_snake_case, clippy::missing_safety_doc)]
 
-use crate::abi::{DMUS_KERNEL_EVENT, DMUS_STREAM_TYPE, GUID, KSDATAFORMAT, KSSTATE, NTSTATUS, POOL_TYPE, REFERENCE_TIME};
+use crate::abi::{
+    DMUS_KERNEL_EVENT, DMUS_STREAM_TYPE, GUID, KSDATAFORMAT, KSSTATE, NTSTATUS, POOL_TYPE,
+    REFERENCE_TIME,
+};
 use crate::com::ComRef;
 use crate::com_interface;
 use core::ffi::c_void;
@@ -107,7 +110,13 @@ pub unsafe trait IPort: IUnknown {
         resource_list: *mut c_void,
     ) -> NTSTATUS;
     /// Slot 4. `GetDeviceProperty(DeviceProperty, BufferLength, PropertyBuffer, ResultLength)`.
-    fn GetDeviceProperty(&self, property: i32, buffer_length: u32, buffer: *mut c_void, result_length: *mut u32) -> NTSTATUS;
+    fn GetDeviceProperty(
+        &self,
+        property: i32,
+        buffer_length: u32,
+        buffer: *mut c_void,
+        result_length: *mut u32,
+    ) -> NTSTATUS;
     /// Slot 5. `NewRegistryKey(OutRegistryKey, OuterUnknown, RegistryKeyType, DesiredAccess,
     /// ObjectAttributes, CreateOptions, Disposition)`.
     fn NewRegistryKey(

@@ -24,7 +24,10 @@ extern crate std;
 extern crate self as mxf;
 
 pub mod abi;
+pub mod allocator;
 pub mod com;
+pub mod event;
+pub mod filter;
 pub mod interfaces;
 pub mod platform;
 
@@ -96,10 +99,46 @@ pub use mxf_macros::com_interface;
 /// [`com::ComObject::create_raw`] (aggregation, C-style out-pointer).
 pub use mxf_macros::com_object;
 
+/// Turns a struct into an IMXF filter: implement [`filter::Filter`] for it, create it with
+/// [`filter::IntoFilter::into_filter`] (which binds the stream's allocator), and the framework
+/// supplies `PutMessage`, `ConnectOutput`, `DisconnectOutput` and `SetState` (see [`filter`]).
+///
+/// ```
+/// use mxf::prelude::*;
+/// use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+///
+/// /// Moves every event to channel group 2.
+/// #[mxf_filter]
+/// struct ToGroupTwo;
+///
+/// impl Filter for ToGroupTwo {
+///     fn process<'a>(&self, mut event: Event<'a>, out: &mut Output<'a>) {
+///         event.set_channel_group(2);
+///         out.push(event);
+///     }
+/// }
+///
+/// let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+/// let filter = ToGroupTwo.into_filter(&alloc)?;
+/// let e = Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 0)?.into_raw();
+/// // Unconnected: the filter's output goes to the allocator.
+/// // SAFETY: `e` is an event of this allocator, handed over.
+/// assert_eq!(unsafe { filter.PutMessage(e) }, STATUS_SUCCESS);
+/// assert_eq!(filter.stats().events_out, 1);
+/// assert_eq!(alloc.stats().outstanding_events, 0);
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// Options: further interfaces to expose after IMXF (their `_Impl` traits are implemented by
+/// [`filter::FilterObject`]`<Self>`), `qi_failure = …`, `tag = "…"`.
+pub use mxf_macros::mxf_filter;
+
 /// What most code needs: the ABI types, the COM core, the interfaces and the macros.
 pub mod prelude {
     pub use crate::abi::*;
     pub use crate::com::{ComRef, Interface, IntoComObject};
+    pub use crate::event::{Chain, Event};
+    pub use crate::filter::{Filter, IntoFilter, Output, PackagePolicy};
     pub use crate::interfaces::*;
-    pub use crate::{com_interface, com_object};
+    pub use crate::{com_interface, com_object, mxf_filter};
 }

@@ -54,7 +54,9 @@ pub union DMUS_KERNEL_EVENT_DATA {
 
 impl DMUS_KERNEL_EVENT_DATA {
     /// All bits zero.
-    pub const ZERO: Self = Self { abData: [0; INLINE_DATA_BYTES] };
+    pub const ZERO: Self = Self {
+        abData: [0; INLINE_DATA_BYTES],
+    };
 }
 
 /// One MIDI event as it travels through the MXF graph.
@@ -131,12 +133,21 @@ pub const ACTUAL_LAYOUT: EventLayout = EventLayout {
 
 const _: () = {
     let (a, e) = (ACTUAL_LAYOUT, EXPECTED_LAYOUT);
-    assert!(a.size == e.size, "sizeof(DMUS_KERNEL_EVENT) differs from the header");
-    assert!(a.inline == e.inline, "inline data capacity differs from sizeof(PBYTE)");
+    assert!(
+        a.size == e.size,
+        "sizeof(DMUS_KERNEL_EVENT) differs from the header"
+    );
+    assert!(
+        a.inline == e.inline,
+        "inline data capacity differs from sizeof(PBYTE)"
+    );
     assert!(size_of::<DMUS_KERNEL_EVENT_DATA>() == e.inline);
     let mut i = 0;
     while i < 9 {
-        assert!(a.offsets[i] == e.offsets[i], "a DMUS_KERNEL_EVENT field offset differs from the header");
+        assert!(
+            a.offsets[i] == e.offsets[i],
+            "a DMUS_KERNEL_EVENT field offset differs from the header"
+        );
         i += 1;
     }
     assert!(align_of::<DMUS_KERNEL_EVENT>() >= 4);
@@ -293,7 +304,10 @@ mod tests {
         SET_INCOMPLETE_EVT(&mut e);
         assert!(INCOMPLETE_EVT(&e) && !COMPLETE_EVT(&e));
         SET_PACKAGE_EVT(&mut e);
-        assert_eq!(e.usFlags, DMUS_KEF_EVENT_INCOMPLETE | DMUS_KEF_PACKAGE_EVENT);
+        assert_eq!(
+            e.usFlags,
+            DMUS_KEF_EVENT_INCOMPLETE | DMUS_KEF_PACKAGE_EVENT
+        );
         SET_COMPLETE_EVT(&mut e);
         CLEAR_PACKAGE_EVT(&mut e);
         assert_eq!(e.usFlags, 0);
@@ -317,16 +331,26 @@ mod tests {
 
     #[test]
     fn null_and_misaligned_pointers_are_rejected_unread() {
-        assert_eq!(check_event_ptr(core::ptr::null_mut()), Err(STATUS_INVALID_PARAMETER));
+        assert_eq!(
+            check_event_ptr(core::ptr::null_mut()),
+            Err(STATUS_INVALID_PARAMETER)
+        );
         let mut storage = [DMUS_KERNEL_EVENT::FRESH; 2];
-        let misaligned = storage.as_mut_ptr().cast::<u8>().wrapping_add(1).cast::<DMUS_KERNEL_EVENT>();
+        let misaligned = storage
+            .as_mut_ptr()
+            .cast::<u8>()
+            .wrapping_add(1)
+            .cast::<DMUS_KERNEL_EVENT>();
         assert_eq!(check_event_ptr(misaligned), Err(STATUS_INVALID_PARAMETER));
         // SAFETY: both pointers are rejected before any read.
-        assert_eq!(unsafe { read_flags(misaligned) }, Err(STATUS_INVALID_PARAMETER));
+        let r = unsafe { read_flags(misaligned) };
+        assert_eq!(r, Err(STATUS_INVALID_PARAMETER));
         // SAFETY: as above.
-        assert_eq!(unsafe { read_flags(core::ptr::null()) }, Err(STATUS_INVALID_PARAMETER));
+        let r = unsafe { read_flags(core::ptr::null()) };
+        assert_eq!(r, Err(STATUS_INVALID_PARAMETER));
         storage[0].usFlags = DMUS_KEF_PACKAGE_EVENT;
         // SAFETY: a valid, aligned pointer to a live event.
-        assert_eq!(unsafe { read_flags(storage.as_ptr()) }, Ok(DMUS_KEF_PACKAGE_EVENT));
+        let r = unsafe { read_flags(storage.as_ptr()) };
+        assert_eq!(r, Ok(DMUS_KEF_PACKAGE_EVENT));
     }
 }

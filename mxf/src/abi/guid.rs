@@ -31,8 +31,12 @@ pub enum GuidParseError {
 impl fmt::Display for GuidParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Length => "a GUID has 32 hexadecimal digits in the form XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX",
-            Self::Punctuation => "a GUID has dashes after digits 8, 12, 16 and 20, and braces on both sides or none",
+            Self::Length => {
+                "a GUID has 32 hexadecimal digits in the form XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX"
+            }
+            Self::Punctuation => {
+                "a GUID has dashes after digits 8, 12, 16 and 20, and braces on both sides or none"
+            }
             Self::Digit => "a GUID holds only hexadecimal digits between its dashes",
         })
     }

@@ -121,7 +121,10 @@ mod tests {
         assert!(NTSTATUS(0x4000_0000).is_success());
         assert!(!STATUS_INVALID_PARAMETER.is_success());
         assert_eq!(STATUS_INVALID_PARAMETER_1.bits(), 0xC000_00EF);
-        assert_eq!(STATUS_INSUFFICIENT_RESOURCES.ok(), Err(STATUS_INSUFFICIENT_RESOURCES));
+        assert_eq!(
+            STATUS_INSUFFICIENT_RESOURCES.ok(),
+            Err(STATUS_INSUFFICIENT_RESOURCES)
+        );
         assert_eq!(NTSTATUS::from(Ok(())), STATUS_SUCCESS);
     }
 

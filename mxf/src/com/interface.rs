@@ -125,7 +125,7 @@ pub unsafe trait Interface: Sized + 'static {
     /// # Safety
     /// A non-NULL `raw` is a live pointer to this interface for `'a`.
     #[inline]
-    unsafe fn from_raw_borrowed<'a>(raw: &'a *mut c_void) -> Option<&'a Self> {
+    unsafe fn from_raw_borrowed(raw: &*mut c_void) -> Option<&Self> {
         if raw.is_null() {
             None
         } else {
@@ -137,7 +137,10 @@ pub unsafe trait Interface: Sized + 'static {
     /// A borrowed copy of this pointer, without `AddRef`.
     #[inline]
     fn to_ref(&self) -> ComRef<'_, Self> {
-        ComRef { ptr: self_nonnull(self), _life: PhantomData }
+        ComRef {
+            ptr: self_nonnull(self),
+            _life: PhantomData,
+        }
     }
 
     /// `QueryInterface` for `J`; the result holds its own reference.
@@ -185,7 +188,10 @@ impl<'a, I: Interface> ComRef<'a, I> {
     /// A non-NULL `raw` is a live pointer to `I` for `'a`.
     #[inline]
     pub unsafe fn from_raw(raw: *mut c_void) -> Option<Self> {
-        Some(Self { ptr: NonNull::new(raw)?, _life: PhantomData })
+        Some(Self {
+            ptr: NonNull::new(raw)?,
+            _life: PhantomData,
+        })
     }
 
     /// The raw pointer.

@@ -9,7 +9,8 @@ mod object;
 pub mod refcount;
 
 pub use interface::{
-    AbiReturn, AbiSafe, CloneInterface, ComPtr, ComRef, Interface, assert_abi_return, assert_abi_safe,
+    AbiReturn, AbiSafe, CloneInterface, ComPtr, ComRef, Interface, assert_abi_return,
+    assert_abi_safe,
 };
 pub use object::{ComImpl, ComObject, IntoComObject, ObjectImpl, VtableFor, assert_send_sync};
 pub use refcount::{RefCount, Released};

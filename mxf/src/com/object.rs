@@ -31,6 +31,7 @@ use crate::abi::{
 use crate::com::Interface;
 use crate::interfaces::{IUnknown, IUnknown_Vtbl};
 use crate::platform;
+use core::alloc::Layout;
 use core::ffi::c_void;
 use core::mem::{offset_of, size_of};
 use core::ptr::NonNull;
@@ -107,8 +108,6 @@ pub unsafe trait ObjectImpl: Sized + 'static {
     fn find_chain(iid: &GUID) -> Option<usize>;
     /// The chain whose interface is the Rust type `t` (for interfaces without an IID).
     fn chain_of(t: core::any::TypeId) -> Option<usize>;
-    /// Wraps the author's struct into the stored value.
-    fn into_value(self) -> Self::Value;
 }
 
 /// A COM object around `T` (see the module docs for the layout).
@@ -139,9 +138,18 @@ impl<T: ObjectImpl> ComObject<T> {
     /// after the `CHAINS` vtable slots.
     pub const LAYOUT_OK: () = {
         assert!(T::CHAINS >= 1, "a COM object needs at least one interface");
-        assert!(size_of::<T::Vtables>() == T::CHAINS * SLOT, "one pointer per chain");
-        assert!(offset_of!(Self, vtables) == 0, "chain 0 is at the object's address");
-        assert!(offset_of!(Self, inner) == T::CHAINS * SLOT, "inner unknown follows the chains");
+        assert!(
+            size_of::<T::Vtables>() == T::CHAINS * SLOT,
+            "one pointer per chain"
+        );
+        assert!(
+            offset_of!(Self, vtables) == 0,
+            "chain 0 is at the object's address"
+        );
+        assert!(
+            offset_of!(Self, inner) == T::CHAINS * SLOT,
+            "inner unknown follows the chains"
+        );
     };
 
     const INNER_OFFSET: usize = T::CHAINS * SLOT;
@@ -172,7 +180,9 @@ impl<T: ObjectImpl> ComObject<T> {
 
     #[inline(always)]
     fn inner_ptr(obj: *mut Self) -> *mut c_void {
-        obj.cast::<u8>().wrapping_add(Self::INNER_OFFSET).cast::<c_void>()
+        obj.cast::<u8>()
+            .wrapping_add(Self::INNER_OFFSET)
+            .cast::<c_void>()
     }
 
     unsafe extern "system" fn inner_query_interface(
@@ -196,7 +206,11 @@ impl<T: ObjectImpl> ComObject<T> {
             // Aggregated: the aggregator asks for our non-delegating unknown. Otherwise the
             // identity is chain 0, whichever chain the question came through.
             // SAFETY: `outer` is immutable after creation (I2).
-            if unsafe { (*obj).outer } == this { Some(Self::chain_ptr(obj, 0)) } else { Some(this) }
+            if unsafe { (*obj).outer } == this {
+                Some(Self::chain_ptr(obj, 0))
+            } else {
+                Some(this)
+            }
         } else {
             match T::find_chain(iid) {
                 Some(k) if k < T::CHAINS => Some(Self::chain_ptr(obj, k)),
@@ -251,10 +265,39 @@ impl<T: ObjectImpl> ComObject<T> {
     #[cold]
     unsafe fn destroy(obj: *mut Self) {
         // SAFETY: exclusive access (caller); read the free arguments before dropping.
-        let (pool, tag) = unsafe { ((*obj).pool, (*obj).tag) };
-        // SAFETY: `obj` came from `pool_new::<Self>(pool, tag, _)` in `create_raw`.
-        unsafe { platform::pool_delete(NonNull::new_unchecked(obj), pool, tag) };
+        let pool = unsafe { (*obj).pool };
+        // SAFETY: as above.
+        let tag = unsafe { (*obj).tag };
+        // Only the author's value is dropped in place, not the whole object: its teardown may
+        // still call AddRef/Release through a pointer to this object (the misuse path of
+        // `refcount`), which reads `outer` and `refcount`. Dropping the whole object would hold
+        // exclusive access to those fields for the duration and make that read undefined
+        // behaviour. The other fields have no drop glue (`NO_OTHER_DROP_GLUE`).
+        let () = Self::NO_OTHER_DROP_GLUE;
+        // SAFETY: `obj` is live (caller); a place projection, no reference is created.
+        let value = unsafe { &raw mut (*obj).value };
+        // SAFETY: the value is live and exclusively ours (caller); it is not used again.
+        unsafe { core::ptr::drop_in_place(value) };
+        // SAFETY: `obj` is the live object, so not NULL.
+        let block = unsafe { NonNull::new_unchecked(obj) }.cast::<u8>();
+        // SAFETY: `obj` came from `pool_new::<Self>(pool, tag, _)` in `create_raw`, that is from
+        // `pool_alloc(pool, tag, Layout::new::<Self>())`; its value is dropped and nothing
+        // touches the block afterwards (I1).
+        unsafe { platform::pool_free(block, pool, tag, Layout::new::<Self>()) };
     }
+
+    /// Every field but `value` is plain data, so freeing the block after dropping `value` drops
+    /// everything the object owns.
+    const NO_OTHER_DROP_GLUE: () = {
+        assert!(
+            !core::mem::needs_drop::<T::Vtables>(),
+            "vtable references need no drop"
+        );
+        assert!(
+            !core::mem::needs_drop::<RefCount>(),
+            "the count needs no drop"
+        );
+    };
 
     /// Creates an object and returns the interface `iid` through `out` — the shape of a C
     /// `CreateXxx(PUNKNOWN* out, PUNKNOWN outer, POOL_TYPE, ...)` function.
@@ -270,7 +313,7 @@ impl<T: ObjectImpl> ComObject<T> {
     /// `outer`, if non-NULL, is a live IUnknown that outlives the object. `iid`, if non-NULL,
     /// points to a GUID; `out`, if non-NULL, to writable storage.
     pub unsafe fn create_raw(
-        value: T,
+        value: T::Value,
         outer: *mut c_void,
         pool: POOL_TYPE,
         tag: u32,
@@ -298,7 +341,7 @@ impl<T: ObjectImpl> ComObject<T> {
             refcount: RefCount::new(1),
             pool,
             tag,
-            value: value.into_value(),
+            value,
         };
         let Ok(block) = platform::pool_new(pool, tag, obj) else {
             return STATUS_INSUFFICIENT_RESOURCES;
@@ -324,11 +367,12 @@ impl<T: ObjectImpl> ComObject<T> {
 
     /// Creates an object in `pool` under `tag` and returns interface `I` (`#[com_object]`
     /// structs also get this as `Type::create::<I>(value, pool, tag)`; see the macro's docs).
-    pub fn create<I: Interface>(value: T, pool: POOL_TYPE, tag: u32) -> Result<I> {
+    pub fn create_value<I: Interface>(value: T::Value, pool: POOL_TYPE, tag: u32) -> Result<I> {
         let mut out = core::ptr::null_mut();
         let iid = if I::HAS_IID { I::IID } else { IUnknown::IID };
         // SAFETY: no outer; `iid` and `out` are valid locals.
-        let s = unsafe { Self::create_raw(value, core::ptr::null_mut(), pool, tag, &iid, &mut out) };
+        let s =
+            unsafe { Self::create_raw(value, core::ptr::null_mut(), pool, tag, &iid, &mut out) };
         s.ok()?;
         if I::HAS_IID {
             // SAFETY: success stores an AddRef'd pointer to `I`.
@@ -354,14 +398,15 @@ impl<T: ObjectImpl> ComObject<T> {
     /// # Safety
     /// `outer` outlives the returned object (it owns it).
     pub unsafe fn create_aggregated(
-        value: T,
+        value: T::Value,
         outer: &IUnknown,
         pool: POOL_TYPE,
         tag: u32,
     ) -> Result<IUnknown> {
         let mut out = core::ptr::null_mut();
         // SAFETY: `outer` is live (caller); `iid` and `out` are valid locals.
-        let s = unsafe { Self::create_raw(value, outer.as_raw(), pool, tag, &IUnknown::IID, &mut out) };
+        let s =
+            unsafe { Self::create_raw(value, outer.as_raw(), pool, tag, &IUnknown::IID, &mut out) };
         s.ok()?;
         // SAFETY: success stores the inner unknown with the creation reference.
         unsafe { IUnknown::from_raw(out) }.ok_or(STATUS_UNSUCCESSFUL)
@@ -422,18 +467,19 @@ unsafe impl<T: ObjectImpl> ComImpl for ComObject<T> {
     }
 }
 
-/// Creation shortcuts for every `#[com_object]` / `#[mxf_filter]` type.
-pub trait IntoComObject: ObjectImpl {
+/// Creation shortcuts for every `#[com_object]` type (filters use
+/// [`IntoFilter`](crate::filter::IntoFilter), which also binds their allocator).
+pub trait IntoComObject: ObjectImpl<Value = Self> {
     /// Creates the object in nonpaged pool under the object's tag and returns interface `I`.
     fn into_com<I: Interface>(self) -> Result<I> {
-        ComObject::<Self>::create(self, crate::abi::NonPagedPool, Self::POOL_TAG)
+        ComObject::<Self>::create_value(self, crate::abi::NonPagedPool, Self::POOL_TAG)
     }
     /// Creates the object in `pool` under `tag` and returns interface `I`.
     fn into_com_in<I: Interface>(self, pool: POOL_TYPE, tag: u32) -> Result<I> {
-        ComObject::<Self>::create(self, pool, tag)
+        ComObject::<Self>::create_value(self, pool, tag)
     }
 }
-impl<T: ObjectImpl> IntoComObject for T {}
+impl<T: ObjectImpl<Value = T>> IntoComObject for T {}
 
 /// Compile-time check used by the object macros: objects are called from any CPU.
 #[doc(hidden)]

@@ -16,7 +16,9 @@
 //! A `Release` through a pointer to an object that has already been freed cannot be detected by
 //! anyone: the memory is gone. The counter only catches the cases where the memory still exists.
 
-use crate::platform::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
+#[cfg(not(loom))]
+use crate::platform::atomic::AtomicUsize;
+use crate::platform::atomic::{AtomicU32, Ordering, fence};
 
 #[cfg(not(loom))]
 static ANOMALIES: AtomicUsize = AtomicUsize::new(0);
@@ -71,7 +73,10 @@ impl RefCount {
                 misuse();
                 return cur;
             }
-            match self.0.compare_exchange_weak(cur, cur + 1, Ordering::Relaxed, Ordering::Relaxed) {
+            match self
+                .0
+                .compare_exchange_weak(cur, cur + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => return cur + 1,
                 Err(actual) => cur = actual,
             }
@@ -91,7 +96,10 @@ impl RefCount {
                 // Saturated: the true count is unknown, so the object is never freed.
                 return Released::Alive(cur);
             }
-            match self.0.compare_exchange_weak(cur, cur - 1, Ordering::Release, Ordering::Relaxed) {
+            match self
+                .0
+                .compare_exchange_weak(cur, cur - 1, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) if cur == 1 => {
                     fence(Ordering::Acquire);
                     return Released::Last;

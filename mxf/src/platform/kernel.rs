@@ -22,7 +22,11 @@ pub(super) fn alloc(pool: POOL_TYPE, tag: u32, layout: Layout) -> Option<NonNull
     if layout.align() > POOL_ALIGNMENT {
         return None;
     }
-    let flags = if pool.is_nonpaged() { POOL_FLAG_NON_PAGED } else { POOL_FLAG_PAGED };
+    let flags = if pool.is_nonpaged() {
+        POOL_FLAG_NON_PAGED
+    } else {
+        POOL_FLAG_PAGED
+    };
     // SAFETY: ExAllocatePool2 may be called at <= DISPATCH_LEVEL for nonpaged pool; it returns
     // NULL on failure instead of raising (no POOL_FLAG_RAISE_ON_FAILURE).
     let p = unsafe {

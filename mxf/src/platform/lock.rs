@@ -96,7 +96,10 @@ mod imp {
     impl<T> SpinLock<T> {
         /// A new, unlocked lock (`KeInitializeSpinLock` sets the word to zero).
         pub const fn new(value: T) -> Self {
-            Self { lock: UnsafeCell::new(0), value: UnsafeCell::new(value) }
+            Self {
+                lock: UnsafeCell::new(0),
+                value: UnsafeCell::new(value),
+            }
         }
         /// Consumes the lock, returning the value.
         pub fn into_inner(self) -> T {
@@ -109,7 +112,10 @@ mod imp {
         pub fn lock(&self) -> SpinLockGuard<'_, T> {
             // SAFETY: the KSPIN_LOCK lives as long as `self`; callers run at <= DISPATCH_LEVEL.
             let old_irql = unsafe { wdk_sys::ntddk::KeAcquireSpinLockRaiseToDpc(self.lock.get()) };
-            SpinLockGuard { owner: self, old_irql }
+            SpinLockGuard {
+                owner: self,
+                old_irql,
+            }
         }
         /// The value, through exclusive access.
         pub fn get_mut(&mut self) -> &mut T {

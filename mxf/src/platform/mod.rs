@@ -14,7 +14,7 @@ use crate::abi::POOL_TYPE;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-#[cfg(feature = "fault-injection")]
+#[cfg(any(test, feature = "fault-injection"))]
 pub mod fault;
 
 #[cfg(not(all(windows, feature = "kernel")))]
@@ -33,10 +33,14 @@ pub use lock::{SpinLock, SpinLockGuard};
 /// Atomics: `core`'s, or loom's when model checking.
 pub mod atomic {
     #[cfg(loom)]
-    pub use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+    pub use loom::sync::atomic::{
+        AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+    };
 
     #[cfg(not(loom))]
-    pub use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+    pub use core::sync::atomic::{
+        AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+    };
 }
 
 /// Allocates `layout` from `pool` under `tag`. `None` on failure; the memory is not initialised.
@@ -45,13 +49,13 @@ pub mod atomic {
 /// that [`pool_free`] can release.
 #[inline]
 pub fn pool_alloc(pool: POOL_TYPE, tag: u32, layout: Layout) -> Option<NonNull<u8>> {
-    #[cfg(feature = "fault-injection")]
+    #[cfg(any(test, feature = "fault-injection"))]
     if fault::should_fail() {
         return None;
     }
     let layout = nonzero(layout)?;
     let p = backend::alloc(pool, tag, layout)?;
-    #[cfg(feature = "fault-injection")]
+    #[cfg(any(test, feature = "fault-injection"))]
     fault::record_alloc();
     Some(p)
 }
@@ -66,7 +70,7 @@ pub unsafe fn pool_free(ptr: NonNull<u8>, pool: POOL_TYPE, tag: u32, layout: Lay
         // Unreachable for a pointer from `pool_alloc`, which refused such a layout.
         return;
     };
-    #[cfg(feature = "fault-injection")]
+    #[cfg(any(test, feature = "fault-injection"))]
     fault::record_free();
     // SAFETY: forwarded contract: `ptr` came from `backend::alloc(pool, tag, layout)`.
     unsafe { backend::free(ptr, pool, tag, layout) }

@@ -1,0 +1,160 @@
+//! Allocator costs, each reported by `benches/ratios.py` as a ratio to the *lock unit*: one
+//! uncontended `spin::Mutex` lock+unlock pair measured in the same run.
+//!
+//! Goals (issue "The built-in allocator"): GetMessage+PutMessage ≤ 2.2 lock units; a 64-event
+//! chain put ≤ 0.3 lock units per event; GetBuffer+PutBuffer ≤ 2.2 lock units and no slower
+//! than `Box<[u8; 240]>` allocate+drop.
+
+use divan::{Bencher, black_box};
+use mxf::abi::{DMUS_KERNEL_EVENT, STATUS_SUCCESS};
+use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+use mxf::interfaces::IAllocatorMXF;
+use std::ptr::null_mut;
+
+fn main() {
+    divan::main();
+}
+
+fn allocator() -> AllocatorHandle {
+    // Pre-filled (events and one buffer page) so growth never happens inside a measurement.
+    let h = AllocatorHandle::new(
+        AllocatorConfig {
+            prefill_events: 10_000,
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    let mut p = null_mut();
+    // SAFETY: valid out-pointer; the buffer goes straight back.
+    unsafe {
+        h.GetBuffer(&mut p);
+        h.PutBuffer(p);
+    }
+    h
+}
+
+fn get(a: &IAllocatorMXF) -> *mut DMUS_KERNEL_EVENT {
+    let mut e = null_mut();
+    // SAFETY: valid out-pointer; called through the vtable as the port would.
+    let s = unsafe { a.GetMessage(&mut e) };
+    debug_assert_eq!(s, STATUS_SUCCESS);
+    e
+}
+
+fn put(a: &IAllocatorMXF, e: *mut DMUS_KERNEL_EVENT) {
+    // SAFETY: events of this allocator.
+    let s = unsafe { a.PutMessage(e) };
+    debug_assert_eq!(s, STATUS_SUCCESS);
+}
+
+/// The unit: one uncontended spin lock round trip.
+#[divan::bench(sample_size = 1000)]
+fn lock_unit(b: Bencher) {
+    let m = spin::Mutex::new(0u64);
+    b.bench_local(|| {
+        let mut g = m.lock();
+        *g = black_box(*g + 1);
+    });
+}
+
+/// GetMessage + PutMessage of one event.
+#[divan::bench(sample_size = 1000)]
+fn get_put_pair(b: Bencher) {
+    let h = allocator();
+    b.bench_local(|| put(&h, black_box(get(&h))));
+}
+
+/// 64 events taken one by one and returned as one chain; divide by 64 for the per-event cost.
+#[divan::bench]
+fn chain64_get_and_put(b: Bencher) {
+    let h = allocator();
+    b.bench_local(|| {
+        let head = get(&h);
+        let mut tail = head;
+        for _ in 1..64 {
+            let e = get(&h);
+            // SAFETY: our events.
+            unsafe { (*tail).pNextEvt = e };
+            tail = e;
+        }
+        put(&h, black_box(head));
+    });
+}
+
+/// The put of a 64-event chain alone (the chain is built outside the measurement).
+#[divan::bench]
+fn chain64_put_only(b: Bencher) {
+    let h = allocator();
+    let hp = &h;
+    b.with_inputs(move || {
+        let head = get(hp);
+        let mut tail = head;
+        for _ in 1..64 {
+            let e = get(hp);
+            // SAFETY: our events.
+            unsafe { (*tail).pNextEvt = e };
+            tail = e;
+        }
+        head as usize
+    })
+    .bench_local_values(|head| put(&h, black_box(head as *mut DMUS_KERNEL_EVENT)));
+}
+
+/// GetBuffer + PutBuffer.
+#[divan::bench(sample_size = 1000)]
+fn buffer_pair(b: Bencher) {
+    let h = allocator();
+    b.bench_local(|| {
+        let mut p = null_mut();
+        // SAFETY: valid out-pointer.
+        unsafe { h.GetBuffer(&mut p) };
+        // SAFETY: the buffer just obtained.
+        unsafe { h.PutBuffer(black_box(p)) };
+    });
+}
+
+/// Context: the global allocator for a 240-byte buffer.
+#[divan::bench(sample_size = 1000)]
+fn box_240_pair(b: Bencher) {
+    b.bench_local(|| drop(black_box(Box::new([0u8; 240]))));
+}
+
+/// Context: the global allocator for one event.
+#[divan::bench(sample_size = 1000)]
+fn box_event_pair(b: Bencher) {
+    b.bench_local(|| drop(black_box(Box::new(DMUS_KERNEL_EVENT::FRESH))));
+}
+
+/// Context: get+put pairs from two threads on one allocator (per-thread time).
+#[divan::bench(threads = [2], sample_size = 1000)]
+fn contended_get_put_pair(b: Bencher) {
+    static SHARED: std::sync::OnceLock<AllocatorHandle> = std::sync::OnceLock::new();
+    let h = SHARED.get_or_init(allocator);
+    b.bench(|| put(h, black_box(get(h))));
+}
+
+/// Floor for any chain put: only following the 64 `pNextEvt` links (dependent loads).
+#[divan::bench]
+fn chain64_walk_only(b: Bencher) {
+    let h = allocator();
+    let head = get(&h);
+    let mut tail = head;
+    for _ in 1..64 {
+        let e = get(&h);
+        // SAFETY: our events.
+        unsafe { (*tail).pNextEvt = e };
+        tail = e;
+    }
+    b.bench_local(|| {
+        let mut n = 0u32;
+        let mut cur = black_box(head);
+        while !cur.is_null() {
+            n += 1;
+            // SAFETY: a chain of live events.
+            cur = unsafe { (*cur).pNextEvt };
+        }
+        black_box(n)
+    });
+    put(&h, head);
+}

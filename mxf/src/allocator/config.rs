@@ -1,0 +1,44 @@
+//! Allocator configuration.
+
+use crate::abi::{NonPagedPool, POOL_TYPE};
+
+/// What `GetBuffer` reports when it cannot allocate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GetBufferFailure {
+    /// `STATUS_INSUFFICIENT_RESOURCES` with `*ppBuffer = NULL` (the default; a deliberate
+    /// deviation from Microsoft's allocator, `domain.md` §6 item 21).
+    #[default]
+    ReportError,
+    /// `STATUS_SUCCESS` with `*ppBuffer = NULL`, as Microsoft's allocator does (bug-compatible).
+    BugCompatible,
+}
+
+/// How an allocator is built. `Default` is Microsoft-compatible: nonpaged pool, no bound, no
+/// pre-fill (the first `GetMessage` allocates the first page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllocatorConfig {
+    /// Pool for events, buffers and the page tables.
+    pub pool: POOL_TYPE,
+    /// At most this many events outstanding at once; `GetMessage` beyond it returns
+    /// `STATUS_INSUFFICIENT_RESOURCES` until events come back. `None`: no bound.
+    pub max_events: Option<u32>,
+    /// The same bound for long-event buffers.
+    pub max_buffers: Option<u32>,
+    /// Events to allocate at creation (rounded up to whole pages). Creation fails with
+    /// `STATUS_INSUFFICIENT_RESOURCES` if they cannot be allocated.
+    pub prefill_events: u32,
+    /// `GetBuffer`'s answer to an allocation failure.
+    pub get_buffer_failure: GetBufferFailure,
+}
+
+impl Default for AllocatorConfig {
+    fn default() -> Self {
+        Self {
+            pool: NonPagedPool,
+            max_events: None,
+            max_buffers: None,
+            prefill_events: 0,
+            get_buffer_failure: GetBufferFailure::ReportError,
+        }
+    }
+}

@@ -1,0 +1,919 @@
+//! Conformance (`domain.md` §6 items 1–26) and hardening tests, driven through the raw vtable
+//! exactly as the port would call the allocator.
+
+extern crate std;
+
+use super::*;
+use crate::abi::*;
+use crate::com::{Interface, IntoComObject};
+use crate::interfaces::{IPositionNotify, IPositionNotify_Impl, IUnknown};
+use crate::platform::fault;
+use core::ffi::c_void;
+use core::mem::size_of;
+use core::ptr::null_mut;
+use std::boxed::Box;
+use std::sync::{Arc, Mutex};
+use std::vec::Vec;
+
+type Ev = *mut DMUS_KERNEL_EVENT;
+
+/// The allocator as PortCls sees it: a `this` pointer and a vtable.
+struct Raw {
+    handle: AllocatorHandle,
+}
+
+impl Raw {
+    fn new() -> Self {
+        Self::with(AllocatorConfig::default(), None)
+    }
+    fn with(config: AllocatorConfig, notify: Option<IPositionNotify>) -> Self {
+        Self {
+            handle: AllocatorHandle::new(config, notify).expect("allocator"),
+        }
+    }
+    fn this(&self) -> *mut c_void {
+        self.handle.as_raw()
+    }
+    fn vt(&self) -> &crate::interfaces::IAllocatorMXF_Vtbl {
+        // SAFETY: a live IAllocatorMXF's first word is its vtable pointer.
+        unsafe {
+            &**self
+                .this()
+                .cast::<*const crate::interfaces::IAllocatorMXF_Vtbl>()
+        }
+    }
+    fn get(&self) -> (NTSTATUS, Ev) {
+        let mut e: Ev = core::ptr::without_provenance_mut(1);
+        // SAFETY: slot 7 with a valid out-pointer.
+        let s = unsafe { (self.vt().GetMessage)(self.this(), &mut e) };
+        (s, e)
+    }
+    fn get_ok(&self) -> Ev {
+        let (s, e) = self.get();
+        assert_eq!(s, STATUS_SUCCESS);
+        assert!(!e.is_null());
+        e
+    }
+    fn put(&self, e: Ev) -> NTSTATUS {
+        // SAFETY: slot 4; the events are ours or deliberately bad (the allocator must cope).
+        unsafe { (self.vt().base__.PutMessage)(self.this(), e) }
+    }
+    fn buffer_size(&self) -> u16 {
+        // SAFETY: slot 8.
+        unsafe { (self.vt().GetBufferSize)(self.this()) }
+    }
+    fn get_buffer(&self) -> (NTSTATUS, *mut u8) {
+        let mut b: *mut u8 = core::ptr::without_provenance_mut(1);
+        // SAFETY: slot 9 with a valid out-pointer.
+        let s = unsafe { (self.vt().GetBuffer)(self.this(), &mut b) };
+        (s, b)
+    }
+    fn put_buffer(&self, b: *mut u8) -> NTSTATUS {
+        // SAFETY: slot 10.
+        unsafe { (self.vt().PutBuffer)(self.this(), b) }
+    }
+    fn qi(&self, iid: &GUID) -> (NTSTATUS, *mut c_void) {
+        let mut out: *mut c_void = core::ptr::without_provenance_mut(1);
+        // SAFETY: slot 0 with valid pointers.
+        let s = unsafe { (self.vt().base__.base__.QueryInterface)(self.this(), iid, &mut out) };
+        (s, out)
+    }
+    fn stats(&self) -> AllocatorStats {
+        self.handle.stats()
+    }
+    fn assert_balanced(&self) {
+        let s = self.stats();
+        assert_eq!(s.outstanding_events + s.free_events, s.total_events);
+        assert_eq!(s.outstanding_buffers + s.free_buffers, s.total_buffers);
+    }
+}
+
+fn ev<'a>(e: Ev) -> &'a mut DMUS_KERNEL_EVENT {
+    // SAFETY: tests only call this on events currently handed out by an allocator.
+    unsafe { &mut *e }
+}
+
+fn chain(events: &[Ev]) -> Ev {
+    for w in events.windows(2) {
+        ev(w[0]).pNextEvt = w[1];
+    }
+    events.first().copied().unwrap_or(null_mut())
+}
+
+fn package(shell: Ev, contents: Ev) -> Ev {
+    let s = ev(shell);
+    s.set_package();
+    s.uData.pPackageEvt = contents;
+    shell
+}
+
+fn assert_fresh(e: Ev) {
+    let e = ev(e);
+    assert_eq!(e.bReserved, 0);
+    assert_eq!(e.cbStruct as usize, size_of::<DMUS_KERNEL_EVENT>());
+    assert_eq!(e.cbEvent, 0);
+    assert_eq!(e.usChannelGroup, 0);
+    assert_eq!(e.usFlags, 0);
+    assert_eq!(e.ullPresTime100ns, 0);
+    assert_eq!(e.ullBytePosition, kBytePositionNone);
+    assert!(e.pNextEvt.is_null());
+    // SAFETY: the union is plain bytes.
+    assert_eq!(unsafe { e.uData.abData }, [0u8; INLINE_DATA_BYTES]);
+}
+
+/// A PositionNotify target that records what it is told.
+#[crate::com_object(IPositionNotify)]
+struct Recorder {
+    seen: Arc<Mutex<Vec<u64>>>,
+}
+impl IPositionNotify_Impl for Recorder {
+    fn PositionNotify(&self, byte_position: u64) {
+        self.seen.lock().unwrap().push(byte_position);
+    }
+}
+fn recorder() -> (IPositionNotify, Arc<Mutex<Vec<u64>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let n: IPositionNotify = Recorder { seen: seen.clone() }.into_com().unwrap();
+    (n, seen)
+}
+
+#[test]
+fn item_01_event_layout() {
+    #[cfg(target_pointer_width = "64")]
+    assert_eq!(size_of::<DMUS_KERNEL_EVENT>(), 40);
+    #[cfg(target_pointer_width = "32")]
+    assert_eq!(size_of::<DMUS_KERNEL_EVENT>(), 32);
+    assert_eq!(ACTUAL_LAYOUT, EXPECTED_LAYOUT);
+}
+
+#[test]
+fn item_02_starts_empty_then_one_page() {
+    let a = Raw::new();
+    assert_eq!(a.stats().total_events, 0);
+    assert_eq!(a.stats().event_pages, 0);
+    let _e = a.get_ok();
+    let s = a.stats();
+    assert_eq!(s.event_pages, 1);
+    assert_eq!(s.total_events as usize, EVENTS_PER_PAGE);
+    #[cfg(target_pointer_width = "64")]
+    assert_eq!(EVENTS_PER_PAGE, 102);
+    #[cfg(target_pointer_width = "32")]
+    assert_eq!(EVENTS_PER_PAGE, 128);
+    a.put(_e);
+}
+
+#[test]
+fn items_03_04_fresh_event_state() {
+    let a = Raw::new();
+    let e = a.get_ok();
+    assert_fresh(e);
+    a.put(e);
+}
+
+#[test]
+fn item_05_exhaustion_returns_null() {
+    let a = Raw::new();
+    let _plan = fault::fail_after(0);
+    let (s, e) = a.get();
+    assert_eq!(s, STATUS_INSUFFICIENT_RESOURCES);
+    assert!(e.is_null());
+    assert_eq!(a.stats().anomalies.allocation_failures, 1);
+}
+
+#[test]
+fn item_06_lifo_reuse() {
+    let a = Raw::new();
+    let e = a.get_ok();
+    assert_eq!(a.put(e), STATUS_SUCCESS);
+    assert_eq!(a.get_ok(), e);
+    a.put(e);
+}
+
+#[test]
+fn item_07_chain_returns_in_reverse() {
+    let a = Raw::new();
+    let (x, y, z) = (a.get_ok(), a.get_ok(), a.get_ok());
+    assert_eq!(a.put(chain(&[x, y, z])), STATUS_SUCCESS);
+    assert_eq!([a.get_ok(), a.get_ok(), a.get_ok()], [z, y, x]);
+    a.put(chain(&[x, y, z]));
+    assert_eq!(a.stats().outstanding_events, 0);
+}
+
+#[test]
+fn item_08_put_null_changes_nothing() {
+    let a = Raw::new();
+    let e = a.get_ok();
+    let before = a.stats();
+    assert_eq!(a.put(null_mut()), STATUS_SUCCESS);
+    let after = a.stats();
+    assert_eq!(before.free_events, after.free_events);
+    assert_eq!(before.outstanding_events, after.outstanding_events);
+    a.put(e);
+}
+
+#[test]
+fn item_09_put_succeeds_for_valid_shapes() {
+    let a = Raw::new();
+    let (p, q, r, s) = (a.get_ok(), a.get_ok(), a.get_ok(), a.get_ok());
+    let (t, u) = (a.get_ok(), a.get_ok());
+    let inner = package(t, u);
+    let outer = package(q, chain(&[r, inner]));
+    assert_eq!(a.put(chain(&[p, outer, s])), STATUS_SUCCESS);
+    assert_eq!(a.stats().outstanding_events, 0);
+    assert_eq!(a.stats().anomalies.misuse(), 0);
+}
+
+#[test]
+fn item_10_recycled_event_is_reset() {
+    let a = Raw::new();
+    let e = a.get_ok();
+    {
+        let r = ev(e);
+        r.bReserved = 7;
+        r.cbStruct = 3;
+        r.cbEvent = 2;
+        r.usChannelGroup = 9;
+        r.usFlags = DMUS_KEF_EVENT_INCOMPLETE | 0xC000;
+        r.ullPresTime100ns = -5;
+        // SAFETY: writing inline bytes of a short event.
+        unsafe { r.uData.abData[0] = 0x90 };
+    }
+    a.put(e);
+    let e2 = a.get_ok();
+    assert_eq!(e2, e);
+    assert_fresh(e2);
+    a.put(e2);
+}
+
+#[test]
+fn item_11_buffer_freed_iff_long() {
+    let a = Raw::new();
+    // A short event whose inline bytes look like a pointer is never treated as a buffer.
+    let e = a.get_ok();
+    ev(e).cbEvent = INLINE_DATA_BYTES as u16;
+    ev(e).uData.abData = [0xAB; INLINE_DATA_BYTES];
+    assert_eq!(a.put(e), STATUS_SUCCESS);
+    assert_eq!(a.stats().anomalies.foreign_buffers, 0);
+    // A long event gives its buffer back.
+    let (s, b) = a.get_buffer();
+    assert_eq!(s, STATUS_SUCCESS);
+    let e = a.get_ok();
+    ev(e).cbEvent = (INLINE_DATA_BYTES + 1) as u16;
+    ev(e).uData.pbData = b;
+    assert_eq!(a.stats().outstanding_buffers, 1);
+    assert_eq!(a.put(e), STATUS_SUCCESS);
+    assert_eq!(a.stats().outstanding_buffers, 0);
+    // The same buffer comes back first (pooled, LIFO).
+    assert_eq!(a.get_buffer().1, b);
+    a.put_buffer(b);
+}
+
+#[test]
+fn item_12_package_returns_everything_reachable() {
+    let a = Raw::new();
+    let evs: Vec<Ev> = (0..6).map(|_| a.get_ok()).collect();
+    let before_free = a.stats().free_events;
+    // shell0{ e1 -> shell2{ e3 -> e4 } } -> e5
+    let nested = package(evs[2], chain(&[evs[3], evs[4]]));
+    let top = package(evs[0], chain(&[evs[1], nested]));
+    let head = chain(&[top, evs[5]]);
+    assert_eq!(a.put(head), STATUS_SUCCESS);
+    assert_eq!(a.stats().free_events, before_free + 6);
+    assert_eq!(a.stats().outstanding_events, 0);
+    a.assert_balanced();
+}
+
+#[test]
+fn item_13_package_order_is_contents_then_shell() {
+    let a = Raw::new();
+    let (shell, x, y) = (a.get_ok(), a.get_ok(), a.get_ok());
+    a.put(package(shell, chain(&[x, y])));
+    assert_eq!([a.get_ok(), a.get_ok(), a.get_ok()], [y, x, shell]);
+    for e in [x, y, shell] {
+        assert_fresh(e);
+        a.put(e);
+    }
+}
+
+#[test]
+fn item_14_position_notify_once_each_in_order() {
+    let (n, seen) = recorder();
+    let a = Raw::with(AllocatorConfig::default(), Some(n));
+    let evs: Vec<Ev> = (0..4).map(|_| a.get_ok()).collect();
+    for (i, &e) in evs.iter().enumerate() {
+        ev(e).ullBytePosition = 100 + i as u64 * 10;
+    }
+    assert_eq!(a.put(chain(&evs)), STATUS_SUCCESS);
+    assert_eq!(*seen.lock().unwrap(), [100, 110, 120, 130]);
+    assert_eq!(a.stats().position_notifications, 4);
+}
+
+#[test]
+fn item_14_long_chains_keep_order_across_batches() {
+    let (n, seen) = recorder();
+    let a = Raw::with(AllocatorConfig::default(), Some(n));
+    let count = 200;
+    let evs: Vec<Ev> = (0..count).map(|_| a.get_ok()).collect();
+    for (i, &e) in evs.iter().enumerate() {
+        ev(e).ullBytePosition = 1 + i as u64;
+    }
+    assert_eq!(a.put(chain(&evs)), STATUS_SUCCESS);
+    let expect: Vec<u64> = (1..=count as u64).collect();
+    assert_eq!(*seen.lock().unwrap(), expect);
+    assert_eq!(a.stats().outstanding_events, 0);
+}
+
+#[test]
+fn item_15_no_notify_for_zero_or_none() {
+    let (n, seen) = recorder();
+    let a = Raw::with(AllocatorConfig::default(), Some(n));
+    let (x, y) = (a.get_ok(), a.get_ok());
+    ev(x).ullBytePosition = 0;
+    ev(y).ullBytePosition = kBytePositionNone;
+    a.put(chain(&[x, y]));
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+#[test]
+fn item_16_shell_never_notifies_contents_do() {
+    let (n, seen) = recorder();
+    let a = Raw::with(AllocatorConfig::default(), Some(n));
+    let (shell, x, y) = (a.get_ok(), a.get_ok(), a.get_ok());
+    ev(shell).ullBytePosition = 999;
+    ev(x).ullBytePosition = 5;
+    ev(y).ullBytePosition = 6;
+    a.put(package(shell, chain(&[x, y])));
+    assert_eq!(*seen.lock().unwrap(), [5, 6]);
+}
+
+#[test]
+fn items_17_18_imxf_methods_not_implemented() {
+    let a = Raw::new();
+    let vt = &a.vt().base__;
+    // SAFETY: slots 3, 5, 6 with NULL / arbitrary arguments.
+    unsafe {
+        assert_eq!((vt.SetState)(a.this(), KSSTATE_RUN), STATUS_NOT_IMPLEMENTED);
+        assert_eq!((vt.SetState)(a.this(), KSSTATE(77)), STATUS_NOT_IMPLEMENTED);
+        assert_eq!((vt.ConnectOutput)(a.this(), None), STATUS_NOT_IMPLEMENTED);
+        assert_eq!(
+            (vt.DisconnectOutput)(a.this(), None),
+            STATUS_NOT_IMPLEMENTED
+        );
+        let me: IMXF = a.handle.cast().unwrap();
+        assert_eq!(
+            (vt.ConnectOutput)(a.this(), Some(me.to_ref())),
+            STATUS_NOT_IMPLEMENTED
+        );
+    }
+}
+
+#[test]
+fn item_19_buffer_size_is_240_everywhere() {
+    let a = Raw::new();
+    let b = Raw::new();
+    assert_eq!(a.buffer_size(), 240);
+    assert_eq!(a.buffer_size(), a.buffer_size());
+    assert_eq!(b.buffer_size(), 240);
+}
+
+#[test]
+fn item_20_get_buffer_gives_240_usable_bytes() {
+    let a = Raw::new();
+    let (s, b) = a.get_buffer();
+    assert_eq!(s, STATUS_SUCCESS);
+    assert!(!b.is_null());
+    // SAFETY: the buffer holds GetBufferSize bytes.
+    unsafe { core::ptr::write_bytes(b, 0x5A, a.buffer_size() as usize) };
+    // SAFETY: as above.
+    assert_eq!(unsafe { *b.add(239) }, 0x5A);
+    assert_eq!(a.put_buffer(b), STATUS_SUCCESS);
+}
+
+#[test]
+fn item_21_get_buffer_failure_is_reported() {
+    let a = Raw::new();
+    {
+        let _plan = fault::fail_after(0);
+        let (s, b) = a.get_buffer();
+        assert_eq!(s, STATUS_INSUFFICIENT_RESOURCES);
+        assert!(b.is_null());
+    }
+    let compat = Raw::with(
+        AllocatorConfig {
+            get_buffer_failure: GetBufferFailure::BugCompatible,
+            ..Default::default()
+        },
+        None,
+    );
+    let _plan = fault::fail_after(0);
+    let (s, b) = compat.get_buffer();
+    assert_eq!(
+        s, STATUS_SUCCESS,
+        "bug-compatible mode keeps Microsoft's status"
+    );
+    assert!(b.is_null());
+}
+
+#[test]
+fn item_22_put_buffer_null_and_valid() {
+    let a = Raw::new();
+    assert_eq!(a.put_buffer(null_mut()), STATUS_UNSUCCESSFUL);
+    let (_, b) = a.get_buffer();
+    assert_eq!(a.put_buffer(b), STATUS_SUCCESS);
+}
+
+#[test]
+fn item_23_query_interface() {
+    let a = Raw::new();
+    for iid in [IUnknown::IID, IMXF::IID, IAllocatorMXF::IID] {
+        let (s, p) = a.qi(&iid);
+        assert_eq!(s, STATUS_SUCCESS);
+        assert_eq!(p, a.this());
+        // SAFETY: QI added a reference; give it back.
+        drop(unsafe { IUnknown::from_raw(p) });
+    }
+    for iid in [
+        crate::interfaces::ISynthSinkDMus::IID,
+        crate::interfaces::IPortDMus::IID,
+        GUID::NULL,
+    ] {
+        let (s, p) = a.qi(&iid);
+        assert_eq!(s, STATUS_INVALID_PARAMETER_1);
+        assert!(p.is_null());
+    }
+}
+
+#[test]
+fn item_24_pool_never_shrinks_by_itself() {
+    let a = Raw::new();
+    let n = EVENTS_PER_PAGE * 3;
+    let evs: Vec<Ev> = (0..n).map(|_| a.get_ok()).collect();
+    let pages = a.stats().event_pages;
+    assert_eq!(pages, 3);
+    for e in evs {
+        a.put(e);
+    }
+    assert_eq!(a.stats().event_pages, pages);
+    assert_eq!(a.stats().free_events as usize, n);
+}
+
+#[test]
+fn item_25_double_put_is_detected_and_harmless() {
+    let a = Raw::new();
+    let (x, y) = (a.get_ok(), a.get_ok());
+    assert_eq!(a.put(x), STATUS_SUCCESS);
+    assert_eq!(a.put(x), STATUS_INVALID_PARAMETER);
+    assert_eq!(a.stats().anomalies.double_puts, 1);
+    // The free list is intact: distinct events, no cycle.
+    let (p, q) = (a.get_ok(), a.get_ok());
+    assert_ne!(p, q);
+    assert_eq!(p, x);
+    a.put(chain(&[p, q, y]));
+    a.assert_balanced();
+    assert_eq!(a.stats().outstanding_events, 0);
+}
+
+#[test]
+fn item_26_steady_state_does_not_allocate() {
+    let a = Raw::new();
+    let e = a.get_ok();
+    let (_, b) = a.get_buffer();
+    a.put(e);
+    a.put_buffer(b);
+    let _plan = fault::fail_after(0);
+    for _ in 0..10 {
+        let e = a.get_ok();
+        let (s, b) = a.get_buffer();
+        assert_eq!(s, STATUS_SUCCESS);
+        ev(e).cbEvent = 100;
+        ev(e).uData.pbData = b;
+        assert_eq!(a.put(e), STATUS_SUCCESS);
+    }
+}
+
+#[test]
+fn foreign_event_is_refused_unread() {
+    let a = Raw::new();
+    let _warm = a.get_ok();
+    let mut foreign = Box::new(DMUS_KERNEL_EVENT::FRESH);
+    foreign.usFlags = 0x1234;
+    assert_eq!(a.put(&mut *foreign), STATUS_INVALID_PARAMETER);
+    assert_eq!(foreign.usFlags, 0x1234, "a foreign event is not written");
+    assert_eq!(a.stats().anomalies.foreign_events, 1);
+    // A misaligned pointer inside our own page is foreign too.
+    let inside = _warm
+        .cast::<u8>()
+        .wrapping_add(4)
+        .cast::<DMUS_KERNEL_EVENT>();
+    assert_eq!(a.put(inside), STATUS_INVALID_PARAMETER);
+    assert_eq!(a.stats().anomalies.foreign_events, 2);
+    a.put(_warm);
+    a.assert_balanced();
+}
+
+#[test]
+fn foreign_event_inside_a_package_is_cut_off() {
+    let a = Raw::new();
+    let (shell, x, y) = (a.get_ok(), a.get_ok(), a.get_ok());
+    let mut foreign = Box::new(DMUS_KERNEL_EVENT::FRESH);
+    ev(x).pNextEvt = &mut *foreign;
+    let head = chain(&[package(shell, x), y]);
+    assert_eq!(a.put(head), STATUS_INVALID_PARAMETER);
+    assert_eq!(
+        a.stats().outstanding_events,
+        0,
+        "valid events around the foreign one are recycled"
+    );
+    assert_eq!(a.stats().anomalies.foreign_events, 1);
+}
+
+#[test]
+fn cyclic_chain_terminates() {
+    let a = Raw::new();
+    let (x, y) = (a.get_ok(), a.get_ok());
+    ev(x).pNextEvt = y;
+    ev(y).pNextEvt = x;
+    assert_eq!(a.put(x), STATUS_INVALID_PARAMETER);
+    assert_eq!(a.stats().anomalies.cycles, 1);
+    assert_eq!(a.stats().outstanding_events, 0);
+    let (p, q) = (a.get_ok(), a.get_ok());
+    assert_ne!(p, q);
+    a.put(chain(&[p, q]));
+    a.assert_balanced();
+}
+
+#[test]
+fn cyclic_package_contents_terminate() {
+    let a = Raw::new();
+    let (shell, x, y, z) = (a.get_ok(), a.get_ok(), a.get_ok(), a.get_ok());
+    ev(x).pNextEvt = y;
+    ev(y).pNextEvt = x;
+    // A package that contains itself, too.
+    let head = chain(&[package(shell, x), z]);
+    assert_eq!(a.put(head), STATUS_INVALID_PARAMETER);
+    assert_eq!(a.stats().outstanding_events, 0);
+    let s2 = a.get_ok();
+    package(s2, s2);
+    assert_eq!(a.put(s2), STATUS_INVALID_PARAMETER);
+    assert_eq!(a.stats().outstanding_events, 0);
+    a.assert_balanced();
+}
+
+#[test]
+fn foreign_and_double_buffers_are_refused() {
+    let a = Raw::new();
+    let mut not_ours = [0u8; 240];
+    assert_eq!(
+        a.put_buffer(not_ours.as_mut_ptr()),
+        STATUS_INVALID_PARAMETER
+    );
+    let (_, b) = a.get_buffer();
+    assert_eq!(a.put_buffer(b), STATUS_SUCCESS);
+    assert_eq!(a.put_buffer(b), STATUS_INVALID_PARAMETER);
+    // An event that claims a foreign buffer is recycled, the buffer left alone.
+    let e = a.get_ok();
+    ev(e).cbEvent = 64;
+    ev(e).uData.pbData = not_ours.as_mut_ptr();
+    assert_eq!(a.put(e), STATUS_INVALID_PARAMETER);
+    let st = a.stats();
+    assert_eq!(st.anomalies.foreign_buffers, 2);
+    assert_eq!(st.anomalies.double_buffer_puts, 1);
+    assert_eq!(st.outstanding_events, 0);
+    assert_eq!(st.outstanding_buffers, 0);
+}
+
+#[test]
+fn bound_refuses_then_recovers() {
+    let a = Raw::with(
+        AllocatorConfig {
+            max_events: Some(3),
+            ..Default::default()
+        },
+        None,
+    );
+    let evs: Vec<Ev> = (0..3).map(|_| a.get_ok()).collect();
+    let (s, e) = a.get();
+    assert_eq!(s, STATUS_INSUFFICIENT_RESOURCES);
+    assert!(e.is_null());
+    a.put(evs[0]);
+    let again = a.get_ok();
+    a.put(chain(&[again, evs[1], evs[2]]));
+    assert_eq!(a.stats().anomalies.bound_refusals, 1);
+}
+
+#[test]
+fn prefill_and_trim() {
+    let a = Raw::with(
+        AllocatorConfig {
+            prefill_events: EVENTS_PER_PAGE as u32 + 1,
+            ..Default::default()
+        },
+        None,
+    );
+    assert_eq!(a.stats().event_pages, 2);
+    let evs: Vec<Ev> = (0..EVENTS_PER_PAGE * 2 + 1).map(|_| a.get_ok()).collect();
+    let (_, b) = a.get_buffer();
+    assert_eq!(a.stats().event_pages, 3);
+    // Return all but one event: only the page holding it survives a trim.
+    let keep = evs[EVENTS_PER_PAGE + 5];
+    for &e in &evs {
+        if e != keep {
+            a.put(e);
+        }
+    }
+    a.put_buffer(b);
+    let freed = a.handle.trim();
+    assert_eq!(freed, 3, "two event pages and one buffer page");
+    let s = a.stats();
+    assert_eq!(s.event_pages, 1);
+    assert_eq!(s.buffer_pages, 0);
+    assert_eq!(s.total_events as usize, EVENTS_PER_PAGE);
+    a.assert_balanced();
+    // The remaining free list only holds events of the surviving page.
+    let again: Vec<Ev> = (0..EVENTS_PER_PAGE - 1).map(|_| a.get_ok()).collect();
+    assert_eq!(a.stats().event_pages, 1);
+    for e in again {
+        a.put(e);
+    }
+    a.put(keep);
+    assert_eq!(a.handle.trim(), 1);
+    assert_eq!(a.stats().total_events, 0);
+    let e = a.get_ok();
+    assert_fresh(e);
+    a.put(e);
+}
+
+#[test]
+fn prefill_failure_fails_creation_without_leak() {
+    let live = fault::live_blocks();
+    {
+        let _plan = fault::fail_nth(2);
+        let r = AllocatorHandle::new(
+            AllocatorConfig {
+                prefill_events: 500,
+                ..Default::default()
+            },
+            None,
+        );
+        assert_eq!(r.err(), Some(STATUS_INSUFFICIENT_RESOURCES));
+    }
+    assert_eq!(fault::live_blocks(), live);
+}
+
+#[test]
+fn one_lock_per_put_whatever_the_length() {
+    let a = Raw::new();
+    let evs: Vec<Ev> = (0..500).map(|_| a.get_ok()).collect();
+    let (shell, inner) = (a.get_ok(), a.get_ok());
+    let before = a.stats().lock_acquisitions;
+    a.put(chain(&[package(shell, inner), chain(&evs)]));
+    assert_eq!(a.stats().lock_acquisitions, before + 1);
+}
+
+#[test]
+fn nothing_leaks_at_destruction() {
+    let live = fault::live_blocks();
+    {
+        let a = Raw::new();
+        let evs: Vec<Ev> = (0..300).map(|_| a.get_ok()).collect();
+        let (_, b) = a.get_buffer();
+        a.put(chain(&evs));
+        a.put_buffer(b);
+    }
+    assert_eq!(fault::live_blocks(), live);
+}
+
+#[cfg(not(miri))]
+const HUGE_CHAIN: usize = 1_000_000;
+#[cfg(miri)]
+const HUGE_CHAIN: usize = 2_000;
+#[cfg(not(miri))]
+const DEEP_PACKAGES: usize = 10_000;
+#[cfg(miri)]
+const DEEP_PACKAGES: usize = 300;
+
+#[test]
+fn constant_stack_for_huge_chains_and_deep_packages() {
+    let a = Raw::new();
+    let alloc: IAllocatorMXF = (*a.handle).clone();
+    let (chain_len, depth) = (HUGE_CHAIN, DEEP_PACKAGES);
+    let worker = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let get = |alloc: &IAllocatorMXF| {
+                let mut e = null_mut();
+                // SAFETY: valid out-pointer.
+                assert_eq!(unsafe { alloc.GetMessage(&mut e) }, STATUS_SUCCESS);
+                e
+            };
+            // A long chain.
+            let head = get(&alloc);
+            let mut tail = head;
+            for _ in 1..chain_len {
+                let e = get(&alloc);
+                ev(tail).pNextEvt = e;
+                tail = e;
+            }
+            // SAFETY: a chain of our events.
+            assert_eq!(unsafe { alloc.PutMessage(head) }, STATUS_SUCCESS);
+            // Deeply nested packages: shell_0{ shell_1{ ... shell_n{ leaf } } }.
+            let leaf = get(&alloc);
+            let mut inner = leaf;
+            for _ in 0..depth {
+                let shell = get(&alloc);
+                package(shell, inner);
+                inner = shell;
+            }
+            // SAFETY: a package tree of our events.
+            assert_eq!(unsafe { alloc.PutMessage(inner) }, STATUS_SUCCESS);
+        });
+    worker.unwrap().join().unwrap();
+    let s = a.stats();
+    assert_eq!(s.outstanding_events, 0);
+    assert_eq!(s.high_water_events as usize, chain_len.max(depth + 1));
+}
+
+#[test]
+fn concurrent_gets_and_puts_balance() {
+    let a = Raw::new();
+    let threads = if cfg!(miri) { 2 } else { 4 };
+    let rounds = if cfg!(miri) { 20 } else { 5_000 };
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let alloc: IAllocatorMXF = (*a.handle).clone();
+            s.spawn(move || {
+                for i in 0..rounds {
+                    let mut evs = [null_mut(); 4];
+                    for e in &mut evs {
+                        // SAFETY: valid out-pointer.
+                        assert_eq!(unsafe { alloc.GetMessage(e) }, STATUS_SUCCESS);
+                    }
+                    if (i + t) % 3 == 0 {
+                        package(evs[0], chain(&evs[1..]));
+                        // SAFETY: our events.
+                        assert_eq!(unsafe { alloc.PutMessage(evs[0]) }, STATUS_SUCCESS);
+                    } else {
+                        // SAFETY: our events.
+                        assert_eq!(unsafe { alloc.PutMessage(chain(&evs)) }, STATUS_SUCCESS);
+                    }
+                }
+            });
+        }
+    });
+    let st = a.stats();
+    assert_eq!(st.outstanding_events, 0);
+    assert_eq!(st.anomalies.misuse(), 0);
+    a.assert_balanced();
+}
+
+#[test]
+fn stats_track_high_water_and_buffers() {
+    let a = Raw::new();
+    let evs: Vec<Ev> = (0..10).map(|_| a.get_ok()).collect();
+    let (_, b1) = a.get_buffer();
+    let (_, b2) = a.get_buffer();
+    let s = a.stats();
+    assert_eq!(s.outstanding_events, 10);
+    assert_eq!(s.high_water_events, 10);
+    assert_eq!(s.outstanding_buffers, 2);
+    assert_eq!(s.buffer_pages, 1);
+    a.put(chain(&evs));
+    a.put_buffer(b1);
+    a.put_buffer(b2);
+    let s = a.stats();
+    assert_eq!(
+        (
+            s.outstanding_events,
+            s.high_water_events,
+            s.high_water_buffers
+        ),
+        (0, 10, 2)
+    );
+    assert_eq!(s.gets, 10);
+}
+
+#[test]
+fn null_out_pointers_are_rejected() {
+    let a = Raw::new();
+    // SAFETY: NULL out-pointers must be refused without a write.
+    unsafe {
+        assert_eq!(
+            (a.vt().GetMessage)(a.this(), null_mut()),
+            STATUS_INVALID_PARAMETER
+        );
+        assert_eq!(
+            (a.vt().GetBuffer)(a.this(), null_mut()),
+            STATUS_INVALID_PARAMETER
+        );
+    }
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Get,
+        GetBuffer,
+        /// Put `n` held events (from the front) as one chain.
+        PutChain(usize),
+        /// Put `n` held events as a package: the first is the shell.
+        PutPackage(usize),
+        /// Attach a held buffer to a held event, making it a long event.
+        Attach,
+        PutBuffer,
+        Trim,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => Just(Op::Get),
+            2 => Just(Op::GetBuffer),
+            2 => (1usize..6).prop_map(Op::PutChain),
+            1 => (2usize..6).prop_map(Op::PutPackage),
+            1 => Just(Op::Attach),
+            1 => Just(Op::PutBuffer),
+            1 => Just(Op::Trim),
+        ]
+    }
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: if cfg!(miri) { 3 } else { 128 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Outstanding counts always equal what the test holds, and nothing held is handed out
+        /// again.
+        #[test]
+        fn books_match_what_is_held(ops in proptest::collection::vec(op(), 1..120)) {
+            let a = Raw::new();
+            let mut events: Vec<Ev> = Vec::new();
+            let mut long: HashSet<usize> = HashSet::new();
+            let mut buffers: Vec<*mut u8> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Get => {
+                        let e = a.get_ok();
+                        prop_assert!(!events.contains(&e), "a held event was handed out again");
+                        assert_fresh(e);
+                        events.push(e);
+                    }
+                    Op::GetBuffer => {
+                        let (s, b) = a.get_buffer();
+                        prop_assert_eq!(s, STATUS_SUCCESS);
+                        prop_assert!(!buffers.contains(&b), "a held buffer was handed out again");
+                        buffers.push(b);
+                    }
+                    Op::PutChain(n) | Op::PutPackage(n) => {
+                        let n = n.min(events.len());
+                        if n == 0 { continue; }
+                        let taken: Vec<Ev> = events.drain(..n).collect();
+                        // A long event cannot be a package shell (a shell's union is its contents).
+                        let shell_ok = !long.contains(&(taken[0] as usize));
+                        for e in &taken { long.remove(&(*e as usize)); }
+                        let head = if matches!(op, Op::PutPackage(_)) && n >= 2 && shell_ok {
+                            package(taken[0], chain(&taken[1..]))
+                        } else {
+                            chain(&taken)
+                        };
+                        prop_assert_eq!(a.put(head), STATUS_SUCCESS);
+                    }
+                    Op::Attach => {
+                        let target = events.iter().copied().find(|e| !long.contains(&(*e as usize)));
+                        if let (Some(e), false) = (target, buffers.is_empty()) {
+                            let b = buffers.pop().unwrap();
+                            ev(e).cbEvent = 200;
+                            ev(e).uData.pbData = b;
+                            long.insert(e as usize);
+                        }
+                    }
+                    Op::PutBuffer => {
+                        if let Some(b) = buffers.pop() {
+                            prop_assert_eq!(a.put_buffer(b), STATUS_SUCCESS);
+                        }
+                    }
+                    Op::Trim => {
+                        a.handle.trim();
+                    }
+                }
+                let s = a.stats();
+                prop_assert_eq!(s.outstanding_events as usize, events.len());
+                prop_assert_eq!(s.outstanding_buffers as usize, buffers.len() + long.len());
+                prop_assert_eq!(s.anomalies.misuse(), 0);
+                a.assert_balanced();
+            }
+            a.put(chain(&events));
+            for b in buffers { a.put_buffer(b); }
+            prop_assert_eq!(a.stats().outstanding_events, 0);
+            prop_assert_eq!(a.stats().outstanding_buffers, 0);
+        }
+    }
+}

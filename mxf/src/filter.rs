@@ -1,0 +1,392 @@
+//! The filter authoring layer: write [`Filter::process`] for one event, and `#[mxf_filter]`
+//! plus [`FilterObject`] supply the IMXF plumbing.
+//!
+//! # What the framework does for a filter
+//! * **Chains**: one incoming `PutMessage` chain is taken apart, each event handed to
+//!   [`Filter::process`] in order, and what the filter pushes goes downstream as one
+//!   `PutMessage` per output, order kept.
+//! * **Packages** by [`Filter::PACKAGES`]: [`PackagePolicy::Unwrap`] (default; the shell goes back
+//!   to the allocator and the contents are processed in place, nested packages included) or
+//!   [`PackagePolicy::PassWhole`] (forwarded untouched to output 0, without calling `process`).
+//! * **`PutMessage(NULL)`**: succeeds and does nothing (a filter holds no input).
+//! * **Connections** (`domain.md` items 27–30): `ConnectOutput(NULL)` fails; `ConnectOutput(s)`
+//!   connects the first free output (`STATUS_UNSUCCESSFUL` when all are connected: a connection is
+//!   never replaced); `DisconnectOutput(s)` disconnects the output holding `s`,
+//!   `DisconnectOutput(NULL)` disconnects all; anything else fails. An output that is not
+//!   connected delivers to the allocator.
+//! * **State** policy: in `KSSTATE_STOP` and `KSSTATE_ACQUIRE` incoming events go straight back to
+//!   the allocator (STOP never holds events; ACQUIRE may not pass messages downstream); in PAUSE
+//!   and RUN they are processed. A new filter starts in [`Filter::INITIAL_STATE`] (RUN, so a
+//!   filter inserted by code that does not manage states works). Unknown state values are
+//!   refused with `STATUS_INVALID_PARAMETER` and change nothing.
+//! * **New events** come from the allocator through [`Output::new_event`]; on exhaustion the event
+//!   is dropped and counted ([`FilterStats::exhausted`]), never a panic.
+//!
+//! Filters are called concurrently from several CPUs: `process` takes `&self`, so mutable state
+//! goes behind [`crate::platform::SpinLock`] or atomics.
+
+use crate::abi::{
+    DMUS_KERNEL_EVENT, KSSTATE, KSSTATE_ACQUIRE, KSSTATE_RUN, KSSTATE_STOP, NTSTATUS, POOL_TYPE,
+    Result, STATUS_INVALID_PARAMETER, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
+};
+use crate::com::{ComObject, ComRef, Interface, ObjectImpl};
+use crate::event::{Chain, Event};
+use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
+use crate::platform::SpinLock;
+use crate::platform::atomic::{AtomicU64, Ordering};
+
+/// The most outputs a filter can declare.
+pub const MAX_OUTPUTS: usize = 8;
+
+/// How a filter treats incoming packages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackagePolicy {
+    /// Recycle the shell, process the contents one by one (in place of the package).
+    Unwrap,
+    /// Forward the package whole to output 0 without calling `process`.
+    PassWhole,
+}
+
+/// A MIDI transform. Implement `process`; the framework does the rest (see the module docs).
+pub trait Filter: Send + Sync + Sized + 'static {
+    /// Package handling.
+    const PACKAGES: PackagePolicy = PackagePolicy::Unwrap;
+    /// Number of outputs (1..=[`MAX_OUTPUTS`]); `ConnectOutput` fills them in order.
+    const OUTPUTS: usize = 1;
+    /// The state a new filter starts in.
+    const INITIAL_STATE: KSSTATE = KSSTATE_RUN;
+
+    /// Transforms one event: push it (changed or not) to `out`, push others, or drop it (it then
+    /// goes back to the allocator).
+    fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>);
+
+    /// Called after a successful `SetState`.
+    fn state_changed(&self, _old: KSSTATE, _new: KSSTATE) {}
+}
+
+/// Counters of a filter object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FilterStats {
+    /// Events received (package contents counted, shells not).
+    pub events_in: u64,
+    /// Events sent downstream (or to the allocator from an unconnected output).
+    pub events_out: u64,
+    /// Events returned to the allocator because of the state (STOP/ACQUIRE).
+    pub discarded: u64,
+    /// New events that could not be created (allocator exhausted) and were dropped.
+    pub exhausted: u64,
+    /// `PutMessage` calls.
+    pub calls: u64,
+}
+
+/// Where `process` sends events.
+pub struct Output<'a> {
+    chains: [Option<Chain<'a>>; MAX_OUTPUTS],
+    outputs: usize,
+    alloc: &'a IAllocatorMXF,
+    exhausted: u64,
+    pushed: u64,
+}
+
+impl<'a> Output<'a> {
+    fn new(alloc: &'a IAllocatorMXF, outputs: usize) -> Self {
+        Self {
+            chains: Default::default(),
+            outputs: outputs.clamp(1, MAX_OUTPUTS),
+            alloc,
+            exhausted: 0,
+            pushed: 0,
+        }
+    }
+
+    /// Sends `event` to output 0.
+    pub fn push(&mut self, event: Event<'a>) {
+        self.push_to(0, event);
+    }
+
+    /// Sends `event` to output `k`; an output the filter does not have drops the event (it goes
+    /// back to the allocator).
+    pub fn push_to(&mut self, k: usize, event: Event<'a>) {
+        if k >= self.outputs {
+            return;
+        }
+        if let Some(slot) = self.chains.get_mut(k) {
+            slot.get_or_insert_with(|| Chain::new(self.alloc))
+                .push_back(event);
+            self.pushed += 1;
+        }
+    }
+
+    /// The number of outputs.
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// A fresh event from the allocator, or `None` (counted) if it is exhausted.
+    pub fn new_event(&mut self) -> Option<Event<'a>> {
+        let e = Event::new(self.alloc);
+        if e.is_none() {
+            self.exhausted += 1;
+        }
+        e
+    }
+
+    /// A copy of `event`, or `None` (counted) if the allocator is exhausted.
+    pub fn clone_event(&mut self, event: &Event<'a>) -> Option<Event<'a>> {
+        let e = event.try_clone();
+        if e.is_none() {
+            self.exhausted += 1;
+        }
+        e
+    }
+
+    /// The allocator (for [`Event::with_bytes`] and friends).
+    pub fn allocator(&self) -> &'a IAllocatorMXF {
+        self.alloc
+    }
+}
+
+struct Plumbing {
+    sinks: [Option<IMXF>; MAX_OUTPUTS],
+    state: KSSTATE,
+}
+
+/// The value inside a filter's COM object: the author's filter, its allocator, its connections.
+pub struct FilterObject<F: Filter> {
+    filter: F,
+    alloc: IAllocatorMXF,
+    plumbing: SpinLock<Plumbing>,
+    events_in: AtomicU64,
+    events_out: AtomicU64,
+    discarded: AtomicU64,
+    exhausted: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl<F: Filter> FilterObject<F> {
+    /// Wraps `filter`, which returns events to `alloc`.
+    pub fn new(filter: F, alloc: IAllocatorMXF) -> Self {
+        Self {
+            filter,
+            alloc,
+            plumbing: SpinLock::new(Plumbing {
+                sinks: Default::default(),
+                state: F::INITIAL_STATE,
+            }),
+            events_in: AtomicU64::new(0),
+            events_out: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
+            exhausted: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// The author's filter.
+    pub fn filter(&self) -> &F {
+        &self.filter
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> FilterStats {
+        FilterStats {
+            events_in: self.events_in.load(Ordering::Relaxed),
+            events_out: self.events_out.load(Ordering::Relaxed),
+            discarded: self.discarded.load(Ordering::Relaxed),
+            exhausted: self.exhausted.load(Ordering::Relaxed),
+            calls: self.calls.load(Ordering::Relaxed),
+        }
+    }
+
+    fn put(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        if head.is_null() {
+            return STATUS_SUCCESS;
+        }
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let alloc = &self.alloc;
+        // SAFETY: PutMessage hands us ownership of the whole chain, whose events come from the
+        // allocator of this stream.
+        let mut input = unsafe { Chain::from_raw(head, alloc) };
+        // Snapshot the connections (AddRef) so a concurrent DisconnectOutput cannot free a sink
+        // while we deliver to it.
+        let (sinks, state) = {
+            let p = self.plumbing.lock();
+            (p.sinks.clone(), p.state)
+        };
+        if state == KSSTATE_STOP || state == KSSTATE_ACQUIRE {
+            self.discarded
+                .fetch_add(input.len() as u64, Ordering::Relaxed);
+            return input.deliver(None);
+        }
+        let mut out = Output::new(alloc, F::OUTPUTS);
+        let mut received = 0u64;
+        while let Some(event) = input.pop_front() {
+            if event.is_package() {
+                match F::PACKAGES {
+                    PackagePolicy::PassWhole => {
+                        received += 1;
+                        out.push(event);
+                    }
+                    PackagePolicy::Unwrap => {
+                        let (shell, contents) = event.unwrap_package();
+                        drop(shell);
+                        input.prepend(contents);
+                    }
+                }
+                continue;
+            }
+            received += 1;
+            self.filter.process(event, &mut out);
+        }
+        self.events_in.fetch_add(received, Ordering::Relaxed);
+        self.events_out.fetch_add(out.pushed, Ordering::Relaxed);
+        if out.exhausted != 0 {
+            self.exhausted.fetch_add(out.exhausted, Ordering::Relaxed);
+        }
+        let mut status = STATUS_SUCCESS;
+        for (k, chain) in out.chains.iter_mut().enumerate() {
+            if let Some(c) = chain.take() {
+                let s = c.deliver(sinks.get(k).and_then(Option::as_ref));
+                if status.is_success() && !s.is_success() {
+                    status = s;
+                }
+            }
+        }
+        status
+    }
+}
+
+impl<F: Filter> IMXF_Impl for FilterObject<F> {
+    fn SetState(&self, state: KSSTATE) -> NTSTATUS {
+        if state.known().is_none() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        let old = {
+            let mut p = self.plumbing.lock();
+            core::mem::replace(&mut p.state, state)
+        };
+        self.filter.state_changed(old, state);
+        STATUS_SUCCESS
+    }
+
+    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        self.put(event)
+    }
+
+    fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        let Some(sink) = sink else {
+            return STATUS_UNSUCCESSFUL;
+        };
+        let sink = sink.to_owned();
+        let mut p = self.plumbing.lock();
+        match p
+            .sinks
+            .iter_mut()
+            .take(F::OUTPUTS.clamp(1, MAX_OUTPUTS))
+            .find(|s| s.is_none())
+        {
+            Some(slot) => {
+                *slot = Some(sink);
+                STATUS_SUCCESS
+            }
+            None => STATUS_UNSUCCESSFUL,
+        }
+    }
+
+    fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        let released;
+        {
+            let mut p = self.plumbing.lock();
+            match sink {
+                None => {
+                    released = core::mem::take(&mut p.sinks);
+                }
+                Some(s) => {
+                    let Some(slot) = p
+                        .sinks
+                        .iter_mut()
+                        .find(|x| x.as_ref().is_some_and(|x| x.as_raw() == s.as_raw()))
+                    else {
+                        return STATUS_UNSUCCESSFUL;
+                    };
+                    let mut r: [Option<IMXF>; MAX_OUTPUTS] = Default::default();
+                    r[0] = slot.take();
+                    released = r;
+                }
+            }
+        }
+        // The references are released outside the lock.
+        drop(released);
+        STATUS_SUCCESS
+    }
+}
+
+/// Creation of filter objects (implemented for every `#[mxf_filter]` type).
+pub trait IntoFilter: ObjectImpl<Value = FilterObject<Self>> + Filter {
+    /// Creates the filter object in nonpaged pool; undelivered events return to `alloc`.
+    fn into_filter(self, alloc: &IAllocatorMXF) -> Result<FilterHandle<Self>> {
+        self.into_filter_in(alloc, crate::abi::NonPagedPool, Self::POOL_TAG)
+    }
+
+    /// Creates the filter object in `pool` under `tag`.
+    fn into_filter_in(
+        self,
+        alloc: &IAllocatorMXF,
+        pool: POOL_TYPE,
+        tag: u32,
+    ) -> Result<FilterHandle<Self>> {
+        let value = FilterObject::new(self, alloc.clone());
+        let iface: IMXF = ComObject::<Self>::create_value(value, pool, tag)?;
+        Ok(FilterHandle {
+            iface,
+            _f: core::marker::PhantomData,
+        })
+    }
+}
+
+impl<F: ObjectImpl<Value = FilterObject<F>> + Filter> IntoFilter for F {}
+
+/// An owned filter object with typed access to the filter and its counters. Derefs to [`IMXF`].
+pub struct FilterHandle<F: Filter> {
+    iface: IMXF,
+    _f: core::marker::PhantomData<fn() -> F>,
+}
+
+impl<F: Filter + ObjectImpl<Value = FilterObject<F>>> FilterHandle<F> {
+    fn object(&self) -> &FilterObject<F> {
+        // SAFETY: `iface` is chain 0 of a live `ComObject<F>`: handles are only made by
+        // `into_filter_in`, from an object of that type.
+        unsafe { ComObject::<F>::value_of::<0>(self.iface.as_raw()) }
+    }
+    /// The author's filter.
+    pub fn filter(&self) -> &F {
+        self.object().filter()
+    }
+    /// The counters.
+    pub fn stats(&self) -> FilterStats {
+        self.object().stats()
+    }
+    /// The COM interface.
+    pub fn interface(&self) -> &IMXF {
+        &self.iface
+    }
+    /// The COM interface, giving up the handle.
+    pub fn into_interface(self) -> IMXF {
+        self.iface
+    }
+}
+
+impl<F: Filter> Clone for FilterHandle<F> {
+    fn clone(&self) -> Self {
+        Self {
+            iface: self.iface.clone(),
+            _f: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<F: Filter> core::ops::Deref for FilterHandle<F> {
+    type Target = IMXF;
+    fn deref(&self) -> &IMXF {
+        &self.iface
+    }
+}

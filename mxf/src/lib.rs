@@ -26,6 +26,7 @@ extern crate self as mxf;
 pub mod abi;
 pub mod allocator;
 pub mod com;
+pub mod components;
 pub mod event;
 pub mod filter;
 pub mod interfaces;

@@ -39,3 +39,59 @@ pub struct KSDATAFORMAT {
 }
 
 const _: () = assert!(core::mem::size_of::<KSDATAFORMAT>() == 64);
+
+/// `DMUS_EVENTHEADER` (dmusbuff.h): the header of one record of a DirectMusic-format buffer,
+/// declared with 4-byte packing (20 bytes, no tail padding). The `cbEvent` data bytes follow the
+/// header directly; the next record starts at the next 8-byte boundary ([`DMUS_EVENT_SIZE`]).
+#[repr(C, packed(4))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(non_snake_case)]
+pub struct DMUS_EVENTHEADER {
+    /// Unrounded number of data bytes after the header.
+    pub cbEvent: u32,
+    /// Channel group (its low 16 bits become `usChannelGroup`).
+    pub dwChannelGroup: u32,
+    /// Offset from the buffer's presentation time, 100 ns units.
+    pub rtDelta: REFERENCE_TIME,
+    /// `DMUS_EVENT_*` flags.
+    pub dwFlags: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<DMUS_EVENTHEADER>() == 20);
+
+/// `DMUS_EVENT_STRUCTURED`: the record's data are MIDI messages to parse.
+pub const DMUS_EVENT_STRUCTURED: u32 = 0x0000_0001;
+
+/// `DMUS_EVENT_SIZE(cb)`: bytes a record with `cb` data bytes occupies, quadword aligned
+/// (`(20 + cb + 7) & !7`). Saturates instead of overflowing for absurd `cb`.
+#[allow(non_snake_case)]
+pub const fn DMUS_EVENT_SIZE(cb: usize) -> usize {
+    cb.saturating_add(20 + 7) & !7
+}
+
+/// `KSMUSICFORMAT` (ks.h): the header of one packet of a legacy MIDI (`KSDATAFORMAT_SUBTYPE_MIDI`)
+/// buffer; `ByteCount` bytes follow, padded to a 4-byte boundary.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(non_snake_case)]
+pub struct KSMUSICFORMAT {
+    /// Milliseconds since the previous packet.
+    pub TimeDeltaMs: u32,
+    /// Data bytes that follow.
+    pub ByteCount: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<KSMUSICFORMAT>() == 8);
+
+/// `KSDATAFORMAT_TYPE_MUSIC`.
+pub const KSDATAFORMAT_TYPE_MUSIC: GUID = GUID::from_u128(0xE725D360_62CC_11CF_A5D6_28DB04C10000);
+/// `KSDATAFORMAT_SUBTYPE_MIDI` (legacy KS MIDI, `KSMUSICFORMAT` packets).
+pub const KSDATAFORMAT_SUBTYPE_MIDI: GUID = GUID::from_u128(0x1D262760_E957_11CF_A5D6_28DB04C10000);
+/// `KSDATAFORMAT_SUBTYPE_DIRECTMUSIC` (`DMUS_EVENTHEADER` records).
+pub const KSDATAFORMAT_SUBTYPE_DIRECTMUSIC: GUID = GUID::from_u128(0x1A82F8BC_3F8B_11D2_B774_0060083316C1);
+/// `CLSID_PortDMus`.
+pub const CLSID_PortDMus: GUID = GUID::from_u128(0xB7902FE9_FB0A_11D1_81B0_0060083316C1);
+/// `CLSID_MiniportDriverDMusUART`.
+pub const CLSID_MiniportDriverDMusUART: GUID = GUID::from_u128(0xD3F0CE1C_FFFC_11D1_81B0_0060083316C1);
+/// `CLSID_MiniportDriverDMusUARTCapture`.
+pub const CLSID_MiniportDriverDMusUARTCapture: GUID = GUID::from_u128(0xD3F0CE1D_FFFC_11D1_81B0_0060083316C1);

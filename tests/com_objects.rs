@@ -196,7 +196,7 @@ impl Drop for Probe {
 
 /// `CreateXxx(&out, NULL, NonPagedPool, iid)` for object type `T`, checking the out-pointer
 /// contract (NULL on failure).
-fn create<T: ObjectImpl>(value: T, iid: &GUID) -> Result<RawRef> {
+fn create<T: ObjectImpl<Value = T>>(value: T, iid: &GUID) -> Result<RawRef> {
     let mut out = sentinel();
     // SAFETY: no outer; `iid` and `out` are valid locals.
     let status = unsafe {

@@ -35,7 +35,46 @@ impl Ctxt {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(self.errors.into_iter().map(|e| e.to_compile_error()).collect())
+            Err(self
+                .errors
+                .into_iter()
+                .map(|e| e.to_compile_error())
+                .collect())
         }
     }
+}
+
+/// The tokens to report a generics error at: the parameters, or the `where` clause when there
+/// are none; `None` if the item is not generic.
+pub fn generics_tokens(g: &syn::Generics) -> Option<TokenStream> {
+    if !g.params.is_empty() {
+        Some(quote::quote! { #g })
+    } else {
+        g.where_clause.as_ref().map(|w| quote::quote! { #w })
+    }
+}
+
+/// Why `path`, written where an interface is expected, is certainly not one: the items that
+/// `#[com_interface]` generates beside interface `I` (`I_Impl`, `I_Vtbl`), and the standard
+/// traits people reach for (`Send`, `Sync`, ...). `None` if it may be an interface; the
+/// compiler checks the rest. The message names the path as written.
+pub fn not_an_interface(path: &syn::Path) -> Option<String> {
+    let last = path.segments.last()?.ident.to_string();
+    let written = quote::quote!(#path).to_string().replace(' ', "");
+    if let Some(i) = last.strip_suffix("_Impl").filter(|i| !i.is_empty()) {
+        return Some(format!(
+            "`{written}` is the trait an object implements; the interface is `{i}`"
+        ));
+    }
+    if let Some(i) = last.strip_suffix("_Vtbl").filter(|i| !i.is_empty()) {
+        return Some(format!(
+            "`{written}` is a vtable type; the interface is `{i}`"
+        ));
+    }
+    const STD_TRAITS: [&str; 10] = [
+        "Send", "Sync", "Sized", "Unpin", "Copy", "Clone", "Default", "Debug", "Drop", "Any",
+    ];
+    STD_TRAITS.contains(&last.as_str()).then(|| {
+        format!("`{written}` is not a COM interface: name one declared with `#[com_interface]`, such as `IUnknown`")
+    })
 }

@@ -10,6 +10,8 @@
 mod ctxt;
 mod interface;
 mod object;
+#[cfg(test)]
+mod test_util;
 
 use proc_macro::TokenStream;
 

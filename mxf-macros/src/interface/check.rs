@@ -11,7 +11,10 @@ pub fn method(f: &TraitItemFn, cx: &mut Ctxt) -> Option<Method> {
         cx.error_spanned_by(c, "a COM method cannot be `const`");
     }
     if let Some(a) = &sig.asyncness {
-        cx.error_spanned_by(a, "a COM method cannot be `async`: the vtable calls it synchronously");
+        cx.error_spanned_by(
+            a,
+            "a COM method cannot be `async`: the vtable calls it synchronously",
+        );
     }
     if let Some(u) = &sig.unsafety {
         cx.error_spanned_by(
@@ -20,16 +23,25 @@ pub fn method(f: &TraitItemFn, cx: &mut Ctxt) -> Option<Method> {
         );
     }
     if let Some(abi) = &sig.abi {
-        cx.error_spanned_by(abi, "the calling convention of COM methods is fixed (`extern \"system\"`); remove it");
+        cx.error_spanned_by(
+            abi,
+            "the calling convention of COM methods is fixed (`extern \"system\"`); remove it",
+        );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        cx.error_spanned_by(&sig.generics, "a COM method cannot be generic: a vtable slot has one signature");
+        cx.error_spanned_by(
+            &sig.generics,
+            "a COM method cannot be generic: a vtable slot has one signature",
+        );
     }
     if let Some(v) = &sig.variadic {
         cx.error_spanned_by(v, "a COM method cannot be variadic");
     }
     if let Some(body) = &f.default {
-        cx.error_spanned_by(body, "a COM method cannot have a default body: every object implements it");
+        cx.error_spanned_by(
+            body,
+            "a COM method cannot have a default body: every object implements it",
+        );
     }
     let mut inputs = sig.inputs.iter();
     match inputs.next() {
@@ -41,12 +53,21 @@ pub fn method(f: &TraitItemFn, cx: &mut Ctxt) -> Option<Method> {
         Some(other) => cx.error_spanned_by(other, "a COM method takes `&self` first"),
         None => cx.error_spanned_by(&sig.ident, "a COM method takes `&self` first"),
     }
-    let mut params = Vec::new();
+    let mut params: Vec<(syn::Ident, Type)> = Vec::new();
     for arg in inputs {
         match arg {
             FnArg::Typed(pt) => {
                 let name = match &*pt.pat {
-                    Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => Some(pi.ident.clone()),
+                    Pat::Ident(pi) if params.iter().any(|(n, _)| *n == pi.ident) => {
+                        cx.error_spanned_by(
+                            &pi.ident,
+                            format!("the parameter `{}` is declared twice", pi.ident),
+                        );
+                        None
+                    }
+                    Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                        Some(pi.ident.clone())
+                    }
                     other => {
                         cx.error_spanned_by(other, "use a plain name for a COM method parameter");
                         None
@@ -73,8 +94,18 @@ pub fn method(f: &TraitItemFn, cx: &mut Ctxt) -> Option<Method> {
     if cx.len() != before {
         return None;
     }
-    let attrs = f.attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect();
-    Some(Method { attrs, ident: sig.ident.clone(), params, ret })
+    let attrs = f
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .cloned()
+        .collect();
+    Some(Method {
+        attrs,
+        ident: sig.ident.clone(),
+        params,
+        ret,
+    })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -86,12 +117,22 @@ enum Position {
 /// Rejects, by shape, the types that can never cross a vtable. Named types that pass are checked
 /// again after expansion with the `AbiSafe` / `AbiReturn` traits.
 fn ffi_type(ty: &Type, pos: Position, cx: &mut Ctxt) {
-    let what = if pos == Position::Param { "cross a COM vtable" } else { "be returned from a COM method" };
+    let what = if pos == Position::Param {
+        "cross a COM vtable"
+    } else {
+        "be returned from a COM method"
+    };
     match ty {
-        Type::Reference(_) => cx.error_spanned_by(
-            ty,
-            format!("references cannot {what}: use a raw pointer (`*const T` / `*mut T`), or `Option<ComRef<'_, I>>` for an interface"),
-        ),
+        Type::Reference(r) => match &*r.elem {
+            Type::Slice(_) => cx.error_spanned_by(ty, format!("slices cannot {what}: pass a pointer and a length")),
+            Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => {
+                cx.error_spanned_by(ty, format!("string slices cannot {what}: pass a pointer and a length"))
+            }
+            _ => cx.error_spanned_by(
+                ty,
+                format!("references cannot {what}: use a raw pointer (`*const T` / `*mut T`), or `Option<ComRef<'_, I>>` for an interface"),
+            ),
+        },
         Type::Slice(_) => cx.error_spanned_by(ty, format!("slices cannot {what}: pass a pointer and a length")),
         Type::Array(_) => cx.error_spanned_by(ty, format!("arrays cannot {what} by value: pass a pointer")),
         Type::Tuple(t) if !t.elems.is_empty() => {
@@ -124,14 +165,14 @@ fn ffi_type(ty: &Type, pos: Position, cx: &mut Ctxt) {
                 };
                 if let Some(h) = hint {
                     cx.error_spanned_by(ty, h);
-                } else if name == "Option" {
-                    if let PathArguments::AngleBracketed(a) = &last.arguments {
-                        for ga in &a.args {
-                            if let GenericArgument::Type(inner) = ga {
-                                if !matches!(inner, Type::Path(_)) {
-                                    ffi_type(inner, pos, cx);
-                                }
-                            }
+                } else if name == "Option"
+                    && let PathArguments::AngleBracketed(a) = &last.arguments
+                {
+                    for ga in &a.args {
+                        if let GenericArgument::Type(inner) = ga
+                            && !matches!(inner, Type::Path(_))
+                        {
+                            ffi_type(inner, pos, cx);
                         }
                     }
                 }

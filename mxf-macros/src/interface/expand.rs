@@ -1,7 +1,7 @@
 //! Code generation for `#[com_interface]`, one function per emitted item.
 
 use super::model::{Interface, Method};
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
@@ -15,8 +15,22 @@ fn names(i: &Interface) -> Names {
     Names {
         vtbl: format_ident!("{}_Vtbl", i.ident),
         imp: format_ident!("{}_Impl", i.ident),
-        base: format_ident!("__{}_Base", i.ident),
+        // Spanned at the user's base path, like every use of it below: a base that is not an
+        // interface gives the same error at the same place everywhere, reported once.
+        base: Ident::new(&format!("__{}_Base", i.ident), base_span(i)),
     }
+}
+
+fn base_span(i: &Interface) -> Span {
+    i.base
+        .as_ref()
+        .map_or_else(|| i.ident.span(), Spanned::span)
+}
+
+/// `<Base as Interface>::Vtable`, spanned at the user's base path.
+fn base_vtable(i: &Interface, n: &Names) -> TokenStream {
+    let alias = &n.base;
+    quote_spanned! {base_span(i)=> <#alias as ::mxf::com::Interface>::Vtable }
 }
 
 pub fn expand(i: &Interface) -> TokenStream {
@@ -33,6 +47,12 @@ pub fn expand(i: &Interface) -> TokenStream {
         gen_abi_checks(i),
     ];
     quote! { #(#items)* }
+}
+
+/// A local of the generated code. `Span::mixed_site()` keeps it apart from the user's parameter
+/// names, so a parameter may be called `this`, `value` or `vtbl`.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
 }
 
 fn params(m: &Method) -> (Vec<&Ident>, Vec<&syn::Type>) {
@@ -68,7 +88,9 @@ fn gen_pointer_type(i: &Interface) -> TokenStream {
 }
 
 fn gen_base_alias(i: &Interface, n: &Names) -> TokenStream {
-    let Some(base) = &i.base else { return TokenStream::new() };
+    let Some(base) = &i.base else {
+        return TokenStream::new();
+    };
     let (vis, alias) = (&i.vis, &n.base);
     // The user's base path appears only here: an unknown base gives exactly one error.
     quote! {
@@ -79,20 +101,22 @@ fn gen_base_alias(i: &Interface, n: &Names) -> TokenStream {
 }
 
 fn gen_vtable(i: &Interface, n: &Names) -> TokenStream {
-    let (vis, ident, vtbl, alias) = (&i.vis, &i.ident, &n.vtbl, &n.base);
+    let (vis, ident, vtbl) = (&i.vis, &i.ident, &n.vtbl);
     let doc = format!("The vtable of [`{ident}`], slots in declaration order after the base's.");
     let base_field = i.base.as_ref().map(|_| {
+        let base_vtbl = base_vtable(i, n);
         quote! {
             /// The base interface's slots.
-            pub base__: <#alias as ::mxf::com::Interface>::Vtable,
+            pub base__: #base_vtbl,
         }
     });
+    let this = local("this");
     let fields = i.methods.iter().map(|m| {
         let (names, types) = params(m);
         let (name, r, attrs) = (&m.ident, ret(m), &m.attrs);
         quote! {
             #(#attrs)*
-            pub #name: unsafe extern "system" fn(this: *mut ::core::ffi::c_void #(, #names: #types)*) #r,
+            pub #name: unsafe extern "system" fn(#this: *mut ::core::ffi::c_void #(, #names: #types)*) #r,
         }
     });
     quote! {
@@ -112,7 +136,9 @@ fn gen_interface_impl(i: &Interface, n: &Names) -> TokenStream {
         Some(v) => (v, true),
         None => (0, false),
     };
-    let base_match = i.base.as_ref().map(|_| quote! { || <#alias as ::mxf::com::Interface>::matches(iid) });
+    let base_match = i.base.as_ref().map(
+        |_| quote_spanned! {base_span(i)=> || <#alias as ::mxf::com::Interface>::matches(iid) },
+    );
     quote! {
         // SAFETY: repr(transparent) over ComPtr; the vtable begins with the base's.
         unsafe impl ::mxf::com::Interface for #ident {
@@ -147,6 +173,7 @@ fn gen_deref(i: &Interface, n: &Names) -> TokenStream {
 
 fn gen_client_methods(i: &Interface, _n: &Names) -> TokenStream {
     let ident = &i.ident;
+    let vtbl = local("vtbl");
     let methods = i.methods.iter().map(|m| {
         let (names, types) = params(m);
         let (name, r, attrs) = (&m.ident, ret(m), &m.attrs);
@@ -158,10 +185,10 @@ fn gen_client_methods(i: &Interface, _n: &Names) -> TokenStream {
             #[inline]
             #[allow(non_snake_case, clippy::too_many_arguments)]
             pub unsafe fn #name(&self #(, #names: #types)*) #r {
-                let vtbl = <Self as ::mxf::com::Interface>::vtable(self);
+                let #vtbl = <Self as ::mxf::com::Interface>::vtable(self);
                 // SAFETY: the object is live while `self` holds a reference; the caller upholds
                 // the method's contract.
-                unsafe { (vtbl.#name)(<Self as ::mxf::com::Interface>::as_raw(self) #(, #names)*) }
+                unsafe { (#vtbl.#name)(<Self as ::mxf::com::Interface>::as_raw(self) #(, #names)*) }
             }
         }
     });
@@ -189,9 +216,16 @@ fn gen_impl_trait(i: &Interface, n: &Names) -> TokenStream {
             fn #name(&self #(, #names: #types)*) #r;
         }
     });
-    quote! {
+    let message = format!("`{{Self}}` does not implement the COM interface `{ident}`");
+    let label = format!("`{{Self}}` lacks `impl {imp} for {{Self}}`");
+    let note = format!(
+        "an object exposing `{ident}` implements `{imp}` and the `_Impl` trait of every ancestor of `{ident}`"
+    );
+    // Spanned at the user's trait name: "`X` does not implement" errors point there.
+    quote_spanned! {i.ident.span()=>
         #[doc = #doc]
         #[allow(non_camel_case_types)]
+        #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
         #vis trait #imp {
             #(#methods)*
         }
@@ -199,49 +233,57 @@ fn gen_impl_trait(i: &Interface, n: &Names) -> TokenStream {
 }
 
 fn gen_vtable_for(i: &Interface, n: &Names) -> TokenStream {
-    let (vtbl, imp, alias) = (&n.vtbl, &n.imp, &n.base);
+    let (vtbl, imp) = (&n.vtbl, &n.imp);
     let Some(_) = &i.base else {
         // The root: the IUnknown slots are the object's own delegating functions.
         let slots = i.methods.iter().map(|m| {
             let name = &m.ident;
-            quote! { #name: <O as ::mxf::com::ComImpl>::#name::<K>, }
+            quote! { #name: <__O as ::mxf::com::ComImpl>::#name::<__K>, }
         });
         return quote! {
-            impl<O: ::mxf::com::ComImpl, const K: usize> ::mxf::com::VtableFor<O, K> for #vtbl {
+            impl<__O: ::mxf::com::ComImpl, const __K: usize> ::mxf::com::VtableFor<__O, __K> for #vtbl {
                 const VTABLE: Self = Self { #(#slots)* };
             }
         };
     };
+    let base_vtbl = base_vtable(i, n);
+    let base_bound = quote_spanned! {base_span(i)=> #base_vtbl: ::mxf::com::VtableFor<__O, __K> };
+    let base_slots =
+        quote_spanned! {base_span(i)=> <#base_vtbl as ::mxf::com::VtableFor<__O, __K>>::VTABLE };
+    let (this, value) = (local("this"), local("value"));
     let slots = i.methods.iter().map(|m| {
         let (names, types) = params(m);
         let (name, r) = (&m.ident, ret(m));
         quote! {
             #name: {
                 #[allow(non_snake_case, clippy::too_many_arguments)]
-                unsafe extern "system" fn #name<O: ::mxf::com::ComImpl, const K: usize>(
-                    this: *mut ::core::ffi::c_void #(, #names: #types)*
+                unsafe extern "system" fn #name<__O: ::mxf::com::ComImpl, const __K: usize>(
+                    #this: *mut ::core::ffi::c_void #(, #names: #types)*
                 ) #r
                 where
-                    <O as ::mxf::com::ComImpl>::Value: #imp,
+                    <__O as ::mxf::com::ComImpl>::Value: #imp,
                 {
                     // SAFETY: the vtable holding this shim is only installed in chain slot K of
                     // objects of type O, so `this` is that slot of a live object.
-                    let value = unsafe { <O as ::mxf::com::ComImpl>::value::<K>(this) };
-                    <<O as ::mxf::com::ComImpl>::Value as #imp>::#name(value #(, #names)*)
+                    let #value = unsafe { <__O as ::mxf::com::ComImpl>::value::<__K>(#this) };
+                    <<__O as ::mxf::com::ComImpl>::Value as #imp>::#name(#value #(, #names)*)
                 }
-                #name::<O, K>
+                #name::<__O, __K>
             },
         }
     });
-    quote! {
-        impl<O, const K: usize> ::mxf::com::VtableFor<O, K> for #vtbl
+    // Spanned at the user's base path: a base that is not an interface is reported there, once
+    // (the same error as the vtable's `base__` field), and the notes of a missing `_Impl` point
+    // at the user's trait rather than into the attribute.
+    quote_spanned! {base_span(i)=>
+        impl<__O, const __K: usize> ::mxf::com::VtableFor<__O, __K> for #vtbl
         where
-            O: ::mxf::com::ComImpl,
-            <O as ::mxf::com::ComImpl>::Value: #imp,
-            <#alias as ::mxf::com::Interface>::Vtable: ::mxf::com::VtableFor<O, K>,
+            __O: ::mxf::com::ComImpl,
+            <__O as ::mxf::com::ComImpl>::Value: #imp,
+            #base_bound,
         {
             const VTABLE: Self = Self {
-                base__: <<#alias as ::mxf::com::Interface>::Vtable as ::mxf::com::VtableFor<O, K>>::VTABLE,
+                base__: #base_slots,
                 #(#slots)*
             };
         }
@@ -265,5 +307,12 @@ fn gen_abi_checks(i: &Interface) -> TokenStream {
 
 fn format_guid(v: u128) -> String {
     let h = format!("{v:032X}");
-    format!("{{{}-{}-{}-{}-{}}}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{{{}-{}-{}-{}-{}}}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

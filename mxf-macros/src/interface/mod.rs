@@ -28,6 +28,7 @@ pub fn com_interface_core(attr: TokenStream, item: TokenStream) -> TokenStream {
             return quote! { #errors #other };
         }
     };
+    attr::check_iid(&options, &trait_item.ident, &mut cx);
     let model = model::Interface::from_trait(&trait_item, options, &mut cx);
     if let Err(errors) = cx.check() {
         return fallback(errors, trait_item);
@@ -38,11 +39,26 @@ pub fn com_interface_core(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// On error: the errors, plus the user's trait without its supertraits and attributes of ours,
-/// so that code naming it does not cascade into more errors.
+/// On error: the errors, plus the user's trait stripped of everything the compiler would
+/// reject a second time (supertraits that may not exist, `const fn`, `auto`, C variadics,
+/// repeated method names), so that one mistake gives one error.
 fn fallback(errors: TokenStream, mut t: syn::ItemTrait) -> TokenStream {
     t.supertraits.clear();
     t.colon_token = None;
+    t.auto_token = None;
+    let mut seen: Vec<syn::Ident> = Vec::new();
+    t.items.retain_mut(|item| {
+        let syn::TraitItem::Fn(f) = item else {
+            return true;
+        };
+        if seen.contains(&f.sig.ident) {
+            return false;
+        }
+        seen.push(f.sig.ident.clone());
+        f.sig.constness = None;
+        f.sig.variadic = None;
+        true
+    });
     quote! { #errors #t }
 }
 

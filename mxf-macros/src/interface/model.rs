@@ -31,8 +31,8 @@ impl Interface {
                 "a COM interface must be an `unsafe trait`: its methods are called through raw vtables by code that trusts their layout",
             );
         }
-        if !t.generics.params.is_empty() || t.generics.where_clause.is_some() {
-            cx.error_spanned_by(&t.generics, "a COM interface cannot be generic");
+        if let Some(tokens) = crate::ctxt::generics_tokens(&t.generics) {
+            cx.error_spanned_by(tokens, "a COM interface cannot be generic");
         }
         if let Some(a) = &t.auto_token {
             cx.error_spanned_by(a, "a COM interface cannot be an auto trait");
@@ -44,7 +44,10 @@ impl Interface {
                 TraitItem::Fn(f) => {
                     if let Some(m) = check::method(f, cx) {
                         if methods.iter().any(|o| o.ident == m.ident) {
-                            cx.error_spanned_by(&m.ident, format!("`{}` is declared twice", m.ident));
+                            cx.error_spanned_by(
+                                &m.ident,
+                                format!("`{}` is declared twice", m.ident),
+                            );
                         } else {
                             methods.push(m);
                         }
@@ -56,16 +59,28 @@ impl Interface {
         if options.root {
             let names: Vec<String> = methods.iter().map(|m| m.ident.to_string()).collect();
             if names != ["QueryInterface", "AddRef", "Release"] {
-                cx.error_spanned_by(&t.ident, "the root interface declares QueryInterface, AddRef and Release, in that order");
+                cx.error_spanned_by(
+                    &t.ident,
+                    "the root interface declares QueryInterface, AddRef and Release, in that order",
+                );
             }
         }
-        let attrs = t.attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect();
+        let attrs = t
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc"))
+            .cloned()
+            .collect();
         Some(Interface {
             attrs,
             vis: t.vis.clone(),
             ident: t.ident.clone(),
             base,
-            iid: if options.no_iid { None } else { Some(options.iid.unwrap_or(0)) },
+            iid: if options.no_iid {
+                None
+            } else {
+                Some(options.iid.unwrap_or(0))
+            },
             methods,
         })
     }
@@ -73,13 +88,27 @@ impl Interface {
 
 fn base_interface(t: &ItemTrait, root: bool, cx: &mut Ctxt) -> Option<Path> {
     let mut paths = Vec::new();
+    let mut rejected = false;
     for b in &t.supertraits {
         match b {
-            TypeParamBound::Trait(tb) if tb.lifetimes.is_none() && matches!(tb.modifier, syn::TraitBoundModifier::None) => {
+            TypeParamBound::Trait(tb)
+                if tb.lifetimes.is_none()
+                    && matches!(tb.modifier, syn::TraitBoundModifier::None) =>
+            {
                 paths.push(tb.path.clone())
             }
-            other => cx.error_spanned_by(other, "the base of a COM interface is another COM interface, such as `IUnknown`"),
+            other => {
+                cx.error_spanned_by(
+                    other,
+                    "the base of a COM interface is another COM interface, such as `IUnknown`",
+                );
+                rejected = true;
+            }
         }
+    }
+    if rejected {
+        // Reported above; a missing base would be the same mistake again.
+        return None;
     }
     if root {
         if let Some(p) = paths.first() {
@@ -95,9 +124,21 @@ fn base_interface(t: &ItemTrait, root: bool, cx: &mut Ctxt) -> Option<Path> {
             );
             None
         }
-        1 => paths.pop(),
+        1 => {
+            let base = paths.pop()?;
+            match crate::ctxt::not_an_interface(&base) {
+                Some(why) => {
+                    cx.error_spanned_by(&base, why);
+                    None
+                }
+                None => Some(base),
+            }
+        }
         _ => {
-            cx.error_spanned_by(&paths[1], "COM interfaces have exactly one base interface (single inheritance)");
+            cx.error_spanned_by(
+                &paths[1],
+                "a COM interface has exactly one base interface (single inheritance)",
+            );
             None
         }
     }

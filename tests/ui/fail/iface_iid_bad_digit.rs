@@ -1,0 +1,8 @@
+use mxf::prelude::*;
+
+#[com_interface(iid = "6D0E6A0B-5A1C-4C7E-9E7B-2C1D0F3A4B5G")]
+pub unsafe trait IFoo: IUnknown {
+    fn Ping(&self) -> NTSTATUS;
+}
+
+fn main() {}

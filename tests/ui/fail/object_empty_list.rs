@@ -1,0 +1,21 @@
+use mxf::prelude::*;
+
+#[com_object]
+struct Sink;
+
+impl IMXF_Impl for Sink {
+    fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+    fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+    fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+    fn DisconnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+}
+
+fn main() {}

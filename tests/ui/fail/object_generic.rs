@@ -1,0 +1,23 @@
+use mxf::prelude::*;
+
+#[com_object(IMXF)]
+struct Sink<T> {
+    value: T,
+}
+
+impl<T: Send + Sync> IMXF_Impl for Sink<T> {
+    fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+    fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+    fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+    fn DisconnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+}
+
+fn main() {}

@@ -1,0 +1,24 @@
+use mxf::prelude::*;
+
+#[com_object(IMXF)]
+union Sink {
+    a: u32,
+    b: i32,
+}
+
+impl IMXF_Impl for Sink {
+    fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+    fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+    fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+    fn DisconnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+}
+
+fn main() {}

@@ -29,6 +29,8 @@ pub mod com;
 pub mod components;
 pub mod event;
 pub mod filter;
+#[cfg(feature = "std")]
+pub mod host;
 pub mod interfaces;
 pub mod platform;
 

@@ -295,9 +295,16 @@ impl State {
         mut positions: Option<&mut Positions>,
     ) -> PutStep {
         let mut anomaly = false;
+        // The free-list head and count live in locals during the walk and are written back at
+        // every exit (A1 holds again when the step returns).
+        let mut head = self.free_events;
+        let mut freed = 0u64;
+        let freed_state = (epoch << 1) | 1;
+        let mut rest = core::ptr::null_mut();
         while !cur.is_null() {
             if positions.as_ref().is_some_and(|p| p.is_full()) {
-                return PutStep { rest: cur, anomaly };
+                rest = cur;
+                break;
             }
             let Some(slot) = self.events.lookup(cur.addr(), EVENT_OFFSET) else {
                 self.stats.anomalies.foreign_events += 1;
@@ -305,9 +312,9 @@ impl State {
                 break;
             };
             // SAFETY: `slot` is one of our event slots (lookup); we hold the lock.
-            let state = unsafe { (*slot.as_ptr()).state };
-            if state & 1 == 1 {
-                if state >> 1 == epoch {
+            let state = unsafe { &mut (*slot.as_ptr()).state };
+            if *state & 1 == 1 {
+                if *state >> 1 == epoch {
                     self.stats.anomalies.cycles += 1;
                 } else {
                     self.stats.anomalies.double_puts += 1;
@@ -315,14 +322,18 @@ impl State {
                 anomaly = true;
                 break;
             }
+            *state = freed_state;
             let e = event_of(slot);
             // SAFETY: `e` is an outstanding event of ours, owned by this put from here on.
             let ev = unsafe { &mut *e };
             let next = ev.pNextEvt;
+            // Recycle: only the link is written; the event is reset when handed out again (A1).
+            ev.pNextEvt = head;
+            head = e;
+            freed += 1;
             if ev.is_package() {
                 // SAFETY: the package flag says the union holds the contents pointer.
                 let contents = unsafe { ev.uData.pPackageEvt };
-                self.recycle(e, epoch);
                 cur = self.splice(contents, next, epoch, &mut anomaly);
                 continue;
             }
@@ -343,26 +354,11 @@ impl State {
                     anomaly = true;
                 }
             }
-            self.recycle(e, epoch);
             cur = next;
         }
-        PutStep {
-            rest: core::ptr::null_mut(),
-            anomaly,
-        }
-    }
-
-    /// Resets `e` to the fresh state and pushes it on the free list.
-    #[inline]
-    fn recycle(&mut self, e: *mut DMUS_KERNEL_EVENT, epoch: u32) {
-        // SAFETY: `e` is an outstanding event of ours (checked by the caller), under the lock.
-        // Only the link is written: the event is reset when it is handed out again (A1).
-        unsafe {
-            (*e).pNextEvt = self.free_events;
-            (*slot_of(e)).state = (epoch << 1) | 1;
-        }
-        self.free_events = e;
-        self.stats.free_events += 1;
+        self.free_events = head;
+        self.stats.free_events += freed;
+        PutStep { rest, anomaly }
     }
 
     /// Walks a package's contents (checking and marking each event) and links its tail to
@@ -387,7 +383,11 @@ impl State {
                 Some(slot) => {
                     // SAFETY: one of our slots, under the lock.
                     let st = unsafe { &mut (*slot.as_ptr()).state };
-                    if *st & 1 == 1 {
+                    if *st & 1 == 1 && *st >> 1 == epoch {
+                        // Already recycled by this very put: the package contains itself.
+                        self.stats.anomalies.cycles += 1;
+                        true
+                    } else if *st & 1 == 1 {
                         self.stats.anomalies.double_puts += 1;
                         true
                     } else if *st == epoch << 1 {

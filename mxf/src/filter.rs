@@ -33,7 +33,6 @@ use crate::com::{ComObject, ComRef, Interface, ObjectImpl};
 use crate::event::{Chain, Event};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
-use crate::platform::atomic::{AtomicU64, Ordering};
 
 /// The most outputs a filter can declare.
 pub const MAX_OUTPUTS: usize = 8;
@@ -149,6 +148,8 @@ impl<'a> Output<'a> {
 struct Plumbing {
     sinks: [Option<IMXF>; MAX_OUTPUTS],
     state: KSSTATE,
+    /// Kept under the lock `PutMessage` takes anyway: cheaper than one atomic per counter.
+    stats: FilterStats,
 }
 
 /// The value inside a filter's COM object: the author's filter, its allocator, its connections.
@@ -156,11 +157,6 @@ pub struct FilterObject<F: Filter> {
     filter: F,
     alloc: IAllocatorMXF,
     plumbing: SpinLock<Plumbing>,
-    events_in: AtomicU64,
-    events_out: AtomicU64,
-    discarded: AtomicU64,
-    exhausted: AtomicU64,
-    calls: AtomicU64,
 }
 
 impl<F: Filter> FilterObject<F> {
@@ -172,12 +168,8 @@ impl<F: Filter> FilterObject<F> {
             plumbing: SpinLock::new(Plumbing {
                 sinks: Default::default(),
                 state: F::INITIAL_STATE,
+                stats: FilterStats::default(),
             }),
-            events_in: AtomicU64::new(0),
-            events_out: AtomicU64::new(0),
-            discarded: AtomicU64::new(0),
-            exhausted: AtomicU64::new(0),
-            calls: AtomicU64::new(0),
         }
     }
 
@@ -188,35 +180,29 @@ impl<F: Filter> FilterObject<F> {
 
     /// The counters.
     pub fn stats(&self) -> FilterStats {
-        FilterStats {
-            events_in: self.events_in.load(Ordering::Relaxed),
-            events_out: self.events_out.load(Ordering::Relaxed),
-            discarded: self.discarded.load(Ordering::Relaxed),
-            exhausted: self.exhausted.load(Ordering::Relaxed),
-            calls: self.calls.load(Ordering::Relaxed),
-        }
+        self.plumbing.lock().stats
     }
 
     fn put(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         if head.is_null() {
             return STATUS_SUCCESS;
         }
-        self.calls.fetch_add(1, Ordering::Relaxed);
         let alloc = &self.alloc;
         // SAFETY: PutMessage hands us ownership of the whole chain, whose events come from the
         // allocator of this stream.
         let mut input = unsafe { Chain::from_raw(head, alloc) };
         // Snapshot the connections (AddRef) so a concurrent DisconnectOutput cannot free a sink
         // while we deliver to it.
-        let (sinks, state) = {
-            let p = self.plumbing.lock();
-            (p.sinks.clone(), p.state)
+        let sinks = {
+            let mut p = self.plumbing.lock();
+            p.stats.calls = p.stats.calls.wrapping_add(1);
+            if p.state == KSSTATE_STOP || p.state == KSSTATE_ACQUIRE {
+                p.stats.discarded = p.stats.discarded.wrapping_add(input.len() as u64);
+                drop(p);
+                return input.deliver(None);
+            }
+            p.sinks.clone()
         };
-        if state == KSSTATE_STOP || state == KSSTATE_ACQUIRE {
-            self.discarded
-                .fetch_add(input.len() as u64, Ordering::Relaxed);
-            return input.deliver(None);
-        }
         let mut out = Output::new(alloc, F::OUTPUTS);
         let mut received = 0u64;
         while let Some(event) = input.pop_front() {
@@ -237,10 +223,11 @@ impl<F: Filter> FilterObject<F> {
             received += 1;
             self.filter.process(event, &mut out);
         }
-        self.events_in.fetch_add(received, Ordering::Relaxed);
-        self.events_out.fetch_add(out.pushed, Ordering::Relaxed);
-        if out.exhausted != 0 {
-            self.exhausted.fetch_add(out.exhausted, Ordering::Relaxed);
+        {
+            let mut p = self.plumbing.lock();
+            p.stats.events_in = p.stats.events_in.wrapping_add(received);
+            p.stats.events_out = p.stats.events_out.wrapping_add(out.pushed);
+            p.stats.exhausted = p.stats.exhausted.wrapping_add(out.exhausted);
         }
         let mut status = STATUS_SUCCESS;
         for (k, chain) in out.chains.iter_mut().enumerate() {
@@ -388,5 +375,87 @@ impl<F: Filter> core::ops::Deref for FilterHandle<F> {
     type Target = IMXF;
     fn deref(&self) -> &IMXF {
         &self.iface
+    }
+}
+
+/// Loom model of connect/disconnect racing with PutMessage: whatever the interleaving, every
+/// event ends in the sink or back in the allocator, and the sink reference is released exactly
+/// once. Run with `RUSTFLAGS="--cfg loom" cargo test -p mxf --release --lib -- loom`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    extern crate std;
+    use super::*;
+    use crate::allocator::{AllocatorConfig, AllocatorHandle};
+    use crate::com::IntoComObject;
+    use crate::platform::atomic::{AtomicU64, Ordering};
+    use loom::thread;
+
+    #[crate::mxf_filter]
+    struct Pass;
+    impl Filter for Pass {
+        fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+            out.push(event);
+        }
+    }
+
+    /// A sink that returns what it gets to the allocator and counts it.
+    #[crate::com_object(IMXF)]
+    struct Sink {
+        alloc: IAllocatorMXF,
+        got: AtomicU64,
+    }
+    impl IMXF_Impl for Sink {
+        fn SetState(&self, _s: KSSTATE) -> NTSTATUS {
+            STATUS_SUCCESS
+        }
+        fn PutMessage(&self, e: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+            // SAFETY: we own the chain handed to us.
+            let c = unsafe { Chain::from_raw(e, &self.alloc) };
+            self.got.fetch_add(c.len() as u64, Ordering::Relaxed);
+            drop(c);
+            STATUS_SUCCESS
+        }
+        fn ConnectOutput(&self, _s: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+            STATUS_UNSUCCESSFUL
+        }
+        fn DisconnectOutput(&self, _s: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+            STATUS_UNSUCCESSFUL
+        }
+    }
+
+    #[test]
+    fn loom_put_races_disconnect() {
+        loom::model(|| {
+            let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+            let f = Pass.into_filter(&alloc).unwrap();
+            let sink: IMXF = Sink {
+                alloc: (*alloc).clone(),
+                got: AtomicU64::new(0),
+            }
+            .into_com()
+            .unwrap();
+            // SAFETY: live interfaces.
+            assert_eq!(
+                unsafe { f.ConnectOutput(Some(sink.to_ref())) },
+                STATUS_SUCCESS
+            );
+            let e = Event::with_bytes(&alloc, &[0x90, 60, 1], 1, 0)
+                .unwrap()
+                .into_raw();
+            let e_addr = e as usize;
+            let f2 = f.clone();
+            let t = thread::spawn(move || {
+                // SAFETY: the event is ours to hand over.
+                let s = unsafe { f2.PutMessage(e_addr as *mut DMUS_KERNEL_EVENT) };
+                assert_eq!(s, STATUS_SUCCESS);
+            });
+            let s2 = sink.clone();
+            // SAFETY: live interfaces.
+            let d = unsafe { f.DisconnectOutput(Some(s2.to_ref())) };
+            assert_eq!(d, STATUS_SUCCESS);
+            t.join().unwrap();
+            assert_eq!(alloc.stats().outstanding_events, 0);
+            assert_eq!(f.stats().events_out, 1);
+        });
     }
 }

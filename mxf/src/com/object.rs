@@ -412,6 +412,21 @@ impl<T: ObjectImpl> ComObject<T> {
         unsafe { IUnknown::from_raw(out) }.ok_or(STATUS_UNSUCCESSFUL)
     }
 
+    /// Another chain of the object behind `chain0`, selected by Rust type (also for interfaces
+    /// without an IID, which QueryInterface never answers); `None` if the object has no such
+    /// chain. The result holds its own reference.
+    ///
+    /// # Safety
+    /// `chain0` is chain 0 of a live `ComObject<T>`.
+    pub unsafe fn sibling<I: Interface>(chain0: *mut c_void) -> Option<I> {
+        let k = T::chain_of(core::any::TypeId::of::<I>())?;
+        let obj = chain0.cast::<Self>();
+        // SAFETY: chain 0 of a live object (caller): AddRef for the new pointer.
+        unsafe { <Self as ComImpl>::AddRef::<0>(chain0) };
+        // SAFETY: chain k of the live object is an `I` pointer carrying the reference just added.
+        unsafe { I::from_raw(Self::chain_ptr(obj, k)) }
+    }
+
     /// The value behind any interface pointer of this object type.
     ///
     /// # Safety

@@ -1,1 +1,1102 @@
-//! (being written)
+//! The render sequencer (`CSequencerMXF`'s counterpart, `domain.md` §4.2, items 31–36).
+//!
+//! The sequencer sits between the unpacker and the miniport's render stream. It holds events
+//! until they are due on the master clock and then sends them downstream, sorted by
+//! presentation time.
+//!
+//! # Behaviour
+//! * `PutMessage(chain)` takes the chain apart and inserts every event into a queue sorted by
+//!   `ullPresTime100ns`; events with equal times keep their arrival order (item 31). A package is
+//!   queued whole, as one event, at the package shell's time. Then it runs
+//!   [`SequencerHandle::process_queues`].
+//! * `process_queues` reads the master clock once, detaches every event whose time is at most
+//!   `now + SchedulePreFetch` and sends them downstream as **one** `PutMessage` chain (item 32).
+//!   With `SchedulePreFetch == DONT_HOLD_FOR_SEQUENCING` it sends the whole queue without reading
+//!   the clock (item 33). It returns the delay until the next event is due, never less than 1 ms
+//!   (item 34); the environment's timer calls `process_queues` again after that delay
+//!   ([`SequencerHandle::next_wakeup`] gives the same deadline as an absolute clock time).
+//! * `SetState` returns `STATUS_NOT_IMPLEMENTED` and does not gate delivery (item 35).
+//! * `ConnectOutput` / `DisconnectOutput` follow `domain.md` §1.3 (items 27–29); while no output
+//!   is connected, due events go to the allocator (item 30).
+//! * Destroying the sequencer returns every queued event to the allocator (item 36).
+//!
+//! # Differences from Microsoft's sequencer
+//! * `PutMessage(NULL)` returns `STATUS_SUCCESS` (Microsoft's dereferences NULL).
+//! * A malformed incoming chain (a misaligned link or a cycle) is not queued: it is handed to
+//!   the allocator, which recycles what it can and counts the misuse, and `PutMessage` returns
+//!   `STATUS_INVALID_PARAMETER`.
+//! * If the master clock fails to answer, nothing is delivered and the sequencer asks to be run
+//!   again after 1 ms (Microsoft's port clock never fails).
+//! * Delivery happens with the sequencer's lock released, and at most one CPU delivers at a
+//!   time: a call that finds a delivery in progress leaves its due events to that delivery, so
+//!   chains reach the miniport in the order they were taken from the queue, and a sink that
+//!   calls back into the sequencer cannot deadlock.
+//!
+//! # Cost
+//! Insertion walks the queue (O(n)) unless the event is not earlier than the last queued one,
+//! which is the common case and O(1). Nothing allocates, nothing recurses.
+
+use crate::abi::{
+    DMUS_KERNEL_EVENT, DONT_HOLD_FOR_SEQUENCING, KSSTATE, NTSTATUS, REFERENCE_TIME, Result,
+    STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
+};
+use crate::com::{ComObject, ComRef, Interface, IntoComObject};
+use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl, IMasterClock};
+use crate::platform::SpinLock;
+use crate::platform::atomic::{AtomicU64, Ordering};
+use core::ptr::null_mut;
+
+/// The shortest delay `process_queues` asks for when events remain: 1 ms in 100 ns units.
+pub const MIN_RESCHEDULE_DELAY: u64 = 10_000;
+
+/// A singly-linked list of owned events threaded through `pNextEvt`.
+///
+/// Invariant: every event reachable from `head` is live, owned by the list and reachable exactly
+/// once; `tail` is the last of them (its `pNextEvt` is NULL), or NULL when the list is empty;
+/// `len` counts them.
+struct EventList {
+    head: *mut DMUS_KERNEL_EVENT,
+    tail: *mut DMUS_KERNEL_EVENT,
+    len: usize,
+}
+
+// SAFETY: the list owns its events exclusively; events are plain data that any CPU may touch.
+unsafe impl Send for EventList {}
+
+impl EventList {
+    const fn new() -> Self {
+        Self {
+            head: null_mut(),
+            tail: null_mut(),
+            len: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// The time of the first event.
+    fn first_time(&self) -> Option<REFERENCE_TIME> {
+        if self.head.is_null() {
+            return None;
+        }
+        // SAFETY: `head` is a live event of the list (invariant).
+        Some(unsafe { (*self.head).ullPresTime100ns })
+    }
+
+    /// Inserts `e` after every queued event whose time is not later than its own (stable).
+    ///
+    /// # Safety
+    /// `e` is a live event the caller owns and gives up, with `pNextEvt == NULL`, not already
+    /// in any list.
+    unsafe fn insert_sorted(&mut self, e: *mut DMUS_KERNEL_EVENT) {
+        // SAFETY: `e` is live (caller).
+        let t = unsafe { (*e).ullPresTime100ns };
+        self.len = self.len.saturating_add(1);
+        if self.tail.is_null() {
+            self.head = e;
+            self.tail = e;
+            return;
+        }
+        // SAFETY: the list is not empty, so `head` and `tail` are live events (invariant).
+        let (first, last) =
+            unsafe { ((*self.head).ullPresTime100ns, (*self.tail).ullPresTime100ns) };
+        if last <= t {
+            // SAFETY: `tail` is live (invariant); `e` becomes the new tail.
+            unsafe { (*self.tail).pNextEvt = e };
+            self.tail = e;
+            return;
+        }
+        if t < first {
+            // SAFETY: `e` is live and ours (caller).
+            unsafe { (*e).pNextEvt = self.head };
+            self.head = e;
+            return;
+        }
+        // first <= t < last: the event `p` with p.time <= t < p.next.time exists, and p.next is
+        // never NULL here (the tail is later than `t`).
+        let mut p = self.head;
+        loop {
+            // SAFETY: `p` is a live event of the list (invariant).
+            let next = unsafe { (*p).pNextEvt };
+            if next.is_null() {
+                break;
+            }
+            // SAFETY: `next` is a live event of the list (invariant).
+            let next_time = unsafe { (*next).ullPresTime100ns };
+            if next_time > t {
+                break;
+            }
+            p = next;
+        }
+        // SAFETY: `p` is a live event of the list; `e` is ours (caller).
+        unsafe {
+            (*e).pNextEvt = (*p).pNextEvt;
+            (*p).pNextEvt = e;
+        }
+        if p == self.tail {
+            self.tail = e;
+        }
+    }
+
+    /// Detaches the leading events whose time is at most `due`.
+    fn take_until(&mut self, due: REFERENCE_TIME) -> EventList {
+        let mut taken = EventList::new();
+        let mut last = null_mut::<DMUS_KERNEL_EVENT>();
+        let mut cur = self.head;
+        while !cur.is_null() {
+            // SAFETY: `cur` is a live event of the list (invariant).
+            let (time, next) = unsafe { ((*cur).ullPresTime100ns, (*cur).pNextEvt) };
+            if time > due {
+                break;
+            }
+            last = cur;
+            taken.len = taken.len.saturating_add(1);
+            cur = next;
+        }
+        if last.is_null() {
+            return taken;
+        }
+        taken.head = self.head;
+        taken.tail = last;
+        // SAFETY: `last` is a live event of the list; cutting after it splits the list in two.
+        unsafe { (*last).pNextEvt = null_mut() };
+        self.head = cur;
+        if cur.is_null() {
+            self.tail = null_mut();
+        }
+        self.len = self.len.saturating_sub(taken.len);
+        taken
+    }
+
+    /// Detaches everything.
+    fn take_all(&mut self) -> EventList {
+        core::mem::replace(self, EventList::new())
+    }
+
+    /// Appends `other` (keeps both orders).
+    fn append(&mut self, other: EventList) {
+        if other.is_empty() {
+            return;
+        }
+        if self.tail.is_null() {
+            *self = other;
+            return;
+        }
+        // SAFETY: `tail` is the live last event of this list (invariant); `other` is a disjoint
+        // list whose events now belong to this one.
+        unsafe { (*self.tail).pNextEvt = other.head };
+        self.tail = other.tail;
+        self.len = self.len.saturating_add(other.len);
+    }
+
+    /// Gives up the events as one NULL-terminated chain (NULL if empty).
+    fn into_raw(self) -> *mut DMUS_KERNEL_EVENT {
+        self.head
+    }
+}
+
+/// Checks an incoming chain without changing it: every link aligned, no cycle (Brent's
+/// algorithm: O(n) steps, O(1) memory). Returns the number of events.
+///
+/// # Safety
+/// `head` is non-NULL; every aligned pointer reachable through `pNextEvt` is a readable event
+/// (the PutMessage contract).
+unsafe fn check_chain(head: *mut DMUS_KERNEL_EVENT) -> core::result::Result<usize, NTSTATUS> {
+    if !head.is_aligned() {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    let mut len = 1usize;
+    let mut power = 1usize;
+    let mut lam = 1usize;
+    let mut tortoise = head;
+    // SAFETY: `head` is non-NULL and aligned, so a readable event (caller).
+    let mut hare = unsafe { (*head).pNextEvt };
+    while !hare.is_null() {
+        if !hare.is_aligned() || hare == tortoise {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        if power == lam {
+            tortoise = hare;
+            power = power.saturating_mul(2);
+            lam = 0;
+        }
+        // SAFETY: `hare` is non-NULL and aligned, so a readable event (caller).
+        hare = unsafe { (*hare).pNextEvt };
+        lam = lam.saturating_add(1);
+        len = len.saturating_add(1);
+    }
+    Ok(len)
+}
+
+/// What the sequencer counted since it was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SequencerStats {
+    /// Events received through `PutMessage` (a package counts as one).
+    pub received: u64,
+    /// Events sent downstream (or to the allocator while unconnected).
+    pub delivered: u64,
+    /// `PutMessage` calls made downstream.
+    pub deliveries: u64,
+    /// Malformed chains refused (handed to the allocator).
+    pub refused_chains: u64,
+    /// Events queued right now (not yet due, or being delivered).
+    pub queued: u64,
+}
+
+struct State {
+    /// Events not yet due, sorted by time.
+    queue: EventList,
+    /// Due events waiting for the CPU that is delivering.
+    outbox: EventList,
+    /// A CPU is delivering (outside the lock).
+    delivering: bool,
+    /// The output; `None` delivers to the allocator.
+    sink: Option<IMXF>,
+    /// Master-clock time of the next due event, as computed by the last `process_queues`.
+    wakeup: Option<REFERENCE_TIME>,
+}
+
+/// Which events `process_queues` may send.
+#[derive(Clone, Copy)]
+enum Due {
+    /// Everything (`DONT_HOLD_FOR_SEQUENCING`).
+    All,
+    /// Events with time <= `due`; the clock read `now`.
+    Until {
+        now: REFERENCE_TIME,
+        due: REFERENCE_TIME,
+    },
+    /// Nothing (the clock failed).
+    Nothing,
+}
+
+/// The sequencer object (chain 0: IMXF). Create it with [`SequencerHandle::new`].
+#[crate::com_object(IMXF, tag = "MXFs")]
+pub struct Sequencer {
+    alloc: IAllocatorMXF,
+    clock: IMasterClock,
+    prefetch: AtomicU64,
+    state: SpinLock<State>,
+    received: AtomicU64,
+    delivered: AtomicU64,
+    deliveries: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl Sequencer {
+    fn new(alloc: IAllocatorMXF, clock: IMasterClock, schedule_prefetch: u64) -> Self {
+        Self {
+            alloc,
+            clock,
+            prefetch: AtomicU64::new(schedule_prefetch),
+            state: SpinLock::new(State {
+                queue: EventList::new(),
+                outbox: EventList::new(),
+                delivering: false,
+                sink: None,
+                wakeup: None,
+            }),
+            received: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            deliveries: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) -> Option<REFERENCE_TIME> {
+        let mut t: REFERENCE_TIME = 0;
+        // SAFETY: a live clock we hold a reference to; `t` is a valid out-pointer.
+        let s = unsafe { self.clock.GetTime(&mut t) };
+        s.is_success().then_some(t)
+    }
+
+    fn process(&self) -> Option<u64> {
+        let prefetch = self.prefetch.load(Ordering::Relaxed);
+        let due = if prefetch == DONT_HOLD_FOR_SEQUENCING {
+            Due::All
+        } else {
+            // The clock is read before the lock is taken: it is foreign code.
+            match self.now() {
+                Some(now) => Due::Until {
+                    now,
+                    due: now.saturating_add(i64::try_from(prefetch).unwrap_or(i64::MAX)),
+                },
+                None => Due::Nothing,
+            }
+        };
+        let (deliver, delay) = {
+            let mut st = self.state.lock();
+            let taken = match due {
+                Due::All => st.queue.take_all(),
+                Due::Until { due, .. } => st.queue.take_until(due),
+                Due::Nothing => EventList::new(),
+            };
+            st.outbox.append(taken);
+            let delay = st.queue.first_time().map(|next| match due {
+                Due::Until { due, .. } => delay_until(next, due),
+                Due::All | Due::Nothing => MIN_RESCHEDULE_DELAY,
+            });
+            st.wakeup = match (due, delay) {
+                (Due::Until { now, .. }, Some(d)) => {
+                    Some(now.saturating_add(i64::try_from(d).unwrap_or(i64::MAX)))
+                }
+                _ => None,
+            };
+            let deliver = !st.delivering && !st.outbox.is_empty();
+            if deliver {
+                st.delivering = true;
+            }
+            (deliver, delay)
+        };
+        if deliver {
+            self.drain_outbox();
+        }
+        delay
+    }
+
+    /// Delivers the outbox until it stays empty. Only the CPU that set `delivering` runs this.
+    fn drain_outbox(&self) {
+        loop {
+            let (list, sink) = {
+                let mut st = self.state.lock();
+                let list = st.outbox.take_all();
+                if list.is_empty() {
+                    st.delivering = false;
+                    return;
+                }
+                // AddRef'd: a concurrent DisconnectOutput cannot free the sink under us.
+                (list, st.sink.clone())
+            };
+            self.delivered.fetch_add(list.len as u64, Ordering::Relaxed);
+            self.deliveries.fetch_add(1, Ordering::Relaxed);
+            let head = list.into_raw();
+            // SAFETY: the chain is ours and handed over whole; the receiver owns it from here.
+            // `sink` and `alloc` are live interfaces we hold references to.
+            unsafe {
+                match &sink {
+                    Some(s) => s.PutMessage(head),
+                    None => self.alloc.PutMessage(head),
+                }
+            };
+            // `sink` is released here, outside the lock.
+        }
+    }
+
+    fn put(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        if head.is_null() {
+            return STATUS_SUCCESS;
+        }
+        // SAFETY: `head` is non-NULL; PutMessage's contract makes the chain readable.
+        let checked = unsafe { check_chain(head) };
+        let n = match checked {
+            Ok(n) => n,
+            Err(s) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                // SAFETY: the chain was handed to us; the allocator validates every element
+                // itself (foreign pointers, cycles) before touching it.
+                unsafe { self.alloc.PutMessage(head) };
+                return s;
+            }
+        };
+        {
+            let mut st = self.state.lock();
+            let mut cur = head;
+            while !cur.is_null() {
+                // SAFETY: `cur` is an event of the checked, acyclic chain we own; it is detached
+                // before it is queued, so each event is queued once.
+                let next = unsafe {
+                    let next = (*cur).pNextEvt;
+                    (*cur).pNextEvt = null_mut();
+                    next
+                };
+                // SAFETY: `cur` is live, ours, detached and in no list.
+                unsafe { st.queue.insert_sorted(cur) };
+                cur = next;
+            }
+        }
+        self.received.fetch_add(n as u64, Ordering::Relaxed);
+        self.process();
+        STATUS_SUCCESS
+    }
+
+    fn stats(&self) -> SequencerStats {
+        let queued = {
+            let st = self.state.lock();
+            st.queue.len.saturating_add(st.outbox.len)
+        };
+        SequencerStats {
+            received: self.received.load(Ordering::Relaxed),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            deliveries: self.deliveries.load(Ordering::Relaxed),
+            refused_chains: self.refused.load(Ordering::Relaxed),
+            queued: queued as u64,
+        }
+    }
+}
+
+/// `next − due`, at least [`MIN_RESCHEDULE_DELAY`].
+fn delay_until(next: REFERENCE_TIME, due: REFERENCE_TIME) -> u64 {
+    let d = i128::from(next).saturating_sub(i128::from(due));
+    u64::try_from(d).unwrap_or(0).max(MIN_RESCHEDULE_DELAY)
+}
+
+impl Drop for Sequencer {
+    fn drop(&mut self) {
+        let st = self.state.get_mut();
+        let mut all = st.outbox.take_all();
+        all.append(st.queue.take_all());
+        if !all.is_empty() {
+            // SAFETY: the queued events are ours; the allocator takes the whole chain back.
+            unsafe { self.alloc.PutMessage(all.into_raw()) };
+        }
+    }
+}
+
+impl IMXF_Impl for Sequencer {
+    fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
+        STATUS_NOT_IMPLEMENTED
+    }
+
+    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        self.put(event)
+    }
+
+    fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        let Some(sink) = sink else {
+            return STATUS_UNSUCCESSFUL;
+        };
+        let mut st = self.state.lock();
+        if st.sink.is_some() {
+            return STATUS_UNSUCCESSFUL;
+        }
+        st.sink = Some(sink.to_owned());
+        STATUS_SUCCESS
+    }
+
+    fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        let released = {
+            let mut st = self.state.lock();
+            match sink {
+                None => st.sink.take(),
+                Some(s) => {
+                    if st.sink.as_ref().is_none_or(|c| c.as_raw() != s.as_raw()) {
+                        return STATUS_UNSUCCESSFUL;
+                    }
+                    st.sink.take()
+                }
+            }
+        };
+        // The reference is released outside the lock.
+        drop(released);
+        STATUS_SUCCESS
+    }
+}
+
+/// An owned sequencer: its IMXF plus the port-side controls (`process_queues` for the timer,
+/// the schedule prefetch, counters). Derefs to [`IMXF`].
+#[derive(Clone, Debug)]
+pub struct SequencerHandle {
+    iface: IMXF,
+}
+
+impl SequencerHandle {
+    /// Creates a sequencer that returns events to `alloc`, reads time from `clock` and delivers
+    /// events `schedule_prefetch` (100 ns units) ahead of their presentation time
+    /// (`DONT_HOLD_FOR_SEQUENCING`: at once). Fails only if the object cannot be allocated.
+    pub fn new(alloc: IAllocatorMXF, clock: IMasterClock, schedule_prefetch: u64) -> Result<Self> {
+        let iface: IMXF = Sequencer::new(alloc, clock, schedule_prefetch).into_com()?;
+        Ok(Self { iface })
+    }
+
+    fn sequencer(&self) -> &Sequencer {
+        // SAFETY: `iface` is chain 0 of a live `ComObject<Sequencer>`: handles are only made by
+        // `new`, from an object of that type.
+        unsafe { ComObject::<Sequencer>::value_of::<0>(self.iface.as_raw()) }
+    }
+
+    /// Changes the schedule prefetch (what the miniport's `NewStream` returned).
+    pub fn set_schedule_prefetch(&self, prefetch: u64) {
+        self.sequencer().prefetch.store(prefetch, Ordering::Relaxed);
+    }
+
+    /// The current schedule prefetch.
+    pub fn schedule_prefetch(&self) -> u64 {
+        self.sequencer().prefetch.load(Ordering::Relaxed)
+    }
+
+    /// Reads the clock, delivers every due event (time <= now + prefetch) downstream as ONE
+    /// chain (all at once, sorted, for `DONT_HOLD_FOR_SEQUENCING` without reading the clock);
+    /// returns the delay in 100 ns until the next event is due, at least 10_000 (1 ms), or
+    /// `None` if the queue is empty.
+    pub fn process_queues(&self) -> Option<u64> {
+        self.sequencer().process()
+    }
+
+    /// The master-clock time at which `process_queues` should run next, as computed by the
+    /// last `process_queues` (including the one every `PutMessage` runs); `None` if nothing is
+    /// waiting or the clock is not read (`DONT_HOLD_FOR_SEQUENCING`).
+    pub fn next_wakeup(&self) -> Option<REFERENCE_TIME> {
+        self.sequencer().state.lock().wakeup
+    }
+
+    /// Events held right now.
+    pub fn queued(&self) -> usize {
+        let st = self.sequencer().state.lock();
+        st.queue.len.saturating_add(st.outbox.len)
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> SequencerStats {
+        self.sequencer().stats()
+    }
+
+    /// The COM interface.
+    pub fn interface(&self) -> &IMXF {
+        &self.iface
+    }
+
+    /// The COM interface, giving up the handle.
+    pub fn into_interface(self) -> IMXF {
+        self.iface
+    }
+}
+
+impl core::ops::Deref for SequencerHandle {
+    type Target = IMXF;
+    fn deref(&self) -> &IMXF {
+        &self.iface
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::abi::{
+        DMUS_KEF_PACKAGE_EVENT, KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN, KSSTATE_STOP,
+    };
+    use crate::allocator::{AllocatorConfig, AllocatorHandle};
+    use crate::event::{Chain, Event};
+    use crate::interfaces::{IMXF_Vtbl, IMasterClock_Impl};
+    use crate::platform::atomic::{AtomicI64, AtomicU32};
+    use core::ffi::c_void;
+    use std::sync::{Arc, Mutex};
+    use std::vec;
+    use std::vec::Vec;
+
+    /// A master clock whose time the test sets; counts how often it is read.
+    #[crate::com_object(IMasterClock)]
+    struct TestClock {
+        now: Arc<AtomicI64>,
+        reads: Arc<AtomicU32>,
+    }
+
+    impl IMasterClock_Impl for TestClock {
+        fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+            if time.is_null() {
+                return STATUS_INVALID_PARAMETER;
+            }
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: non-NULL out-pointer from the caller.
+            unsafe { time.write(self.now.load(Ordering::Relaxed)) };
+            STATUS_SUCCESS
+        }
+    }
+
+    /// One event as a sink saw it.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    struct Seen {
+        bytes: Vec<u8>,
+        time: i64,
+        group: u16,
+        flags: u16,
+    }
+
+    #[derive(Default)]
+    struct Log {
+        calls: Vec<Vec<Seen>>,
+    }
+
+    /// A sink that records every PutMessage and returns the events to the allocator.
+    #[crate::com_object(IMXF)]
+    struct Recorder {
+        alloc: IAllocatorMXF,
+        log: Arc<Mutex<Log>>,
+    }
+
+    impl IMXF_Impl for Recorder {
+        fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
+            STATUS_SUCCESS
+        }
+        fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+            if event.is_null() {
+                return STATUS_SUCCESS;
+            }
+            // SAFETY: the chain is handed to us; its events come from `alloc`.
+            let chain = unsafe { Chain::from_raw(event, &self.alloc) };
+            let seen: Vec<Seen> = chain
+                .map(|e| Seen {
+                    bytes: e.data().to_vec(),
+                    time: e.time(),
+                    group: e.channel_group(),
+                    flags: e.raw().usFlags,
+                })
+                .collect();
+            self.log.lock().unwrap().calls.push(seen);
+            STATUS_SUCCESS
+        }
+        fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+            STATUS_UNSUCCESSFUL
+        }
+        fn DisconnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+            STATUS_UNSUCCESSFUL
+        }
+    }
+
+    /// A sink that puts one new event back into the sequencer the first time it is called.
+    #[crate::com_object(IMXF)]
+    struct Echo {
+        alloc: IAllocatorMXF,
+        target: Mutex<Option<IMXF>>,
+        log: Arc<Mutex<Log>>,
+    }
+
+    impl IMXF_Impl for Echo {
+        fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
+            STATUS_SUCCESS
+        }
+        fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+            // SAFETY: the chain is handed to us; its events come from `alloc`.
+            let chain = unsafe { Chain::from_raw(event, &self.alloc) };
+            let seen: Vec<Seen> = chain
+                .map(|e| Seen {
+                    bytes: e.data().to_vec(),
+                    time: e.time(),
+                    group: e.channel_group(),
+                    flags: e.raw().usFlags,
+                })
+                .collect();
+            self.log.lock().unwrap().calls.push(seen);
+            let target = self.target.lock().unwrap().take();
+            if let Some(t) = target {
+                let e = Event::with_bytes(&self.alloc, &[0xF8], 1, 0).unwrap();
+                // SAFETY: a live IMXF; the event is handed over.
+                unsafe { t.PutMessage(e.into_raw()) };
+            }
+            STATUS_SUCCESS
+        }
+        fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+            STATUS_UNSUCCESSFUL
+        }
+        fn DisconnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+            STATUS_UNSUCCESSFUL
+        }
+    }
+
+    struct Rig {
+        alloc: AllocatorHandle,
+        now: Arc<AtomicI64>,
+        reads: Arc<AtomicU32>,
+        seq: SequencerHandle,
+        log: Arc<Mutex<Log>>,
+        sink: IMXF,
+    }
+
+    impl Rig {
+        fn new(prefetch: u64) -> Self {
+            let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+            let now = Arc::new(AtomicI64::new(0));
+            let reads = Arc::new(AtomicU32::new(0));
+            let clock: IMasterClock = TestClock {
+                now: now.clone(),
+                reads: reads.clone(),
+            }
+            .into_com()
+            .unwrap();
+            let seq = SequencerHandle::new(alloc.interface().clone(), clock, prefetch).unwrap();
+            let log = Arc::new(Mutex::new(Log::default()));
+            let sink: IMXF = Recorder {
+                alloc: alloc.interface().clone(),
+                log: log.clone(),
+            }
+            .into_com()
+            .unwrap();
+            let rig = Self {
+                alloc,
+                now,
+                reads,
+                seq,
+                log,
+                sink,
+            };
+            assert_eq!(rig.connect(Some(&rig.sink)), STATUS_SUCCESS);
+            rig
+        }
+
+        /// The sequencer's vtable, as the port calls it.
+        fn vt(&self) -> &IMXF_Vtbl {
+            // SAFETY: a live IMXF's first word is its vtable pointer.
+            unsafe { &**self.seq.as_raw().cast::<*const IMXF_Vtbl>() }
+        }
+        fn this(&self) -> *mut c_void {
+            self.seq.as_raw()
+        }
+        fn put_raw(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+            // SAFETY: slot 4 with a chain we hand over (or NULL).
+            unsafe { (self.vt().PutMessage)(self.this(), head) }
+        }
+        fn connect(&self, sink: Option<&IMXF>) -> NTSTATUS {
+            let p = sink.map_or(core::ptr::null_mut(), |s| s.as_raw());
+            // SAFETY: slot 5 with a live IMXF or NULL.
+            unsafe { (self.vt().ConnectOutput)(self.this(), ComRef::from_raw(p)) }
+        }
+        fn disconnect(&self, sink: Option<&IMXF>) -> NTSTATUS {
+            let p = sink.map_or(core::ptr::null_mut(), |s| s.as_raw());
+            // SAFETY: slot 6 with a live IMXF or NULL.
+            unsafe { (self.vt().DisconnectOutput)(self.this(), ComRef::from_raw(p)) }
+        }
+        fn set_state(&self, s: KSSTATE) -> NTSTATUS {
+            // SAFETY: slot 3.
+            unsafe { (self.vt().SetState)(self.this(), s) }
+        }
+        /// A chain of one-byte events (byte = tag) at the given times, in the given order.
+        fn chain(&self, items: &[(u8, i64)]) -> *mut DMUS_KERNEL_EVENT {
+            let mut c = Chain::new(self.alloc.interface());
+            for &(tag, t) in items {
+                c.push_back(Event::with_bytes(self.alloc.interface(), &[tag], 1, t).unwrap());
+            }
+            c.into_raw()
+        }
+        fn put(&self, items: &[(u8, i64)]) -> NTSTATUS {
+            self.put_raw(self.chain(items))
+        }
+        fn calls(&self) -> Vec<Vec<Seen>> {
+            self.log.lock().unwrap().calls.clone()
+        }
+        fn tags(&self) -> Vec<Vec<u8>> {
+            self.calls()
+                .iter()
+                .map(|c| c.iter().flat_map(|s| s.bytes.iter().copied()).collect())
+                .collect()
+        }
+        fn outstanding(&self) -> u64 {
+            self.alloc.stats().outstanding_events
+        }
+    }
+
+    #[test]
+    fn item_31_delivered_in_time_order_equal_times_keep_arrival_order() {
+        let r = Rig::new(0);
+        r.now.store(0, Ordering::Relaxed);
+        // Out of order, with ties (1/2/3 at time 50 arrive in that order, across two chains).
+        assert_eq!(
+            r.put(&[(10, 300), (1, 50), (20, 400), (2, 50), (5, 100)]),
+            STATUS_SUCCESS
+        );
+        assert_eq!(r.put(&[(3, 50), (6, 100), (0, 10)]), STATUS_SUCCESS);
+        assert_eq!(r.seq.queued(), 8);
+        assert!(r.calls().is_empty());
+        r.now.store(1_000, Ordering::Relaxed);
+        assert_eq!(r.seq.process_queues(), None);
+        assert_eq!(r.tags(), [[0u8, 1, 2, 3, 5, 6, 10, 20]]);
+        let times: Vec<i64> = r.calls()[0].iter().map(|s| s.time).collect();
+        assert_eq!(times, [10, 50, 50, 50, 100, 100, 300, 400]);
+        assert_eq!(r.outstanding(), 0);
+    }
+
+    #[test]
+    fn item_32_due_when_clock_reaches_time_minus_prefetch_as_one_chain() {
+        let prefetch = 20_000;
+        let r = Rig::new(prefetch);
+        r.now.store(100_000, Ordering::Relaxed);
+        // Due at clock 130_000 (150_000 - prefetch) and 180_000.
+        r.put(&[(1, 150_000), (2, 150_000), (3, 200_000)]);
+        assert!(r.calls().is_empty(), "nothing is due yet");
+        assert_eq!(r.seq.next_wakeup(), Some(130_000));
+        r.now.store(129_999, Ordering::Relaxed);
+        assert_eq!(r.seq.process_queues(), Some(MIN_RESCHEDULE_DELAY));
+        assert!(r.calls().is_empty());
+        r.now.store(130_000, Ordering::Relaxed);
+        assert_eq!(r.seq.process_queues(), Some(50_000));
+        assert_eq!(r.tags(), [[1u8, 2]], "both due events in one PutMessage");
+        assert_eq!(r.seq.next_wakeup(), Some(180_000));
+        // Late: everything due at once, in one chain.
+        r.put(&[(4, 190_000)]);
+        r.now.store(10_000_000, Ordering::Relaxed);
+        assert_eq!(r.seq.process_queues(), None);
+        assert_eq!(r.tags(), [vec![1u8, 2], vec![4, 3]]);
+        // An event already due when it arrives goes straight through.
+        r.put(&[(5, 0)]);
+        assert_eq!(r.tags().len(), 3);
+        assert_eq!(r.seq.stats().deliveries, 3);
+        assert_eq!(r.seq.stats().delivered, 5);
+        assert_eq!(r.outstanding(), 0);
+    }
+
+    #[test]
+    fn item_33_dont_hold_forwards_everything_sorted_without_reading_the_clock() {
+        let r = Rig::new(DONT_HOLD_FOR_SEQUENCING);
+        r.now.store(0, Ordering::Relaxed);
+        assert_eq!(
+            r.put(&[
+                (3, 3_000_000),
+                (1, 1_000_000),
+                (2, 2_000_000),
+                (4, 1_000_000)
+            ]),
+            STATUS_SUCCESS
+        );
+        assert_eq!(r.tags(), [[1u8, 4, 2, 3]]);
+        assert_eq!(r.seq.process_queues(), None);
+        assert_eq!(r.seq.next_wakeup(), None);
+        assert_eq!(
+            r.reads.load(Ordering::Relaxed),
+            0,
+            "the clock is never read"
+        );
+        assert_eq!(r.seq.queued(), 0);
+        assert_eq!(r.outstanding(), 0);
+    }
+
+    #[test]
+    fn item_33_switching_to_dont_hold_releases_the_queue() {
+        let r = Rig::new(0);
+        r.put(&[(1, 5_000_000)]);
+        assert_eq!(r.seq.queued(), 1);
+        r.seq.set_schedule_prefetch(DONT_HOLD_FOR_SEQUENCING);
+        assert_eq!(r.seq.schedule_prefetch(), DONT_HOLD_FOR_SEQUENCING);
+        let reads = r.reads.load(Ordering::Relaxed);
+        assert_eq!(r.seq.process_queues(), None);
+        assert_eq!(r.reads.load(Ordering::Relaxed), reads);
+        assert_eq!(r.tags(), [[1u8]]);
+    }
+
+    #[test]
+    fn item_34_reschedules_no_sooner_than_one_millisecond() {
+        let r = Rig::new(0);
+        r.now.store(1_000, Ordering::Relaxed);
+        r.put(&[(1, 1_001)]);
+        assert_eq!(r.seq.process_queues(), Some(MIN_RESCHEDULE_DELAY));
+        assert_eq!(r.seq.next_wakeup(), Some(1_000 + 10_000));
+        r.put(&[(2, 1_000 + 10_000_000)]);
+        // The nearer event still decides.
+        assert_eq!(r.seq.process_queues(), Some(MIN_RESCHEDULE_DELAY));
+        r.now.store(1_001, Ordering::Relaxed);
+        assert_eq!(r.seq.process_queues(), Some(10_000_000 - 1));
+        // Extreme times do not overflow.
+        r.put(&[(3, i64::MAX)]);
+        r.now.store(i64::MIN, Ordering::Relaxed);
+        assert_eq!(r.seq.process_queues(), Some(10_001_000 + (1u64 << 63)));
+        r.seq.set_schedule_prefetch(u64::MAX - 1);
+        r.now.store(i64::MAX, Ordering::Relaxed);
+        assert_eq!(
+            r.seq.process_queues(),
+            None,
+            "a huge prefetch delivers everything"
+        );
+        assert_eq!(r.outstanding(), 0);
+    }
+
+    #[test]
+    fn item_35_set_state_is_not_implemented_and_does_not_stop_delivery() {
+        let r = Rig::new(0);
+        for s in [
+            KSSTATE_STOP,
+            KSSTATE_ACQUIRE,
+            KSSTATE_PAUSE,
+            KSSTATE_RUN,
+            KSSTATE(77),
+        ] {
+            assert_eq!(r.set_state(s), STATUS_NOT_IMPLEMENTED);
+        }
+        assert_eq!(r.set_state(KSSTATE_STOP), STATUS_NOT_IMPLEMENTED);
+        r.put(&[(1, 0), (2, 5)]);
+        r.now.store(5, Ordering::Relaxed);
+        r.seq.process_queues();
+        assert_eq!(r.tags(), [vec![1u8], vec![2]]);
+    }
+
+    #[test]
+    fn item_36_dropping_the_sequencer_returns_queued_events() {
+        let r = Rig::new(0);
+        r.put(&[(1, 10_000), (2, 20_000), (3, 30_000)]);
+        let shell = Event::new(r.alloc.interface()).unwrap();
+        let mut pkg = shell;
+        let inner = r.chain(&[(7, 0), (8, 0)]);
+        pkg.raw_mut().uData.pPackageEvt = inner;
+        pkg.raw_mut().usFlags |= DMUS_KEF_PACKAGE_EVENT;
+        pkg.set_time(40_000);
+        r.put_raw(pkg.into_raw());
+        assert_eq!(r.seq.queued(), 4);
+        assert_eq!(r.outstanding(), 6);
+        let Rig {
+            alloc, seq, sink, ..
+        } = r;
+        drop(sink);
+        drop(seq);
+        assert_eq!(alloc.stats().outstanding_events, 0);
+        assert_eq!(alloc.stats().anomalies.misuse(), 0);
+    }
+
+    #[test]
+    fn packages_are_queued_and_delivered_whole() {
+        let r = Rig::new(0);
+        let mut pkg = Event::new(r.alloc.interface()).unwrap();
+        let inner = r.chain(&[(7, 999), (8, 1)]);
+        pkg.raw_mut().uData.pPackageEvt = inner;
+        pkg.raw_mut().usFlags |= DMUS_KEF_PACKAGE_EVENT;
+        pkg.set_time(50);
+        r.put(&[(1, 100)]);
+        r.put_raw(pkg.into_raw());
+        assert_eq!(r.seq.queued(), 2, "a package is one queued event");
+        r.now.store(100, Ordering::Relaxed);
+        r.seq.process_queues();
+        let calls = r.calls();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].len(), 2);
+        assert_eq!(
+            calls[0][0].flags & DMUS_KEF_PACKAGE_EVENT,
+            DMUS_KEF_PACKAGE_EVENT
+        );
+        assert_eq!(calls[0][0].time, 50);
+        assert_eq!(calls[0][1].bytes, [1]);
+        assert_eq!(r.outstanding(), 0);
+    }
+
+    #[test]
+    fn item_27_to_30_connection_rules_and_unconnected_output() {
+        let r = Rig::new(0);
+        let other: IMXF = Recorder {
+            alloc: r.alloc.interface().clone(),
+            log: Arc::new(Mutex::new(Log::default())),
+        }
+        .into_com()
+        .unwrap();
+        assert_eq!(r.connect(None), STATUS_UNSUCCESSFUL, "item 27");
+        assert_eq!(r.connect(Some(&other)), STATUS_UNSUCCESSFUL, "item 28");
+        assert_eq!(r.disconnect(Some(&other)), STATUS_UNSUCCESSFUL, "item 29");
+        r.put(&[(1, 0)]);
+        assert_eq!(r.tags(), [[1u8]], "the first connection stays");
+        assert_eq!(r.disconnect(Some(&r.sink)), STATUS_SUCCESS);
+        // Item 30: unconnected output goes to the allocator.
+        r.put(&[(2, 0)]);
+        assert_eq!(r.tags().len(), 1);
+        assert_eq!(r.outstanding(), 0);
+        assert_eq!(r.disconnect(None), STATUS_SUCCESS);
+        assert_eq!(r.connect(Some(&other)), STATUS_SUCCESS);
+        assert_eq!(r.disconnect(None), STATUS_SUCCESS);
+        assert_eq!(r.connect(Some(&r.sink)), STATUS_SUCCESS);
+        r.put(&[(3, 0)]);
+        assert_eq!(r.tags(), [vec![1u8], vec![3]]);
+    }
+
+    #[test]
+    fn put_message_null_succeeds() {
+        let r = Rig::new(0);
+        assert_eq!(r.put_raw(core::ptr::null_mut()), STATUS_SUCCESS);
+        assert_eq!(r.seq.queued(), 0);
+        assert!(r.calls().is_empty());
+    }
+
+    #[test]
+    fn cyclic_chain_is_refused_and_recycled() {
+        let r = Rig::new(0);
+        let head = r.chain(&[(1, 0), (2, 0)]);
+        // SAFETY: both events are ours; the second is made to point back at the first.
+        unsafe { (*(*head).pNextEvt).pNextEvt = head };
+        assert_eq!(r.put_raw(head), STATUS_INVALID_PARAMETER);
+        assert_eq!(r.seq.queued(), 0);
+        assert_eq!(r.seq.stats().refused_chains, 1);
+        assert_eq!(r.outstanding(), 0);
+        // A self-loop too.
+        let e = r.chain(&[(3, 0)]);
+        // SAFETY: our event.
+        unsafe { (*e).pNextEvt = e };
+        assert_eq!(r.put_raw(e), STATUS_INVALID_PARAMETER);
+        assert_eq!(r.outstanding(), 0);
+        assert!(r.calls().is_empty());
+    }
+
+    #[test]
+    fn long_chains_are_checked_without_false_cycles() {
+        let r = Rig::new(DONT_HOLD_FOR_SEQUENCING);
+        let n = if cfg!(miri) { 40 } else { 1_000 };
+        let items: Vec<(u8, i64)> = (0..n).map(|i| ((i % 251) as u8, (n - i) as i64)).collect();
+        assert_eq!(r.put(&items), STATUS_SUCCESS);
+        let calls = r.calls();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].len(), n);
+        assert!(calls[0].windows(2).all(|w| w[0].time <= w[1].time));
+        assert_eq!(r.outstanding(), 0);
+    }
+
+    #[test]
+    fn a_sink_calling_back_into_the_sequencer_does_not_deadlock() {
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let clock: IMasterClock = TestClock {
+            now: Arc::new(AtomicI64::new(0)),
+            reads: Arc::new(AtomicU32::new(0)),
+        }
+        .into_com()
+        .unwrap();
+        let seq = SequencerHandle::new(alloc.interface().clone(), clock, 0).unwrap();
+        let log = Arc::new(Mutex::new(Log::default()));
+        let echo: IMXF = Echo {
+            alloc: alloc.interface().clone(),
+            target: Mutex::new(Some(seq.interface().clone())),
+            log: log.clone(),
+        }
+        .into_com()
+        .unwrap();
+        // SAFETY: live interfaces.
+        let s = unsafe { seq.ConnectOutput(Some(echo.to_ref())) };
+        assert_eq!(s, STATUS_SUCCESS);
+        let e = Event::with_bytes(alloc.interface(), &[0x90, 60, 100], 1, 0).unwrap();
+        // SAFETY: the event is handed over.
+        assert_eq!(unsafe { seq.PutMessage(e.into_raw()) }, STATUS_SUCCESS);
+        let calls = log.lock().unwrap().calls.clone();
+        assert_eq!(
+            calls.len(),
+            2,
+            "the echoed event is delivered by the same drain"
+        );
+        assert_eq!(calls[1][0].bytes, [0xF8]);
+        // SAFETY: live interface.
+        assert_eq!(unsafe { seq.DisconnectOutput(None) }, STATUS_SUCCESS);
+        drop(echo);
+        drop(seq);
+        assert_eq!(alloc.stats().outstanding_events, 0);
+    }
+
+    #[test]
+    fn concurrent_puts_lose_nothing() {
+        let r = Arc::new(Rig::new(0));
+        let threads = if cfg!(miri) { 2 } else { 4 };
+        let per = if cfg!(miri) { 5 } else { 500 };
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let r = r.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per {
+                        r.put(&[(t as u8, i as i64)]);
+                        r.seq.process_queues();
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        r.now.store(i64::MAX, Ordering::Relaxed);
+        r.seq.process_queues();
+        let total: usize = r.calls().iter().map(Vec::len).sum();
+        assert_eq!(total, threads * per);
+        assert_eq!(r.seq.queued(), 0);
+        assert_eq!(r.outstanding(), 0);
+        let st = r.seq.stats();
+        assert_eq!(st.received, st.delivered);
+    }
+}

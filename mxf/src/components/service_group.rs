@@ -5,7 +5,9 @@
 //! Delayed service is recorded as a deadline that the environment's timer reads through
 //! [`ServiceGroupHandle::delayed_deadline`]; the user-mode port fires it from its clock.
 
-use crate::abi::{NTSTATUS, Result, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
+use crate::abi::{
+    NTSTATUS, Result, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+};
 use crate::com::{ComObject, ComRef, Interface, IntoComObject};
 use crate::interfaces::{IServiceGroup, IServiceGroup_Impl, IServiceSink, IServiceSink_Impl};
 use crate::platform::SpinLock;
@@ -38,7 +40,9 @@ impl IServiceSink_Impl for ServiceGroup {
 
 impl IServiceGroup_Impl for ServiceGroup {
     fn AddMember(&self, sink: Option<ComRef<'_, IServiceSink>>) -> NTSTATUS {
-        let Some(sink) = sink else { return STATUS_INVALID_PARAMETER };
+        let Some(sink) = sink else {
+            return STATUS_INVALID_PARAMETER;
+        };
         let mut m = self.members.lock();
         match m.sinks.iter_mut().find(|s| s.is_none()) {
             Some(slot) => {
@@ -87,7 +91,11 @@ impl ServiceGroupHandle {
     /// A new, empty group.
     pub fn new() -> Result<Self> {
         let iface = ServiceGroup {
-            members: SpinLock::new(Members { sinks: Default::default(), delayed: false, deadline: None }),
+            members: SpinLock::new(Members {
+                sinks: Default::default(),
+                delayed: false,
+                deadline: None,
+            }),
         }
         .into_com()?;
         Ok(Self { iface })

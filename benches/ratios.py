@@ -3,6 +3,7 @@
 
 usage: python3 benches/ratios.py [BENCH ...]   (default: allocator)
 Per-event figures divide chain benches by their chain length (the number after "chain").
+Rows named X_com and X_direct are also compared with each other (COM / direct).
 """
 import re
 import subprocess
@@ -36,6 +37,11 @@ def main():
             m = re.search(r"chain(\d+)", name)
             per = f"   per event: {ns / int(m.group(1)) / unit:6.3f}" if m else ""
             print(f"  {name:28s} {ns / unit:8.3f}{per}")
+        pairs = [(n[: -len("_com")], ns) for n, ns in rows.items() if n.endswith("_com")]
+        for stem, ns in pairs:
+            direct = rows.get(stem + "_direct")
+            if direct:
+                print(f"  {stem + ': COM / direct':28s} {ns / direct:8.3f}")
 
 
 if __name__ == "__main__":

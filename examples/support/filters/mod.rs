@@ -1,0 +1,124 @@
+//! The sample filters. Each one is a `#[mxf_filter]` struct with a `Filter::process` of a few
+//! lines, and each teaches one thing about writing MXF filters:
+//!
+//! | filter | teaches |
+//! |---|---|
+//! | [`Transpose`] | per-note state behind a spin lock: a note-off goes where its note-on went |
+//! | [`Velocity`] | a stateless table-driven transform; velocity 0 is a note-off and stays 0 |
+//! | [`ChannelMap`] | configuration per channel group; dropping an event returns it to the allocator |
+//! | [`NoteOffNormalizer`] | changing the message type of an event in place |
+//! | [`SysexFilter`] | long events and INCOMPLETE fragments: a SysEx is handled as one unit |
+//! | [`Echo`] | creating events from the allocator, later presentation times, exhaustion |
+//! | [`Splitter`] | several outputs (`Filter::OUTPUTS`) and copies of events |
+//!
+//! Common rules, kept by every filter here:
+//! * MIDI is read and written through `midly` ([`channel_message`], [`set_channel_message`]);
+//!   no status byte is decoded by hand.
+//! * What a filter does not understand passes through untouched: fragments, truncated or
+//!   malformed messages, events holding more than one message, zero-length events, other
+//!   message types. Packages are unwrapped by the framework ([`mxf::filter::PackagePolicy`]).
+//! * Nothing panics and nothing is lost: an event is pushed downstream or dropped, and a dropped
+//!   event goes back to its allocator by itself.
+//! * One-in, at-most-one-out transforms expose `apply(&self, &mut Event) -> Verdict`, a plain
+//!   Rust function that `process` wraps; it can be tested, benchmarked and chained directly.
+
+mod channel_map;
+mod echo;
+mod note_off_normalizer;
+mod splitter;
+mod sysex_filter;
+mod transpose;
+mod velocity;
+
+pub use channel_map::ChannelMap;
+pub use echo::Echo;
+pub use note_off_normalizer::NoteOffNormalizer;
+pub use splitter::{SPLITTER_OUTPUTS, Splitter};
+pub use sysex_filter::{SysexAction, SysexFilter};
+pub use transpose::{TRACKED_GROUPS, Transpose};
+pub use velocity::{Velocity, VelocityCurve};
+
+use midly::MidiMessage;
+use midly::live::LiveEvent;
+use midly::num::u4;
+use mxf::event::Event;
+
+/// A filter's per-group configuration table is full (see the filter's `MAX_GROUPS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupTableFull;
+
+/// What a one-in, at-most-one-out transform decided for an event.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the (possibly changed) event on.
+    Forward,
+    /// Drop the event (it returns to the allocator).
+    Drop,
+}
+
+impl Verdict {
+    /// True for [`Verdict::Forward`].
+    pub fn is_forward(self) -> bool {
+        self == Verdict::Forward
+    }
+}
+
+/// The number of bytes `message` takes on the wire, status byte included.
+fn wire_len(message: &MidiMessage) -> usize {
+    match message {
+        MidiMessage::ProgramChange { .. } | MidiMessage::ChannelAftertouch { .. } => 2,
+        _ => 3,
+    }
+}
+
+/// The channel voice message an event holds, if it is a complete event whose data is exactly one
+/// such message (parsed by `midly`). `None` for fragments, packages, truncated or malformed data,
+/// system messages and events carrying several messages (running status), which filters pass on.
+pub fn channel_message(event: &Event<'_>) -> Option<(u4, MidiMessage)> {
+    match event.message()? {
+        LiveEvent::Midi { channel, message } if event.data().len() == wire_len(&message) => {
+            Some((channel, message))
+        }
+        _ => None,
+    }
+}
+
+/// Replaces the event's data with the encoding of `message` on `channel` (encoded by `midly`).
+/// A channel message fits inline on every architecture, so this never needs a buffer; false (and
+/// the event unchanged) only if the encoding fails.
+pub fn set_channel_message(event: &mut Event<'_>, channel: u4, message: MidiMessage) -> bool {
+    let mut buf = [0u8; 3];
+    let len = {
+        let mut w: &mut [u8] = &mut buf;
+        if (LiveEvent::Midi { channel, message })
+            .write(&mut w)
+            .is_err()
+        {
+            return false;
+        }
+        3 - w.len()
+    };
+    let Some(bytes) = buf.get(..len) else {
+        return false;
+    };
+    // Same length (the usual case): overwrite in place.
+    let data = event.data_mut();
+    if data.len() == len {
+        data.copy_from_slice(bytes);
+        return true;
+    }
+    event.set_bytes(bytes).is_ok()
+}
+
+/// Applies a one-in, at-most-one-out transform inside `Filter::process`.
+pub(crate) fn forward_if<'a>(
+    verdict: Verdict,
+    event: Event<'a>,
+    out: &mut mxf::filter::Output<'a>,
+) {
+    if verdict.is_forward() {
+        out.push(event);
+    }
+    // Otherwise `event` is dropped here and goes back to its allocator.
+}

@@ -1,0 +1,361 @@
+//! The main job's engine: plays a song through the simulated DMus port and the sample miniport,
+//! or feeds it through the capture path, and reports what happened at every stage.
+//!
+//! Render: SMF → DirectMusic-format IRP buffers → unpacker → sequencer → filters → the UART
+//! miniport's render stream → virtual MPU-401 → wire bytes → SMF.
+//! Capture: SMF → bytes arriving at the virtual MPU-401 → miniport capture stream → capture sink →
+//! packer → DirectMusic-format capture buffers → SMF.
+
+use crate::uart::{VirtualMpu401, create_uart_miniport};
+use mxf::abi::{DMUS_EVENT_SIZE, DMUS_EVENTHEADER, KSSTATE_RUN, KSSTATE_STOP, REFERENCE_TIME};
+use mxf::allocator::AllocatorStats;
+use mxf::components::unpacker::DmusBufferWriter;
+use mxf::host::smf::{MessageKind, Song, split_wire};
+use mxf::host::{ClockMode, FilterPlacement, Port, StreamFormat};
+use mxf::interfaces::{IAllocatorMXF, IMXF};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// Bytes per render IRP buffer.
+pub const IRP_BYTES: usize = 4096;
+/// How far ahead of their time buffers are submitted (100 ns): 200 ms, like a DirectMusic port.
+pub const LOOKAHEAD: REFERENCE_TIME = 2_000_000;
+
+/// Timed wire messages: `(presentation time, bytes)`.
+pub type Wire = Vec<(REFERENCE_TIME, Vec<u8>)>;
+/// Reads a filter's (events in, events out).
+pub type StatsReader = Box<dyn Fn() -> (u64, u64)>;
+/// Creates a filter object on the pin's allocator.
+pub type MakeFilter = Box<dyn FnOnce(&IAllocatorMXF) -> mxf::abi::Result<(IMXF, StatsReader)>>;
+
+/// A filter of the chain, created once the pin's allocator exists.
+pub struct FilterStage {
+    /// Name for the report.
+    pub name: String,
+    /// Creates the filter object on the pin's allocator; returns its IMXF and a stats reader.
+    pub make: MakeFilter,
+    /// The filter creates events with later times (echo): it must sit before the sequencer.
+    pub shifts_time: bool,
+}
+
+/// Options of a run.
+#[derive(Default)]
+pub struct PlayOptions {
+    /// Follow the real clock instead of running as fast as possible.
+    pub realtime: bool,
+}
+
+/// What a run measured.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    /// Wire messages read from the file.
+    pub messages_in: usize,
+    /// DirectMusic-format bytes submitted (render) or captured (capture).
+    pub buffer_bytes: u64,
+    /// IRP buffers submitted / completed (render) or filled (capture).
+    pub irps: (u64, u64),
+    /// Events the allocator handed out.
+    pub events_created: u64,
+    /// Per filter: (name, events in, events out).
+    pub filters: Vec<(String, u64, u64)>,
+    /// Bytes the virtual MPU-401 sent (render) or received (capture).
+    pub wire_bytes: usize,
+    /// Wire messages out.
+    pub messages_out: usize,
+    /// Allocator statistics at the end.
+    pub allocator: AllocatorStats,
+    /// Events still outstanding at the end (lost): must be 0.
+    pub lost: u64,
+    /// Wall time of the run.
+    pub wall: Duration,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = &self.allocator;
+        writeln!(
+            f,
+            "  messages read from the file     {:>8}",
+            self.messages_in
+        )?;
+        writeln!(
+            f,
+            "  DirectMusic buffer bytes        {:>8}   IRPs {} submitted, {} completed",
+            self.buffer_bytes, self.irps.0, self.irps.1
+        )?;
+        writeln!(
+            f,
+            "  events created (allocator gets) {:>8}",
+            self.events_created
+        )?;
+        for (name, i, o) in &self.filters {
+            writeln!(f, "  filter {:<24} {:>8} in {:>8} out", name, i, o)?;
+        }
+        writeln!(
+            f,
+            "  MPU-401 wire bytes              {:>8}",
+            self.wire_bytes
+        )?;
+        writeln!(
+            f,
+            "  messages out                    {:>8}",
+            self.messages_out
+        )?;
+        writeln!(
+            f,
+            "  allocator: {} pages, high water {} events / {} buffers, {} puts, {} lock acquisitions, misuse {}",
+            a.event_pages + a.buffer_pages,
+            a.high_water_events,
+            a.high_water_buffers,
+            a.puts,
+            a.lock_acquisitions,
+            a.anomalies.misuse()
+        )?;
+        writeln!(f, "  events lost                     {:>8}", self.lost)?;
+        let secs = self.wall.as_secs_f64().max(1e-9);
+        write!(
+            f,
+            "  wall time {:.3} s, {:.0} events/s",
+            secs,
+            self.events_created as f64 / secs
+        )
+    }
+}
+
+/// Packs the song into DirectMusic-format buffers: `(presentation time, bytes)`.
+pub fn pack_render_buffers(song: &Song) -> Result<Vec<(REFERENCE_TIME, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let msgs = &song.messages;
+    while i < msgs.len() {
+        let base = msgs[i].time;
+        let mut buf = vec![0u8; IRP_BYTES];
+        let mut w = DmusBufferWriter::new(&mut buf);
+        let mut any = false;
+        while i < msgs.len() {
+            let m = &msgs[i];
+            // One record holds at most what fits a buffer; longer SysEx goes as structured pieces
+            // (the unpacker's parser continues a SysEx across records).
+            let chunk_max = IRP_BYTES - DMUS_EVENT_SIZE(0);
+            let chunks: Vec<&[u8]> = m.bytes.chunks(chunk_max).collect();
+            if DMUS_EVENT_SIZE(chunks[0].len()) > IRP_BYTES - w.len() && any {
+                break;
+            }
+            let mut all = true;
+            for c in chunks {
+                if w.push(1, m.time - base, true, c).is_err() {
+                    all = false;
+                    break;
+                }
+                any = true;
+            }
+            if !all {
+                return Err(format!(
+                    "message at {} does not fit a {IRP_BYTES}-byte buffer",
+                    m.time
+                ));
+            }
+            i += 1;
+        }
+        let len = w.len();
+        buf.truncate(len);
+        out.push((base, buf));
+    }
+    Ok(out)
+}
+
+/// Plays `song` through the render graph; returns the wire messages the MPU-401 sent and the report.
+pub fn play(
+    song: &Song,
+    stages: Vec<FilterStage>,
+    opts: &PlayOptions,
+) -> Result<(Wire, Report), String> {
+    let started = Instant::now();
+    let err = |what: &str, s: mxf::abi::NTSTATUS| format!("{what}: {s}");
+    let mpu = VirtualMpu401::new();
+    let miniport =
+        create_uart_miniport(mpu.clone()).map_err(|s| err("creating the miniport", s))?;
+    let port = Port::new(
+        miniport,
+        if opts.realtime {
+            ClockMode::Real
+        } else {
+            ClockMode::Virtual
+        },
+    )
+    .map_err(|s| err("initialising the port", s))?;
+    let placement = if stages.iter().any(|s| s.shifts_time) {
+        FilterPlacement::BeforeSequencer
+    } else {
+        FilterPlacement::AfterSequencer
+    };
+    let mut readers: Vec<(String, StatsReader)> = Vec::new();
+    let pin = port
+        .open_render_pin(1, StreamFormat::DirectMusic, placement, |alloc| {
+            let mut v = Vec::new();
+            for s in stages {
+                let (i, r) = (s.make)(alloc)?;
+                readers.push((s.name, r));
+                v.push(i);
+            }
+            Ok(v)
+        })
+        .map_err(|s| err("opening the render pin", s))?;
+    pin.set_state(KSSTATE_RUN)
+        .map_err(|s| err("starting the pin", s))?;
+    let buffers = pack_render_buffers(song)?;
+    let mut report = Report {
+        messages_in: song.messages.len(),
+        ..Report::default()
+    };
+    let mut next = 0;
+    let mut t: REFERENCE_TIME = 0;
+    let t0 = Instant::now();
+    loop {
+        while next < buffers.len() && buffers[next].0 <= t + LOOKAHEAD {
+            let (base, data) = &buffers[next];
+            report.buffer_bytes += data.len() as u64;
+            pin.submit(data.clone(), *base)
+                .map_err(|s| err("submitting a buffer", s))?;
+            next += 1;
+        }
+        port.run_timers();
+        mpu.run_timers(port.now());
+        let candidates = [
+            port.next_timer(),
+            mpu.next_timer(),
+            buffers.get(next).map(|b| b.0 - LOOKAHEAD),
+        ];
+        let Some(n) = candidates.into_iter().flatten().min() else {
+            break;
+        };
+        t = n.max(t + 1);
+        if opts.realtime {
+            let target = t0 + Duration::from_nanos(t.max(0) as u64 * 100);
+            if let Some(d) = target.checked_duration_since(Instant::now()) {
+                std::thread::sleep(d);
+            }
+        } else {
+            port.set_time(t);
+        }
+        if next >= buffers.len() && pin.sequencer().queued() == 0 && mpu.next_timer().is_none() {
+            // Everything has been delivered; one last service to drain.
+            port.run_timers();
+            break;
+        }
+    }
+    pin.set_state(KSSTATE_STOP)
+        .map_err(|s| err("stopping the pin", s))?;
+    let wire = mpu.take_output();
+    report.wire_bytes = wire.len();
+    let out = split_wire(&wire);
+    report.messages_out = out.len();
+    report.irps = (buffers.len() as u64, pin.completed_irps());
+    report.allocator = pin.allocator().stats();
+    report.events_created = report.allocator.gets;
+    report.lost = report.allocator.outstanding_events;
+    report.filters = readers
+        .iter()
+        .map(|(n, r)| {
+            let (i, o) = r();
+            (n.clone(), i, o)
+        })
+        .collect();
+    drop(pin);
+    drop(port);
+    report.wall = started.elapsed();
+    Ok((out, report))
+}
+
+/// Feeds `song` in through the virtual MPU-401's input and the capture graph; returns what the
+/// packer produced, as timed wire messages, and the report.
+pub fn capture(song: &Song) -> Result<(Wire, Report), String> {
+    let started = Instant::now();
+    let err = |what: &str, s: mxf::abi::NTSTATUS| format!("{what}: {s}");
+    let mpu = VirtualMpu401::new();
+    let miniport =
+        create_uart_miniport(mpu.clone()).map_err(|s| err("creating the miniport", s))?;
+    let port =
+        Port::new(miniport, ClockMode::Virtual).map_err(|s| err("initialising the port", s))?;
+    let pin = port
+        .open_capture_pin(0, StreamFormat::DirectMusic)
+        .map_err(|s| err("opening the capture pin", s))?;
+    pin.set_state(KSSTATE_RUN)
+        .map_err(|s| err("starting the pin", s))?;
+    let mut report = Report {
+        messages_in: song.messages.len(),
+        ..Report::default()
+    };
+    let mut filled = Vec::new();
+    for m in &song.messages {
+        port.set_time(m.time);
+        pin.submit_buffer(IRP_BYTES);
+        mpu.receive(&m.bytes, m.time);
+        report.wire_bytes += m.bytes.len();
+        filled.extend(pin.take_filled());
+    }
+    pin.submit_buffer(IRP_BYTES);
+    pin.set_state(KSSTATE_STOP)
+        .map_err(|s| err("stopping the pin", s))?;
+    for _ in 0..4 {
+        pin.submit_buffer(IRP_BYTES);
+    }
+    filled.extend(pin.take_filled());
+    // Records back into timed bytes.
+    let mut wire: Vec<(REFERENCE_TIME, u8)> = Vec::new();
+    for b in &filled {
+        report.buffer_bytes += b.data.len() as u64;
+        let mut off = 0;
+        while off + 20 <= b.data.len() {
+            let h: DMUS_EVENTHEADER = bytemuck_header(&b.data[off..off + 20]);
+            let cb = h.cbEvent as usize;
+            let Some(data) = b.data.get(off + 20..off + 20 + cb) else {
+                break;
+            };
+            let t = b.base_time + h.rtDelta;
+            wire.extend(data.iter().map(|&x| (t, x)));
+            off += DMUS_EVENT_SIZE(cb);
+        }
+    }
+    report.irps = (filled.len() as u64, filled.len() as u64);
+    let out = split_wire(&wire);
+    report.messages_out = out.len();
+    report.allocator = pin.allocator().stats();
+    report.events_created = report.allocator.gets;
+    report.lost = report.allocator.outstanding_events;
+    drop(pin);
+    drop(port);
+    report.wall = started.elapsed();
+    Ok((out, report))
+}
+
+fn bytemuck_header(b: &[u8]) -> DMUS_EVENTHEADER {
+    let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&b[8..16]);
+    DMUS_EVENTHEADER {
+        cbEvent: u32_at(0),
+        dwChannelGroup: u32_at(4),
+        rtDelta: i64::from_le_bytes(t),
+        dwFlags: u32_at(16),
+    }
+}
+
+/// The channel and SysEx messages of a list, for identity comparisons (SysEx pieces joined).
+pub fn musical_messages(msgs: &[(REFERENCE_TIME, Vec<u8>)]) -> Vec<(REFERENCE_TIME, Vec<u8>)> {
+    msgs.iter()
+        .filter(|(_, b)| b.first().is_some_and(|&s| (0x80..0xF1).contains(&s)))
+        .cloned()
+        .collect()
+}
+
+/// The channel and SysEx messages of a song, in the same form as [`musical_messages`].
+pub fn song_messages(song: &Song) -> Vec<(REFERENCE_TIME, Vec<u8>)> {
+    let wire: Vec<(REFERENCE_TIME, u8)> = song
+        .messages
+        .iter()
+        .filter(|m| m.kind != MessageKind::Other)
+        .flat_map(|m| m.bytes.iter().map(move |&b| (m.time, b)))
+        .collect();
+    musical_messages(&split_wire(&wire))
+}

@@ -1,0 +1,144 @@
+//! The capture stream: raw input bytes from the software FIFO out as INCOMPLETE events.
+
+use super::CAPTURE_CHANNEL_GROUP;
+use super::shared::StreamSlot;
+use mxf::com::{ComRef, Interface, IntoComObject, ObjectImpl};
+use mxf::platform::SpinLock;
+use mxf::prelude::*;
+
+/// The capture stream (`IMXF`).
+#[com_object(IMXF, tag = "MPUc")]
+pub struct CaptureStream {
+    /// The connected sink (the port's capture sink); `None`: the allocator.
+    output: SpinLock<Option<IMXF>>,
+    /// Serialises `PutMessage(NULL)`, so chains leave in the order their bytes arrived.
+    pull: SpinLock<()>,
+    /// The allocator of the pin, AddRef'd: the source of every event sent.
+    alloc: IAllocatorMXF,
+    /// The master clock, kept for the stream's lifetime (a driver's ISR reads it to stamp
+    /// input; here the device reports the interrupt time).
+    _clock: IMasterClock,
+    /// Counted in the miniport's capture streams (and opens the ISR's gate) until destroyed.
+    slot: StreamSlot,
+    /// Keeps the miniport (and its interrupt connection) alive while the stream exists.
+    _miniport: IMiniportDMus,
+}
+
+impl CaptureStream {
+    /// Creates a capture stream in KSSTATE_STOP, connected to nothing (output: allocator).
+    pub(crate) fn create(
+        slot: StreamSlot,
+        alloc: IAllocatorMXF,
+        clock: IMasterClock,
+        miniport: IMiniportDMus,
+        pool: POOL_TYPE,
+    ) -> mxf::abi::Result<IMXF> {
+        Self {
+            output: SpinLock::new(None),
+            pull: SpinLock::new(()),
+            alloc,
+            _clock: clock,
+            slot,
+            _miniport: miniport,
+        }
+        .into_com_in(pool, <Self as ObjectImpl>::POOL_TAG)
+    }
+
+    /// `PutMessage(NULL)`: sends what the FIFO holds as one chain.
+    fn pull(&self) -> NTSTATUS {
+        let _order = self.pull.lock();
+        let snapshot = {
+            let mut input = self.slot.shared.input.lock();
+            if !input.may_produce() {
+                // STOP or ACQUIRE: captured data is thrown away.
+                input.clear();
+                return STATUS_SUCCESS;
+            }
+            input.peek()
+        };
+        let bytes = snapshot.bytes.get(..snapshot.len).unwrap_or(&[]);
+        if bytes.is_empty() {
+            return STATUS_SUCCESS;
+        }
+        // Raw bytes, sizeof(PBYTE) per event, no MIDI parsing: the port's capture sink
+        // reassembles messages (running status, SysEx, real-time bytes).
+        let mut chain = Chain::new(&self.alloc);
+        for chunk in bytes.chunks(INLINE_DATA_BYTES) {
+            let Some(mut e) = Event::new(&self.alloc) else {
+                // Out of events: what was built goes back (dropping `chain`), and the bytes
+                // stay in the FIFO for the next service.
+                return STATUS_INSUFFICIENT_RESOURCES;
+            };
+            if let Err(status) = e.set_bytes(chunk) {
+                return status;
+            }
+            e.set_channel_group(CAPTURE_CHANNEL_GROUP);
+            e.set_time(snapshot.time);
+            e.set_incomplete(true);
+            chain.push_back(e);
+        }
+        self.slot.shared.input.lock().consume(&snapshot);
+        let sink = self.output.lock().clone();
+        chain.deliver(sink.as_ref())
+    }
+}
+
+impl IMXF_Impl for CaptureStream {
+    fn SetState(&self, state: KSSTATE) -> NTSTATUS {
+        if state.known().is_none() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        if state == KSSTATE_RUN && !self.slot.shared.mpu_ready() {
+            return STATUS_INVALID_DEVICE_STATE;
+        }
+        let mut input = self.slot.shared.input.lock();
+        input.set_capture_state(state);
+        if state == KSSTATE_STOP || state == KSSTATE_ACQUIRE {
+            input.clear();
+        }
+        STATUS_SUCCESS
+    }
+
+    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        if event.is_null() {
+            return self.pull();
+        }
+        // Nobody sends events into a capture stream; whatever arrives goes back.
+        if check_event_ptr(event).is_ok() {
+            // SAFETY: the caller hands over a chain of live events of this pin's allocator.
+            drop(unsafe { Chain::from_raw(event, &self.alloc) });
+        }
+        STATUS_INVALID_PARAMETER
+    }
+
+    fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        let Some(sink) = sink else {
+            return STATUS_UNSUCCESSFUL;
+        };
+        let mut output = self.output.lock();
+        if output.is_some() {
+            // A connection is never replaced.
+            return STATUS_UNSUCCESSFUL;
+        }
+        *output = Some(sink.to_owned());
+        STATUS_SUCCESS
+    }
+
+    fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        let old = {
+            let mut output = self.output.lock();
+            let matches = match (&*output, sink) {
+                (_, None) => true,
+                (Some(current), Some(s)) => current.as_raw() == s.as_raw(),
+                (None, Some(_)) => false,
+            };
+            if !matches {
+                return STATUS_UNSUCCESSFUL;
+            }
+            output.take()
+        };
+        // Released with no lock held.
+        drop(old);
+        STATUS_SUCCESS
+    }
+}

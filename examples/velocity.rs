@@ -1,0 +1,44 @@
+//! `cargo run --example velocity`: the [`Velocity`] sample filter.
+//!
+//! Teaches a stateless, table-driven transform with integer arithmetic only, and the MIDI rule
+//! it must keep: a note-on with velocity 0 is a note-off and stays 0, and a real note-on never
+//! becomes 0.
+
+use mxf::abi::NTSTATUS;
+use mxf::filter::IntoFilter;
+use mxf_suite::filters::{Velocity, VelocityCurve};
+use mxf_suite::raw::Ev;
+use mxf_suite::showcase::Showcase;
+
+fn main() -> Result<(), NTSTATUS> {
+    let show = Showcase::new(
+        "velocity",
+        "Compresses note-on velocities into 40..=110; velocity 0 (a note-off) stays 0.",
+    )?;
+    let filter = Velocity::new(VelocityCurve::Compress, 40, 110).into_filter(&show.alloc)?;
+    show.connect(&filter)?;
+    show.run(
+        &filter,
+        "soft, medium and loud notes, their note-offs, and a controller",
+        &[
+            Ev::at(0, &[0x90, 60, 1]),
+            Ev::at(0, &[0x90, 64, 32]),
+            Ev::at(0, &[0x91, 67, 127]),
+            Ev::at(10, &[0x90, 60, 0]),
+            Ev::at(10, &[0x80, 64, 20]),
+            Ev::at(10, &[0x81, 67, 127]),
+            Ev::at(20, &[0xB0, 7, 5]),
+        ],
+    )?;
+
+    let scale = Velocity::new(VelocityCurve::Scale { percent: 50 }, 1, 127);
+    println!(
+        "\nScale 50%: 1 -> {}, 2 -> {}, 100 -> {}, 127 -> {} (never 0)",
+        scale.map(1.into()),
+        scale.map(2.into()),
+        scale.map(100.into()),
+        scale.map(127.into())
+    );
+    drop(filter);
+    show.finish()
+}

@@ -200,3 +200,105 @@ pub unsafe trait ISynthSinkDMus: IMXF {
     /// Slot 10. Converts reference time to a sample position.
     fn RefTimeToSample(&self, time: REFERENCE_TIME, sample: *mut i64) -> NTSTATUS;
 }
+
+/// Slot order of every interface (`domain.md` §1): each method's offset in its vtable, in pointer
+/// slots, as the header declares it.
+#[cfg(all(test, not(loom)))]
+mod slot_order {
+    use super::*;
+    use crate::com::Interface;
+    use core::mem::{offset_of, size_of};
+
+    const P: usize = size_of::<usize>();
+
+    macro_rules! slots {
+        ($vtbl:ty, $total:expr, [$($field:ident).+ => $slot:expr $(, $($rest:ident).+ => $rslot:expr)* $(,)?]) => {{
+            assert_eq!(offset_of!($vtbl, $($field).+), $slot * P, concat!(stringify!($vtbl), " ", stringify!($($field).+)));
+            $( assert_eq!(offset_of!($vtbl, $($rest).+), $rslot * P, concat!(stringify!($vtbl), " ", stringify!($($rest).+))); )*
+            assert_eq!(size_of::<$vtbl>(), $total * P, concat!(stringify!($vtbl), " size"));
+        }};
+    }
+
+    #[test]
+    fn iunknown() {
+        slots!(IUnknown_Vtbl, 3, [QueryInterface => 0, AddRef => 1, Release => 2]);
+    }
+    #[test]
+    fn imxf() {
+        slots!(IMXF_Vtbl, 7, [base__.QueryInterface => 0, base__.Release => 2, SetState => 3, PutMessage => 4, ConnectOutput => 5, DisconnectOutput => 6]);
+    }
+    #[test]
+    fn iallocator_mxf() {
+        slots!(IAllocatorMXF_Vtbl, 11, [base__.base__.AddRef => 1, base__.PutMessage => 4, GetMessage => 7, GetBufferSize => 8, GetBuffer => 9, PutBuffer => 10]);
+    }
+    #[test]
+    fn imaster_clock() {
+        slots!(IMasterClock_Vtbl, 4, [base__.Release => 2, GetTime => 3]);
+        assert!(!IMasterClock::HAS_IID);
+    }
+    #[test]
+    fn iposition_notify() {
+        slots!(IPositionNotify_Vtbl, 4, [base__.Release => 2, PositionNotify => 3]);
+        assert!(!IPositionNotify::HAS_IID);
+    }
+    #[test]
+    fn iservice_sink() {
+        slots!(IServiceSink_Vtbl, 4, [RequestService => 3]);
+    }
+    #[test]
+    fn iservice_group() {
+        slots!(IServiceGroup_Vtbl, 9, [base__.RequestService => 3, AddMember => 4, RemoveMember => 5, SupportDelayedService => 6, RequestDelayedService => 7, CancelDelayedService => 8]);
+    }
+    #[test]
+    fn iport() {
+        slots!(IPort_Vtbl, 6, [Init => 3, GetDeviceProperty => 4, NewRegistryKey => 5]);
+    }
+    #[test]
+    fn iport_dmus() {
+        slots!(IPortDMus_Vtbl, 8, [base__.Init => 3, base__.NewRegistryKey => 5, Notify => 6, RegisterServiceGroup => 7]);
+    }
+    #[test]
+    fn iminiport() {
+        slots!(IMiniport_Vtbl, 5, [GetDescription => 3, DataRangeIntersection => 4]);
+    }
+    #[test]
+    fn iminiport_dmus() {
+        slots!(IMiniportDMus_Vtbl, 8, [base__.GetDescription => 3, base__.DataRangeIntersection => 4, Init => 5, Service => 6, NewStream => 7]);
+    }
+    #[test]
+    fn isynth_sink_dmus() {
+        slots!(ISynthSinkDMus_Vtbl, 11, [base__.DisconnectOutput => 6, Render => 7, SyncToMaster => 8, SampleToRefTime => 9, RefTimeToSample => 10]);
+    }
+
+    #[test]
+    fn iids_match_the_headers() {
+        use crate::abi::GUID;
+        let g = |s: &str| GUID::parse(s).unwrap_or_default();
+        assert_eq!(IUnknown::IID, g("00000000-0000-0000-C000-000000000046"));
+        assert_eq!(IMXF::IID, g("C096DF9E-FB09-11D1-81B0-0060083316C1"));
+        assert_eq!(
+            IAllocatorMXF::IID,
+            g("A5F0D62C-B30F-11D2-B7A3-0060083316C1")
+        );
+        assert_eq!(IPortDMus::IID, g("C096DF9C-FB09-11D1-81B0-0060083316C1"));
+        assert_eq!(
+            IMiniportDMus::IID,
+            g("C096DF9D-FB09-11D1-81B0-0060083316C1")
+        );
+        assert_eq!(
+            ISynthSinkDMus::IID,
+            g("1F476974-679B-11D2-8F7D-00C04FBF8FEF")
+        );
+        assert_eq!(IPort::IID, g("B4C90A25-5791-11D0-86F9-00A0C911B544"));
+        assert_eq!(IMiniport::IID, g("B4C90A24-5791-11D0-86F9-00A0C911B544"));
+        assert_eq!(IServiceSink::IID, g("22C6AC64-851B-11D0-9A7F-00AA0038ACFE"));
+        assert_eq!(
+            IServiceGroup::IID,
+            g("22C6AC65-851B-11D0-9A7F-00AA0038ACFE")
+        );
+        // Ancestry: IAllocatorMXF answers for IMXF and IUnknown, not for siblings.
+        assert!(IAllocatorMXF::matches(&IMXF::IID) && IAllocatorMXF::matches(&IUnknown::IID));
+        assert!(!IAllocatorMXF::matches(&ISynthSinkDMus::IID));
+        assert!(!IMasterClock::matches(&GUID::NULL));
+    }
+}

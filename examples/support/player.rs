@@ -56,6 +56,11 @@ pub struct Report {
     pub irps: (u64, u64),
     /// Events the allocator handed out.
     pub events_created: u64,
+    /// Render: events the unpacker parsed out of the buffers. Capture: events the capture sink forwarded.
+    pub parsed: u64,
+    /// Render: events the sequencer received and delivered, and in how many chains.
+    /// Capture: events the packer received and wrote.
+    pub sequenced: (u64, u64, u64),
     /// Per filter: (name, events in, events out).
     pub filters: Vec<(String, u64, u64)>,
     /// Bytes the virtual MPU-401 sent (render) or received (capture).
@@ -87,6 +92,16 @@ impl fmt::Display for Report {
             f,
             "  events created (allocator gets) {:>8}",
             self.events_created
+        )?;
+        writeln!(
+            f,
+            "  events parsed (unpacker | capture sink) {:>}",
+            self.parsed
+        )?;
+        let (r, d, c) = self.sequenced;
+        writeln!(
+            f,
+            "  sequencer | packer: {r} in, {d} out, {c} downstream calls | records"
         )?;
         for (name, i, o) in &self.filters {
             writeln!(f, "  filter {:<24} {:>8} in {:>8} out", name, i, o)?;
@@ -254,6 +269,9 @@ pub fn play(
     report.allocator = pin.allocator().stats();
     report.events_created = report.allocator.gets;
     report.lost = report.allocator.outstanding_events;
+    report.parsed = pin.unpacker_stats().events;
+    let seq = pin.sequencer().stats();
+    report.sequenced = (seq.received, seq.delivered, seq.deliveries);
     report.filters = readers
         .iter()
         .map(|(n, r)| {
@@ -323,6 +341,9 @@ pub fn capture(song: &Song) -> Result<(Wire, Report), String> {
     report.allocator = pin.allocator().stats();
     report.events_created = report.allocator.gets;
     report.lost = report.allocator.outstanding_events;
+    report.parsed = pin.capture_sink().stats().events_out;
+    let pk = pin.packer().stats();
+    report.sequenced = (pk.events_in, pk.events_packed, pk.records);
     drop(pin);
     drop(port);
     report.wall = started.elapsed();

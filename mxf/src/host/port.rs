@@ -840,6 +840,10 @@ impl RenderPin {
     pub fn stream(&self) -> &IMXF {
         &self.graph.stream
     }
+    /// The unpacker's counters.
+    pub fn unpacker_stats(&self) -> crate::components::unpacker::UnpackerStats {
+        lock(&self.graph.unpacker).stats()
+    }
     /// Runs the sequencer now (its timer DPC), whatever the deadline.
     pub fn run_sequencer(&self) {
         self.graph.run_sequencer();
@@ -1003,6 +1007,14 @@ impl CapturePin {
     /// The pin's allocator.
     pub fn allocator(&self) -> &AllocatorHandle {
         &self.graph.alloc
+    }
+    /// The capture sink.
+    pub fn capture_sink(&self) -> &CaptureSinkHandle {
+        &self.graph.sink
+    }
+    /// The packer.
+    pub fn packer(&self) -> &PackerHandle {
+        &self.graph.packer
     }
     /// Runs the capture service now (as a Notify of the stream's group would).
     pub fn service(&self) {

@@ -250,21 +250,10 @@ impl Port {
         // SAFETY: chain 0 of a live PortObject.
         let obj = unsafe { ComObject::<PortObject>::value_of::<0>(iface.as_raw()) };
         *lock(&obj.me) = Some(sink_iface.clone());
-        let mut group: Option<IServiceGroup> = None;
-        // SAFETY: live interfaces; `group` is a valid out-pointer.
-        let s = unsafe {
-            miniport.Init(
-                None,
-                core::ptr::null_mut(),
-                Some(iface.to_ref()),
-                &mut group,
-            )
-        };
-        s.ok()?;
-        if let Some(g) = group {
-            obj.adopt_miniport_group(g);
-        }
-        Ok(Self {
+        // The port exists before `Init` runs: if `Init` fails, dropping it breaks the reference
+        // cycles made so far (the port's own sink in `me`, the miniport in `shared`, a group the
+        // miniport registered early with the port as a member), so nothing leaks.
+        let port = Self {
             iface,
             clock_iface,
             sink_iface,
@@ -272,7 +261,22 @@ impl Port {
             miniport,
             next_pin: Mutex::new(0),
             timers: Mutex::new(Vec::new()),
-        })
+        };
+        let mut group: Option<IServiceGroup> = None;
+        // SAFETY: live interfaces; `group` is a valid out-pointer.
+        let s = unsafe {
+            port.miniport.Init(
+                None,
+                core::ptr::null_mut(),
+                Some(port.iface.to_ref()),
+                &mut group,
+            )
+        };
+        s.ok()?;
+        if let Some(g) = group {
+            obj.adopt_miniport_group(g);
+        }
+        Ok(port)
     }
 
     /// The port's IPortDMus.

@@ -6,7 +6,7 @@
 //! Capture: SMF → bytes arriving at the virtual MPU-401 → miniport capture stream → capture sink →
 //! packer → DirectMusic-format capture buffers → SMF.
 
-use crate::uart::{VirtualMpu401, create_uart_miniport};
+use crate::uart::{INPUT_FIFO_SIZE, VirtualMpu401, create_uart_miniport};
 use mxf::abi::{DMUS_EVENT_SIZE, DMUS_EVENTHEADER, KSSTATE_RUN, KSSTATE_STOP, REFERENCE_TIME};
 use mxf::allocator::AllocatorStats;
 use mxf::components::unpacker::DmusBufferWriter;
@@ -308,7 +308,12 @@ pub fn capture(song: &Song) -> Result<(Wire, Report), String> {
     for m in &song.messages {
         port.set_time(m.time);
         pin.submit_buffer(IRP_BYTES);
-        mpu.receive(&m.bytes, m.time);
+        // The miniport's ISR keeps at most INPUT_FIFO_SIZE bytes per interrupt (the rest would
+        // overflow its FIFO and be dropped): a longer message arrives over several interrupts,
+        // as a real wire delivers it byte by byte.
+        for piece in m.bytes.chunks(INPUT_FIFO_SIZE) {
+            mpu.receive(piece, m.time);
+        }
         report.wire_bytes += m.bytes.len();
         filled.extend(pin.take_filled());
     }

@@ -278,6 +278,8 @@ pub struct Sequencer {
     alloc: IAllocatorMXF,
     clock: IMasterClock,
     prefetch: AtomicU64,
+    /// The earliest re-arm delay ([`MIN_RESCHEDULE_DELAY`] unless changed).
+    min_delay: AtomicU64,
     state: SpinLock<State>,
     received: AtomicU64,
     delivered: AtomicU64,
@@ -291,6 +293,7 @@ impl Sequencer {
             alloc,
             clock,
             prefetch: AtomicU64::new(schedule_prefetch),
+            min_delay: AtomicU64::new(MIN_RESCHEDULE_DELAY),
             state: SpinLock::new(State {
                 queue: EventList::new(),
                 outbox: EventList::new(),
@@ -326,6 +329,7 @@ impl Sequencer {
                 None => Due::Nothing,
             }
         };
+        let min_delay = self.min_delay.load(Ordering::Relaxed).max(1);
         let (deliver, delay) = {
             let mut st = self.state.lock();
             let taken = match due {
@@ -335,8 +339,8 @@ impl Sequencer {
             };
             st.outbox.append(taken);
             let delay = st.queue.first_time().map(|next| match due {
-                Due::Until { due, .. } => delay_until(next, due),
-                Due::All | Due::Nothing => MIN_RESCHEDULE_DELAY,
+                Due::Until { due, .. } => delay_until(next, due, min_delay),
+                Due::All | Due::Nothing => min_delay,
             });
             st.wakeup = match (due, delay) {
                 (Due::Until { now, .. }, Some(d)) => {
@@ -436,10 +440,10 @@ impl Sequencer {
     }
 }
 
-/// `next − due`, at least [`MIN_RESCHEDULE_DELAY`].
-fn delay_until(next: REFERENCE_TIME, due: REFERENCE_TIME) -> u64 {
+/// `next − due`, at least `min_delay`.
+fn delay_until(next: REFERENCE_TIME, due: REFERENCE_TIME, min_delay: u64) -> u64 {
     let d = i128::from(next).saturating_sub(i128::from(due));
-    u64::try_from(d).unwrap_or(0).max(MIN_RESCHEDULE_DELAY)
+    u64::try_from(d).unwrap_or(0).max(min_delay)
 }
 
 impl Drop for Sequencer {
@@ -519,6 +523,15 @@ impl SequencerHandle {
     /// Changes the schedule prefetch (what the miniport's `NewStream` returned).
     pub fn set_schedule_prefetch(&self, prefetch: u64) {
         self.sequencer().prefetch.store(prefetch, Ordering::Relaxed);
+    }
+
+    /// Changes the earliest re-arm delay (100 ns units, at least 1). The default,
+    /// [`MIN_RESCHEDULE_DELAY`] (1 ms), is Microsoft's, set by the kernel timer resolution; a
+    /// host with a virtual clock has exact timers and may lower it so events leave on time.
+    pub fn set_min_reschedule_delay(&self, delay: u64) {
+        self.sequencer()
+            .min_delay
+            .store(delay.max(1), Ordering::Relaxed);
     }
 
     /// The current schedule prefetch.

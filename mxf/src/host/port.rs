@@ -415,6 +415,11 @@ impl Port {
             self.new_stream(pin_id, DMUS_STREAM_MIDI_RENDER, format, &alloc)?;
         let user = filters(&alloc)?;
         let sequencer = SequencerHandle::new((*alloc).clone(), self.clock_iface.clone(), prefetch)?;
+        if self.shared.clock.mode == ClockMode::Virtual {
+            // A virtual clock has exact timers: the 1 ms floor of item 34 models the kernel's timer
+            // resolution, which would only make events leave late here.
+            sequencer.set_min_reschedule_delay(1);
+        }
         let mut unpacker: Box<dyn Unpacker> = match format {
             StreamFormat::DirectMusic => Box::new(DmusUnpacker::new((*alloc).clone())),
             StreamFormat::Ks => Box::new(KsUnpacker::new((*alloc).clone())),

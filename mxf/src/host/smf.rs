@@ -198,11 +198,12 @@ pub fn read_smf(bytes: &[u8]) -> Result<Song, SmfError> {
                 (b, MessageKind::SysEx)
             }
             TrackEventKind::Escape(data) => {
-                let kind = if data.first().is_some_and(|&b| b < 0x80) || data.last() == Some(&0xF7)
-                {
-                    MessageKind::SysEx
-                } else {
-                    MessageKind::Other
+                // An escape may carry a channel message, the start of a SysEx (F0 …), a
+                // continuation of one (data bytes, or an F7 end), or other raw bytes.
+                let kind = match (data.first(), data.last()) {
+                    (Some(0x80..=0xEF), _) => MessageKind::Channel,
+                    (Some(0x00..=0x7F | 0xF0), _) | (_, Some(0xF7)) => MessageKind::SysEx,
+                    _ => MessageKind::Other,
                 };
                 (data.to_vec(), kind)
             }

@@ -5,7 +5,9 @@
 #   1. compile time, x86_64 and i686: the header's layout (as g++ lays it out) vs mxf's (as rustc
 #      lays it out), number by number, from the two compilers' assembly listings;
 #   2. run time, x86_64 under Wine: tests/wine/client.cpp (header included unmodified) linked with
-#      examples/abi_exports.rs cross-compiled for x86_64-pc-windows-gnu;
+#      examples/abi_exports.rs cross-compiled for x86_64-pc-windows-gnu: numbers, slots and GUIDs,
+#      then mxf objects called through the header (a forwarder, the allocator, a #[mxf_filter]
+#      filter, the sample UART miniport and its streams) with C++ objects on the other side;
 #   3. negative controls: the same client with two vtable slots swapped, and with the wrong
 #      calling convention, must fail; a packed header must fail the compile-time comparison.
 #

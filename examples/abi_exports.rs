@@ -6,8 +6,12 @@
 //!   so the client can compare them with what the header gives its compiler;
 //! * report the interface identifiers;
 //! * create mxf objects and hand them out as raw interface pointers: the built-in allocator,
-//!   and a small `#[com_object(IMXF)]` forwarder that follows the connection rules of the DMus
-//!   port's own MXFs (`domain.md` §1.3).
+//!   a small `#[com_object(IMXF)]` forwarder that follows the connection rules of the DMus
+//!   port's own MXFs (`domain.md` §1.3), the sample `#[mxf_filter]` filter
+//!   [`Transpose`](mxf_suite::filters::Transpose), and the sample UART miniport
+//!   (`IMiniportDMus`, [`mxf_suite::uart`]) on a virtual MPU-401;
+//! * report what the client cannot see through the interfaces: an allocator's books, a filter's
+//!   counters, the bytes that reached the virtual MPU-401; and play the MIDI wire into it.
 //!
 //! The same numbers are also emitted into the assembly listing as `# MXFV name=value` lines
 //! (compile-time only, no bytes in the object), so a cross build for a target that cannot be run
@@ -17,9 +21,11 @@
 #![allow(non_snake_case)]
 
 use core::ffi::{c_char, c_void};
+use core::mem::ManuallyDrop;
 use core::mem::{align_of, offset_of, size_of, size_of_val};
-use mxf::allocator::{AllocatorConfig, create_allocator};
+use mxf::allocator::{AllocatorConfig, AllocatorHandle};
 use mxf::com::ComObject;
+use mxf::filter::IntoFilter;
 use mxf::interfaces::{
     IAllocatorMXF_Vtbl, IMXF_Vtbl, IMasterClock, IMasterClock_Vtbl, IMiniport, IMiniportDMus,
     IMiniportDMus_Vtbl, IPort, IPortDMus, IPortDMus_Vtbl, IPositionNotify, IServiceGroup,
@@ -28,6 +34,9 @@ use mxf::interfaces::{
 use mxf::platform::SpinLock;
 use mxf::platform::atomic::{AtomicU32, AtomicU64, Ordering};
 use mxf::prelude::*;
+use mxf_suite::filters::Transpose;
+use mxf_suite::uart::{VirtualMpu401, create_uart_miniport};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Declares the compile-time numbers once: a const table for the run-time lookup, and the
 /// `# MXFV name=value` lines of the assembly listing.
@@ -323,8 +332,13 @@ pub unsafe extern "C" fn mxf_abi_create_allocator(
     // SAFETY: `notify` is NULL or live (caller); the borrowed pointer is cloned (AddRef) before
     // the borrow ends.
     let notify = unsafe { ComRef::<IPositionNotify>::from_raw(notify) }.map(|n| n.to_owned());
-    let (p, status) = match create_allocator(AllocatorConfig::default(), notify) {
-        Ok(a) => (a.into_raw(), STATUS_SUCCESS),
+    let (p, status) = match AllocatorHandle::new(AllocatorConfig::default(), notify) {
+        Ok(a) => {
+            let p = a.interface().as_raw();
+            // The caller gets the handle's one reference; the registry keeps an alias of it.
+            lock(&ALLOCATORS).push(ManuallyDrop::new(a));
+            (p, STATUS_SUCCESS)
+        }
         Err(s) => (core::ptr::null_mut(), s),
     };
     // SAFETY: checked non-NULL and aligned; writable (caller).
@@ -512,6 +526,266 @@ pub unsafe extern "C" fn mxf_abi_forwarder_info(mxf: *mut c_void, out: *mut Forw
 #[unsafe(no_mangle)]
 pub extern "C" fn mxf_abi_forwarder_info_size() -> u32 {
     size_of::<ForwarderInfo>() as u32
+}
+
+// ---------------------------------------------------------------------------------------------
+// Books and registries
+
+/// Locks `m`, ignoring poisoning (the data stays usable).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The allocators [`mxf_abi_create_allocator`] made, so that [`mxf_abi_allocator_info`] can read
+/// their books. Each entry aliases the reference the caller owns: it is never released here, and
+/// only used while the caller still holds that reference.
+static ALLOCATORS: Mutex<Vec<ManuallyDrop<AllocatorHandle>>> = Mutex::new(Vec::new());
+
+/// An allocator's books, for the client to compare with what it did.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllocatorInfo {
+    /// Events handed out and not yet returned.
+    pub outstanding_events: u64,
+    /// Long-event buffers handed out and not yet returned.
+    pub outstanding_buffers: u64,
+    /// Successful `GetMessage` calls.
+    pub gets: u64,
+    /// `PutMessage` calls with a non-NULL argument.
+    pub puts: u64,
+    /// Misuse detected and refused (double puts, foreign events or buffers, cycles).
+    pub misuse: u64,
+}
+
+/// Fills `*out` with the books of `allocator`. Returns 0, or -1 for NULL arguments or an
+/// allocator [`mxf_abi_create_allocator`] did not make.
+///
+/// # Safety
+/// `allocator` is NULL or an `IAllocatorMXF` the caller holds a reference to; `out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mxf_abi_allocator_info(
+    allocator: *mut c_void,
+    out: *mut AllocatorInfo,
+) -> i32 {
+    if allocator.is_null() || out.is_null() {
+        return -1;
+    }
+    let stats = {
+        let registry = lock(&ALLOCATORS);
+        let Some(handle) = registry
+            .iter()
+            .rev()
+            .find(|h| h.interface().as_raw() == allocator)
+        else {
+            return -1;
+        };
+        // The object is alive: the caller holds a reference to it.
+        handle.stats()
+    };
+    let info = AllocatorInfo {
+        outstanding_events: stats.outstanding_events,
+        outstanding_buffers: stats.outstanding_buffers,
+        gets: stats.gets,
+        puts: stats.puts,
+        misuse: stats.anomalies.misuse(),
+    };
+    // SAFETY: non-NULL, writable (caller).
+    unsafe { out.write_unaligned(info) };
+    0
+}
+
+/// `sizeof(AllocatorInfo)`, so the client can check its own declaration.
+#[unsafe(no_mangle)]
+pub extern "C" fn mxf_abi_allocator_info_size() -> u32 {
+    size_of::<AllocatorInfo>() as u32
+}
+
+// ---------------------------------------------------------------------------------------------
+// A #[mxf_filter] filter: the sample Transpose
+
+/// Creates the sample filter [`Transpose`] (a `#[mxf_filter]` struct) by `semitones`, on
+/// `allocator` (an `IAllocatorMXF`, borrowed; the filter keeps its own reference) with
+/// `IntoFilter::into_filter`, and stores its `IMXF` (one reference) in `*out`. Returns an
+/// `NTSTATUS`; `STATUS_INVALID_PARAMETER` for a NULL argument or an interval outside `i8`.
+///
+/// # Safety
+/// `out` is NULL or writable; `allocator` is NULL or a live `IAllocatorMXF`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mxf_abi_create_transpose(
+    allocator: *mut c_void,
+    semitones: i32,
+    out: *mut *mut c_void,
+) -> NTSTATUS {
+    if out.is_null() || !out.is_aligned() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: checked non-NULL and aligned; writable (caller).
+    unsafe { out.write(core::ptr::null_mut()) };
+    // SAFETY: `allocator` is NULL or live for this call (caller).
+    let Some(allocator) = (unsafe { ComRef::<IAllocatorMXF>::from_raw(allocator) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let Ok(semitones) = i8::try_from(semitones) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    match Transpose::new(semitones).into_filter(&allocator) {
+        Ok(filter) => {
+            // SAFETY: as above.
+            unsafe { out.write(filter.into_interface().into_raw()) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// A filter's counters (`FilterStats`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FilterInfo {
+    /// `PutMessage` calls with a non-NULL chain.
+    pub calls: u64,
+    /// Events received (package contents counted, shells not).
+    pub events_in: u64,
+    /// Events sent downstream, or to the allocator from an unconnected output.
+    pub events_out: u64,
+    /// Events returned to the allocator because of the state (STOP, ACQUIRE).
+    pub discarded: u64,
+}
+
+/// Fills `*out` with the counters of the filter `mxf`. Returns 0, or -1 for NULL arguments.
+///
+/// # Safety
+/// `mxf` is an `IMXF` returned by [`mxf_abi_create_transpose`] and still alive; `out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mxf_abi_filter_info(mxf: *mut c_void, out: *mut FilterInfo) -> i32 {
+    if mxf.is_null() || out.is_null() {
+        return -1;
+    }
+    // SAFETY: `mxf` is chain 0 of a live `ComObject<Transpose>` (caller).
+    let filter = unsafe { ComObject::<Transpose>::value_of::<0>(mxf) };
+    let stats = filter.stats();
+    let info = FilterInfo {
+        calls: stats.calls,
+        events_in: stats.events_in,
+        events_out: stats.events_out,
+        discarded: stats.discarded,
+    };
+    // SAFETY: non-NULL, writable (caller).
+    unsafe { out.write_unaligned(info) };
+    0
+}
+
+/// `sizeof(FilterInfo)`, so the client can check its own declaration.
+#[unsafe(no_mangle)]
+pub extern "C" fn mxf_abi_filter_info_size() -> u32 {
+    size_of::<FilterInfo>() as u32
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sample UART miniport on a virtual MPU-401
+
+/// The device of every miniport [`mxf_abi_create_uart_miniport`] made, by the miniport's
+/// interface pointer (only compared, never dereferenced). The device outlives its miniport here,
+/// so the client can see what happens on the wire after the miniport is gone.
+static DEVICES: Mutex<Vec<(usize, Arc<VirtualMpu401>)>> = Mutex::new(Vec::new());
+
+/// The device of the miniport at `miniport`, if this library made it.
+fn device_of(miniport: *mut c_void) -> Option<Arc<VirtualMpu401>> {
+    lock(&DEVICES)
+        .iter()
+        .rev()
+        .find(|(p, _)| *p == miniport as usize)
+        .map(|(_, d)| d.clone())
+}
+
+/// Creates the sample UART miniport (`mxf_suite::uart`) on a new virtual MPU-401 and stores its
+/// `IMiniportDMus` (one reference) in `*out`. Returns an `NTSTATUS`.
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mxf_abi_create_uart_miniport(out: *mut *mut c_void) -> NTSTATUS {
+    if out.is_null() || !out.is_aligned() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let device = VirtualMpu401::new();
+    let (p, status) = match create_uart_miniport(device.clone()) {
+        Ok(m) => {
+            let p = m.into_raw();
+            lock(&DEVICES).push((p as usize, device));
+            (p, STATUS_SUCCESS)
+        }
+        Err(s) => (core::ptr::null_mut(), s),
+    };
+    // SAFETY: checked non-NULL and aligned; writable (caller).
+    unsafe { out.write(p) };
+    status
+}
+
+/// Plays `len` bytes at `bytes` into the MIDI input of the miniport's device at master-clock
+/// time `time`: the device raises its interrupt, the miniport's interrupt service routine reads
+/// them. Returns 0, or -1 for an unknown miniport or NULL bytes.
+///
+/// # Safety
+/// `bytes` is NULL or points to `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mxf_abi_uart_receive(
+    miniport: *mut c_void,
+    bytes: *const u8,
+    len: usize,
+    time: i64,
+) -> i32 {
+    let Some(device) = device_of(miniport) else {
+        return -1;
+    };
+    if bytes.is_null() {
+        return -1;
+    }
+    // SAFETY: non-NULL, `len` readable bytes (caller).
+    let bytes = unsafe { core::slice::from_raw_parts(bytes, len) };
+    device.receive(bytes, time);
+    0
+}
+
+/// Takes the bytes the miniport's device accepted on its data port since the last call: copies
+/// up to `capacity` of them to `buffer` and returns how many there were (more than `capacity`
+/// means some were cut off), or -1 for an unknown miniport or a NULL buffer with a capacity.
+///
+/// # Safety
+/// `buffer` is NULL or points to `capacity` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mxf_abi_uart_take_output(
+    miniport: *mut c_void,
+    buffer: *mut u8,
+    capacity: usize,
+) -> i64 {
+    let Some(device) = device_of(miniport) else {
+        return -1;
+    };
+    if buffer.is_null() && capacity != 0 {
+        return -1;
+    }
+    let written = device.take_output();
+    for (k, &(_, byte)) in written.iter().take(capacity).enumerate() {
+        // SAFETY: `k < capacity`, `buffer` has `capacity` writable bytes (caller).
+        unsafe { buffer.add(k).write(byte) };
+    }
+    i64::try_from(written.len()).unwrap_or(i64::MAX)
+}
+
+/// Input bytes the miniport's device received while no interrupt handler read them (none
+/// connected: before `Init`, or after the miniport was destroyed); -1 for an unknown miniport.
+#[unsafe(no_mangle)]
+pub extern "C" fn mxf_abi_uart_lost_input(miniport: *mut c_void) -> i64 {
+    device_of(miniport).map_or(-1, |d| i64::try_from(d.lost_input()).unwrap_or(i64::MAX))
+}
+
+/// 1 if the miniport's device is in UART mode, 0 if not, -1 for an unknown miniport.
+#[unsafe(no_mangle)]
+pub extern "C" fn mxf_abi_uart_mode(miniport: *mut c_void) -> i32 {
+    device_of(miniport).map_or(-1, |d| i32::from(d.is_uart_mode()))
 }
 
 const _: () = assert!(size_of_val(&EV) == size_of::<DMUS_KERNEL_EVENT>());

@@ -312,8 +312,8 @@ impl<'a> Chain<'a> {
     }
 
     /// Takes ownership of a whole chain. The walk to find the tail is bounded by
-    /// [`MAX_CHAIN_LEN`]: a longer (or cyclic) chain is cut there, and the remainder is neither
-    /// followed nor owned.
+    /// [`MAX_CHAIN_LEN`]: a longer (or cyclic) chain is cut there, and so is a chain whose next
+    /// link is misaligned; the remainder is neither followed nor owned.
     ///
     /// # Safety
     /// `head` is NULL or a chain of live events the caller owns and gives up, from `alloc`.
@@ -330,7 +330,8 @@ impl<'a> Chain<'a> {
             if next.is_null() {
                 break;
             }
-            if len == MAX_CHAIN_LEN {
+            if len == MAX_CHAIN_LEN || !next.is_aligned() {
+                // Too long (or cyclic), or a link no allocator produced: not followed.
                 // SAFETY: as above; cut the chain here.
                 unsafe { (*tail).pNextEvt = null_mut() };
                 break;

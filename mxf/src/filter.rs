@@ -187,6 +187,10 @@ impl<F: Filter> FilterObject<F> {
         if head.is_null() {
             return STATUS_SUCCESS;
         }
+        if !head.is_aligned() {
+            // No allocator hands out such a pointer: refuse it without touching it.
+            return STATUS_INVALID_PARAMETER;
+        }
         let alloc = &self.alloc;
         // SAFETY: PutMessage hands us ownership of the whole chain, whose events come from the
         // allocator of this stream.
@@ -457,5 +461,39 @@ mod loom_tests {
             assert_eq!(alloc.stats().outstanding_events, 0);
             assert_eq!(f.stats().events_out, 1);
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::allocator::{AllocatorConfig, AllocatorHandle};
+
+    #[crate::mxf_filter]
+    struct Pass;
+    impl Filter for Pass {
+        fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+            out.push(event);
+        }
+    }
+
+    #[test]
+    fn misaligned_pointers_are_refused_unread() {
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let f = Pass.into_filter(&alloc).unwrap();
+        let bad = core::ptr::without_provenance_mut::<DMUS_KERNEL_EVENT>(3);
+        // SAFETY: the filter must refuse the pointer without dereferencing it.
+        assert_eq!(unsafe { f.PutMessage(bad) }, STATUS_INVALID_PARAMETER);
+        // A good event whose link is misaligned: the event is handled, the link not followed.
+        let e = Event::with_bytes(&alloc, &[0x90, 60, 1], 1, 0)
+            .unwrap()
+            .into_raw();
+        // SAFETY: `e` is ours until handed over.
+        unsafe { (*e).pNextEvt = bad };
+        // SAFETY: handing the event over.
+        assert_eq!(unsafe { f.PutMessage(e) }, STATUS_SUCCESS);
+        assert_eq!(f.stats().events_in, 1);
+        assert_eq!(alloc.stats().outstanding_events, 0);
     }
 }

@@ -12,6 +12,11 @@
  *   event      an event built by Rust, read through the header's struct
  *   forwarder  a Rust #[com_object(IMXF)] between C++ objects implementing the header's IMXF
  *   allocator  mxf's IAllocatorMXF, every one of its 11 slots called through the header
+ *   filter     the sample #[mxf_filter] Transpose, created on mxf's allocator with into_filter,
+ *              between C++ and a C++ IMXF sink (C++ -> Rust -> C++)
+ *   miniport   the sample UART miniport through the header's IMiniportDMus: Init with a C++
+ *              IPortDMus, NewStream with mxf's allocator and a C++ IMasterClock, render bytes to
+ *              the virtual MPU-401, captured bytes to a C++ sink (domain.md items 68, 69)
  *
  * Negative controls (built by .ci/wine.sh, each must make the run fail):
  *   -DMXF_NEG_SWAPPED_SLOTS  calls mxf objects through a redeclared IMXF whose SetState and
@@ -64,6 +69,23 @@ struct ForwarderInfo {
     uint64_t data_bytes;
 };
 
+/* An allocator's books (mxf_abi_allocator_info). */
+struct AllocatorInfo {
+    uint64_t outstanding_events;
+    uint64_t outstanding_buffers;
+    uint64_t gets;
+    uint64_t puts;
+    uint64_t misuse;
+};
+
+/* A filter's counters (mxf_abi_filter_info). */
+struct FilterInfo {
+    uint64_t calls;
+    uint64_t events_in;
+    uint64_t events_out;
+    uint64_t discarded;
+};
+
 extern "C" {
 int32_t mxf_abi_value(const char *name, int64_t *out);
 int32_t mxf_abi_guid(const char *name, GUID *out);
@@ -73,6 +95,16 @@ NTSTATUS mxf_abi_create_allocator(void *notify, void **out);
 NTSTATUS mxf_abi_create_forwarder(void *allocator, void **out);
 int32_t mxf_abi_forwarder_info(void *mxf, ForwarderInfo *out);
 uint32_t mxf_abi_forwarder_info_size(void);
+int32_t mxf_abi_allocator_info(void *allocator, AllocatorInfo *out);
+uint32_t mxf_abi_allocator_info_size(void);
+NTSTATUS mxf_abi_create_transpose(void *allocator, int32_t semitones, void **out);
+int32_t mxf_abi_filter_info(void *mxf, FilterInfo *out);
+uint32_t mxf_abi_filter_info_size(void);
+NTSTATUS mxf_abi_create_uart_miniport(IMiniportDMus **out);
+int32_t mxf_abi_uart_receive(void *miniport, const uint8_t *bytes, size_t len, int64_t time);
+int64_t mxf_abi_uart_take_output(void *miniport, uint8_t *buffer, size_t capacity);
+int64_t mxf_abi_uart_lost_input(void *miniport);
+int32_t mxf_abi_uart_mode(void *miniport);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -191,6 +223,8 @@ static const NTSTATUS kUnsuccessful = (NTSTATUS)0xC0000001L;
 static const NTSTATUS kNotImplemented = (NTSTATUS)0xC0000002L;
 static const NTSTATUS kInvalidParameter = (NTSTATUS)0xC000000DL;
 static const NTSTATUS kInvalidParameter1 = (NTSTATUS)0xC00000EFL;
+static const NTSTATUS kInvalidDeviceRequest = (NTSTATUS)0xC0000010L;
+static const NTSTATUS kInvalidDeviceState = (NTSTATUS)0xC0000184L;
 
 static bool nt_success(NTSTATUS s)
 {
@@ -333,6 +367,104 @@ class CountingNotify : public IPositionNotify {
         if (calls < 16)
             positions[calls] = pos;
         calls++;
+    }
+};
+
+/* Service groups are mxf objects the header only names (PSERVICEGROUP); IServiceGroup derives
+ * from IUnknown, so its first three slots are IUnknown's. */
+static IUnknown *unknown_of(PSERVICEGROUP g)
+{
+    return reinterpret_cast<IUnknown *>(g);
+}
+
+/* The DMus port, as a miniport sees it: records Notify and RegisterServiceGroup. Like PortCls it
+ * keeps a reference to the group registered with it (released by the test, as the port's
+ * destructor would). */
+class RecordingPort : public IPortDMus {
+  public:
+    LONG refs = 1;
+    bool in_init = false; /* set by the test around IMiniportDMus::Init */
+    int registered = 0;
+    bool registered_in_init = false;
+    PSERVICEGROUP registered_group = nullptr;
+    int notify_calls = 0;
+    PSERVICEGROUP last_notified = nullptr;
+
+    STDMETHODIMP_(NTSTATUS) QueryInterface(REFIID iid, PVOID *out) override
+    {
+        if (!out)
+            return kInvalidParameter;
+        if (guid_eq(iid, IID_IUnknown) || guid_eq(iid, IID_IPortDMus)) {
+            *out = static_cast<IPortDMus *>(this);
+            AddRef();
+            return kSuccess;
+        }
+        *out = nullptr;
+        return kInvalidParameter;
+    }
+    STDMETHODIMP_(ULONG) AddRef() override { return (ULONG)++refs; }
+    STDMETHODIMP_(ULONG) Release() override { return (ULONG)--refs; }
+    STDMETHODIMP_(NTSTATUS) Init(PDEVICE_OBJECT, PIRP, PUNKNOWN, PUNKNOWN, PRESOURCELIST) override
+    {
+        return kNotImplemented;
+    }
+    STDMETHODIMP_(NTSTATUS) GetDeviceProperty(DEVICE_REGISTRY_PROPERTY, ULONG, PVOID, PULONG) override
+    {
+        return kNotImplemented;
+    }
+    STDMETHODIMP_(NTSTATUS) NewRegistryKey(PREGISTRYKEY *key, PUNKNOWN, ULONG, ACCESS_MASK, POBJECT_ATTRIBUTES, ULONG,
+                                           PULONG) override
+    {
+        if (key)
+            *key = nullptr;
+        return kNotImplemented;
+    }
+    STDMETHODIMP_(void) Notify(PSERVICEGROUP group) override
+    {
+        notify_calls++;
+        last_notified = group;
+    }
+    STDMETHODIMP_(void) RegisterServiceGroup(PSERVICEGROUP group) override
+    {
+        registered++;
+        registered_in_init = in_init;
+        if (group)
+            unknown_of(group)->AddRef();
+        if (registered_group)
+            unknown_of(registered_group)->Release();
+        registered_group = group;
+    }
+};
+
+/* The port's master clock: 100 ns units, one millisecond further at every call. */
+class CountingClock : public IMasterClock {
+  public:
+    LONG refs = 1;
+    int calls = 0;
+    REFERENCE_TIME now = 10000000;
+
+    STDMETHODIMP_(NTSTATUS) QueryInterface(REFIID iid, PVOID *out) override
+    {
+        if (!out)
+            return kInvalidParameter;
+        if (guid_eq(iid, IID_IUnknown)) {
+            *out = static_cast<IMasterClock *>(this);
+            AddRef();
+            return kSuccess;
+        }
+        *out = nullptr;
+        return kInvalidParameter;
+    }
+    STDMETHODIMP_(ULONG) AddRef() override { return (ULONG)++refs; }
+    STDMETHODIMP_(ULONG) Release() override { return (ULONG)--refs; }
+    STDMETHODIMP_(NTSTATUS) GetTime(REFERENCE_TIME *time) override
+    {
+        calls++;
+        if (!time)
+            return kInvalidParameter;
+        now += 10000;
+        *time = now;
+        return kSuccess;
     }
 };
 
@@ -876,6 +1008,674 @@ static void test_allocator(void)
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Helpers shared by the filter and miniport sections. */
+
+/* The reference count of an object, from AddRef's answer (the reference is given back at once). */
+template <class T> static ULONG refs_of(T *p)
+{
+    ULONG r = p->AddRef();
+    p->Release();
+    return r - 1;
+}
+
+static AllocatorInfo alloc_info(void *allocator)
+{
+    AllocatorInfo i = {};
+    mxf_abi_allocator_info(allocator, &i);
+    return i;
+}
+
+static FilterInfo filter_info(void *filter)
+{
+    FilterInfo i = {};
+    mxf_abi_filter_info(filter, &i);
+    return i;
+}
+
+/* mxf objects handed out as header interfaces, called the way this client calls mxf objects. */
+static ClientMXF *client_of(PMXF p)
+{
+    return static_cast<ClientMXF *>(static_cast<void *>(p));
+}
+
+/* Up to sizeof(PBYTE) bytes, inline. */
+static void set_short(PDMUS_KERNEL_EVENT e, std::initializer_list<BYTE> bytes, USHORT group, LONGLONG time)
+{
+    e->cbEvent = 0;
+    for (BYTE b : bytes)
+        if (e->cbEvent < sizeof(PBYTE))
+            e->uData.abData[e->cbEvent++] = b;
+    e->usChannelGroup = group;
+    e->ullPresTime100ns = time;
+}
+
+/* A 100-byte SysEx in an allocator buffer: F0 7D <96 counting bytes> ... F7. */
+static const USHORT kSysexBytes = 100;
+static bool set_sysex(ClientAllocatorMXF *a, PDMUS_KERNEL_EVENT e, USHORT group, LONGLONG time)
+{
+    PBYTE buf = nullptr;
+    if (!nt_success(a->GetBuffer(&buf)) || !buf)
+        return false;
+    for (USHORT i = 0; i < kSysexBytes; i++)
+        buf[i] = (BYTE)(i & 0x7F);
+    buf[0] = 0xF0;
+    buf[1] = 0x7D;
+    buf[kSysexBytes - 1] = 0xF7;
+    e->cbEvent = kSysexBytes;
+    e->uData.pbData = buf;
+    e->usChannelGroup = group;
+    e->ullPresTime100ns = time;
+    return true;
+}
+
+static bool sysex_intact(const DMUS_KERNEL_EVENT *e)
+{
+    if (e->cbEvent != kSysexBytes || !e->uData.pbData)
+        return false;
+    const BYTE *b = e->uData.pbData;
+    if (b[0] != 0xF0 || b[1] != 0x7D || b[kSysexBytes - 1] != 0xF7)
+        return false;
+    for (USHORT i = 2; i < kSysexBytes - 1; i++)
+        if (b[i] != (BYTE)(i & 0x7F))
+            return false;
+    return true;
+}
+
+static bool bytes_are(const DMUS_KERNEL_EVENT *e, std::initializer_list<BYTE> bytes)
+{
+    if (e->cbEvent != bytes.size() || e->cbEvent > sizeof(PBYTE))
+        return false;
+    USHORT i = 0;
+    for (BYTE b : bytes)
+        if (e->uData.abData[i++] != b)
+            return false;
+    return true;
+}
+
+static int chain_length(PDMUS_KERNEL_EVENT e)
+{
+    int n = 0;
+    for (; e && n < 1000000; e = e->pNextEvt)
+        n++;
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* filter: the sample #[mxf_filter] Transpose, C++ -> Rust -> C++ */
+
+static void test_filter(void)
+{
+    check(mxf_abi_allocator_info_size() == sizeof(AllocatorInfo), "filter: AllocatorInfo has the same size",
+          "C++ %u, Rust %u", (unsigned)sizeof(AllocatorInfo), mxf_abi_allocator_info_size());
+    check(mxf_abi_filter_info_size() == sizeof(FilterInfo), "filter: FilterInfo has the same size", "C++ %u, Rust %u",
+          (unsigned)sizeof(FilterInfo), mxf_abi_filter_info_size());
+
+    void *araw = nullptr;
+    NTSTATUS s = mxf_abi_create_allocator(nullptr, &araw);
+    AllocatorInfo ai = {};
+    int known = araw ? mxf_abi_allocator_info(araw, &ai) : -1;
+    check(s == kSuccess && araw && known == 0 && ai.outstanding_events == 0,
+          "filter: mxf's allocator created, its books readable, nothing outstanding", "status 0x%08lx, %p, %d",
+          (unsigned long)s, araw, known);
+    if (!araw)
+        return;
+    ClientAllocatorMXF *a = static_cast<ClientAllocatorMXF *>(araw);
+
+    const int kSemitones = 7;
+    void *raw = nullptr;
+    s = mxf_abi_create_transpose(araw, kSemitones, &raw);
+    check(s == kSuccess && raw, "filter: #[mxf_filter] Transpose(+7) created on mxf's allocator with into_filter",
+          "status 0x%08lx, %p", (unsigned long)s, raw);
+    if (!raw) {
+        a->Release();
+        return;
+    }
+    ULONG r = refs_of(a);
+    check(r == 2, "filter: keeps one reference to its allocator", "allocator count %lu", (unsigned long)r);
+    ClientMXF *f = static_cast<ClientMXF *>(raw);
+    CountingSink sinkA, sinkB;
+
+    /* IUnknown, QI identity */
+    r = f->AddRef();
+    check(r == 2, "filter: AddRef returns 2", "%lu", (unsigned long)r);
+    r = f->Release();
+    check(r == 1, "filter: Release returns 1", "%lu", (unsigned long)r);
+    void *unk = nullptr, *mxf = nullptr, *unk2 = nullptr;
+    s = f->QueryInterface(IID_IUnknown, &unk);
+    check(s == kSuccess && unk == raw, "filter: QI(IID_IUnknown) from IMXF is the object's identity",
+          "status 0x%08lx, %p vs %p", (unsigned long)s, unk, raw);
+    s = f->QueryInterface(IID_IMXF, &mxf);
+    check(s == kSuccess && mxf == raw, "filter: QI(IID_IMXF) answers the same interface", "status 0x%08lx, %p",
+          (unsigned long)s, mxf);
+    if (mxf) {
+        s = static_cast<ClientMXF *>(mxf)->QueryInterface(IID_IUnknown, &unk2);
+        check(s == kSuccess && unk2 == unk, "filter: QI identity holds through the IMXF it answered", "%p vs %p",
+              unk2, unk);
+    }
+    for (void *p : {unk, mxf, unk2})
+        if (p)
+            static_cast<ClientMXF *>(p)->Release();
+    r = refs_of(f);
+    check(r == 1, "filter: QueryInterface references are balanced", "count %lu", (unsigned long)r);
+    void *none = (void *)1;
+    s = f->QueryInterface(IID_IAllocatorMXF, &none);
+    check(!nt_success(s) && none == nullptr, "filter: QI(IID_IAllocatorMXF) fails with NULL", "status 0x%08lx, %p",
+          (unsigned long)s, none);
+
+    /* Unconnected: the output is the allocator. */
+    s = f->PutMessage(nullptr);
+    check(s == kSuccess, "filter: PutMessage(NULL) succeeds", "status 0x%08lx", (unsigned long)s);
+    PDMUS_KERNEL_EVENT e = get(a);
+    if (e) {
+        set_short(e, {0x90, 60, 100}, 1, 1000);
+        AllocatorInfo before = alloc_info(araw);
+        s = f->PutMessage(e);
+        AllocatorInfo after = alloc_info(araw);
+        check(s == kSuccess && after.puts == before.puts + 1 &&
+                  after.outstanding_events + 1 == before.outstanding_events,
+              "filter: unconnected output goes to the allocator", "status 0x%08lx, puts %llu -> %llu, outstanding %llu -> %llu",
+              (unsigned long)s, (unsigned long long)before.puts, (unsigned long long)after.puts,
+              (unsigned long long)before.outstanding_events, (unsigned long long)after.outstanding_events);
+        char why[256] = "";
+        PDMUS_KERNEL_EVENT back = get(a);
+        check(back == e && is_fresh(back, why, sizeof why),
+              "filter: the allocator hands the same event back, fresh", "%p vs %p: %s", (void *)back, (void *)e, why);
+        if (back)
+            a->PutMessage(back);
+    } else {
+        check(false, "filter: unconnected output goes to the allocator", "GetMessage failed");
+    }
+
+    /* Connection rules */
+    s = f->ConnectOutput(nullptr);
+    check(!nt_success(s), "filter: ConnectOutput(NULL) fails", "status 0x%08lx", (unsigned long)s);
+    s = f->ConnectOutput(&sinkA);
+    check(s == kSuccess && sinkA.refs == 2, "filter: ConnectOutput(C++ sink) keeps one reference to it",
+          "status 0x%08lx, refs %ld", (unsigned long)s, sinkA.refs);
+    s = f->ConnectOutput(&sinkB);
+    check(s == kUnsuccessful && sinkB.refs == 1 && sinkA.refs == 2,
+          "filter: a second ConnectOutput fails and never replaces the connection",
+          "status 0x%08lx, refs %ld and %ld", (unsigned long)s, sinkA.refs, sinkB.refs);
+
+    /* A chain: note-on, note-on (channel 2), controller, 100-byte SysEx, note-off. */
+    PDMUS_KERNEL_EVENT n1 = get(a), n2 = get(a), cc = get(a), sx = get(a), n3 = get(a);
+    bool have = n1 && n2 && cc && sx && n3 && set_sysex(a, sx, 1, 4000);
+    check(have, "filter: events and a buffer for the chain come from mxf's allocator");
+    if (have) {
+        set_short(n1, {0x90, 60, 100}, 1, 1000);
+        set_short(n2, {0x91, 64, 90}, 1, 2000);
+        set_short(cc, {0xB0, 7, 100}, 1, 3000);
+        set_short(n3, {0x80, 60, 64}, 1, 5000);
+        n1->pNextEvt = n2;
+        n2->pNextEvt = cc;
+        cc->pNextEvt = sx;
+        sx->pNextEvt = n3;
+        n3->pNextEvt = nullptr;
+        PBYTE buffer = sx->uData.pbData;
+        AllocatorInfo before = alloc_info(araw);
+        FilterInfo fbefore = filter_info(raw);
+        s = f->PutMessage(n1);
+        AllocatorInfo after = alloc_info(araw);
+        FilterInfo fafter = filter_info(raw);
+        check(s == kSuccess && sinkA.put_calls == 1 && sinkA.last == n1 && sinkA.events == 5,
+              "filter: the chain reaches the C++ sink in one call, as one chain of 5",
+              "status 0x%08lx, sink calls %d, head %p vs %p, events %d", (unsigned long)s, sinkA.put_calls,
+              (void *)sinkA.last, (void *)n1, sinkA.events);
+        check(n1->pNextEvt == n2 && n2->pNextEvt == cc && cc->pNextEvt == sx && sx->pNextEvt == n3 &&
+                  n3->pNextEvt == nullptr,
+              "filter: the events arrive in order");
+        check(bytes_are(n1, {0x90, 67, 100}) && bytes_are(n2, {0x91, 71, 90}),
+              "filter: note-ons transposed by +7 (60 -> 67, 64 -> 71), velocity and channel kept",
+              "%02X %u %u / %02X %u %u", n1->uData.abData[0], n1->uData.abData[1], n1->uData.abData[2],
+              n2->uData.abData[0], n2->uData.abData[1], n2->uData.abData[2]);
+        check(bytes_are(n3, {0x80, 67, 64}), "filter: the note-off follows its note-on (60 -> 67)", "%02X %u %u",
+              n3->uData.abData[0], n3->uData.abData[1], n3->uData.abData[2]);
+        check(bytes_are(cc, {0xB0, 7, 100}), "filter: the controller passes unchanged");
+        check(sysex_intact(sx) && sx->uData.pbData == buffer,
+              "filter: the 100-byte SysEx passes unchanged, with its buffer");
+        check(n1->usChannelGroup == 1 && n2->ullPresTime100ns == 2000 && sx->ullPresTime100ns == 4000 &&
+                  n3->ullPresTime100ns == 5000 && (n1->usFlags & DMUS_KEF_EVENT_INCOMPLETE) == 0,
+              "filter: groups, times and flags kept");
+        check(after.puts == before.puts && after.outstanding_events == before.outstanding_events,
+              "filter: nothing went to the allocator while connected", "puts %llu -> %llu",
+              (unsigned long long)before.puts, (unsigned long long)after.puts);
+        check(fafter.calls == fbefore.calls + 1 && fafter.events_in == fbefore.events_in + 5 &&
+                  fafter.events_out == fbefore.events_out + 5,
+              "filter: the Rust counters saw one call, 5 events in and out", "calls +%llu, in +%llu, out +%llu",
+              (unsigned long long)(fafter.calls - fbefore.calls),
+              (unsigned long long)(fafter.events_in - fbefore.events_in),
+              (unsigned long long)(fafter.events_out - fbefore.events_out));
+        /* The sink owns the chain: back to the allocator, buffer and all. */
+        s = a->PutMessage(sinkA.last);
+        AllocatorInfo done = alloc_info(araw);
+        check(s == kSuccess && done.outstanding_events == 0 && done.outstanding_buffers == 0 && done.misuse == 0,
+              "filter: the C++ sink returns the chain to the allocator, nothing outstanding",
+              "status 0x%08lx, events %llu, buffers %llu, misuse %llu", (unsigned long)s,
+              (unsigned long long)done.outstanding_events, (unsigned long long)done.outstanding_buffers,
+              (unsigned long long)done.misuse);
+    } else {
+        for (PDMUS_KERNEL_EVENT p : {n1, n2, cc, sx, n3})
+            if (p)
+                a->PutMessage(p);
+    }
+
+    /* DisconnectOutput */
+    s = f->DisconnectOutput(&sinkB);
+    check(s == kUnsuccessful && sinkA.refs == 2, "filter: DisconnectOutput(other sink) fails, connection kept",
+          "status 0x%08lx, refs %ld", (unsigned long)s, sinkA.refs);
+    s = f->DisconnectOutput(&sinkA);
+    check(s == kSuccess && sinkA.refs == 1, "filter: DisconnectOutput(sink) releases the C++ sink",
+          "status 0x%08lx, refs %ld", (unsigned long)s, sinkA.refs);
+    e = get(a);
+    if (e) {
+        set_short(e, {0x90, 62, 100}, 1, 6000);
+        int calls = sinkA.put_calls;
+        AllocatorInfo before = alloc_info(araw);
+        s = f->PutMessage(e);
+        AllocatorInfo after = alloc_info(araw);
+        check(s == kSuccess && sinkA.put_calls == calls && after.outstanding_events + 1 == before.outstanding_events,
+              "filter: after DisconnectOutput the output is the allocator again", "status 0x%08lx, sink calls %d",
+              (unsigned long)s, sinkA.put_calls - calls);
+    }
+
+    /* STOP: events go straight back to the allocator; the filter is reconnected meanwhile. */
+    s = f->ConnectOutput(&sinkA);
+    NTSTATUS s2 = f->SetState(KSSTATE_STOP);
+    e = get(a);
+    if (e) {
+        set_short(e, {0x90, 60, 100}, 1, 7000);
+        int calls = sinkA.put_calls;
+        FilterInfo fbefore = filter_info(raw);
+        NTSTATUS s3 = f->PutMessage(e);
+        FilterInfo fafter = filter_info(raw);
+        check(s == kSuccess && s2 == kSuccess && s3 == kSuccess && sinkA.put_calls == calls &&
+                  fafter.discarded == fbefore.discarded + 1 && alloc_info(araw).outstanding_events == 0,
+              "filter: reconnected; in KSSTATE_STOP an event goes back to the allocator, not to the sink",
+              "status 0x%08lx 0x%08lx 0x%08lx, sink calls +%d, discarded +%llu", (unsigned long)s, (unsigned long)s2,
+              (unsigned long)s3, sinkA.put_calls - calls, (unsigned long long)(fafter.discarded - fbefore.discarded));
+    }
+    s = f->SetState(KSSTATE_RUN);
+    e = get(a);
+    if (e) {
+        set_short(e, {0x90, 60, 100}, 1, 8000);
+        int calls = sinkA.put_calls;
+        NTSTATUS s3 = f->PutMessage(e);
+        check(s == kSuccess && s3 == kSuccess && sinkA.put_calls == calls + 1 && sinkA.last == e &&
+                  bytes_are(e, {0x90, 67, 100}),
+              "filter: back in KSSTATE_RUN the event is transposed to the C++ sink", "status 0x%08lx, sink calls +%d",
+              (unsigned long)s3, sinkA.put_calls - calls);
+        if (sinkA.last == e)
+            a->PutMessage(e);
+    }
+
+    /* Teardown: destroying a connected filter releases its sink and its allocator. */
+    r = f->Release();
+    check(r == 0, "filter: last Release returns 0", "%lu", (unsigned long)r);
+    check(sinkA.refs == 1 && sinkB.refs == 1, "filter: C++ sink references back to their start after release",
+          "refs %ld and %ld", sinkA.refs, sinkB.refs);
+    r = refs_of(a);
+    check(r == 1, "filter: destroying it releases its allocator reference", "allocator count %lu", (unsigned long)r);
+    ai = alloc_info(araw);
+    check(ai.outstanding_events == 0 && ai.outstanding_buffers == 0 && ai.misuse == 0,
+          "filter: nothing outstanding in the allocator, no misuse", "events %llu, buffers %llu, misuse %llu",
+          (unsigned long long)ai.outstanding_events, (unsigned long long)ai.outstanding_buffers,
+          (unsigned long long)ai.misuse);
+    r = a->Release();
+    check(r == 0, "filter: the allocator's last Release returns 0", "%lu", (unsigned long)r);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* miniport: the sample UART miniport through the header's IMiniportDMus */
+
+/* KSDATAFORMAT as ks.h lays it out (a union with a LONGLONG, hence the alignment); the prelude
+ * keeps PKSDATAFORMAT opaque, as the header only passes it on. */
+struct alignas(8) KsDataFormat {
+    ULONG FormatSize;
+    ULONG Flags;
+    ULONG SampleSize;
+    ULONG Reserved;
+    GUID MajorFormat;
+    GUID SubFormat;
+    GUID Specifier;
+};
+static_assert(sizeof(KsDataFormat) == 64, "KSDATAFORMAT is 64 bytes");
+
+/* What the port passes: its own copy of the connection format (DirectMusic format). */
+static KsDataFormat music_format(void)
+{
+    KsDataFormat f;
+    memset(&f, 0, sizeof f);
+    f.FormatSize = sizeof f;
+    f.MajorFormat = {0xE725D360, 0x62CC, 0x11CF, {0xA5, 0xD6, 0x28, 0xDB, 0x04, 0xC1, 0x00, 0x00}}; /* TYPE_MUSIC */
+    f.SubFormat = {0x1A82F8BC, 0x3F8B, 0x11D2, {0xB7, 0x74, 0x00, 0x60, 0x08, 0x33, 0x16, 0xC1}};   /* DIRECTMUSIC */
+    f.Specifier = {0x0F6417D6, 0xC318, 0x11D0, {0xA4, 0x3F, 0x00, 0xA0, 0xC9, 0x22, 0x31, 0x96}};   /* NONE */
+    return f;
+}
+
+struct StreamResult {
+    NTSTATUS status;
+    PMXF mxf;
+    PSERVICEGROUP group;
+    ULONGLONG prefetch;
+};
+
+/* IMiniportDMus::NewStream as the port calls it: OuterUnknown NULL, NonPagedPool, a fresh copy of
+ * the format (scribbled over afterwards: the miniport may not keep it), the out-pointers pre-set
+ * to garbage and SchedulePreFetch to a nonzero value. */
+static StreamResult new_stream(IMiniportDMus *m, ULONG pin, DMUS_STREAM_TYPE type, void *allocator,
+                               IMasterClock *clock)
+{
+    KsDataFormat *format = new KsDataFormat(music_format());
+    StreamResult r;
+    r.mxf = reinterpret_cast<PMXF>((uintptr_t)0x5A5A5A50);
+    r.group = reinterpret_cast<PSERVICEGROUP>((uintptr_t)0x5A5A5A60);
+    r.prefetch = 0x123456789ULL;
+    r.status = m->NewStream(&r.mxf, nullptr, NonPagedPool, pin, type, reinterpret_cast<PKSDATAFORMAT>(format),
+                            &r.group, static_cast<PAllocatorMXF>(allocator), clock, &r.prefetch);
+    memset(static_cast<void *>(format), 0xCC, sizeof *format);
+    delete format;
+    return r;
+}
+
+static void test_miniport(void)
+{
+    void *araw = nullptr;
+    NTSTATUS s = mxf_abi_create_allocator(nullptr, &araw);
+    IMiniportDMus *m = nullptr;
+    NTSTATUS sm = mxf_abi_create_uart_miniport(&m);
+    check(s == kSuccess && araw && sm == kSuccess && m,
+          "miniport: mxf's allocator and the sample UART miniport (IMiniportDMus) created",
+          "status 0x%08lx, 0x%08lx", (unsigned long)s, (unsigned long)sm);
+    if (!araw || !m) {
+        if (araw)
+            static_cast<ClientAllocatorMXF *>(araw)->Release();
+        if (m)
+            m->Release();
+        return;
+    }
+    ClientAllocatorMXF *a = static_cast<ClientAllocatorMXF *>(araw);
+    RecordingPort port;
+    CountingClock clock;
+    CountingSink sink, other;
+
+    /* QueryInterface identity */
+    void *p1 = nullptr, *p2 = nullptr;
+    s = m->QueryInterface(IID_IMiniportDMus, &p1);
+    NTSTATUS s2 = m->QueryInterface(IID_IUnknown, &p2);
+    check(s == kSuccess && s2 == kSuccess && p1 == (void *)m && p2 == (void *)m,
+          "miniport: QI(IID_IMiniportDMus) and QI(IID_IUnknown) give the same identity", "%p %p vs %p", p1, p2,
+          (void *)m);
+    for (void *p : {p1, p2})
+        if (p)
+            static_cast<IUnknown *>(p)->Release();
+    check(refs_of(m) == 1, "miniport: QueryInterface references are balanced", "count %lu",
+          (unsigned long)refs_of(m));
+    check(mxf_abi_uart_mode(m) == 0, "miniport: the virtual MPU-401 is not in UART mode before a stream opens");
+
+    StreamResult early = new_stream(m, 1, DMUS_STREAM_MIDI_RENDER, araw, &clock);
+    check(early.status == kInvalidDeviceState && early.mxf == nullptr && early.group == nullptr,
+          "miniport NewStream before Init: STATUS_INVALID_DEVICE_STATE, out-pointers NULL", "status 0x%08lx, %p %p",
+          (unsigned long)early.status, (void *)early.mxf, (void *)early.group);
+
+    /* Init with the C++ port */
+    PSERVICEGROUP group = reinterpret_cast<PSERVICEGROUP>((uintptr_t)0x5A5A5A70);
+    port.in_init = true;
+    s = m->Init(nullptr, nullptr, &port, &group);
+    port.in_init = false;
+    check(s == kSuccess && group != nullptr, "miniport Init: succeeds with a C++ IPortDMus and outputs a service group",
+          "status 0x%08lx, group %p", (unsigned long)s, (void *)group);
+    if (!nt_success(s))
+        group = nullptr;
+    check(port.registered == 1 && port.registered_in_init && port.registered_group == group,
+          "miniport Init: calls the C++ port's RegisterServiceGroup during Init, with the group Init outputs",
+          "%d calls, during Init %d, %p vs %p", port.registered, (int)port.registered_in_init,
+          (void *)port.registered_group, (void *)group);
+    check(port.refs == 2, "miniport Init: keeps one reference to the C++ port", "refs %ld", port.refs);
+    PSERVICEGROUP again = reinterpret_cast<PSERVICEGROUP>((uintptr_t)0x5A5A5A70);
+    s = m->Init(nullptr, nullptr, &port, &again);
+    check(s == kInvalidDeviceState && again == nullptr && port.refs == 2 && port.registered == 1,
+          "miniport Init: a second Init is STATUS_INVALID_DEVICE_STATE, NULL group, no new reference",
+          "status 0x%08lx, %p, port refs %ld", (unsigned long)s, (void *)again, port.refs);
+    if (!group) {
+        m->Release();
+        a->Release();
+        return;
+    }
+    ULONG group_refs = refs_of(unknown_of(group));
+    ULONG alloc_refs = refs_of(a);
+
+    /* Render stream, pin 1 */
+    StreamResult render = new_stream(m, 1, DMUS_STREAM_MIDI_RENDER, araw, &clock);
+    check(render.status == kSuccess && render.mxf != nullptr,
+          "miniport NewStream: render stream (pin 1) with mxf's allocator, OuterUnknown NULL, NonPagedPool",
+          "status 0x%08lx, %p", (unsigned long)render.status, (void *)render.mxf);
+    if (!nt_success(render.status))
+        render.mxf = nullptr;
+    check(render.prefetch == 0, "miniport NewStream (item 68): render *SchedulePreFetch written 0", "0x%llx",
+          (unsigned long long)render.prefetch);
+    check(render.group == nullptr, "miniport NewStream (item 68): render stream gets a NULL service group", "%p",
+          (void *)render.group);
+    check(refs_of(a) == alloc_refs + 1 && clock.refs == 2,
+          "miniport NewStream: the render stream keeps one reference to the allocator and the C++ clock",
+          "allocator %lu (was %lu), clock %ld", (unsigned long)refs_of(a), (unsigned long)alloc_refs, clock.refs);
+    check(mxf_abi_uart_mode(m) == 1, "miniport NewStream: the first stream put the MPU-401 in UART mode");
+
+    /* Capture stream, pin 0 */
+    StreamResult capture = new_stream(m, 0, DMUS_STREAM_MIDI_CAPTURE, araw, &clock);
+    check(capture.status == kSuccess && capture.mxf != nullptr, "miniport NewStream: capture stream (pin 0)",
+          "status 0x%08lx, %p", (unsigned long)capture.status, (void *)capture.mxf);
+    if (!nt_success(capture.status)) {
+        capture.mxf = nullptr;
+        capture.group = nullptr;
+    }
+    check(capture.prefetch == 0, "miniport NewStream (item 68): capture *SchedulePreFetch written 0", "0x%llx",
+          (unsigned long long)capture.prefetch);
+    ULONG group_now = refs_of(unknown_of(group));
+    check(capture.group == group && group_now == group_refs + 1,
+          "miniport NewStream (item 68): capture stream gets the miniport's service group, AddRef'd",
+          "%p vs %p, count %lu (was %lu)", (void *)capture.group, (void *)group, (unsigned long)group_now,
+          (unsigned long)group_refs);
+    ULONG alloc_now = refs_of(a);
+    check(refs_of(m) == 3, "miniport: each open stream keeps one reference to the miniport", "count %lu",
+          (unsigned long)refs_of(m));
+
+    StreamResult capture2 = new_stream(m, 0, DMUS_STREAM_MIDI_CAPTURE, araw, &clock);
+    check(capture2.status == kInvalidDeviceRequest && capture2.mxf == nullptr && capture2.group == nullptr &&
+              capture2.prefetch == 0,
+          "miniport NewStream (item 68): a 2nd capture stream is STATUS_INVALID_DEVICE_REQUEST, outputs NULL and 0",
+          "status 0x%08lx, %p %p 0x%llx", (unsigned long)capture2.status, (void *)capture2.mxf,
+          (void *)capture2.group, (unsigned long long)capture2.prefetch);
+    check(refs_of(a) == alloc_now && refs_of(unknown_of(group)) == group_now && clock.refs == 3,
+          "miniport NewStream: the refused stream keeps no reference", "allocator %lu, group %lu, clock %ld",
+          (unsigned long)refs_of(a), (unsigned long)refs_of(unknown_of(group)), clock.refs);
+    StreamResult render2 = new_stream(m, 1, DMUS_STREAM_MIDI_RENDER, araw, &clock);
+    StreamResult render3 = new_stream(m, 1, DMUS_STREAM_MIDI_RENDER, araw, &clock);
+    check(render2.status == kSuccess && render2.mxf && render3.status == kInvalidDeviceRequest &&
+              render3.mxf == nullptr,
+          "miniport NewStream (item 68): a 2nd render stream opens, a 3rd is STATUS_INVALID_DEVICE_REQUEST",
+          "status 0x%08lx, 0x%08lx", (unsigned long)render2.status, (unsigned long)render3.status);
+    if (nt_success(render2.status) && render2.mxf) {
+        ULONG rr = client_of(render2.mxf)->Release();
+        check(rr == 0, "miniport: the 2nd render stream's last Release returns 0", "%lu", (unsigned long)rr);
+    }
+    /* Streams that should have been refused are not left open. */
+    for (StreamResult *x : {&capture2, &render3}) {
+        if (nt_success(x->status) && x->mxf) {
+            client_of(x->mxf)->Release();
+            if (x->group)
+                unknown_of(x->group)->Release();
+        }
+    }
+
+    /* Render: a short event and a 100-byte SysEx, to the MPU-401; the events back to the allocator. */
+    if (render.mxf) {
+        ClientMXF *rs = client_of(render.mxf);
+        s = rs->ConnectOutput(&sink);
+        check(s == kUnsuccessful && sink.refs == 1, "miniport render stream: ConnectOutput is STATUS_UNSUCCESSFUL",
+              "status 0x%08lx, sink refs %ld", (unsigned long)s, sink.refs);
+        NTSTATUS sa = rs->SetState(KSSTATE_ACQUIRE), sp = rs->SetState(KSSTATE_PAUSE), sr = rs->SetState(KSSTATE_RUN);
+        check(sa == kSuccess && sp == kSuccess && sr == kSuccess,
+              "miniport render stream: SetState ACQUIRE, PAUSE, RUN", "0x%08lx 0x%08lx 0x%08lx", (unsigned long)sa,
+              (unsigned long)sp, (unsigned long)sr);
+        PDMUS_KERNEL_EVENT note = get(a), sx = get(a);
+        bool have = note && sx && set_sysex(a, sx, 1, 0);
+        if (have) {
+            set_short(note, {0x90, 0x3C, 0x64}, 1, 0);
+            note->pNextEvt = sx;
+            AllocatorInfo before = alloc_info(araw);
+            int clock_calls = clock.calls;
+            s = rs->PutMessage(note);
+            AllocatorInfo after = alloc_info(araw);
+            check(s == kSuccess, "miniport render stream: PutMessage(short event -> 100-byte SysEx) succeeds",
+                  "status 0x%08lx", (unsigned long)s);
+            check(after.outstanding_events + 2 == before.outstanding_events &&
+                      after.outstanding_buffers + 1 == before.outstanding_buffers && after.puts > before.puts,
+                  "miniport render stream: both events come back to the allocator once written, the buffer with them",
+                  "outstanding events %llu -> %llu, buffers %llu -> %llu", (unsigned long long)before.outstanding_events,
+                  (unsigned long long)after.outstanding_events, (unsigned long long)before.outstanding_buffers,
+                  (unsigned long long)after.outstanding_buffers);
+            BYTE wire[256];
+            int64_t n = mxf_abi_uart_take_output(m, wire, sizeof wire);
+            bool same = n == 3 + kSysexBytes && wire[0] == 0x90 && wire[1] == 0x3C && wire[2] == 0x64 &&
+                        wire[3] == 0xF0 && wire[4] == 0x7D && wire[3 + kSysexBytes - 1] == 0xF7;
+            for (int i = 2; same && i < kSysexBytes - 1; i++)
+                same = wire[3 + i] == (BYTE)(i & 0x7F);
+            check(same, "miniport render stream: the 3 + 100 bytes reached the virtual MPU-401, in order",
+                  "%lld bytes", (long long)n);
+            check(clock.calls > clock_calls, "miniport render stream: the stream read the C++ master clock");
+        } else {
+            check(false, "miniport render stream: events and a buffer from mxf's allocator");
+            for (PDMUS_KERNEL_EVENT p : {note, sx})
+                if (p)
+                    a->PutMessage(p);
+        }
+    }
+
+    /* Capture: bytes on the wire -> ISR -> Notify; PutMessage(NULL) -> the C++ sink. */
+    if (capture.mxf) {
+        ClientMXF *cs = client_of(capture.mxf);
+        s = cs->ConnectOutput(nullptr);
+        check(!nt_success(s), "miniport capture stream: ConnectOutput(NULL) fails", "status 0x%08lx",
+              (unsigned long)s);
+        s = cs->ConnectOutput(&sink);
+        check(s == kSuccess && sink.refs == 2, "miniport capture stream: ConnectOutput(C++ sink) keeps one reference",
+              "status 0x%08lx, refs %ld", (unsigned long)s, sink.refs);
+        s = cs->ConnectOutput(&other);
+        check(s == kUnsuccessful && other.refs == 1 && sink.refs == 2,
+              "miniport capture stream: a second ConnectOutput fails, connection kept", "status 0x%08lx",
+              (unsigned long)s);
+        NTSTATUS sa = cs->SetState(KSSTATE_ACQUIRE), sp = cs->SetState(KSSTATE_PAUSE), sr = cs->SetState(KSSTATE_RUN);
+        check(sa == kSuccess && sp == kSuccess && sr == kSuccess,
+              "miniport capture stream: SetState ACQUIRE, PAUSE, RUN", "0x%08lx 0x%08lx 0x%08lx", (unsigned long)sa,
+              (unsigned long)sp, (unsigned long)sr);
+
+        static const BYTE input[] = {0x90, 0x3C, 0x64, 0x80, 0x3C, 0x40, 0xB0, 0x07, 0x64, 0xC0, 0x05};
+        const size_t k = sizeof input;
+        const LONGLONG when = 50000000;
+        int notified = port.notify_calls, calls = sink.put_calls;
+        int rc = mxf_abi_uart_receive(m, input, k, when);
+        check(rc == 0 && port.notify_calls == notified + 1 && port.last_notified == group,
+              "miniport capture: the interrupt reaches the C++ port's Notify with the miniport's service group",
+              "rc %d, %d calls, %p vs %p", rc, port.notify_calls - notified, (void *)port.last_notified,
+              (void *)group);
+        check(sink.put_calls == calls, "miniport capture: nothing is sent before the port's PutMessage(NULL)");
+        m->Service(); /* what the group's service request does: a no-op while a capture stream exists */
+        AllocatorInfo before = alloc_info(araw);
+        s = cs->PutMessage(nullptr);
+        AllocatorInfo after = alloc_info(araw);
+        const size_t per = sizeof(PBYTE);
+        const int want = (int)((k + per - 1) / per);
+        PDMUS_KERNEL_EVENT head = sink.last;
+        check(s == kSuccess && sink.put_calls == calls + 1 && chain_length(head) == want,
+              "miniport capture (item 69): PutMessage(NULL) sends one chain of ceil(k / sizeof(PBYTE)) events to "
+              "the C++ sink",
+              "status 0x%08lx, sink calls +%d, %d events, want %d", (unsigned long)s, sink.put_calls - calls,
+              chain_length(head), want);
+        bool flags = true, groups = true, times = true, sizes = true, order = true;
+        size_t at = 0;
+        for (PDMUS_KERNEL_EVENT p = head; p && at < k; p = p->pNextEvt) {
+            size_t cb = k - at < per ? k - at : per;
+            flags = flags && p->usFlags == DMUS_KEF_EVENT_INCOMPLETE;
+            groups = groups && p->usChannelGroup == 1;
+            times = times && p->ullPresTime100ns == when;
+            sizes = sizes && p->cbEvent == cb;
+            for (size_t i = 0; i < cb && i < per; i++)
+                order = order && p->uData.abData[i] == input[at + i];
+            at += cb;
+        }
+        check(flags && groups, "miniport capture (item 69): every event is DMUS_KEF_EVENT_INCOMPLETE, group 1");
+        check(sizes && order && at == k,
+              "miniport capture (item 69): sizeof(PBYTE) bytes per event (the rest in the last), in byte order",
+              "%zu of %zu bytes", at, k);
+        check(times, "miniport capture (item 69): every event carries the same time (the interrupt's)");
+        check(after.outstanding_events == before.outstanding_events + (uint64_t)want,
+              "miniport capture: the events come from mxf's allocator", "outstanding %llu -> %llu",
+              (unsigned long long)before.outstanding_events, (unsigned long long)after.outstanding_events);
+        if (sink.put_calls == calls + 1 && head)
+            a->PutMessage(head); /* the sink owns the chain */
+        calls = sink.put_calls;
+        s = cs->PutMessage(nullptr);
+        check(s == kSuccess && sink.put_calls == calls,
+              "miniport capture (item 69): PutMessage(NULL) with no bytes buffered sends nothing", "status 0x%08lx",
+              (unsigned long)s);
+
+        s = cs->DisconnectOutput(&other);
+        check(s == kUnsuccessful && sink.refs == 2, "miniport capture stream: DisconnectOutput(other sink) fails",
+              "status 0x%08lx", (unsigned long)s);
+        s = cs->DisconnectOutput(&sink);
+        check(s == kSuccess && sink.refs == 1, "miniport capture stream: DisconnectOutput(sink) releases the C++ sink",
+              "status 0x%08lx, refs %ld", (unsigned long)s, sink.refs);
+        static const BYTE more[] = {0xF8, 0x90, 0x40, 0x7F};
+        mxf_abi_uart_receive(m, more, sizeof more, when + 1);
+        before = alloc_info(araw);
+        s = cs->PutMessage(nullptr);
+        after = alloc_info(araw);
+        check(s == kSuccess && sink.put_calls == calls && after.puts == before.puts + 1 &&
+                  after.outstanding_events == before.outstanding_events,
+              "miniport capture stream: disconnected, captured events go to the allocator", "puts +%llu",
+              (unsigned long long)(after.puts - before.puts));
+    }
+
+    /* Teardown: streams, groups, miniport; every reference comes back. */
+    if (render.mxf) {
+        client_of(render.mxf)->SetState(KSSTATE_STOP);
+        ULONG rr = client_of(render.mxf)->Release();
+        check(rr == 0, "miniport: the render stream's last Release returns 0", "%lu", (unsigned long)rr);
+    }
+    if (capture.mxf) {
+        client_of(capture.mxf)->SetState(KSSTATE_STOP);
+        ULONG rr = client_of(capture.mxf)->Release();
+        check(rr == 0, "miniport: the capture stream's last Release returns 0", "%lu", (unsigned long)rr);
+    }
+    check(refs_of(a) == alloc_refs && clock.refs == 1,
+          "miniport: destroyed streams release the allocator and the C++ clock", "allocator %lu (want %lu), clock %ld",
+          (unsigned long)refs_of(a), (unsigned long)alloc_refs, clock.refs);
+    if (capture.group)
+        unknown_of(capture.group)->Release();
+    ULONG mr = m->Release();
+    check(mr == 0, "miniport: the last Release returns 0 once its streams are gone", "%lu", (unsigned long)mr);
+    check(port.refs == 1, "miniport: destroying it releases the C++ port", "refs %ld", port.refs);
+    int64_t lost = mxf_abi_uart_lost_input(m);
+    int notified = port.notify_calls;
+    static const BYTE late[] = {0x90, 0x3C, 0x64};
+    mxf_abi_uart_receive(m, late, sizeof late, 60000000);
+    check(mxf_abi_uart_lost_input(m) == lost + (int64_t)sizeof late && port.notify_calls == notified,
+          "miniport: destroying it disconnected its interrupt (later input reaches no routine, no Notify)");
+    ULONG gr = unknown_of(group)->Release(); /* Init's out-parameter */
+    check(gr == 1, "miniport: only the C++ port's reference to the service group is left", "%lu", (unsigned long)gr);
+    gr = unknown_of(port.registered_group)->Release();
+    port.registered_group = nullptr;
+    check(gr == 0, "miniport: the service group's last Release returns 0", "%lu", (unsigned long)gr);
+    AllocatorInfo ai = alloc_info(araw);
+    check(ai.outstanding_events == 0 && ai.outstanding_buffers == 0 && ai.misuse == 0,
+          "miniport: nothing outstanding in the allocator, no misuse", "events %llu, buffers %llu, misuse %llu",
+          (unsigned long long)ai.outstanding_events, (unsigned long long)ai.outstanding_buffers,
+          (unsigned long long)ai.misuse);
+    ULONG ar = a->Release();
+    check(ar == 0, "miniport: the allocator's last Release returns 0", "%lu", (unsigned long)ar);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 
 static LONG WINAPI on_crash(EXCEPTION_POINTERS *ep)
 {
@@ -905,6 +1705,8 @@ int main(void)
     test_event();
     test_forwarder();
     test_allocator();
+    test_filter();
+    test_miniport();
 
     printf("client done: %d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;

@@ -29,7 +29,7 @@ use crate::abi::{
     DMUS_KERNEL_EVENT, KSSTATE, KSSTATE_ACQUIRE, KSSTATE_RUN, KSSTATE_STOP, NTSTATUS, POOL_TYPE,
     Result, STATUS_INVALID_PARAMETER, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
 };
-use crate::com::{ComObject, ComRef, Interface, ObjectImpl};
+use crate::com::{ComRef, Interface, ObjectHandle, ObjectImpl};
 use crate::event::{Chain, Event};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
@@ -325,60 +325,23 @@ pub trait IntoFilter: ObjectImpl<Value = FilterObject<Self>> + Filter {
         pool: POOL_TYPE,
         tag: u32,
     ) -> Result<FilterHandle<Self>> {
-        let value = FilterObject::new(self, alloc.clone());
-        let iface: IMXF = ComObject::<Self>::create_value(value, pool, tag)?;
-        Ok(FilterHandle {
-            iface,
-            _f: core::marker::PhantomData,
-        })
+        FilterHandle::create_in(FilterObject::new(self, alloc.clone()), pool, tag)
     }
 }
 
 impl<F: ObjectImpl<Value = FilterObject<F>> + Filter> IntoFilter for F {}
 
 /// An owned filter object with typed access to the filter and its counters. Derefs to [`IMXF`].
-pub struct FilterHandle<F: Filter> {
-    iface: IMXF,
-    _f: core::marker::PhantomData<fn() -> F>,
-}
+pub type FilterHandle<F> = ObjectHandle<F, IMXF>;
 
-impl<F: Filter + ObjectImpl<Value = FilterObject<F>>> FilterHandle<F> {
-    fn object(&self) -> &FilterObject<F> {
-        // SAFETY: `iface` is chain 0 of a live `ComObject<F>`: handles are only made by
-        // `into_filter_in`, from an object of that type.
-        unsafe { ComObject::<F>::value_of::<0>(self.iface.as_raw()) }
-    }
+impl<F: Filter + ObjectImpl<Value = FilterObject<F>>> ObjectHandle<F, IMXF> {
     /// The author's filter.
     pub fn filter(&self) -> &F {
-        self.object().filter()
+        self.value().filter()
     }
     /// The counters.
     pub fn stats(&self) -> FilterStats {
-        self.object().stats()
-    }
-    /// The COM interface.
-    pub fn interface(&self) -> &IMXF {
-        &self.iface
-    }
-    /// The COM interface, giving up the handle.
-    pub fn into_interface(self) -> IMXF {
-        self.iface
-    }
-}
-
-impl<F: Filter> Clone for FilterHandle<F> {
-    fn clone(&self) -> Self {
-        Self {
-            iface: self.iface.clone(),
-            _f: core::marker::PhantomData,
-        }
-    }
-}
-
-impl<F: Filter> core::ops::Deref for FilterHandle<F> {
-    type Target = IMXF;
-    fn deref(&self) -> &IMXF {
-        &self.iface
+        self.value().stats()
     }
 }
 

@@ -57,7 +57,7 @@ use crate::abi::{
     STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER_1, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS,
     STATUS_UNSUCCESSFUL,
 };
-use crate::com::{ComObject, ComRef, Interface, IntoComObject, ObjectImpl};
+use crate::com::{ComRef, ObjectHandle, ObjectImpl};
 use crate::interfaces::{IAllocatorMXF, IAllocatorMXF_Impl, IMXF, IMXF_Impl, IPositionNotify};
 use crate::platform::SpinLock;
 use state::State;
@@ -202,53 +202,25 @@ impl IAllocatorMXF_Impl for Allocator {
 
 /// An owned `IAllocatorMXF` created by this crate, with access to the allocator's statistics and
 /// maintenance functions. Derefs to [`IAllocatorMXF`].
-#[derive(Clone, Debug)]
-pub struct AllocatorHandle {
-    iface: IAllocatorMXF,
-}
+pub type AllocatorHandle = ObjectHandle<Allocator, IAllocatorMXF>;
 
-impl AllocatorHandle {
+impl ObjectHandle<Allocator, IAllocatorMXF> {
     /// Creates an allocator. `notify` (the render pin) receives byte positions of returned events.
     pub fn new(config: AllocatorConfig, notify: Option<IPositionNotify>) -> Result<Self> {
         let value = Allocator::new(&config, notify)?;
-        let iface: IAllocatorMXF =
-            value.into_com_in(config.pool, <Allocator as ObjectImpl>::POOL_TAG)?;
-        Ok(Self { iface })
-    }
-
-    fn allocator(&self) -> &Allocator {
-        // SAFETY: `iface` is chain 0 of a live `ComObject<Allocator>`: handles are only made by
-        // `new`, from an object of that type.
-        unsafe { ComObject::<Allocator>::value_of::<0>(self.iface.as_raw()) }
+        Self::create_in(value, config.pool, <Allocator as ObjectImpl>::POOL_TAG)
     }
 
     /// A snapshot of the books.
     pub fn stats(&self) -> AllocatorStats {
-        self.allocator().state.lock().snapshot()
+        self.value().state.lock().snapshot()
     }
 
     /// Frees every page whose events (or buffers) are all in the pool; returns how many.
     /// Takes the lock for a time proportional to the pool size: call it from a maintenance path,
     /// not per event.
     pub fn trim(&self) -> usize {
-        self.allocator().state.lock().trim()
-    }
-
-    /// The COM interface.
-    pub fn interface(&self) -> &IAllocatorMXF {
-        &self.iface
-    }
-
-    /// The COM interface, giving up the handle.
-    pub fn into_interface(self) -> IAllocatorMXF {
-        self.iface
-    }
-}
-
-impl core::ops::Deref for AllocatorHandle {
-    type Target = IAllocatorMXF;
-    fn deref(&self) -> &IAllocatorMXF {
-        &self.iface
+        self.value().state.lock().trim()
     }
 }
 

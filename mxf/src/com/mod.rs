@@ -4,10 +4,12 @@
 //! `NTSTATUS`. Everything else follows the COM rules: out-pointers are returned AddRef'd,
 //! in-pointers are borrowed.
 
+mod handle;
 mod interface;
 mod object;
 pub mod refcount;
 
+pub use handle::ObjectHandle;
 pub use interface::{
     AbiReturn, AbiSafe, CloneInterface, ComPtr, ComRef, Interface, assert_abi_return,
     assert_abi_safe,

@@ -427,6 +427,18 @@ impl<T: ObjectImpl> ComObject<T> {
         unsafe { I::from_raw(Self::chain_ptr(obj, k)) }
     }
 
+    /// The value behind chain `k` of an object (a run-time chain index).
+    ///
+    /// # Safety
+    /// `iface` is chain `k` of a live `ComObject<T>` that outlives `'a`.
+    pub unsafe fn value_at<'a>(iface: *mut c_void, k: usize) -> &'a T::Value {
+        // SAFETY: chain k is k pointer slots into the object; `iface` carries the provenance of
+        // the whole block (caller).
+        let obj = unsafe { iface.byte_sub(k * SLOT).cast::<Self>() };
+        // SAFETY: the object is live for 'a; `value` is only ever shared.
+        unsafe { &(*obj).value }
+    }
+
     /// The value behind any interface pointer of this object type.
     ///
     /// # Safety

@@ -86,7 +86,7 @@ use crate::abi::{
     KSSTATE, KSSTATE_STOP, NTSTATUS, REFERENCE_TIME, Result, STATUS_INVALID_PARAMETER,
     STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
 };
-use crate::com::{ComObject, ComRef, Interface, IntoComObject};
+use crate::com::{ComRef, Interface, ObjectHandle};
 use crate::event::{Chain, Event};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
@@ -657,52 +657,25 @@ impl IMXF_Impl for CaptureSink {
 }
 
 /// An owned capture sink with access to `flush` and its counters. Derefs to [`IMXF`].
-#[derive(Clone, Debug)]
-pub struct CaptureSinkHandle {
-    iface: IMXF,
-}
+pub type CaptureSinkHandle = ObjectHandle<CaptureSink, IMXF>;
 
-impl CaptureSinkHandle {
+impl ObjectHandle<CaptureSink, IMXF> {
     /// Creates a capture sink (in `KSSTATE_STOP`, unconnected) that recycles into `alloc`.
     /// `STATUS_INSUFFICIENT_RESOURCES` if the object cannot be allocated.
     pub fn new(alloc: IAllocatorMXF) -> Result<Self> {
-        let iface: IMXF = CaptureSink::new(alloc).into_com()?;
-        Ok(Self { iface })
-    }
-
-    fn object(&self) -> &CaptureSink {
-        // SAFETY: `iface` is chain 0 of a live `ComObject<CaptureSink>`: handles are only made
-        // by `new`, from an object of that type.
-        unsafe { ComObject::<CaptureSink>::value_of::<0>(self.iface.as_raw()) }
+        Self::create(CaptureSink::new(alloc))
     }
 
     /// Forwards pending fragments INCOMPLETE (+ discontinuity mark), recycles bare running-status
     /// placeholders (item 48). The pin calls it on PAUSE→ACQUIRE. Unconnected, the fragments go
     /// to the allocator.
     pub fn flush(&self) {
-        self.object().flush();
+        self.value().flush();
     }
 
     /// The counters.
     pub fn stats(&self) -> CaptureSinkStats {
-        self.object().stats()
-    }
-
-    /// The COM interface.
-    pub fn interface(&self) -> &IMXF {
-        &self.iface
-    }
-
-    /// The COM interface, giving up the handle.
-    pub fn into_interface(self) -> IMXF {
-        self.iface
-    }
-}
-
-impl core::ops::Deref for CaptureSinkHandle {
-    type Target = IMXF;
-    fn deref(&self) -> &IMXF {
-        &self.iface
+        self.value().stats()
     }
 }
 
@@ -718,6 +691,8 @@ mod tests {
         DMUS_KEF_PACKAGE_EVENT, KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN, STATUS_NOT_IMPLEMENTED,
     };
     use crate::allocator::{AllocatorConfig, AllocatorHandle};
+    #[allow(unused_imports)]
+    use crate::com::{Interface, IntoComObject};
     use std::sync::{Arc, Mutex};
     use std::vec;
     use std::vec::Vec;

@@ -56,7 +56,7 @@ use crate::abi::{
     DMUS_EVENT_SIZE, DMUS_KERNEL_EVENT, KSSTATE, KSSTATE_ACQUIRE, KSSTATE_STOP, NTSTATUS,
     REFERENCE_TIME, Result, STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS,
 };
-use crate::com::{ComObject, ComRef, Interface, IntoComObject};
+use crate::com::{ComRef, ObjectHandle};
 use crate::event::{Chain, Event};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
@@ -445,23 +445,17 @@ impl IMXF_Impl for Packer {
 }
 
 /// An owned packer with access to `fill`, its queue and its counters. Derefs to [`IMXF`].
-#[derive(Clone, Debug)]
-pub struct PackerHandle {
-    iface: IMXF,
-}
+pub type PackerHandle = ObjectHandle<Packer, IMXF>;
 
-impl PackerHandle {
+impl ObjectHandle<Packer, IMXF> {
     /// Creates a packer for `format` (in `KSSTATE_STOP`) that recycles into `alloc`.
     /// `STATUS_INSUFFICIENT_RESOURCES` if the object cannot be allocated.
     pub fn new(alloc: IAllocatorMXF, format: PackerFormat) -> Result<Self> {
-        let iface: IMXF = Packer::new(alloc, format).into_com()?;
-        Ok(Self { iface })
+        Self::create(Packer::new(alloc, format))
     }
 
     fn object(&self) -> &Packer {
-        // SAFETY: `iface` is chain 0 of a live `ComObject<Packer>`: handles are only made by
-        // `new`, from an object of that type.
-        unsafe { ComObject::<Packer>::value_of::<0>(self.iface.as_raw()) }
+        self.value()
     }
 
     /// Copies queued events into `buf` (one capture IRP) as records (§5.3: DMUS_EVENTHEADER with
@@ -488,23 +482,6 @@ impl PackerHandle {
     pub fn stats(&self) -> PackerStats {
         self.object().stats()
     }
-
-    /// The COM interface.
-    pub fn interface(&self) -> &IMXF {
-        &self.iface
-    }
-
-    /// The COM interface, giving up the handle.
-    pub fn into_interface(self) -> IMXF {
-        self.iface
-    }
-}
-
-impl core::ops::Deref for PackerHandle {
-    type Target = IMXF;
-    fn deref(&self) -> &IMXF {
-        &self.iface
-    }
 }
 
 #[cfg(all(test, not(loom)))]
@@ -519,6 +496,8 @@ mod tests {
         KSMUSICFORMAT, KSSTATE_PAUSE, KSSTATE_RUN,
     };
     use crate::allocator::{AllocatorConfig, AllocatorHandle};
+    #[allow(unused_imports)]
+    use crate::com::{Interface, IntoComObject};
     use crate::components::capture_sink::CaptureSinkHandle;
     use std::vec;
     use std::vec::Vec;

@@ -40,7 +40,7 @@ use crate::abi::{
     DMUS_KERNEL_EVENT, DONT_HOLD_FOR_SEQUENCING, KSSTATE, NTSTATUS, REFERENCE_TIME, Result,
     STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
 };
-use crate::com::{ComObject, ComRef, Interface, IntoComObject};
+use crate::com::{ComRef, Interface, ObjectHandle};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl, IMasterClock};
 use crate::platform::SpinLock;
 use crate::platform::atomic::{AtomicU64, Ordering};
@@ -500,24 +500,18 @@ impl IMXF_Impl for Sequencer {
 
 /// An owned sequencer: its IMXF plus the port-side controls (`process_queues` for the timer,
 /// the schedule prefetch, counters). Derefs to [`IMXF`].
-#[derive(Clone, Debug)]
-pub struct SequencerHandle {
-    iface: IMXF,
-}
+pub type SequencerHandle = ObjectHandle<Sequencer, IMXF>;
 
-impl SequencerHandle {
+impl ObjectHandle<Sequencer, IMXF> {
     /// Creates a sequencer that returns events to `alloc`, reads time from `clock` and delivers
     /// events `schedule_prefetch` (100 ns units) ahead of their presentation time
     /// (`DONT_HOLD_FOR_SEQUENCING`: at once). Fails only if the object cannot be allocated.
     pub fn new(alloc: IAllocatorMXF, clock: IMasterClock, schedule_prefetch: u64) -> Result<Self> {
-        let iface: IMXF = Sequencer::new(alloc, clock, schedule_prefetch).into_com()?;
-        Ok(Self { iface })
+        Self::create(Sequencer::new(alloc, clock, schedule_prefetch))
     }
 
     fn sequencer(&self) -> &Sequencer {
-        // SAFETY: `iface` is chain 0 of a live `ComObject<Sequencer>`: handles are only made by
-        // `new`, from an object of that type.
-        unsafe { ComObject::<Sequencer>::value_of::<0>(self.iface.as_raw()) }
+        self.value()
     }
 
     /// Changes the schedule prefetch (what the miniport's `NewStream` returned).
@@ -564,23 +558,6 @@ impl SequencerHandle {
     pub fn stats(&self) -> SequencerStats {
         self.sequencer().stats()
     }
-
-    /// The COM interface.
-    pub fn interface(&self) -> &IMXF {
-        &self.iface
-    }
-
-    /// The COM interface, giving up the handle.
-    pub fn into_interface(self) -> IMXF {
-        self.iface
-    }
-}
-
-impl core::ops::Deref for SequencerHandle {
-    type Target = IMXF;
-    fn deref(&self) -> &IMXF {
-        &self.iface
-    }
 }
 
 #[cfg(all(test, not(loom)))]
@@ -592,6 +569,8 @@ mod tests {
         DMUS_KEF_PACKAGE_EVENT, KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN, KSSTATE_STOP,
     };
     use crate::allocator::{AllocatorConfig, AllocatorHandle};
+    #[allow(unused_imports)]
+    use crate::com::{Interface, IntoComObject};
     use crate::event::{Chain, Event};
     use crate::interfaces::{IMXF_Vtbl, IMasterClock_Impl};
     use crate::platform::atomic::{AtomicI64, AtomicU32};

@@ -8,7 +8,7 @@
 use crate::abi::{
     NTSTATUS, Result, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
-use crate::com::{ComObject, ComRef, Interface, IntoComObject};
+use crate::com::{ComRef, Interface, ObjectHandle};
 use crate::interfaces::{IServiceGroup, IServiceGroup_Impl, IServiceSink, IServiceSink_Impl};
 use crate::platform::SpinLock;
 
@@ -82,64 +82,34 @@ impl IServiceGroup_Impl for ServiceGroup {
 }
 
 /// An owned service group with access to its delayed-service request.
-#[derive(Clone, Debug)]
-pub struct ServiceGroupHandle {
-    iface: IServiceGroup,
-}
+pub type ServiceGroupHandle = ObjectHandle<ServiceGroup, IServiceGroup>;
 
-impl ServiceGroupHandle {
+impl ObjectHandle<ServiceGroup, IServiceGroup> {
     /// A new, empty group.
     pub fn new() -> Result<Self> {
-        let iface = ServiceGroup {
+        Self::create(ServiceGroup {
             members: SpinLock::new(Members {
                 sinks: Default::default(),
                 delayed: false,
                 deadline: None,
             }),
-        }
-        .into_com()?;
-        Ok(Self { iface })
-    }
-
-    /// Wraps a group created by this module (`None` for any other object).
-    ///
-    /// # Safety
-    /// `iface` must be an `IServiceGroup` created by [`ServiceGroupHandle::new`].
-    pub unsafe fn from_interface(iface: IServiceGroup) -> Self {
-        Self { iface }
-    }
-
-    fn group(&self) -> &ServiceGroup {
-        // SAFETY: `iface` is chain 0 of a live `ComObject<ServiceGroup>` (constructors).
-        unsafe { ComObject::<ServiceGroup>::value_of::<0>(self.iface.as_raw()) }
+        })
     }
 
     /// The pending delayed-service request (the `delay` argument of `RequestDelayedService`, in
     /// 100 ns units), taking it; `None` if none or delayed service is not enabled.
     pub fn take_delayed(&self) -> Option<u64> {
-        self.group().members.lock().deadline.take()
+        self.value().members.lock().deadline.take()
     }
 
     /// The pending delayed-service request, without taking it.
     pub fn delayed_deadline(&self) -> Option<u64> {
-        self.group().members.lock().deadline
+        self.value().members.lock().deadline
     }
 
     /// Number of members.
     pub fn members(&self) -> usize {
-        self.group().members.lock().sinks.iter().flatten().count()
-    }
-
-    /// The COM interface.
-    pub fn interface(&self) -> &IServiceGroup {
-        &self.iface
-    }
-}
-
-impl core::ops::Deref for ServiceGroupHandle {
-    type Target = IServiceGroup;
-    fn deref(&self) -> &IServiceGroup {
-        &self.iface
+        self.value().members.lock().sinks.iter().flatten().count()
     }
 }
 
@@ -147,6 +117,8 @@ impl core::ops::Deref for ServiceGroupHandle {
 mod tests {
     extern crate std;
     use super::*;
+    #[allow(unused_imports)]
+    use crate::com::{Interface, IntoComObject};
     use crate::platform::atomic::{AtomicU32, Ordering};
     use std::sync::Arc;
 

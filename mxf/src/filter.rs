@@ -27,9 +27,10 @@
 
 use crate::abi::{
     DMUS_KERNEL_EVENT, KSSTATE, KSSTATE_ACQUIRE, KSSTATE_RUN, KSSTATE_STOP, NTSTATUS, POOL_TYPE,
-    Result, STATUS_INVALID_PARAMETER, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
+    Result, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
-use crate::com::{ComRef, Interface, ObjectHandle, ObjectImpl};
+use crate::com::{ComRef, ObjectHandle, ObjectImpl};
+use crate::connection::{Outputs, connect_output, disconnect_output};
 use crate::event::{Chain, Event};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
@@ -146,7 +147,7 @@ impl<'a> Output<'a> {
 }
 
 struct Plumbing {
-    sinks: [Option<IMXF>; MAX_OUTPUTS],
+    outputs: Outputs<MAX_OUTPUTS>,
     state: KSSTATE,
     /// Kept under the lock `PutMessage` takes anyway: cheaper than one atomic per counter.
     stats: FilterStats,
@@ -166,7 +167,7 @@ impl<F: Filter> FilterObject<F> {
             filter,
             alloc,
             plumbing: SpinLock::new(Plumbing {
-                sinks: Default::default(),
+                outputs: Outputs::new(),
                 state: F::INITIAL_STATE,
                 stats: FilterStats::default(),
             }),
@@ -205,7 +206,7 @@ impl<F: Filter> FilterObject<F> {
                 drop(p);
                 return input.deliver(None);
             }
-            p.sinks.clone()
+            p.outputs.snapshot()
         };
         let mut out = Output::new(alloc, F::OUTPUTS);
         let mut received = 0u64;
@@ -264,50 +265,12 @@ impl<F: Filter> IMXF_Impl for FilterObject<F> {
     }
 
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        let Some(sink) = sink else {
-            return STATUS_UNSUCCESSFUL;
-        };
-        let sink = sink.to_owned();
-        let mut p = self.plumbing.lock();
-        match p
-            .sinks
-            .iter_mut()
-            .take(F::OUTPUTS.clamp(1, MAX_OUTPUTS))
-            .find(|s| s.is_none())
-        {
-            Some(slot) => {
-                *slot = Some(sink);
-                STATUS_SUCCESS
-            }
-            None => STATUS_UNSUCCESSFUL,
-        }
+        let limit = F::OUTPUTS.clamp(1, MAX_OUTPUTS);
+        connect_output(&self.plumbing, |p| &mut p.outputs, sink, limit)
     }
 
     fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        let released;
-        {
-            let mut p = self.plumbing.lock();
-            match sink {
-                None => {
-                    released = core::mem::take(&mut p.sinks);
-                }
-                Some(s) => {
-                    let Some(slot) = p
-                        .sinks
-                        .iter_mut()
-                        .find(|x| x.as_ref().is_some_and(|x| x.as_raw() == s.as_raw()))
-                    else {
-                        return STATUS_UNSUCCESSFUL;
-                    };
-                    let mut r: [Option<IMXF>; MAX_OUTPUTS] = Default::default();
-                    r[0] = slot.take();
-                    released = r;
-                }
-            }
-        }
-        // The references are released outside the lock.
-        drop(released);
-        STATUS_SUCCESS
+        disconnect_output(&self.plumbing, |p| &mut p.outputs, sink)
     }
 }
 
@@ -352,7 +315,9 @@ impl<F: Filter + ObjectImpl<Value = FilterObject<F>>> ObjectHandle<F, IMXF> {
 mod loom_tests {
     extern crate std;
     use super::*;
+    use crate::abi::STATUS_UNSUCCESSFUL;
     use crate::allocator::{AllocatorConfig, AllocatorHandle};
+    use crate::com::Interface;
     use crate::com::IntoComObject;
     use crate::platform::atomic::{AtomicU64, Ordering};
     use loom::thread;

@@ -27,6 +27,7 @@ pub mod abi;
 pub mod allocator;
 pub mod com;
 pub mod components;
+pub mod connection;
 pub mod event;
 pub mod filter;
 #[cfg(feature = "std")]

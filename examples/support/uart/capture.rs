@@ -2,7 +2,8 @@
 
 use super::CAPTURE_CHANNEL_GROUP;
 use super::shared::StreamSlot;
-use mxf::com::{ComRef, Interface, IntoComObject, ObjectImpl};
+use mxf::com::{ComRef, IntoComObject, ObjectImpl};
+use mxf::connection::{Outputs, connect_output, disconnect_output};
 use mxf::platform::SpinLock;
 use mxf::prelude::*;
 
@@ -10,7 +11,7 @@ use mxf::prelude::*;
 #[com_object(IMXF, tag = "MPUc")]
 pub struct CaptureStream {
     /// The connected sink (the port's capture sink); `None`: the allocator.
-    output: SpinLock<Option<IMXF>>,
+    output: SpinLock<Outputs<1>>,
     /// Serialises `PutMessage(NULL)`, so chains leave in the order their bytes arrived.
     pull: SpinLock<()>,
     /// The allocator of the pin, AddRef'd: the source of every event sent.
@@ -34,7 +35,7 @@ impl CaptureStream {
         pool: POOL_TYPE,
     ) -> mxf::abi::Result<IMXF> {
         Self {
-            output: SpinLock::new(None),
+            output: SpinLock::new(Outputs::new()),
             pull: SpinLock::new(()),
             alloc,
             _clock: clock,
@@ -78,7 +79,7 @@ impl CaptureStream {
             chain.push_back(e);
         }
         self.slot.shared.input.lock().consume(&snapshot);
-        let sink = self.output.lock().clone();
+        let sink = self.output.lock().get(0).cloned();
         chain.deliver(sink.as_ref())
     }
 }
@@ -111,34 +112,13 @@ impl IMXF_Impl for CaptureStream {
         STATUS_INVALID_PARAMETER
     }
 
+    /// The connection rules of every MXF (items 27–29), from `mxf::connection`: NULL and a
+    /// second connection are refused; unconnected, captured events go to the allocator.
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        let Some(sink) = sink else {
-            return STATUS_UNSUCCESSFUL;
-        };
-        let mut output = self.output.lock();
-        if output.is_some() {
-            // A connection is never replaced.
-            return STATUS_UNSUCCESSFUL;
-        }
-        *output = Some(sink.to_owned());
-        STATUS_SUCCESS
+        connect_output(&self.output, |o| o, sink, 1)
     }
 
     fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        let old = {
-            let mut output = self.output.lock();
-            let matches = match (&*output, sink) {
-                (_, None) => true,
-                (Some(current), Some(s)) => current.as_raw() == s.as_raw(),
-                (None, Some(_)) => false,
-            };
-            if !matches {
-                return STATUS_UNSUCCESSFUL;
-            }
-            output.take()
-        };
-        // Released with no lock held.
-        drop(old);
-        STATUS_SUCCESS
+        disconnect_output(&self.output, |o| o, sink)
     }
 }

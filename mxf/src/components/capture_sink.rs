@@ -84,9 +84,10 @@
 use crate::abi::{
     DMUS_KEF_EVENT_COMPLETE, DMUS_KEF_EVENT_INCOMPLETE, DMUS_KERNEL_EVENT, INLINE_DATA_BYTES,
     KSSTATE, KSSTATE_STOP, NTSTATUS, REFERENCE_TIME, Result, STATUS_INVALID_PARAMETER,
-    STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
+    STATUS_SUCCESS,
 };
-use crate::com::{ComRef, Interface, ObjectHandle};
+use crate::com::{ComRef, ObjectHandle};
+use crate::connection::{Outputs, connect_output, disconnect_output};
 use crate::event::{Chain, Event};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
@@ -385,7 +386,7 @@ impl<'a> Cx<'_, 'a> {
 /// Everything behind the sink's lock.
 struct SinkState {
     state: KSSTATE,
-    sink: Option<IMXF>,
+    output: Outputs<1>,
     groups: [GroupState; MAX_CHANNEL_GROUPS],
     tick: u64,
     stats: CaptureSinkStats,
@@ -521,7 +522,7 @@ impl CaptureSink {
             chunk: buffer.clamp(INLINE_DATA_BYTES, SYSEX_CHUNK_BYTES),
             state: SpinLock::new(SinkState {
                 state: KSSTATE_STOP,
-                sink: None,
+                output: Outputs::new(),
                 groups: [const { GroupState::EMPTY }; MAX_CHANNEL_GROUPS],
                 tick: 0,
                 stats: CaptureSinkStats::default(),
@@ -541,7 +542,7 @@ impl CaptureSink {
         let sink = {
             let mut st = self.state.lock();
             st.stats.calls = st.stats.calls.saturating_add(1);
-            if st.state == KSSTATE_STOP || st.sink.is_none() {
+            if st.state == KSSTATE_STOP || !st.output.is_connected() {
                 st.stats.discarded = st.stats.discarded.saturating_add(input.len() as u64);
                 None
             } else {
@@ -552,7 +553,7 @@ impl CaptureSink {
                 };
                 st.process(&mut cx, &mut input);
                 st.stats.events_out = st.stats.events_out.saturating_add(out.len() as u64);
-                st.sink.clone()
+                st.output.get(0).cloned()
             }
         };
         // Unparsed input (STOP, unconnected) goes back to the allocator, outside the lock.
@@ -574,10 +575,10 @@ impl CaptureSink {
                 chunk: self.chunk,
             };
             st.flush_groups(&mut cx);
-            if st.sink.is_some() {
+            if st.output.is_connected() {
                 st.stats.events_out = st.stats.events_out.saturating_add(out.len() as u64);
             }
-            st.sink.clone()
+            st.output.get(0).cloned()
         };
         // Unconnected: the fragments go to the allocator.
         let _ = out.deliver(sink.as_ref());
@@ -626,33 +627,11 @@ impl IMXF_Impl for CaptureSink {
     }
 
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        let Some(sink) = sink else {
-            return STATUS_UNSUCCESSFUL;
-        };
-        // AddRef before the lock; a refused reference is released after it.
-        let sink = sink.to_owned();
-        let mut st = self.state.lock();
-        if st.sink.is_some() {
-            return STATUS_UNSUCCESSFUL;
-        }
-        st.sink = Some(sink);
-        STATUS_SUCCESS
+        connect_output(&self.state, |st| &mut st.output, sink, 1)
     }
 
     fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        let released = {
-            let mut st = self.state.lock();
-            match sink {
-                None => st.sink.take(),
-                Some(s) if st.sink.as_ref().is_some_and(|c| c.as_raw() == s.as_raw()) => {
-                    st.sink.take()
-                }
-                Some(_) => return STATUS_UNSUCCESSFUL,
-            }
-        };
-        // The reference is released outside the lock.
-        drop(released);
-        STATUS_SUCCESS
+        disconnect_output(&self.state, |st| &mut st.output, sink)
     }
 }
 
@@ -687,6 +666,8 @@ mod tests {
     extern crate std;
 
     use super::*;
+    #[allow(unused_imports)]
+    use crate::abi::STATUS_UNSUCCESSFUL;
     use crate::abi::{
         DMUS_KEF_PACKAGE_EVENT, KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN, STATUS_NOT_IMPLEMENTED,
     };

@@ -38,9 +38,10 @@
 
 use crate::abi::{
     DMUS_KERNEL_EVENT, DONT_HOLD_FOR_SEQUENCING, KSSTATE, NTSTATUS, REFERENCE_TIME, Result,
-    STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
+    STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS,
 };
-use crate::com::{ComRef, Interface, ObjectHandle};
+use crate::com::{ComRef, ObjectHandle};
+use crate::connection::{Outputs, connect_output, disconnect_output};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl, IMasterClock};
 use crate::platform::SpinLock;
 use crate::platform::atomic::{AtomicU64, Ordering};
@@ -252,8 +253,8 @@ struct State {
     outbox: EventList,
     /// A CPU is delivering (outside the lock).
     delivering: bool,
-    /// The output; `None` delivers to the allocator.
-    sink: Option<IMXF>,
+    /// The output; unconnected, events go to the allocator.
+    output: Outputs<1>,
     /// Master-clock time of the next due event, as computed by the last `process_queues`.
     wakeup: Option<REFERENCE_TIME>,
 }
@@ -298,7 +299,7 @@ impl Sequencer {
                 queue: EventList::new(),
                 outbox: EventList::new(),
                 delivering: false,
-                sink: None,
+                output: Outputs::new(),
                 wakeup: None,
             }),
             received: AtomicU64::new(0),
@@ -371,7 +372,7 @@ impl Sequencer {
                     return;
                 }
                 // AddRef'd: a concurrent DisconnectOutput cannot free the sink under us.
-                (list, st.sink.clone())
+                (list, st.output.get(0).cloned())
             };
             self.delivered.fetch_add(list.len as u64, Ordering::Relaxed);
             self.deliveries.fetch_add(1, Ordering::Relaxed);
@@ -468,33 +469,11 @@ impl IMXF_Impl for Sequencer {
     }
 
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        let Some(sink) = sink else {
-            return STATUS_UNSUCCESSFUL;
-        };
-        let mut st = self.state.lock();
-        if st.sink.is_some() {
-            return STATUS_UNSUCCESSFUL;
-        }
-        st.sink = Some(sink.to_owned());
-        STATUS_SUCCESS
+        connect_output(&self.state, |st| &mut st.output, sink, 1)
     }
 
     fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        let released = {
-            let mut st = self.state.lock();
-            match sink {
-                None => st.sink.take(),
-                Some(s) => {
-                    if st.sink.as_ref().is_none_or(|c| c.as_raw() != s.as_raw()) {
-                        return STATUS_UNSUCCESSFUL;
-                    }
-                    st.sink.take()
-                }
-            }
-        };
-        // The reference is released outside the lock.
-        drop(released);
-        STATUS_SUCCESS
+        disconnect_output(&self.state, |st| &mut st.output, sink)
     }
 }
 
@@ -565,6 +544,8 @@ mod tests {
     extern crate std;
 
     use super::*;
+    #[allow(unused_imports)]
+    use crate::abi::STATUS_UNSUCCESSFUL;
     use crate::abi::{
         DMUS_KEF_PACKAGE_EVENT, KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN, KSSTATE_STOP,
     };

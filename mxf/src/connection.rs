@@ -1,0 +1,127 @@
+//! The output side of an MXF: the connection rules every Microsoft MXF follows
+//! (`domain.md` §1.3, items 27–29), in one place for the framework's filters and components.
+//!
+//! * `ConnectOutput(NULL)` fails with `STATUS_UNSUCCESSFUL`.
+//! * `ConnectOutput(s)` connects the first free output; when every output is connected it fails
+//!   with `STATUS_UNSUCCESSFUL`: a connection is never replaced.
+//! * `DisconnectOutput(s)` disconnects the output holding `s`; `DisconnectOutput(NULL)`
+//!   disconnects every output; anything else fails with `STATUS_UNSUCCESSFUL`.
+//! * An output that is not connected delivers to the allocator (the owner's business).
+//!
+//! References are taken before the owner's lock and released after it, so `AddRef`/`Release`
+//! of a sink never run under the lock.
+
+use crate::abi::{NTSTATUS, STATUS_SUCCESS, STATUS_UNSUCCESSFUL};
+use crate::com::{ComRef, Interface};
+use crate::interfaces::IMXF;
+use crate::platform::SpinLock;
+
+/// Up to `N` output connections.
+pub struct Outputs<const N: usize> {
+    sinks: [Option<IMXF>; N],
+}
+
+impl<const N: usize> Default for Outputs<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Outputs<N> {
+    /// No output connected.
+    pub const fn new() -> Self {
+        Self {
+            sinks: [const { None }; N],
+        }
+    }
+
+    /// Connects `sink` to the first free output among the first `limit`; gives it back if all
+    /// of them are connected.
+    pub fn connect_within(&mut self, sink: IMXF, limit: usize) -> Result<(), IMXF> {
+        match self.sinks.iter_mut().take(limit).find(|s| s.is_none()) {
+            Some(slot) => {
+                *slot = Some(sink);
+                Ok(())
+            }
+            None => Err(sink),
+        }
+    }
+
+    /// Takes the connection(s) `DisconnectOutput(sink)` names: the output holding `sink`, or all
+    /// for `None`. `Err` if `sink` is not connected.
+    pub fn disconnect(
+        &mut self,
+        sink: Option<ComRef<'_, IMXF>>,
+    ) -> Result<[Option<IMXF>; N], NTSTATUS> {
+        let mut taken: [Option<IMXF>; N] = [const { None }; N];
+        match sink {
+            None => core::mem::swap(&mut taken, &mut self.sinks),
+            Some(s) => {
+                let slot = self
+                    .sinks
+                    .iter_mut()
+                    .find(|x| x.as_ref().is_some_and(|x| x.as_raw() == s.as_raw()))
+                    .ok_or(STATUS_UNSUCCESSFUL)?;
+                if let Some(first) = taken.first_mut() {
+                    *first = slot.take();
+                }
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Output `k`, if connected.
+    pub fn get(&self, k: usize) -> Option<&IMXF> {
+        self.sinks.get(k).and_then(Option::as_ref)
+    }
+
+    /// True if output 0 is connected.
+    pub fn is_connected(&self) -> bool {
+        self.get(0).is_some()
+    }
+
+    /// AddRef'd copies of every output, to deliver outside the owner's lock.
+    pub fn snapshot(&self) -> [Option<IMXF>; N] {
+        self.sinks.clone()
+    }
+}
+
+/// `ConnectOutput` for an object whose outputs live in `lock`, reached through `outputs`;
+/// at most `limit` outputs are used.
+pub fn connect_output<S, const N: usize>(
+    lock: &SpinLock<S>,
+    outputs: impl FnOnce(&mut S) -> &mut Outputs<N>,
+    sink: Option<ComRef<'_, IMXF>>,
+    limit: usize,
+) -> NTSTATUS {
+    let Some(sink) = sink else {
+        return STATUS_UNSUCCESSFUL;
+    };
+    let sink = sink.to_owned();
+    let refused = {
+        let mut guard = lock.lock();
+        outputs(&mut guard).connect_within(sink, limit)
+    };
+    match refused {
+        Ok(()) => STATUS_SUCCESS,
+        // The refused reference is released here, outside the lock.
+        Err(_) => STATUS_UNSUCCESSFUL,
+    }
+}
+
+/// `DisconnectOutput` for an object whose outputs live in `lock`, reached through `outputs`.
+pub fn disconnect_output<S, const N: usize>(
+    lock: &SpinLock<S>,
+    outputs: impl FnOnce(&mut S) -> &mut Outputs<N>,
+    sink: Option<ComRef<'_, IMXF>>,
+) -> NTSTATUS {
+    let taken = {
+        let mut guard = lock.lock();
+        outputs(&mut guard).disconnect(sink)
+    };
+    match taken {
+        // The references are released here, outside the lock.
+        Ok(_) => STATUS_SUCCESS,
+        Err(s) => s,
+    }
+}

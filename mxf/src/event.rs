@@ -442,3 +442,217 @@ impl<'a> Iterator for Chain<'a> {
 /// The longest incoming chain a filter or [`Chain::from_raw`] follows (a cyclic chain, which is
 /// a caller's bug, is cut here instead of looping forever).
 pub const MAX_CHAIN_LEN: usize = 1 << 22;
+
+/// An owned list of events threaded through `pNextEvt`, not tied to an allocator borrow: the
+/// queue type of components that keep events between calls (the sequencer's time-ordered queue,
+/// the unpacker's output queue, the packer's input queue).
+///
+/// Unlike [`Chain`], dropping a non-empty list does not return its events (there is no
+/// allocator to return them to): the owner hands the list on with [`EventList::take`] or
+/// returns it to its allocator in its own `Drop`.
+///
+/// Invariant: every event reachable from `head` is live, owned by the list and reachable exactly
+/// once; `tail` is the last of them (its `pNextEvt` is NULL), or NULL when the list is empty;
+/// `len` counts them.
+pub struct EventList {
+    head: *mut DMUS_KERNEL_EVENT,
+    tail: *mut DMUS_KERNEL_EVENT,
+    len: usize,
+}
+
+// SAFETY: the list owns its events exclusively; events are plain data that any CPU may touch.
+unsafe impl Send for EventList {}
+
+impl Default for EventList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventList {
+    /// An empty list.
+    pub const fn new() -> Self {
+        Self {
+            head: null_mut(),
+            tail: null_mut(),
+            len: 0,
+        }
+    }
+
+    /// True if empty.
+    pub fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The first event.
+    pub fn first(&self) -> Option<&DMUS_KERNEL_EVENT> {
+        // SAFETY: a non-NULL `head` is a live event of the list (invariant).
+        unsafe { self.head.as_ref() }
+    }
+
+    /// The last event, mutably (to stamp it, say).
+    pub fn last_mut(&mut self) -> Option<&mut DMUS_KERNEL_EVENT> {
+        // SAFETY: a non-NULL `tail` is a live event of the list (invariant), borrowed through
+        // `&mut self`.
+        unsafe { self.tail.as_mut() }
+    }
+
+    /// Appends an event.
+    pub fn push_back(&mut self, e: Event<'_>) {
+        // SAFETY: an `Event` owns a live event whose `pNextEvt` is NULL; it is given up here.
+        unsafe { self.push_back_raw(e.into_raw()) }
+    }
+
+    /// Appends a raw event.
+    ///
+    /// # Safety
+    /// `p` is a live event the caller owns and gives up, with `pNextEvt == NULL`, in no list.
+    pub unsafe fn push_back_raw(&mut self, p: *mut DMUS_KERNEL_EVENT) {
+        if self.tail.is_null() {
+            self.head = p;
+        } else {
+            // SAFETY: `tail` is the live last event (invariant); `p` is ours (caller).
+            unsafe { (*self.tail).pNextEvt = p };
+        }
+        self.tail = p;
+        self.len = self.len.saturating_add(1);
+    }
+
+    /// Prepends an event.
+    pub fn push_front(&mut self, e: Event<'_>) {
+        let p = e.into_raw();
+        // SAFETY: `p` was just given up by its `Event`: a live event, now ours.
+        unsafe { (*p).pNextEvt = self.head };
+        if self.tail.is_null() {
+            self.tail = p;
+        }
+        self.head = p;
+        self.len = self.len.saturating_add(1);
+    }
+
+    /// Removes the first event, as an [`Event`] of `alloc` (which it belongs to).
+    pub fn pop_front<'a>(&mut self, alloc: &'a IAllocatorMXF) -> Option<Event<'a>> {
+        let p = NonNull::new(self.head)?;
+        // SAFETY: `head` is the live first event (invariant).
+        let next = unsafe { (*p.as_ptr()).pNextEvt };
+        self.head = next;
+        if next.is_null() {
+            self.tail = null_mut();
+        }
+        self.len = self.len.saturating_sub(1);
+        // SAFETY: detached from the list, owned by us, from `alloc` (caller's word).
+        unsafe { Event::from_raw(p.as_ptr(), alloc) }
+    }
+
+    /// Appends `other`, keeping both orders.
+    pub fn append(&mut self, other: EventList) {
+        if other.is_empty() {
+            return;
+        }
+        if self.tail.is_null() {
+            *self = other;
+            return;
+        }
+        // SAFETY: `tail` is the live last event (invariant); `other`'s events become ours.
+        unsafe { (*self.tail).pNextEvt = other.head };
+        self.tail = other.tail;
+        self.len = self.len.saturating_add(other.len);
+    }
+
+    /// Takes every event out, leaving the list empty.
+    pub fn take_all(&mut self) -> EventList {
+        core::mem::take(self)
+    }
+
+    /// Takes every event out as one NULL-terminated chain (NULL if empty), leaving the list
+    /// empty. The caller owns the chain.
+    pub fn take(&mut self) -> *mut DMUS_KERNEL_EVENT {
+        self.take_all().head
+    }
+
+    /// Inserts `e` after every event whose presentation time is not later than its own (stable
+    /// for equal times). Appending in time order costs O(1); otherwise the list is walked.
+    ///
+    /// # Safety
+    /// `e` is a live event the caller owns and gives up, with `pNextEvt == NULL`, in no list.
+    pub unsafe fn insert_by_time(&mut self, e: *mut DMUS_KERNEL_EVENT) {
+        // SAFETY: `e` is live (caller).
+        let t = unsafe { (*e).ullPresTime100ns };
+        if self.tail.is_null() {
+            // SAFETY: forwarded contract.
+            return unsafe { self.push_back_raw(e) };
+        }
+        // SAFETY: the list is not empty, so `head` and `tail` are live events (invariant).
+        let (first, last) =
+            unsafe { ((*self.head).ullPresTime100ns, (*self.tail).ullPresTime100ns) };
+        if last <= t {
+            // SAFETY: forwarded contract.
+            return unsafe { self.push_back_raw(e) };
+        }
+        self.len = self.len.saturating_add(1);
+        if t < first {
+            // SAFETY: `e` is live and ours (caller).
+            unsafe { (*e).pNextEvt = self.head };
+            self.head = e;
+            return;
+        }
+        // first <= t < last: the event `p` with p.time <= t < p.next.time exists, and p.next is
+        // never NULL here (the tail is later than `t`).
+        let mut p = self.head;
+        loop {
+            // SAFETY: `p` is a live event of the list (invariant).
+            let next = unsafe { (*p).pNextEvt };
+            if next.is_null() {
+                break;
+            }
+            // SAFETY: `next` is a live event of the list (invariant).
+            if unsafe { (*next).ullPresTime100ns } > t {
+                break;
+            }
+            p = next;
+        }
+        // SAFETY: `p` is a live event of the list; `e` is ours (caller).
+        unsafe {
+            (*e).pNextEvt = (*p).pNextEvt;
+            (*p).pNextEvt = e;
+        }
+        if p == self.tail {
+            self.tail = e;
+        }
+    }
+
+    /// Detaches the leading events whose presentation time is at most `due`.
+    pub fn take_until(&mut self, due: REFERENCE_TIME) -> EventList {
+        let mut taken = EventList::new();
+        let mut last = null_mut::<DMUS_KERNEL_EVENT>();
+        let mut cur = self.head;
+        while !cur.is_null() {
+            // SAFETY: `cur` is a live event of the list (invariant).
+            let (time, next) = unsafe { ((*cur).ullPresTime100ns, (*cur).pNextEvt) };
+            if time > due {
+                break;
+            }
+            last = cur;
+            taken.len = taken.len.saturating_add(1);
+            cur = next;
+        }
+        if last.is_null() {
+            return taken;
+        }
+        taken.head = self.head;
+        taken.tail = last;
+        // SAFETY: `last` is a live event of the list; cutting after it splits the list in two.
+        unsafe { (*last).pNextEvt = null_mut() };
+        self.head = cur;
+        if cur.is_null() {
+            self.tail = null_mut();
+        }
+        self.len = self.len.saturating_sub(taken.len);
+        taken
+    }
+}

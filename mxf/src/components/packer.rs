@@ -57,7 +57,7 @@ use crate::abi::{
     REFERENCE_TIME, Result, STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS,
 };
 use crate::com::{ComRef, ObjectHandle};
-use crate::event::{Chain, Event};
+use crate::event::{Chain, EventList};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
 use core::ptr::null_mut;
@@ -127,75 +127,9 @@ pub struct PackerStats {
     pub discarded: u64,
 }
 
-/// A queue of events linked through `pNextEvt`: `head` .. `tail`, `len` events, NULL-terminated.
-/// It owns its events, which belong to the packer's allocator.
-struct Queue {
-    head: *mut DMUS_KERNEL_EVENT,
-    tail: *mut DMUS_KERNEL_EVENT,
-    len: usize,
-}
-
-// SAFETY: the queue owns its events exclusively and is only touched under the packer's lock (or
-// with exclusive access to the packer).
-unsafe impl Send for Queue {}
-
-impl Queue {
-    const EMPTY: Self = Self {
-        head: null_mut(),
-        tail: null_mut(),
-        len: 0,
-    };
-
-    fn push_back(&mut self, e: Event<'_>) {
-        let p = e.into_raw();
-        if self.tail.is_null() {
-            self.head = p;
-        } else {
-            // SAFETY: `tail` is the live last event of the queue, owned by it.
-            unsafe { (*self.tail).pNextEvt = p };
-        }
-        self.tail = p;
-        self.len = self.len.saturating_add(1);
-    }
-
-    fn push_front(&mut self, e: Event<'_>) {
-        let p = e.into_raw();
-        // SAFETY: `p` was just given up by its owning `Event`: a live event, now ours.
-        unsafe { (*p).pNextEvt = self.head };
-        if self.tail.is_null() {
-            self.tail = p;
-        }
-        self.head = p;
-        self.len = self.len.saturating_add(1);
-    }
-
-    fn pop_front<'a>(&mut self, alloc: &'a IAllocatorMXF) -> Option<Event<'a>> {
-        if self.head.is_null() {
-            return None;
-        }
-        let p = self.head;
-        // SAFETY: `head` is the live first event of the queue.
-        let next = unsafe { (*p).pNextEvt };
-        self.head = next;
-        if next.is_null() {
-            self.tail = null_mut();
-        }
-        self.len = self.len.saturating_sub(1);
-        // SAFETY: detached from the queue, owned by us, from the packer's allocator.
-        unsafe { Event::from_raw(p, alloc) }
-    }
-
-    /// Takes the whole chain out (NULL if empty).
-    fn take(&mut self) -> *mut DMUS_KERNEL_EVENT {
-        let h = self.head;
-        *self = Self::EMPTY;
-        h
-    }
-}
-
 /// Everything behind the packer's lock.
 struct PackerState {
-    queue: Queue,
+    queue: EventList,
     /// Bytes of the queue's first event already copied into earlier buffers.
     offset: usize,
     state: KSSTATE,
@@ -282,7 +216,7 @@ impl Packer {
             alloc,
             format,
             state: SpinLock::new(PackerState {
-                queue: Queue::EMPTY,
+                queue: EventList::new(),
                 offset: 0,
                 state: KSSTATE_STOP,
                 ks_base: None,
@@ -392,7 +326,7 @@ impl Packer {
     }
 
     fn queued(&self) -> usize {
-        self.state.lock().queue.len
+        self.state.lock().queue.len()
     }
 
     fn stats(&self) -> PackerStats {
@@ -419,7 +353,7 @@ impl IMXF_Impl for Packer {
             if old == KSSTATE_STOP && state == KSSTATE_ACQUIRE {
                 st.ks_base = None;
                 st.offset = 0;
-                st.stats.discarded = st.stats.discarded.saturating_add(st.queue.len as u64);
+                st.stats.discarded = st.stats.discarded.saturating_add(st.queue.len() as u64);
                 st.queue.take()
             } else {
                 null_mut()
@@ -499,6 +433,7 @@ mod tests {
     #[allow(unused_imports)]
     use crate::com::{Interface, IntoComObject};
     use crate::components::capture_sink::CaptureSinkHandle;
+    use crate::event::Event;
     use std::vec;
     use std::vec::Vec;
 

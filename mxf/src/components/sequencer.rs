@@ -42,6 +42,7 @@ use crate::abi::{
 };
 use crate::com::{ComRef, ObjectHandle};
 use crate::connection::{Outputs, connect_output, disconnect_output};
+use crate::event::EventList;
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl, IMasterClock};
 use crate::platform::SpinLock;
 use crate::platform::atomic::{AtomicU64, Ordering};
@@ -49,154 +50,6 @@ use core::ptr::null_mut;
 
 /// The shortest delay `process_queues` asks for when events remain: 1 ms in 100 ns units.
 pub const MIN_RESCHEDULE_DELAY: u64 = 10_000;
-
-/// A singly-linked list of owned events threaded through `pNextEvt`.
-///
-/// Invariant: every event reachable from `head` is live, owned by the list and reachable exactly
-/// once; `tail` is the last of them (its `pNextEvt` is NULL), or NULL when the list is empty;
-/// `len` counts them.
-struct EventList {
-    head: *mut DMUS_KERNEL_EVENT,
-    tail: *mut DMUS_KERNEL_EVENT,
-    len: usize,
-}
-
-// SAFETY: the list owns its events exclusively; events are plain data that any CPU may touch.
-unsafe impl Send for EventList {}
-
-impl EventList {
-    const fn new() -> Self {
-        Self {
-            head: null_mut(),
-            tail: null_mut(),
-            len: 0,
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.head.is_null()
-    }
-
-    /// The time of the first event.
-    fn first_time(&self) -> Option<REFERENCE_TIME> {
-        if self.head.is_null() {
-            return None;
-        }
-        // SAFETY: `head` is a live event of the list (invariant).
-        Some(unsafe { (*self.head).ullPresTime100ns })
-    }
-
-    /// Inserts `e` after every queued event whose time is not later than its own (stable).
-    ///
-    /// # Safety
-    /// `e` is a live event the caller owns and gives up, with `pNextEvt == NULL`, not already
-    /// in any list.
-    unsafe fn insert_sorted(&mut self, e: *mut DMUS_KERNEL_EVENT) {
-        // SAFETY: `e` is live (caller).
-        let t = unsafe { (*e).ullPresTime100ns };
-        self.len = self.len.saturating_add(1);
-        if self.tail.is_null() {
-            self.head = e;
-            self.tail = e;
-            return;
-        }
-        // SAFETY: the list is not empty, so `head` and `tail` are live events (invariant).
-        let (first, last) =
-            unsafe { ((*self.head).ullPresTime100ns, (*self.tail).ullPresTime100ns) };
-        if last <= t {
-            // SAFETY: `tail` is live (invariant); `e` becomes the new tail.
-            unsafe { (*self.tail).pNextEvt = e };
-            self.tail = e;
-            return;
-        }
-        if t < first {
-            // SAFETY: `e` is live and ours (caller).
-            unsafe { (*e).pNextEvt = self.head };
-            self.head = e;
-            return;
-        }
-        // first <= t < last: the event `p` with p.time <= t < p.next.time exists, and p.next is
-        // never NULL here (the tail is later than `t`).
-        let mut p = self.head;
-        loop {
-            // SAFETY: `p` is a live event of the list (invariant).
-            let next = unsafe { (*p).pNextEvt };
-            if next.is_null() {
-                break;
-            }
-            // SAFETY: `next` is a live event of the list (invariant).
-            let next_time = unsafe { (*next).ullPresTime100ns };
-            if next_time > t {
-                break;
-            }
-            p = next;
-        }
-        // SAFETY: `p` is a live event of the list; `e` is ours (caller).
-        unsafe {
-            (*e).pNextEvt = (*p).pNextEvt;
-            (*p).pNextEvt = e;
-        }
-        if p == self.tail {
-            self.tail = e;
-        }
-    }
-
-    /// Detaches the leading events whose time is at most `due`.
-    fn take_until(&mut self, due: REFERENCE_TIME) -> EventList {
-        let mut taken = EventList::new();
-        let mut last = null_mut::<DMUS_KERNEL_EVENT>();
-        let mut cur = self.head;
-        while !cur.is_null() {
-            // SAFETY: `cur` is a live event of the list (invariant).
-            let (time, next) = unsafe { ((*cur).ullPresTime100ns, (*cur).pNextEvt) };
-            if time > due {
-                break;
-            }
-            last = cur;
-            taken.len = taken.len.saturating_add(1);
-            cur = next;
-        }
-        if last.is_null() {
-            return taken;
-        }
-        taken.head = self.head;
-        taken.tail = last;
-        // SAFETY: `last` is a live event of the list; cutting after it splits the list in two.
-        unsafe { (*last).pNextEvt = null_mut() };
-        self.head = cur;
-        if cur.is_null() {
-            self.tail = null_mut();
-        }
-        self.len = self.len.saturating_sub(taken.len);
-        taken
-    }
-
-    /// Detaches everything.
-    fn take_all(&mut self) -> EventList {
-        core::mem::replace(self, EventList::new())
-    }
-
-    /// Appends `other` (keeps both orders).
-    fn append(&mut self, other: EventList) {
-        if other.is_empty() {
-            return;
-        }
-        if self.tail.is_null() {
-            *self = other;
-            return;
-        }
-        // SAFETY: `tail` is the live last event of this list (invariant); `other` is a disjoint
-        // list whose events now belong to this one.
-        unsafe { (*self.tail).pNextEvt = other.head };
-        self.tail = other.tail;
-        self.len = self.len.saturating_add(other.len);
-    }
-
-    /// Gives up the events as one NULL-terminated chain (NULL if empty).
-    fn into_raw(self) -> *mut DMUS_KERNEL_EVENT {
-        self.head
-    }
-}
 
 /// Checks an incoming chain without changing it: every link aligned, no cycle (Brent's
 /// algorithm: O(n) steps, O(1) memory). Returns the number of events.
@@ -339,10 +192,14 @@ impl Sequencer {
                 Due::Nothing => EventList::new(),
             };
             st.outbox.append(taken);
-            let delay = st.queue.first_time().map(|next| match due {
-                Due::Until { due, .. } => delay_until(next, due, min_delay),
-                Due::All | Due::Nothing => min_delay,
-            });
+            let delay = st
+                .queue
+                .first()
+                .map(|e| e.ullPresTime100ns)
+                .map(|next| match due {
+                    Due::Until { due, .. } => delay_until(next, due, min_delay),
+                    Due::All | Due::Nothing => min_delay,
+                });
             st.wakeup = match (due, delay) {
                 (Due::Until { now, .. }, Some(d)) => {
                     Some(now.saturating_add(i64::try_from(d).unwrap_or(i64::MAX)))
@@ -374,9 +231,11 @@ impl Sequencer {
                 // AddRef'd: a concurrent DisconnectOutput cannot free the sink under us.
                 (list, st.output.get(0).cloned())
             };
-            self.delivered.fetch_add(list.len as u64, Ordering::Relaxed);
+            self.delivered
+                .fetch_add(list.len() as u64, Ordering::Relaxed);
             self.deliveries.fetch_add(1, Ordering::Relaxed);
-            let head = list.into_raw();
+            let mut list = list;
+            let head = list.take();
             // SAFETY: the chain is ours and handed over whole; the receiver owns it from here.
             // `sink` and `alloc` are live interfaces we hold references to.
             unsafe {
@@ -417,7 +276,7 @@ impl Sequencer {
                     next
                 };
                 // SAFETY: `cur` is live, ours, detached and in no list.
-                unsafe { st.queue.insert_sorted(cur) };
+                unsafe { st.queue.insert_by_time(cur) };
                 cur = next;
             }
         }
@@ -429,7 +288,7 @@ impl Sequencer {
     fn stats(&self) -> SequencerStats {
         let queued = {
             let st = self.state.lock();
-            st.queue.len.saturating_add(st.outbox.len)
+            st.queue.len().saturating_add(st.outbox.len())
         };
         SequencerStats {
             received: self.received.load(Ordering::Relaxed),
@@ -454,7 +313,7 @@ impl Drop for Sequencer {
         all.append(st.queue.take_all());
         if !all.is_empty() {
             // SAFETY: the queued events are ours; the allocator takes the whole chain back.
-            unsafe { self.alloc.PutMessage(all.into_raw()) };
+            unsafe { self.alloc.PutMessage(all.take()) };
         }
     }
 }
@@ -530,7 +389,7 @@ impl ObjectHandle<Sequencer, IMXF> {
     /// Events held right now.
     pub fn queued(&self) -> usize {
         let st = self.sequencer().state.lock();
-        st.queue.len.saturating_add(st.outbox.len)
+        st.queue.len().saturating_add(st.outbox.len())
     }
 
     /// The counters.

@@ -54,15 +54,14 @@
 //!   buffer does, so the IRP completes instead of waiting for STOP.
 
 use crate::abi::{
-    DMUS_EVENT_SIZE, DMUS_EVENT_STRUCTURED, DMUS_EVENTHEADER, DMUS_KERNEL_EVENT, INLINE_DATA_BYTES,
-    KSMUSICFORMAT, KSSTATE, KSSTATE_STOP, NTSTATUS, REFERENCE_TIME, Result,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER_2, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
+    DMUS_EVENT_SIZE, DMUS_EVENT_STRUCTURED, DMUS_EVENTHEADER, INLINE_DATA_BYTES, KSMUSICFORMAT,
+    KSSTATE, KSSTATE_STOP, NTSTATUS, REFERENCE_TIME, Result, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_PARAMETER_2, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
 };
 use crate::com::Interface;
-use crate::event::Event;
+use crate::event::{Event, EventList};
 use crate::interfaces::{IAllocatorMXF, IMXF};
 use core::mem::size_of;
-use core::ptr::null_mut;
 
 /// `sizeof(DMUS_EVENTHEADER)`.
 const DMUS_HEADER: usize = size_of::<DMUS_EVENTHEADER>();
@@ -119,61 +118,17 @@ pub struct UnpackerStats {
     pub exhausted: u64,
 }
 
-/// Owned events appended in order, threaded through `pNextEvt`.
-///
-/// Invariant: every event reachable from `head` is live and owned by the queue; `tail` is the
-/// last one (NULL when empty); `len` counts them.
-struct EventQueue {
-    head: *mut DMUS_KERNEL_EVENT,
-    tail: *mut DMUS_KERNEL_EVENT,
-    len: usize,
-}
-
-// SAFETY: the queue owns its events exclusively; events are plain data any CPU may touch.
-unsafe impl Send for EventQueue {}
-
-impl EventQueue {
-    const fn new() -> Self {
-        Self {
-            head: null_mut(),
-            tail: null_mut(),
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, e: Event<'_>) {
-        let p = e.into_raw();
-        if self.tail.is_null() {
-            self.head = p;
-        } else {
-            // SAFETY: `tail` is the queue's live last event (invariant); `p` is ours and has
-            // `pNextEvt == NULL` (an `Event` is never part of a chain).
-            unsafe { (*self.tail).pNextEvt = p };
-        }
-        self.tail = p;
-        self.len = self.len.saturating_add(1);
-    }
-
-    /// Gives up the whole chain (NULL if empty).
-    fn take(&mut self) -> *mut DMUS_KERNEL_EVENT {
-        let head = self.head;
-        *self = Self::new();
-        head
-    }
-
-    /// Sets the byte position of the last queued event, if any.
-    fn set_last_position(&mut self, pos: u64) {
-        if !self.tail.is_null() {
-            // SAFETY: `tail` is the queue's live last event (invariant).
-            unsafe { (*self.tail).ullBytePosition = pos };
-        }
+/// Sets the byte position of the last queued event, if any.
+fn set_last_position(queue: &mut EventList, pos: u64) {
+    if let Some(last) = queue.last_mut() {
+        last.ullBytePosition = pos;
     }
 }
 
 /// Creates events and queues them.
 struct Emitter<'a> {
     alloc: &'a IAllocatorMXF,
-    queue: &'a mut EventQueue,
+    queue: &'a mut EventList,
     chunk: usize,
     events: &'a mut u64,
 }
@@ -198,7 +153,7 @@ impl<'a> Emitter<'a> {
     }
 
     fn push(&mut self, e: Event<'a>) {
-        self.queue.push(e);
+        self.queue.push_back(e);
         *self.events = self.events.saturating_add(1);
     }
 
@@ -265,7 +220,7 @@ impl<'a> Emitter<'a> {
 struct Core {
     alloc: IAllocatorMXF,
     sink: Option<IMXF>,
-    queue: EventQueue,
+    queue: EventList,
     state: KSSTATE,
     chunk: usize,
     stats: UnpackerStats,
@@ -278,7 +233,7 @@ impl Core {
         Self {
             alloc,
             sink: None,
-            queue: EventQueue::new(),
+            queue: EventList::new(),
             state: KSSTATE_STOP,
             chunk: size.clamp(INLINE_DATA_BYTES.max(2), MAX_CHUNK),
             stats: UnpackerStats::default(),
@@ -301,13 +256,13 @@ impl Core {
 
     fn truncated(&mut self, end: u64) -> NTSTATUS {
         self.stats.truncated = self.stats.truncated.saturating_add(1);
-        self.queue.set_last_position(end);
+        set_last_position(&mut self.queue, end);
         STATUS_INVALID_PARAMETER_2
     }
 
     fn exhausted(&mut self, end: u64, status: NTSTATUS) -> NTSTATUS {
         self.stats.exhausted = self.stats.exhausted.saturating_add(1);
-        self.queue.set_last_position(end);
+        set_last_position(&mut self.queue, end);
         status
     }
 
@@ -642,7 +597,7 @@ impl Unpacker for DmusUnpacker {
     }
 
     fn queued(&self) -> usize {
-        self.core.queue.len
+        self.core.queue.len()
     }
 
     fn stats(&self) -> UnpackerStats {
@@ -726,7 +681,7 @@ impl Unpacker for KsUnpacker {
     }
 
     fn queued(&self) -> usize {
-        self.core.queue.len
+        self.core.queue.len()
     }
 
     fn stats(&self) -> UnpackerStats {
@@ -854,6 +809,7 @@ mod tests {
     extern crate std;
 
     use super::*;
+    use crate::abi::DMUS_KERNEL_EVENT;
     use crate::abi::{
         DMUS_KEF_EVENT_INCOMPLETE, KSSTATE_ACQUIRE, KSSTATE_RUN, STATUS_INVALID_PARAMETER,
         kBytePositionNone,

@@ -3,8 +3,9 @@
 use super::capture::CaptureStream;
 use super::mpu401::{InterruptHandler, VirtualMpu401};
 use super::render::RenderStream;
-use super::shared::{SelfRef, Shared, StreamKind, StreamSlot};
+use super::shared::{Shared, StreamKind, StreamSlot};
 use core::ffi::c_void;
+use mxf::com::SelfRef;
 use mxf::com::{ComObject, ComRef, Interface};
 use mxf::components::service_group::ServiceGroupHandle;
 use mxf::platform::SpinLock;

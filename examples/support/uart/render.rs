@@ -1,7 +1,8 @@
 //! The render stream: events in, bytes out to the MPU-401, used events back to the allocator.
 
-use super::shared::{SelfRef, StreamSlot};
+use super::shared::StreamSlot;
 use super::{MAX_ZERO_WRITES, RETRY_DELAY};
+use mxf::com::SelfRef;
 use mxf::com::{ComObject, ComRef, Interface, IntoComObject, ObjectImpl};
 use mxf::platform::SpinLock;
 use mxf::prelude::*;

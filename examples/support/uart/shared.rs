@@ -1,15 +1,11 @@
 //! The state the miniport, its streams and its interrupt service routine share: the software
-//! input FIFO, the stream counts and the device-ready flag, plus [`SelfRef`], the object's
-//! pointer to itself.
+//! input FIFO, the stream counts and the device-ready flag.
 
 use super::mpu401::{MPU401_CMD_RESET, MPU401_CMD_UART, VirtualMpu401};
 use super::{INPUT_FIFO_SIZE, MAX_CAPTURE_STREAMS, MAX_RENDER_STREAMS};
-use core::ffi::c_void;
-use core::marker::PhantomData;
 use mxf::abi::{KSSTATE, KSSTATE_PAUSE, KSSTATE_RUN, NTSTATUS, STATUS_INVALID_DEVICE_REQUEST};
-use mxf::com::{CloneInterface, Interface};
 use mxf::platform::SpinLock;
-use mxf::platform::atomic::{AtomicBool, AtomicPtr, Ordering};
+use mxf::platform::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// What the miniport, its streams and its ISR share.
@@ -219,44 +215,5 @@ impl InputFifo {
         let n = snapshot.len.min(self.len);
         self.head = (self.head + n) % INPUT_FIFO_SIZE;
         self.len -= n;
-    }
-}
-
-/// A COM object's non-owning pointer to one of its own interfaces: what C++ code has as `this`.
-///
-/// The framework hands an object's methods `&self`, not the interface pointer they were called
-/// through. An object that must give a counted pointer to itself away (to a timer, or to a
-/// stream that keeps its miniport alive) stores its own interface pointer here once, right
-/// after creation, without a reference (a reference would keep the object alive forever).
-pub(crate) struct SelfRef<I: Interface> {
-    raw: AtomicPtr<c_void>,
-    _interface: PhantomData<fn() -> I>,
-}
-
-impl<I: Interface> SelfRef<I> {
-    /// Empty: [`get`](Self::get) returns `None` until [`set`](Self::set).
-    pub(crate) const fn new() -> Self {
-        Self {
-            raw: AtomicPtr::new(core::ptr::null_mut()),
-            _interface: PhantomData,
-        }
-    }
-
-    /// Records `iface`, an interface of the object holding this `SelfRef` (no AddRef).
-    pub(crate) fn set(&self, iface: &I) {
-        self.raw.store(iface.as_raw(), Ordering::Release);
-    }
-
-    /// A counted pointer to the object (AddRef).
-    ///
-    /// # Safety
-    /// The object is alive and not being destroyed: call this only from one of its methods
-    /// while its caller holds a reference, never from its destructor (an AddRef there would
-    /// revive an object whose count already reached zero).
-    pub(crate) unsafe fn get(&self) -> Option<I> {
-        let p = self.raw.load(Ordering::Acquire);
-        // SAFETY: `p` is NULL or an interface `I` of this object, which is alive (caller).
-        let borrowed = unsafe { I::from_raw_borrowed(&p) };
-        borrowed.map(CloneInterface::clone_interface)
     }
 }

@@ -8,6 +8,7 @@ mod handle;
 mod interface;
 mod object;
 pub mod refcount;
+mod self_ref;
 
 pub use handle::ObjectHandle;
 pub use interface::{
@@ -16,3 +17,4 @@ pub use interface::{
 };
 pub use object::{ComImpl, ComObject, IntoComObject, ObjectImpl, VtableFor, assert_send_sync};
 pub use refcount::{RefCount, Released};
+pub use self_ref::SelfRef;

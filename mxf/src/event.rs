@@ -191,7 +191,9 @@ impl<'a> Event<'a> {
                 unsafe { alloc.PutBuffer(old) };
             }
             let mut inline = [0u8; INLINE_DATA_BYTES];
-            inline[..bytes.len()].copy_from_slice(bytes);
+            if let Some(dst) = inline.get_mut(..bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
             e.uData.abData = inline;
         } else {
             let buf = if old.is_null() {
@@ -337,7 +339,7 @@ impl<'a> Chain<'a> {
                 break;
             }
             tail = next;
-            len += 1;
+            len = len.wrapping_add(1);
         }
         c.head = head;
         c.tail = tail;
@@ -371,7 +373,7 @@ impl<'a> Chain<'a> {
             unsafe { (*self.tail).pNextEvt = p };
         }
         self.tail = p;
-        self.len += 1;
+        self.len = self.len.wrapping_add(1);
     }
 
     /// Prepends a whole chain (keeps its order).
@@ -385,7 +387,7 @@ impl<'a> Chain<'a> {
             self.tail = front.tail;
         }
         self.head = front.head;
-        self.len += front.len;
+        self.len = self.len.wrapping_add(front.len);
         front.head = null_mut();
         front.tail = null_mut();
         front.len = 0;

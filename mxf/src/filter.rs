@@ -113,7 +113,7 @@ impl<'a> Output<'a> {
         if let Some(slot) = self.chains.get_mut(k) {
             slot.get_or_insert_with(|| Chain::new(self.alloc))
                 .push_back(event);
-            self.pushed += 1;
+            self.pushed = self.pushed.wrapping_add(1);
         }
     }
 
@@ -126,7 +126,7 @@ impl<'a> Output<'a> {
     pub fn new_event(&mut self) -> Option<Event<'a>> {
         let e = Event::new(self.alloc);
         if e.is_none() {
-            self.exhausted += 1;
+            self.exhausted = self.exhausted.wrapping_add(1);
         }
         e
     }
@@ -135,7 +135,7 @@ impl<'a> Output<'a> {
     pub fn clone_event(&mut self, event: &Event<'a>) -> Option<Event<'a>> {
         let e = event.try_clone();
         if e.is_none() {
-            self.exhausted += 1;
+            self.exhausted = self.exhausted.wrapping_add(1);
         }
         e
     }
@@ -214,7 +214,7 @@ impl<F: Filter> FilterObject<F> {
             if event.is_package() {
                 match F::PACKAGES {
                     PackagePolicy::PassWhole => {
-                        received += 1;
+                        received = received.wrapping_add(1);
                         out.push(event);
                     }
                     PackagePolicy::Unwrap => {
@@ -225,7 +225,7 @@ impl<F: Filter> FilterObject<F> {
                 }
                 continue;
             }
-            received += 1;
+            received = received.wrapping_add(1);
             self.filter.process(event, &mut out);
         }
         {

@@ -15,6 +15,17 @@
 //! The crate is `#![no_std]`: nothing in it panics on an ABI path, every allocation is fallible,
 //! and the `std` feature only adds user-mode conveniences.
 #![no_std]
+// Hard constraint 2: nothing reachable from an ABI entry point may panic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "std")]

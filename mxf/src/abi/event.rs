@@ -131,6 +131,8 @@ pub const ACTUAL_LAYOUT: EventLayout = EventLayout {
     inline: INLINE_DATA_BYTES,
 };
 
+// Evaluated by the compiler only: an out-of-range index would be a compile error.
+#[allow(clippy::indexing_slicing)]
 const _: () = {
     let (a, e) = (ACTUAL_LAYOUT, EXPECTED_LAYOUT);
     assert!(

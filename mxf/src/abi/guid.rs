@@ -44,9 +44,9 @@ impl fmt::Display for GuidParseError {
 
 const fn hex(b: u8) -> Option<u8> {
     match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
+        b'0'..=b'9' => Some(b.wrapping_sub(b'0')),
+        b'a'..=b'f' => Some(b.wrapping_sub(b'a').wrapping_add(10)),
+        b'A'..=b'F' => Some(b.wrapping_sub(b'A').wrapping_add(10)),
         _ => None,
     }
 }
@@ -85,6 +85,8 @@ impl GUID {
     /// };
     /// assert_eq!(IID_IMXF.Data1, 0xC096DF9E);
     /// ```
+    // Every index is below the length matched first (36 or 38), so no bound check can fail.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub const fn parse(s: &str) -> Result<GUID, GuidParseError> {
         let b = s.as_bytes();
         let (start, len) = match b.len() {

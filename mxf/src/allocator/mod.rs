@@ -77,7 +77,7 @@ impl Allocator {
             if !state.grow_events() {
                 return Err(STATUS_INSUFFICIENT_RESOURCES);
             }
-            filled += EVENTS_PER_PAGE as u64;
+            filled = filled.wrapping_add(EVENTS_PER_PAGE as u64);
         }
         Ok(Self {
             state: SpinLock::new(state),
@@ -95,7 +95,7 @@ impl Allocator {
         let Some(notify) = &self.notify else {
             // No notification target: one locked step handles any chain.
             let mut st = self.state.lock();
-            st.stats.lock_acquisitions += 1;
+            st.stats.lock_acquisitions = st.stats.lock_acquisitions.wrapping_add(1);
             let epoch = st.begin_put();
             return State::status_of(st.put_step(cur, epoch, None).anomaly);
         };
@@ -104,13 +104,16 @@ impl Allocator {
         loop {
             let step = {
                 let mut st = self.state.lock();
-                st.stats.lock_acquisitions += 1;
+                st.stats.lock_acquisitions = st.stats.lock_acquisitions.wrapping_add(1);
                 let ep = match epoch {
                     Some(e) => e,
                     None => *epoch.insert(st.begin_put()),
                 };
                 let step = st.put_step(cur, ep, Some(&mut positions));
-                st.stats.position_notifications += positions.len() as u64;
+                st.stats.position_notifications = st
+                    .stats
+                    .position_notifications
+                    .wrapping_add(positions.len() as u64);
                 step
             };
             anomaly |= step.anomaly;
@@ -149,7 +152,7 @@ impl IAllocatorMXF_Impl for Allocator {
         }
         let r = {
             let mut st = self.state.lock();
-            st.stats.lock_acquisitions += 1;
+            st.stats.lock_acquisitions = st.stats.lock_acquisitions.wrapping_add(1);
             st.get_event()
         };
         let (p, s) = match r {
@@ -171,7 +174,7 @@ impl IAllocatorMXF_Impl for Allocator {
         }
         let (r, compat) = {
             let mut st = self.state.lock();
-            st.stats.lock_acquisitions += 1;
+            st.stats.lock_acquisitions = st.stats.lock_acquisitions.wrapping_add(1);
             (st.get_buffer(), st.get_buffer_failure)
         };
         let (p, s) = match r {
@@ -191,7 +194,7 @@ impl IAllocatorMXF_Impl for Allocator {
             return STATUS_UNSUCCESSFUL;
         }
         let mut st = self.state.lock();
-        st.stats.lock_acquisitions += 1;
+        st.stats.lock_acquisitions = st.stats.lock_acquisitions.wrapping_add(1);
         if st.put_buffer(buffer) {
             STATUS_SUCCESS
         } else {

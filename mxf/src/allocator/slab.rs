@@ -79,12 +79,12 @@ impl<S, const PER_PAGE: usize> Slabs<S, PER_PAGE> {
         let rel = addr
             .checked_sub(base.as_ptr().addr())?
             .checked_sub(offset_in_slot)?;
-        if rel >= Self::PAGE_BYTES || rel % size_of::<S>() != 0 {
+        if rel >= Self::PAGE_BYTES || rel.checked_rem(size_of::<S>()) != Some(0) {
             return None;
         }
         // SAFETY: `rel / size_of::<S>() < PER_PAGE`, so the slot lies inside the page (S2); the
         // pointer is derived from the page's own pointer and keeps its provenance.
-        Some(unsafe { base.add(rel / size_of::<S>()) })
+        Some(unsafe { base.add(rel.checked_div(size_of::<S>())?) })
     }
 
     /// Allocates a page, records it, and returns it (slots uninitialised). `None` if the pool
@@ -101,11 +101,15 @@ impl<S, const PER_PAGE: usize> Slabs<S, PER_PAGE> {
         // stays inside the table block (S3); then `pos` is written.
         unsafe {
             let t = self.table.as_ptr();
-            core::ptr::copy(t.add(pos), t.add(pos + 1), self.len - pos);
+            core::ptr::copy(
+                t.add(pos),
+                t.add(pos.wrapping_add(1)),
+                self.len.wrapping_sub(pos),
+            );
         }
         // SAFETY: `pos <= len < cap`.
         unsafe { self.table.as_ptr().add(pos).write(page) };
-        self.len += 1;
+        self.len = self.len.wrapping_add(1);
         Some(page)
     }
 
@@ -152,7 +156,7 @@ impl<S, const PER_PAGE: usize> Slabs<S, PER_PAGE> {
             if keep(page) {
                 // SAFETY: `w <= r < len`.
                 unsafe { self.table.as_ptr().add(w).write(page) };
-                w += 1;
+                w = w.wrapping_add(1);
             } else {
                 // SAFETY: the page came from `pool_alloc` with this layout and tag (S2); the caller
                 // guarantees no further use.

@@ -99,7 +99,7 @@ impl Positions {
     fn push(&mut self, p: u64) {
         if let Some(slot) = self.buf.get_mut(self.n) {
             slot.write(p);
-            self.n += 1;
+            self.n = self.n.wrapping_add(1);
         }
     }
     /// Takes the collected positions, in order.
@@ -171,9 +171,9 @@ impl State {
             self.free_events = event_of(slot);
         }
         let s = &mut self.stats;
-        s.event_pages += 1;
-        s.free_events += EVENTS_PER_PAGE as u64;
-        s.total_events += EVENTS_PER_PAGE as u64;
+        s.event_pages = s.event_pages.wrapping_add(1);
+        s.free_events = s.free_events.wrapping_add(EVENTS_PER_PAGE as u64);
+        s.total_events = s.total_events.wrapping_add(EVENTS_PER_PAGE as u64);
         true
     }
 
@@ -193,21 +193,23 @@ impl State {
             self.free_buffers = slot;
         }
         let s = &mut self.stats;
-        s.buffer_pages += 1;
-        s.free_buffers += BUFFERS_PER_PAGE as u64;
-        s.total_buffers += BUFFERS_PER_PAGE as u64;
+        s.buffer_pages = s.buffer_pages.wrapping_add(1);
+        s.free_buffers = s.free_buffers.wrapping_add(BUFFERS_PER_PAGE as u64);
+        s.total_buffers = s.total_buffers.wrapping_add(BUFFERS_PER_PAGE as u64);
         true
     }
 
     /// `GetMessage`: a fresh event, or `STATUS_INSUFFICIENT_RESOURCES`.
     #[inline]
     pub(crate) fn get_event(&mut self) -> Result<NonNull<DMUS_KERNEL_EVENT>, NTSTATUS> {
-        if self.stats.total_events - self.stats.free_events >= self.max_events {
-            self.stats.anomalies.bound_refusals += 1;
+        if self.stats.total_events.wrapping_sub(self.stats.free_events) >= self.max_events {
+            self.stats.anomalies.bound_refusals =
+                self.stats.anomalies.bound_refusals.wrapping_add(1);
             return Err(STATUS_INSUFFICIENT_RESOURCES);
         }
         if self.free_events.is_null() && !self.grow_events() {
-            self.stats.anomalies.allocation_failures += 1;
+            self.stats.anomalies.allocation_failures =
+                self.stats.anomalies.allocation_failures.wrapping_add(1);
             return Err(STATUS_INSUFFICIENT_RESOURCES);
         }
         let e = self.free_events;
@@ -219,9 +221,11 @@ impl State {
             (*slot_of(e)).state = 0;
         }
         let s = &mut self.stats;
-        s.free_events -= 1;
-        s.gets += 1;
-        s.high_water_events = s.high_water_events.max(s.total_events - s.free_events);
+        s.free_events = s.free_events.wrapping_sub(1);
+        s.gets = s.gets.wrapping_add(1);
+        s.high_water_events = s
+            .high_water_events
+            .max(s.total_events.wrapping_sub(s.free_events));
         // SAFETY: `e` was non-NULL (A1, or a page was just added).
         Ok(unsafe { NonNull::new_unchecked(e) })
     }
@@ -229,11 +233,13 @@ impl State {
     /// `GetBuffer`: a buffer of `BUFFER_SIZE` bytes.
     pub(crate) fn get_buffer(&mut self) -> Result<NonNull<u8>, NTSTATUS> {
         if self.stats.outstanding_buffers >= self.max_buffers {
-            self.stats.anomalies.bound_refusals += 1;
+            self.stats.anomalies.bound_refusals =
+                self.stats.anomalies.bound_refusals.wrapping_add(1);
             return Err(STATUS_INSUFFICIENT_RESOURCES);
         }
         if self.free_buffers.is_null() && !self.grow_buffers() {
-            self.stats.anomalies.allocation_failures += 1;
+            self.stats.anomalies.allocation_failures =
+                self.stats.anomalies.allocation_failures.wrapping_add(1);
             return Err(STATUS_INSUFFICIENT_RESOURCES);
         }
         let slot = self.free_buffers;
@@ -243,8 +249,8 @@ impl State {
             (*slot).state = BUF_OUT;
         }
         let s = &mut self.stats;
-        s.free_buffers -= 1;
-        s.outstanding_buffers += 1;
+        s.free_buffers = s.free_buffers.wrapping_sub(1);
+        s.outstanding_buffers = s.outstanding_buffers.wrapping_add(1);
         s.high_water_buffers = s.high_water_buffers.max(s.outstanding_buffers);
         // SAFETY: in-bounds projection of a non-NULL slot.
         Ok(unsafe { NonNull::new_unchecked((&raw mut (*slot).data).cast::<u8>()) })
@@ -254,22 +260,24 @@ impl State {
     /// anomaly counted) if it is not an outstanding buffer of ours.
     pub(crate) fn put_buffer(&mut self, data: *mut u8) -> bool {
         let Some(slot) = self.buffers.lookup(data.addr(), DATA_OFFSET) else {
-            self.stats.anomalies.foreign_buffers += 1;
+            self.stats.anomalies.foreign_buffers =
+                self.stats.anomalies.foreign_buffers.wrapping_add(1);
             return false;
         };
         let slot = slot.as_ptr();
         // SAFETY: `slot` is one of our buffer slots (lookup).
         unsafe {
             if (*slot).state != BUF_OUT {
-                self.stats.anomalies.double_buffer_puts += 1;
+                self.stats.anomalies.double_buffer_puts =
+                    self.stats.anomalies.double_buffer_puts.wrapping_add(1);
                 return false;
             }
             (*slot).state = BUF_FREE;
             (*slot).next = self.free_buffers;
         }
         self.free_buffers = slot;
-        self.stats.free_buffers += 1;
-        self.stats.outstanding_buffers -= 1;
+        self.stats.free_buffers = self.stats.free_buffers.wrapping_add(1);
+        self.stats.outstanding_buffers = self.stats.outstanding_buffers.wrapping_sub(1);
         true
     }
 
@@ -278,9 +286,9 @@ impl State {
         self.epoch = if self.epoch >= (u32::MAX >> 1) {
             1
         } else {
-            self.epoch + 1
+            self.epoch.wrapping_add(1)
         };
-        self.stats.puts += 1;
+        self.stats.puts = self.stats.puts.wrapping_add(1);
         self.epoch
     }
 
@@ -307,7 +315,8 @@ impl State {
                 break;
             }
             let Some(slot) = self.events.lookup(cur.addr(), EVENT_OFFSET) else {
-                self.stats.anomalies.foreign_events += 1;
+                self.stats.anomalies.foreign_events =
+                    self.stats.anomalies.foreign_events.wrapping_add(1);
                 anomaly = true;
                 break;
             };
@@ -315,9 +324,10 @@ impl State {
             let state = unsafe { &mut (*slot.as_ptr()).state };
             if *state & 1 == 1 {
                 if *state >> 1 == epoch {
-                    self.stats.anomalies.cycles += 1;
+                    self.stats.anomalies.cycles = self.stats.anomalies.cycles.wrapping_add(1);
                 } else {
-                    self.stats.anomalies.double_puts += 1;
+                    self.stats.anomalies.double_puts =
+                        self.stats.anomalies.double_puts.wrapping_add(1);
                 }
                 anomaly = true;
                 break;
@@ -330,7 +340,7 @@ impl State {
             // Recycle: only the link is written; the event is reset when handed out again (A1).
             ev.pNextEvt = head;
             head = e;
-            freed += 1;
+            freed = freed.wrapping_add(1);
             if ev.is_package() {
                 // SAFETY: the package flag says the union holds the contents pointer.
                 let contents = unsafe { ev.uData.pPackageEvt };
@@ -343,7 +353,8 @@ impl State {
                 && let Some(p) = positions.as_deref_mut()
             {
                 if pos >= 0xFFFF_FFFF_FFFF_F000 {
-                    self.stats.position_rollover_warnings += 1;
+                    self.stats.position_rollover_warnings =
+                        self.stats.position_rollover_warnings.wrapping_add(1);
                 }
                 p.push(pos);
             }
@@ -357,7 +368,7 @@ impl State {
             cur = next;
         }
         self.free_events = head;
-        self.stats.free_events += freed;
+        self.stats.free_events = self.stats.free_events.wrapping_add(freed);
         PutStep { rest, anomaly }
     }
 
@@ -377,7 +388,8 @@ impl State {
         while !c.is_null() {
             let bad = match self.events.lookup(c.addr(), EVENT_OFFSET) {
                 None => {
-                    self.stats.anomalies.foreign_events += 1;
+                    self.stats.anomalies.foreign_events =
+                        self.stats.anomalies.foreign_events.wrapping_add(1);
                     true
                 }
                 Some(slot) => {
@@ -385,13 +397,14 @@ impl State {
                     let st = unsafe { &mut (*slot.as_ptr()).state };
                     if *st & 1 == 1 && *st >> 1 == epoch {
                         // Already recycled by this very put: the package contains itself.
-                        self.stats.anomalies.cycles += 1;
+                        self.stats.anomalies.cycles = self.stats.anomalies.cycles.wrapping_add(1);
                         true
                     } else if *st & 1 == 1 {
-                        self.stats.anomalies.double_puts += 1;
+                        self.stats.anomalies.double_puts =
+                            self.stats.anomalies.double_puts.wrapping_add(1);
                         true
                     } else if *st == epoch << 1 {
-                        self.stats.anomalies.cycles += 1;
+                        self.stats.anomalies.cycles = self.stats.anomalies.cycles.wrapping_add(1);
                         true
                     } else {
                         *st = epoch << 1;
@@ -431,7 +444,7 @@ impl State {
         let mut event_pages = 0u64;
         for page in self.events.iter() {
             if event_page_all_free(page) {
-                event_pages += 1;
+                event_pages = event_pages.wrapping_add(1);
                 for i in 0..EVENTS_PER_PAGE {
                     // SAFETY: `i < EVENTS_PER_PAGE`: an initialised slot of a live page.
                     unsafe { (*page.as_ptr().add(i)).state = TRIMMED };
@@ -448,7 +461,7 @@ impl State {
                     let e = *link;
                     if (*slot_of(e)).state == TRIMMED {
                         *link = (*e).pNextEvt;
-                        removed += 1;
+                        removed = removed.wrapping_add(1);
                     } else {
                         link = &raw mut (*e).pNextEvt;
                     }
@@ -458,9 +471,9 @@ impl State {
             // events is outstanding.
             unsafe { self.events.retain(|p| (*p.as_ptr()).state != TRIMMED) };
             let s = &mut self.stats;
-            s.free_events -= removed;
-            s.total_events -= removed;
-            s.event_pages -= event_pages;
+            s.free_events = s.free_events.wrapping_sub(removed);
+            s.total_events = s.total_events.wrapping_sub(removed);
+            s.event_pages = s.event_pages.wrapping_sub(event_pages);
         }
         let mut buffer_pages = 0u64;
         for page in self.buffers.iter() {
@@ -469,7 +482,7 @@ impl State {
                 unsafe { (*page.as_ptr().add(i)).state == BUF_FREE }
             });
             if all_free {
-                buffer_pages += 1;
+                buffer_pages = buffer_pages.wrapping_add(1);
                 for i in 0..BUFFERS_PER_PAGE {
                     // SAFETY: as above.
                     unsafe { (*page.as_ptr().add(i)).state = TRIMMED };
@@ -485,7 +498,7 @@ impl State {
                     let b = *link;
                     if (*b).state == TRIMMED {
                         *link = (*b).next;
-                        removed += 1;
+                        removed = removed.wrapping_add(1);
                     } else {
                         link = &raw mut (*b).next;
                     }
@@ -494,12 +507,12 @@ impl State {
             // SAFETY: as for events.
             unsafe { self.buffers.retain(|p| (*p.as_ptr()).state != TRIMMED) };
             let s = &mut self.stats;
-            s.free_buffers -= removed;
-            s.total_buffers -= removed;
-            s.buffer_pages -= buffer_pages;
+            s.free_buffers = s.free_buffers.wrapping_sub(removed);
+            s.total_buffers = s.total_buffers.wrapping_sub(removed);
+            s.buffer_pages = s.buffer_pages.wrapping_sub(buffer_pages);
         }
-        let freed = event_pages + buffer_pages;
-        self.stats.trimmed_pages += freed;
+        let freed = event_pages.wrapping_add(buffer_pages);
+        self.stats.trimmed_pages = self.stats.trimmed_pages.wrapping_add(freed);
         freed as usize
     }
 
@@ -532,7 +545,7 @@ impl State {
 
     pub(crate) fn snapshot(&self) -> AllocatorStats {
         AllocatorStats {
-            outstanding_events: self.stats.total_events - self.stats.free_events,
+            outstanding_events: self.stats.total_events.wrapping_sub(self.stats.free_events),
             ..self.stats
         }
     }

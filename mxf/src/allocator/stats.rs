@@ -23,11 +23,14 @@ pub struct Anomalies {
 impl Anomalies {
     /// Misuse by callers (everything but bound refusals and allocation failures).
     pub fn misuse(&self) -> u64 {
-        self.double_puts
-            + self.foreign_events
-            + self.cycles
-            + self.foreign_buffers
-            + self.double_buffer_puts
+        [
+            self.foreign_events,
+            self.cycles,
+            self.foreign_buffers,
+            self.double_buffer_puts,
+        ]
+        .iter()
+        .fold(self.double_puts, |a, &b| a.saturating_add(b))
     }
 }
 

@@ -136,6 +136,7 @@ impl<T: ObjectImpl> Inner<T> {
 impl<T: ObjectImpl> ComObject<T> {
     /// Compile-time layout check, forced by every constructor: the inner unknown sits right
     /// after the `CHAINS` vtable slots.
+    #[allow(clippy::arithmetic_side_effects)] // evaluated by the compiler only
     pub const LAYOUT_OK: () = {
         assert!(T::CHAINS >= 1, "a COM object needs at least one interface");
         assert!(
@@ -162,7 +163,7 @@ impl<T: ObjectImpl> ComObject<T> {
     unsafe fn from_slot<const K: usize>(this: *mut c_void) -> *mut Self {
         // SAFETY: slot K is K pointer slots into the object; `this` carries the provenance of
         // the whole block, so stepping back stays in bounds.
-        unsafe { this.byte_sub(K * SLOT).cast::<Self>() }
+        unsafe { this.byte_sub(K.wrapping_mul(SLOT)).cast::<Self>() }
     }
 
     /// # Safety
@@ -175,7 +176,9 @@ impl<T: ObjectImpl> ComObject<T> {
 
     #[inline(always)]
     fn chain_ptr(obj: *mut Self, k: usize) -> *mut c_void {
-        obj.cast::<u8>().wrapping_add(k * SLOT).cast::<c_void>()
+        obj.cast::<u8>()
+            .wrapping_add(k.wrapping_mul(SLOT))
+            .cast::<c_void>()
     }
 
     #[inline(always)]
@@ -434,7 +437,7 @@ impl<T: ObjectImpl> ComObject<T> {
     pub unsafe fn value_at<'a>(iface: *mut c_void, k: usize) -> &'a T::Value {
         // SAFETY: chain k is k pointer slots into the object; `iface` carries the provenance of
         // the whole block (caller).
-        let obj = unsafe { iface.byte_sub(k * SLOT).cast::<Self>() };
+        let obj = unsafe { iface.byte_sub(k.wrapping_mul(SLOT)).cast::<Self>() };
         // SAFETY: the object is live for 'a; `value` is only ever shared.
         unsafe { &(*obj).value }
     }

@@ -73,11 +73,13 @@ impl RefCount {
                 misuse();
                 return cur;
             }
-            match self
-                .0
-                .compare_exchange_weak(cur, cur + 1, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return cur + 1,
+            match self.0.compare_exchange_weak(
+                cur,
+                cur.wrapping_add(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return cur.wrapping_add(1),
                 Err(actual) => cur = actual,
             }
         }
@@ -96,15 +98,17 @@ impl RefCount {
                 // Saturated: the true count is unknown, so the object is never freed.
                 return Released::Alive(cur);
             }
-            match self
-                .0
-                .compare_exchange_weak(cur, cur - 1, Ordering::Release, Ordering::Relaxed)
-            {
+            match self.0.compare_exchange_weak(
+                cur,
+                cur.wrapping_sub(1),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) if cur == 1 => {
                     fence(Ordering::Acquire);
                     return Released::Last;
                 }
-                Ok(_) => return Released::Alive(cur - 1),
+                Ok(_) => return Released::Alive(cur.wrapping_sub(1)),
                 Err(actual) => cur = actual,
             }
         }

@@ -332,7 +332,7 @@ impl Port {
 
     fn pin_serial(&self) -> u64 {
         let mut n = lock(&self.next_pin);
-        *n += 1;
+        *n = n.wrapping_add(1);
         *n
     }
 
@@ -545,10 +545,18 @@ impl Port {
     }
 }
 
+/// One KS step from `cur` towards `target` (states change one step at a time).
+fn next_state_towards(cur: KSSTATE, target: KSSTATE) -> KSSTATE {
+    KSSTATE(if target.0 > cur.0 {
+        cur.0.saturating_add(1)
+    } else {
+        cur.0.saturating_sub(1)
+    })
+}
+
 fn connect_chain(port: &PortShared, items: impl Iterator<Item = IMXF>) -> Result<()> {
     let v: Vec<IMXF> = items.collect();
-    for w in v.windows(2) {
-        let (a, b) = (&w[0], &w[1]);
+    for (a, b) in v.iter().zip(v.iter().skip(1)) {
         // SAFETY: live interfaces.
         let s = unsafe { a.ConnectOutput(Some(b.to_ref())) };
         port.trace(std::format!(
@@ -563,9 +571,9 @@ fn connect_chain(port: &PortShared, items: impl Iterator<Item = IMXF>) -> Result
 }
 
 fn disconnect_chain(items: &[IMXF]) {
-    for w in items.windows(2) {
+    for (a, b) in items.iter().zip(items.iter().skip(1)) {
         // SAFETY: live interfaces.
-        unsafe { w[0].DisconnectOutput(Some(w[1].to_ref())) };
+        unsafe { a.DisconnectOutput(Some(b.to_ref())) };
     }
 }
 
@@ -623,10 +631,10 @@ impl PinCore {
         while a
             .irps
             .front()
-            .is_some_and(|i| i.sunk && i.start + i.len <= done)
+            .is_some_and(|i| i.sunk && i.start.saturating_add(i.len) <= done)
         {
             a.irps.pop_front();
-            a.completed_irps += 1;
+            a.completed_irps = a.completed_irps.wrapping_add(1);
         }
     }
 }
@@ -711,7 +719,7 @@ impl RenderGraph {
                 let mut u = lock(&self.unpacker);
                 let _ = u.sink_irp(&data, base, start);
             }
-            lock(&self.core.acct).submitted = start + data.len() as u64;
+            lock(&self.core.acct).submitted = start.saturating_add(data.len() as u64);
             let _ = lock(&self.unpacker).process_queues();
         }
         self.run_sequencer();
@@ -741,7 +749,7 @@ impl RenderPin {
             let mut a = lock(&self.graph.core.acct);
             let start = a.queued;
             let len = data.len() as u64;
-            a.queued += len;
+            a.queued = a.queued.wrapping_add(len);
             a.irps.push_back(Irp {
                 start,
                 len,
@@ -773,11 +781,7 @@ impl RenderPin {
             if cur == target {
                 break;
             }
-            let next = KSSTATE(if target.0 > cur.0 {
-                cur.0 + 1
-            } else {
-                cur.0 - 1
-            });
+            let next = next_state_towards(cur, target);
             let up = next.0 > cur.0;
             // Unpacker → sequencer → filters → miniport going up; the reverse going down.
             let objects = self.graph.objects_in_order();
@@ -817,7 +821,7 @@ impl RenderPin {
                 let mut a = lock(&self.graph.core.acct);
                 let n = a.irps.len() as u64;
                 a.irps.clear();
-                a.completed_irps += n;
+                a.completed_irps = a.completed_irps.wrapping_add(n);
                 a.completed = a.queued;
                 a.submitted = a.queued;
             }
@@ -866,14 +870,14 @@ impl RenderPin {
 impl RenderGraph {
     fn name_of(&self, i: usize, n: usize) -> String {
         let b = self.before.len();
-        if i + 1 == n {
+        if i.saturating_add(1) == n {
             "miniport".into()
         } else if i < b {
             std::format!("filter{}", i)
         } else if i == b {
             "sequencer".into()
         } else {
-            std::format!("filter{}", i - 1)
+            std::format!("filter{}", i.saturating_sub(1))
         }
     }
 }
@@ -987,18 +991,13 @@ impl CapturePin {
             if cur == target {
                 break;
             }
-            let next = KSSTATE(if target.0 > cur.0 {
-                cur.0 + 1
-            } else {
-                cur.0 - 1
-            });
+            let next = next_state_towards(cur, target);
             let order: Vec<usize> = if next.0 > cur.0 {
                 std::vec![0, 1, 2]
             } else {
                 std::vec![2, 1, 0]
             };
-            for i in order {
-                let (name, o) = &objects[i];
+            for (name, o) in order.into_iter().filter_map(|i| objects.get(i)) {
                 // SAFETY: live interface.
                 let s = unsafe { o.SetState(next) };
                 g.port

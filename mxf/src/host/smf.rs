@@ -88,11 +88,11 @@ impl TempoMap {
             if ct >= tick {
                 break;
             }
-            t += (ct - last_tick) as f64 * self.units_per_tick(tempo);
+            t += ct.saturating_sub(last_tick) as f64 * self.units_per_tick(tempo);
             last_tick = ct;
             tempo = ctempo;
         }
-        t += (tick - last_tick) as f64 * self.units_per_tick(tempo);
+        t += tick.saturating_sub(last_tick) as f64 * self.units_per_tick(tempo);
         t.round() as REFERENCE_TIME
     }
 
@@ -111,7 +111,7 @@ impl TempoMap {
             last_tick = ct;
             tempo = ctempo;
         }
-        last_tick + ((time - t) / self.units_per_tick(tempo)).round() as u64
+        last_tick.saturating_add(((time - t) / self.units_per_tick(tempo)).round() as u64)
     }
 }
 
@@ -133,7 +133,7 @@ pub fn read_smf(bytes: &[u8]) -> Result<Song, SmfError> {
             "empty file: a MIDI file starts with an `MThd` header".into(),
         ));
     }
-    if bytes.len() < 4 || &bytes[..4] != b"MThd" {
+    if bytes.get(..4) != Some(b"MThd".as_slice()) {
         return Err(SmfError(
             "not a MIDI file: it does not start with `MThd`".into(),
         ));
@@ -192,7 +192,7 @@ pub fn read_smf(bytes: &[u8]) -> Result<Song, SmfError> {
                 (b, MessageKind::Channel)
             }
             TrackEventKind::SysEx(data) => {
-                let mut b = Vec::with_capacity(data.len() + 1);
+                let mut b = Vec::with_capacity(data.len().saturating_add(1));
                 b.push(0xF0);
                 b.extend_from_slice(data);
                 (b, MessageKind::SysEx)
@@ -326,7 +326,7 @@ pub fn write_smf(
         timed.push((tick, 1, kind));
     }
     timed.sort_by_key(|e| (e.0, e.1));
-    let mut track: Vec<TrackEvent<'_>> = Vec::with_capacity(timed.len() + 1);
+    let mut track: Vec<TrackEvent<'_>> = Vec::with_capacity(timed.len().saturating_add(1));
     let mut last = 0u64;
     for (tick, _, kind) in timed {
         let delta = tick.saturating_sub(last).min(0x0FFF_FFFF) as u32;

@@ -119,17 +119,18 @@ fn chain64_put_only(b: Bencher) {
 fn chain64_put_one_by_one(b: Bencher) {
     let h = allocator();
     let hp = &h;
-    b.with_inputs(move || chain64(hp)).bench_local_values(|head| {
-        let mut cur = head as *mut DMUS_KERNEL_EVENT;
-        while !cur.is_null() {
-            // SAFETY: a chain of our events; each is detached before it is returned.
-            let next = unsafe { (*cur).pNextEvt };
-            // SAFETY: as above.
-            unsafe { (*cur).pNextEvt = null_mut() };
-            put(&h, black_box(cur));
-            cur = next;
-        }
-    });
+    b.with_inputs(move || chain64(hp))
+        .bench_local_values(|head| {
+            let mut cur = head as *mut DMUS_KERNEL_EVENT;
+            while !cur.is_null() {
+                // SAFETY: a chain of our events; each is detached before it is returned.
+                let next = unsafe { (*cur).pNextEvt };
+                // SAFETY: as above.
+                unsafe { (*cur).pNextEvt = null_mut() };
+                put(&h, black_box(cur));
+                cur = next;
+            }
+        });
 }
 
 /// The measurement floor of `chain64_put_only`: the same setup, the chain handed back unmeasured.

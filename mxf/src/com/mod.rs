@@ -15,6 +15,6 @@ pub use interface::{
     AbiReturn, AbiSafe, CloneInterface, ComPtr, ComRef, Interface, assert_abi_return,
     assert_abi_safe,
 };
-pub use object::{ComImpl, ComObject, IntoComObject, ObjectImpl, VtableFor, assert_send_sync};
+pub use object::{ComImpl, ComObject, IntoComObject, ObjectImpl, VtableFor};
 pub use refcount::{RefCount, Released};
 pub use self_ref::SelfRef;

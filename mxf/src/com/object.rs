@@ -510,7 +510,3 @@ pub trait IntoComObject: ObjectImpl<Value = Self> {
     }
 }
 impl<T: ObjectImpl<Value = T>> IntoComObject for T {}
-
-/// Compile-time check used by the object macros: objects are called from any CPU.
-#[doc(hidden)]
-pub const fn assert_send_sync<T: Send + Sync>() {}

@@ -25,7 +25,7 @@ use crate::abi::{
     STATUS_UNSUCCESSFUL,
 };
 use crate::allocator::{AllocatorConfig, AllocatorHandle};
-use crate::com::{ComObject, ComRef, Interface};
+use crate::com::{ComObject, ComRef, Interface, ObjectHandle};
 use crate::components::capture_sink::CaptureSinkHandle;
 use crate::components::packer::{PackerFormat, PackerHandle};
 use crate::components::sequencer::SequencerHandle;
@@ -210,7 +210,7 @@ impl IServiceSink_Impl for PortObject {
 
 /// The simulated DMus port around one miniport.
 pub struct Port {
-    iface: IPortDMus,
+    iface: ObjectHandle<PortObject, IPortDMus>,
     clock_iface: IMasterClock,
     sink_iface: IServiceSink,
     shared: Arc<PortShared>,
@@ -233,7 +233,7 @@ impl Port {
             stream_groups: Mutex::new(Vec::new()),
             trace: Mutex::new(Vec::new()),
         });
-        let iface: IPortDMus = ComObject::<PortObject>::create_value(
+        let iface = ObjectHandle::<PortObject, IPortDMus>::create_in(
             PortObject {
                 shared: shared.clone(),
                 me: Mutex::new(None),
@@ -247,9 +247,7 @@ impl Port {
         // SAFETY: as above.
         let sink_iface: IServiceSink = unsafe { ComObject::<PortObject>::sibling(iface.as_raw()) }
             .ok_or(STATUS_UNSUCCESSFUL)?;
-        // SAFETY: chain 0 of a live PortObject.
-        let obj = unsafe { ComObject::<PortObject>::value_of::<0>(iface.as_raw()) };
-        *lock(&obj.me) = Some(sink_iface.clone());
+        *lock(&iface.value().me) = Some(sink_iface.clone());
         // The port exists before `Init` runs: if `Init` fails, dropping it breaks the reference
         // cycles made so far (the port's own sink in `me`, the miniport in `shared`, a group the
         // miniport registered early with the port as a member), so nothing leaks.
@@ -274,7 +272,7 @@ impl Port {
         };
         s.ok()?;
         if let Some(g) = group {
-            obj.adopt_miniport_group(g);
+            port.iface.value().adopt_miniport_group(g);
         }
         Ok(port)
     }
@@ -450,7 +448,7 @@ impl Port {
         let graph = Arc::new(RenderGraph {
             core: core.clone(),
             port: self.shared.clone(),
-            port_iface: self.iface.clone(),
+            port_iface: self.iface.interface().clone(),
             alloc,
             unpacker: Mutex::new(unpacker),
             sequencer,
@@ -533,15 +531,7 @@ impl Drop for Port {
             unsafe { g.RemoveMember(Some(self.sink_iface.to_ref())) };
         }
         lock(&self.shared.miniport).take();
-        lock(self.port_object_me()).take();
-    }
-}
-
-impl Port {
-    fn port_object_me(&self) -> &Mutex<Option<IServiceSink>> {
-        // SAFETY: `iface` is chain 0 of a live PortObject.
-        let obj = unsafe { ComObject::<PortObject>::value_of::<0>(self.iface.as_raw()) };
-        &obj.me
+        lock(&self.iface.value().me).take();
     }
 }
 

@@ -55,11 +55,12 @@ pub use stats::{AllocatorStats, Anomalies};
 use crate::abi::{
     DMUS_KERNEL_EVENT, KSSTATE, NTSTATUS, Result, STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER_1, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS,
-    STATUS_UNSUCCESSFUL,
+    STATUS_UNSUCCESSFUL, kBytePositionNone,
 };
 use crate::com::{ComRef, ObjectHandle, ObjectImpl};
 use crate::interfaces::{IAllocatorMXF, IAllocatorMXF_Impl, IMXF, IMXF_Impl, IPositionNotify};
-use crate::platform::SpinLock;
+use crate::platform::{SpinLock, SpinLockGuard};
+use core::ptr::NonNull;
 use state::State;
 
 /// The allocator object. Create it with [`create_allocator`] or [`AllocatorHandle::new`].
@@ -86,36 +87,59 @@ impl Allocator {
     }
 
     /// `PutMessage` without the COM call.
+    #[inline]
     fn put(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         if head.is_null() {
             return STATUS_SUCCESS;
         }
+        if let Some(notify) = &self.notify {
+            return self.put_notifying(head, notify);
+        }
+        // No notification target: one locked step handles any chain.
+        let mut st = self.state.lock();
+        st.count_put();
+        if st.put_one::<false>(head).is_some() {
+            return STATUS_SUCCESS;
+        }
+        Self::put_rest(st, head)
+    }
+
+    /// The rest of a put without a notification target: chains, packages, long events, misuse.
+    #[inline(never)]
+    fn put_rest(mut st: SpinLockGuard<'_, State>, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        let epoch = st.epoch();
+        State::status_of(st.put_step(head, epoch, &mut ()).anomaly)
+    }
+
+    /// A put with a notification target: byte positions are collected under the lock and
+    /// notified, in chain order, after it is released.
+    #[inline(never)]
+    fn put_notifying(&self, head: *mut DMUS_KERNEL_EVENT, notify: &IPositionNotify) -> NTSTATUS {
+        let mut st = self.state.lock();
+        st.count_put();
+        if let Some(pos) = st.put_one::<true>(head) {
+            let notified = pos != 0 && pos != kBytePositionNone;
+            if notified {
+                st.cold.position_notifications = st.cold.position_notifications.wrapping_add(1);
+            }
+            drop(st);
+            if notified {
+                // SAFETY: `notify` is a live IPositionNotify we hold a reference to.
+                unsafe { notify.PositionNotify(pos) };
+            }
+            return STATUS_SUCCESS;
+        }
+        let epoch = st.epoch();
+        let mut positions = state::Positions::new();
         let mut cur = head;
         let mut anomaly = false;
-        let Some(notify) = &self.notify else {
-            // No notification target: one locked step handles any chain.
-            let mut st = self.state.lock();
-            st.stats.lock_acquisitions = st.stats.lock_acquisitions.wrapping_add(1);
-            let epoch = st.begin_put();
-            return State::status_of(st.put_step(cur, epoch, None).anomaly);
-        };
-        let mut positions = state::Positions::new();
-        let mut epoch = None;
         loop {
-            let step = {
-                let mut st = self.state.lock();
-                st.stats.lock_acquisitions = st.stats.lock_acquisitions.wrapping_add(1);
-                let ep = match epoch {
-                    Some(e) => e,
-                    None => *epoch.insert(st.begin_put()),
-                };
-                let step = st.put_step(cur, ep, Some(&mut positions));
-                st.stats.position_notifications = st
-                    .stats
-                    .position_notifications
-                    .wrapping_add(positions.len() as u64);
-                step
-            };
+            let step = st.put_step(cur, epoch, &mut positions);
+            st.cold.position_notifications = st
+                .cold
+                .position_notifications
+                .wrapping_add(positions.len() as u64);
+            drop(st);
             anomaly |= step.anomaly;
             for p in positions.drain() {
                 // SAFETY: `notify` is a live IPositionNotify we hold a reference to.
@@ -125,15 +149,69 @@ impl Allocator {
                 break;
             }
             cur = step.rest;
+            st = self.state.lock();
+            st.cold.extra_put_steps = st.cold.extra_put_steps.wrapping_add(1);
         }
         State::status_of(anomaly)
     }
+}
+
+/// Resets an event just taken off the free list and hands it to the caller of `GetMessage`.
+#[inline]
+fn hand_out(e: NonNull<DMUS_KERNEL_EVENT>, out: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    // SAFETY: the event was taken off the free list under the lock and marked handed out: it is
+    // exclusively ours until the caller receives it. It is reset here, whatever its last owner
+    // left in it. `out` is a non-NULL, aligned out-pointer from the caller (checked).
+    unsafe {
+        e.as_ptr().write(DMUS_KERNEL_EVENT::FRESH);
+        out.write(e.as_ptr());
+    }
+    STATUS_SUCCESS
+}
+
+/// `GetMessage` when the free list is empty or the bound is reached.
+#[cold]
+#[inline(never)]
+fn get_message_slow(
+    mut st: SpinLockGuard<'_, State>,
+    out: *mut *mut DMUS_KERNEL_EVENT,
+) -> NTSTATUS {
+    let r = st.get_event_slow();
+    drop(st);
+    match r {
+        Ok(e) => hand_out(e, out),
+        Err(s) => {
+            // SAFETY: non-NULL, aligned out-pointer from the caller (checked).
+            unsafe { out.write(core::ptr::null_mut()) };
+            s
+        }
+    }
+}
+
+/// `GetBuffer` when the free list is empty or the bound is reached.
+#[cold]
+#[inline(never)]
+fn get_buffer_slow(mut st: SpinLockGuard<'_, State>, out: *mut *mut u8) -> NTSTATUS {
+    let r = st.get_buffer_slow();
+    let compat = st.get_buffer_failure;
+    drop(st);
+    let (p, s) = match r {
+        Ok(b) => (b.as_ptr(), STATUS_SUCCESS),
+        Err(_) if compat == GetBufferFailure::BugCompatible => {
+            (core::ptr::null_mut(), STATUS_SUCCESS)
+        }
+        Err(s) => (core::ptr::null_mut(), s),
+    };
+    // SAFETY: non-NULL, aligned out-pointer from the caller (checked).
+    unsafe { out.write(p) };
+    s
 }
 
 impl IMXF_Impl for Allocator {
     fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
+    #[inline]
     fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         self.put(event)
     }
@@ -146,58 +224,52 @@ impl IMXF_Impl for Allocator {
 }
 
 impl IAllocatorMXF_Impl for Allocator {
+    #[inline]
     fn GetMessage(&self, event: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         if event.is_null() || !event.is_aligned() {
             return STATUS_INVALID_PARAMETER;
         }
-        let r = {
-            let mut st = self.state.lock();
-            st.stats.lock_acquisitions = st.stats.lock_acquisitions.wrapping_add(1);
-            st.get_event()
-        };
-        let (p, s) = match r {
-            Ok(e) => (e.as_ptr(), STATUS_SUCCESS),
-            Err(s) => (core::ptr::null_mut(), s),
-        };
-        // SAFETY: non-NULL, aligned out-pointer from the caller.
-        unsafe { event.write(p) };
-        s
+        let mut st = self.state.lock();
+        match st.pop_event() {
+            Some(e) => {
+                drop(st);
+                hand_out(e, event)
+            }
+            None => get_message_slow(st, event),
+        }
     }
 
     fn GetBufferSize(&self) -> u16 {
         BUFFER_SIZE as u16
     }
 
+    #[inline]
     fn GetBuffer(&self, buffer: *mut *mut u8) -> NTSTATUS {
         if buffer.is_null() || !buffer.is_aligned() {
             return STATUS_INVALID_PARAMETER;
         }
-        let (r, compat) = {
-            let mut st = self.state.lock();
-            st.stats.lock_acquisitions = st.stats.lock_acquisitions.wrapping_add(1);
-            (st.get_buffer(), st.get_buffer_failure)
-        };
-        let (p, s) = match r {
-            Ok(b) => (b.as_ptr(), STATUS_SUCCESS),
-            Err(_) if compat == GetBufferFailure::BugCompatible => {
-                (core::ptr::null_mut(), STATUS_SUCCESS)
+        let mut st = self.state.lock();
+        match st.pop_buffer() {
+            Some(b) => {
+                drop(st);
+                // SAFETY: non-NULL, aligned out-pointer from the caller (checked).
+                unsafe { buffer.write(b.as_ptr()) };
+                STATUS_SUCCESS
             }
-            Err(s) => (core::ptr::null_mut(), s),
-        };
-        // SAFETY: non-NULL, aligned out-pointer from the caller.
-        unsafe { buffer.write(p) };
-        s
+            None => get_buffer_slow(st, buffer),
+        }
     }
 
+    #[inline]
     fn PutBuffer(&self, buffer: *mut u8) -> NTSTATUS {
         if buffer.is_null() {
             return STATUS_UNSUCCESSFUL;
         }
         let mut st = self.state.lock();
-        st.stats.lock_acquisitions = st.stats.lock_acquisitions.wrapping_add(1);
         if st.put_buffer(buffer) {
             STATUS_SUCCESS
         } else {
+            st.cold.put_buffer_refusals = st.cold.put_buffer_refusals.wrapping_add(1);
             STATUS_INVALID_PARAMETER
         }
     }

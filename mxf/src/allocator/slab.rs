@@ -6,12 +6,100 @@
 //! * S2: each page is one pool block of `PER_PAGE` slots of `S` (`Layout::array::<S>(PER_PAGE)`),
 //!   allocated under `page_tag` and owned by this table until `remove`/`free_all`.
 //! * S3: `table` is a pool block of `cap` pointers under `table_tag` (or dangling when `cap == 0`).
+//! * S4: `hint` is NULL or one of the live pages of `table[..len]`.
 
 use crate::abi::POOL_TYPE;
 use crate::platform::{pool_alloc, pool_free};
 use core::alloc::Layout;
 use core::mem::size_of;
 use core::ptr::NonNull;
+
+/// The multiplicative inverse of the odd number `o` modulo 2^usize::BITS (Newton's iteration:
+/// each step doubles the number of correct low bits, and `o` itself is correct to 3 bits).
+const fn inverse_of_odd(o: usize) -> usize {
+    let mut x = o;
+    let mut i = 0u32;
+    while i < 6 {
+        x = x.wrapping_mul(2usize.wrapping_sub(o.wrapping_mul(x)));
+        i = i.wrapping_add(1);
+    }
+    x
+}
+
+/// One page of a [`Slabs`] table, cached by a caller that checks many pointers in a row (the
+/// put walk). Only valid while the table is not changed (the allocator's lock is held).
+pub(crate) struct Page<S, const PER_PAGE: usize> {
+    base: NonNull<S>,
+}
+
+impl<S, const PER_PAGE: usize> Clone for Page<S, PER_PAGE> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S, const PER_PAGE: usize> Copy for Page<S, PER_PAGE> {}
+
+impl<S, const PER_PAGE: usize> Page<S, PER_PAGE> {
+    const SIZE: usize = {
+        assert!(size_of::<S>() > 0 && PER_PAGE > 0);
+        size_of::<S>()
+    };
+    pub(crate) const TWOS: u32 = Self::SIZE.trailing_zeros();
+    pub(crate) const INVERSE: usize = inverse_of_odd(Self::SIZE >> Self::TWOS);
+
+    /// The address of the page's first slot.
+    #[inline(always)]
+    pub(crate) fn base_addr(self) -> usize {
+        self.base.as_ptr().addr()
+    }
+
+    /// Bytes covered by the page.
+    pub(crate) const BYTES: usize = PER_PAGE * Self::SIZE;
+
+    /// The distance of `addr` from byte `offset_in_slot` of the page's first slot (wrapping:
+    /// an address below it gives a huge distance).
+    #[inline(always)]
+    pub(crate) fn distance(self, addr: usize, offset_in_slot: usize) -> usize {
+        addr.wrapping_sub(self.base.as_ptr().addr())
+            .wrapping_sub(offset_in_slot)
+    }
+
+    /// Whether a [`distance`](Self::distance) names a slot of this page: inside the page and a
+    /// whole number of slots. `(x * inverse(odd part of SIZE)).rotate_right(twos)` is `x / SIZE`
+    /// when `SIZE` divides `x`, and larger than `usize::MAX / SIZE` otherwise (exact division
+    /// by multiplication), so one comparison with `PER_PAGE` checks range and alignment
+    /// together, without a division.
+    #[inline(always)]
+    pub(crate) fn is_slot(x: usize) -> bool {
+        x.wrapping_mul(Self::INVERSE).rotate_right(Self::TWOS) < PER_PAGE
+    }
+
+    /// The slot at address `slot_addr`, which must be a slot of this page (a distance that
+    /// passed [`is_slot`](Self::is_slot), or one known to be a whole number of slots and below
+    /// [`BYTES`](Self::BYTES)). The pointer carries the page's provenance with that address,
+    /// whatever pointer the address came from (and costs no arithmetic on the page's base).
+    ///
+    /// # Safety
+    /// `slot_addr` is the address of a slot of this page.
+    #[inline(always)]
+    pub(crate) unsafe fn slot_at(self, slot_addr: usize) -> NonNull<S> {
+        // SAFETY: the caller guarantees a slot of this page (S2), so not NULL.
+        unsafe { NonNull::new_unchecked(self.base.as_ptr().with_addr(slot_addr)) }
+    }
+
+    /// The slot whose byte `offset_in_slot` is at `addr`, if that slot is in this page.
+    /// Compares addresses only.
+    #[inline(always)]
+    pub(crate) fn slot(self, addr: usize, offset_in_slot: usize) -> Option<NonNull<S>> {
+        let x = self.distance(addr, offset_in_slot);
+        if Self::is_slot(x) {
+            // SAFETY: checked just above.
+            Some(unsafe { self.slot_at(addr.wrapping_sub(offset_in_slot)) })
+        } else {
+            None
+        }
+    }
+}
 
 pub(crate) struct Slabs<S, const PER_PAGE: usize> {
     table: NonNull<NonNull<S>>,
@@ -20,8 +108,8 @@ pub(crate) struct Slabs<S, const PER_PAGE: usize> {
     pool: POOL_TYPE,
     page_tag: u32,
     table_tag: u32,
-    /// Index of the page of the last successful lookup (chains usually stay on one page).
-    hint: usize,
+    /// The page of the last successful search (chains usually stay on one page), or NULL.
+    hint: *mut S,
 }
 
 // SAFETY: the table owns its pages exclusively (S2); access is serialised by the allocator's lock.
@@ -36,16 +124,13 @@ impl<S, const PER_PAGE: usize> Slabs<S, PER_PAGE> {
             pool,
             page_tag,
             table_tag,
-            hint: 0,
+            hint: core::ptr::null_mut(),
         }
     }
 
     fn page_layout() -> Option<Layout> {
         Layout::array::<S>(PER_PAGE).ok()
     }
-
-    /// Bytes covered by one page.
-    const PAGE_BYTES: usize = PER_PAGE * size_of::<S>();
 
     fn slice(&self) -> &[NonNull<S>] {
         if self.cap == 0 {
@@ -55,36 +140,40 @@ impl<S, const PER_PAGE: usize> Slabs<S, PER_PAGE> {
         unsafe { core::slice::from_raw_parts(self.table.as_ptr(), self.len) }
     }
 
+    /// The page of the last successful search, if there is any page.
+    #[inline]
+    pub(crate) fn hinted(&self) -> Option<Page<S, PER_PAGE>> {
+        NonNull::new(self.hint).map(|base| Page { base })
+    }
+
     /// The slot whose byte `offset_in_slot` is at address `addr`, if `addr` is exactly that byte
     /// of a slot of one of our pages. Compares addresses only; never reads the pointer.
     #[inline]
     pub(crate) fn lookup(&mut self, addr: usize, offset_in_slot: usize) -> Option<NonNull<S>> {
-        let pages = self.slice();
-        let hinted = pages.get(self.hint).copied();
-        if let Some(slot) = hinted.and_then(|base| Self::slot_in(base, addr, offset_in_slot)) {
+        if let Some(slot) = self.hinted().and_then(|p| p.slot(addr, offset_in_slot)) {
             return Some(slot);
         }
+        self.search(addr, offset_in_slot).map(|(slot, _)| slot)
+    }
+
+    /// [`lookup`](Self::lookup) without the hint: a binary search of the page table. Also
+    /// returns the page, which becomes the hint.
+    pub(crate) fn search(
+        &mut self,
+        addr: usize,
+        offset_in_slot: usize,
+    ) -> Option<(NonNull<S>, Page<S, PER_PAGE>)> {
+        let pages = self.slice();
         // The last page whose base is <= addr.
         let idx = pages
             .partition_point(|p| p.as_ptr().addr() <= addr)
             .checked_sub(1)?;
-        let base = *pages.get(idx)?;
-        let slot = Self::slot_in(base, addr, offset_in_slot)?;
-        self.hint = idx;
-        Some(slot)
-    }
-
-    #[inline]
-    fn slot_in(base: NonNull<S>, addr: usize, offset_in_slot: usize) -> Option<NonNull<S>> {
-        let rel = addr
-            .checked_sub(base.as_ptr().addr())?
-            .checked_sub(offset_in_slot)?;
-        if rel >= Self::PAGE_BYTES || rel.checked_rem(size_of::<S>()) != Some(0) {
-            return None;
-        }
-        // SAFETY: `rel / size_of::<S>() < PER_PAGE`, so the slot lies inside the page (S2); the
-        // pointer is derived from the page's own pointer and keeps its provenance.
-        Some(unsafe { base.add(rel.checked_div(size_of::<S>())?) })
+        let page = Page {
+            base: *pages.get(idx)?,
+        };
+        let slot = page.slot(addr, offset_in_slot)?;
+        self.hint = page.base.as_ptr();
+        Some((slot, page))
     }
 
     /// Allocates a page, records it, and returns it (slots uninitialised). `None` if the pool
@@ -110,6 +199,8 @@ impl<S, const PER_PAGE: usize> Slabs<S, PER_PAGE> {
         // SAFETY: `pos <= len < cap`.
         unsafe { self.table.as_ptr().add(pos).write(page) };
         self.len = self.len.wrapping_add(1);
+        // Its slots are about to be handed out first: the likeliest next lookups.
+        self.hint = page.as_ptr();
         Some(page)
     }
 
@@ -164,6 +255,7 @@ impl<S, const PER_PAGE: usize> Slabs<S, PER_PAGE> {
             }
         }
         self.len = w;
+        self.hint = core::ptr::null_mut();
     }
 
     /// The page pointers, in address order.
@@ -193,5 +285,6 @@ impl<S, const PER_PAGE: usize> Slabs<S, PER_PAGE> {
         self.table = NonNull::dangling();
         self.len = 0;
         self.cap = 0;
+        self.hint = core::ptr::null_mut();
     }
 }

@@ -15,12 +15,24 @@
 //!   events whose slot state is odd. Only `pNextEvt` of a free event is meaningful: events are
 //!   reset to the fresh state when they are handed out (so the put path only links them).
 //! * A2: `free_buffers` likewise lists exactly the buffer slots whose state is `BUF_FREE`.
-//! * A3: outstanding events are `total_events − free_events` (computed, not stored); buffers
-//!   keep `outstanding_buffers = total_buffers − free_buffers`.
+//! * A3: the books are kept as a few monotonic counters, so each fast path writes one of them:
+//!   outstanding events are `gets − recycled`, free events `total_events − outstanding`;
+//!   outstanding buffers are `buffer_gets − buffers_returned`, free buffers
+//!   `total_buffers − outstanding`. Lock acquisitions are the sum of the counters of every
+//!   locked call ([`State::lock_acquisitions`]), so no call pays a separate count.
+//!
+//! # Cost
+//! The locked sections of `GetMessage` and `GetBuffer` are a pop, a state word and a counter
+//! (the event is reset after the lock is released: it is exclusively the caller's by then).
+//! The put walk keeps the free-list head, the count and the current page in registers, checks
+//! membership with one multiplication and one comparison, and predicts each event's successor
+//! from the distance between the last two (chains taken from the pool in order have a constant
+//! stride), so that on a predicted step the walk does not wait for the `pNextEvt` load. The
+//! prediction never changes what is walked: a guess is used only when it equals the link.
 
 use super::config::{AllocatorConfig, GetBufferFailure};
-use super::slab::Slabs;
-use super::stats::AllocatorStats;
+use super::slab::{Page, Slabs};
+use super::stats::{AllocatorStats, Anomalies};
 use crate::abi::{
     DMUS_KERNEL_EVENT, INLINE_DATA_BYTES, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
     kBytePositionNone, pool_tag,
@@ -57,6 +69,8 @@ const DATA_OFFSET: usize = offset_of!(BufferSlot, data);
 const _: () = assert!(size_of::<EventSlot>() - size_of::<DMUS_KERNEL_EVENT>() <= 8);
 const _: () = assert!(size_of::<BufferSlot>() == 256);
 
+/// State of a free event no put call can claim (epoch 0): fresh events and single puts.
+const FREE_UNTAGGED: u32 = 1;
 const BUF_FREE: u32 = 1;
 /// State of every slot of a page being trimmed (odd, so such a slot still counts as free).
 const TRIMMED: u32 = u32::MAX;
@@ -64,52 +78,114 @@ const BUF_OUT: u32 = 0;
 const PUT_BATCH: usize = 64;
 
 pub(crate) struct State {
+    // The fast paths' fields first, together.
+    free_events: *mut DMUS_KERNEL_EVENT,
+    /// Successful `GetMessage` calls.
+    gets: u64,
+    /// Events recycled by puts.
+    recycled: u64,
+    /// `PutMessage` calls with a non-NULL argument (also the source of put epochs).
+    puts: u64,
+    high_water_events: u64,
+    max_events: u64,
+    free_buffers: *mut BufferSlot,
+    /// Successful `GetBuffer` calls.
+    buffer_gets: u64,
+    /// Buffers returned, by `PutBuffer` or with their long events.
+    buffers_returned: u64,
+    high_water_buffers: u64,
+    max_buffers: u64,
+    total_events: u64,
+    total_buffers: u64,
     events: Slabs<EventSlot, EVENTS_PER_PAGE>,
     buffers: Slabs<BufferSlot, BUFFERS_PER_PAGE>,
-    free_events: *mut DMUS_KERNEL_EVENT,
-    free_buffers: *mut BufferSlot,
-    epoch: u32,
-    pub(crate) stats: AllocatorStats,
-    max_events: u64,
-    max_buffers: u64,
+    pub(crate) cold: Cold,
     pub(crate) get_buffer_failure: GetBufferFailure,
+}
+
+/// Counters off the fast paths.
+#[derive(Default)]
+pub(crate) struct Cold {
+    pub(crate) event_pages: u64,
+    pub(crate) buffer_pages: u64,
+    pub(crate) position_notifications: u64,
+    pub(crate) position_rollover_warnings: u64,
+    /// Locked steps of puts beyond the first (chains with more than 64 positions to notify).
+    pub(crate) extra_put_steps: u64,
+    /// Buffers returned with their long events (the rest of `buffers_returned` came through
+    /// `PutBuffer`).
+    buffers_with_events: u64,
+    /// `PutBuffer` calls refused.
+    pub(crate) put_buffer_refusals: u64,
+    event_refusals: u64,
+    buffer_refusals: u64,
+    trimmed_pages: u64,
+    pub(crate) anomalies: Anomalies,
 }
 
 // SAFETY: `State` owns its pages; all access goes through the allocator's lock.
 unsafe impl Send for State {}
 
+/// Where a put walk sends the byte positions it meets.
+pub(crate) trait PositionSink {
+    /// Whether positions are collected at all (no notification target: they are not).
+    const COLLECTS: bool;
+    /// No room for another position: the step must end here.
+    fn is_full(&self) -> bool;
+    /// Records a position (only called while not full).
+    fn push(&mut self, position: u64);
+}
+
+/// No notification target: positions are ignored.
+impl PositionSink for () {
+    const COLLECTS: bool = false;
+    #[inline(always)]
+    fn is_full(&self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn push(&mut self, _: u64) {}
+}
+
 /// Byte positions collected by one locked step of a put, notified after unlocking.
+/// Invariant: the first `n` entries of `buf` are initialised, `n <= PUT_BATCH`.
 pub(crate) struct Positions {
-    buf: [core::mem::MaybeUninit<u64>; PUT_BATCH],
+    buf: core::mem::MaybeUninit<[u64; PUT_BATCH]>,
     n: usize,
 }
 
 impl Positions {
     pub(crate) fn new() -> Self {
         Self {
-            buf: [core::mem::MaybeUninit::uninit(); PUT_BATCH],
+            buf: core::mem::MaybeUninit::uninit(),
             n: 0,
-        }
-    }
-    #[inline]
-    fn is_full(&self) -> bool {
-        self.n == PUT_BATCH
-    }
-    #[inline]
-    fn push(&mut self, p: u64) {
-        if let Some(slot) = self.buf.get_mut(self.n) {
-            slot.write(p);
-            self.n = self.n.wrapping_add(1);
         }
     }
     /// Takes the collected positions, in order.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = u64> + '_ {
         let n = core::mem::take(&mut self.n);
-        // SAFETY: the first `n` entries were written by `push`.
-        self.buf.iter().take(n).map(|p| unsafe { p.assume_init() })
+        let base = self.buf.as_ptr().cast::<u64>();
+        // SAFETY: the first `n <= PUT_BATCH` entries were written by `push`.
+        (0..n).map(move |i| unsafe { base.add(i).read() })
     }
     pub(crate) fn len(&self) -> usize {
         self.n
+    }
+}
+
+impl PositionSink for Positions {
+    const COLLECTS: bool = true;
+    #[inline]
+    fn is_full(&self) -> bool {
+        self.n >= PUT_BATCH
+    }
+    #[inline]
+    fn push(&mut self, p: u64) {
+        if self.n < PUT_BATCH {
+            // SAFETY: `n < PUT_BATCH`: inside the array.
+            unsafe { self.buf.as_mut_ptr().cast::<u64>().add(self.n).write(p) };
+            self.n = self.n.wrapping_add(1);
+        }
     }
 }
 
@@ -136,16 +212,34 @@ unsafe fn slot_of(event: *mut DMUS_KERNEL_EVENT) -> *mut EventSlot {
 impl State {
     pub(crate) fn new(config: &AllocatorConfig) -> Self {
         Self {
+            free_events: null_mut(),
+            gets: 0,
+            recycled: 0,
+            puts: 0,
+            high_water_events: 0,
+            max_events: config.max_events.map_or(u64::MAX, u64::from),
+            free_buffers: null_mut(),
+            buffer_gets: 0,
+            buffers_returned: 0,
+            high_water_buffers: 0,
+            max_buffers: config.max_buffers.map_or(u64::MAX, u64::from),
+            total_events: 0,
+            total_buffers: 0,
             events: Slabs::new(config.pool, pool_tag(b"MXF "), pool_tag(b"MXFp")),
             buffers: Slabs::new(config.pool, pool_tag(b"MXFb"), pool_tag(b"MXFp")),
-            free_events: null_mut(),
-            free_buffers: null_mut(),
-            epoch: 0,
-            stats: AllocatorStats::default(),
-            max_events: config.max_events.map_or(u64::MAX, u64::from),
-            max_buffers: config.max_buffers.map_or(u64::MAX, u64::from),
+            cold: Cold::default(),
             get_buffer_failure: config.get_buffer_failure,
         }
+    }
+
+    #[inline]
+    fn outstanding_events(&self) -> u64 {
+        self.gets.wrapping_sub(self.recycled)
+    }
+
+    #[inline]
+    fn outstanding_buffers(&self) -> u64 {
+        self.buffer_gets.wrapping_sub(self.buffers_returned)
     }
 
     /// Adds one page of fresh events to the free list, in address order.
@@ -160,7 +254,7 @@ impl State {
             // SAFETY: as above; initialises the whole slot.
             unsafe {
                 slot.as_ptr().write(EventSlot {
-                    state: 1,
+                    state: FREE_UNTAGGED,
                     _pad: 0,
                     event: DMUS_KERNEL_EVENT {
                         pNextEvt: self.free_events,
@@ -170,10 +264,8 @@ impl State {
             };
             self.free_events = event_of(slot);
         }
-        let s = &mut self.stats;
-        s.event_pages = s.event_pages.wrapping_add(1);
-        s.free_events = s.free_events.wrapping_add(EVENTS_PER_PAGE as u64);
-        s.total_events = s.total_events.wrapping_add(EVENTS_PER_PAGE as u64);
+        self.cold.event_pages = self.cold.event_pages.wrapping_add(1);
+        self.total_events = self.total_events.wrapping_add(EVENTS_PER_PAGE as u64);
         true
     }
 
@@ -192,184 +284,285 @@ impl State {
             }
             self.free_buffers = slot;
         }
-        let s = &mut self.stats;
-        s.buffer_pages = s.buffer_pages.wrapping_add(1);
-        s.free_buffers = s.free_buffers.wrapping_add(BUFFERS_PER_PAGE as u64);
-        s.total_buffers = s.total_buffers.wrapping_add(BUFFERS_PER_PAGE as u64);
+        self.cold.buffer_pages = self.cold.buffer_pages.wrapping_add(1);
+        self.total_buffers = self.total_buffers.wrapping_add(BUFFERS_PER_PAGE as u64);
         true
     }
 
-    /// `GetMessage`: a fresh event, or `STATUS_INSUFFICIENT_RESOURCES`.
+    /// `GetMessage`'s fast locked part: takes an event off the free list, unless the list is
+    /// empty or the bound is reached (then [`get_event_slow`](Self::get_event_slow) decides).
+    /// The event is marked handed out, but not reset: the caller resets it after releasing the
+    /// lock ([`DMUS_KERNEL_EVENT::FRESH`]), when it is exclusively the caller's.
     #[inline]
-    pub(crate) fn get_event(&mut self) -> Result<NonNull<DMUS_KERNEL_EVENT>, NTSTATUS> {
-        if self.stats.total_events.wrapping_sub(self.stats.free_events) >= self.max_events {
-            self.stats.anomalies.bound_refusals =
-                self.stats.anomalies.bound_refusals.wrapping_add(1);
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
-        if self.free_events.is_null() && !self.grow_events() {
-            self.stats.anomalies.allocation_failures =
-                self.stats.anomalies.allocation_failures.wrapping_add(1);
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
-        let e = self.free_events;
-        // SAFETY: A1: `e` is a free event inside one of our slots; it is reset to the fresh state
-        // here, whatever its last owner left in it.
+    pub(crate) fn pop_event(&mut self) -> Option<NonNull<DMUS_KERNEL_EVENT>> {
+        let out = self.outstanding_events();
+        let e = NonNull::new(self.free_events).filter(|_| out < self.max_events)?;
+        // SAFETY: A1: `e` is a free event inside one of our slots.
         unsafe {
-            self.free_events = (*e).pNextEvt;
-            e.write(DMUS_KERNEL_EVENT::FRESH);
-            (*slot_of(e)).state = 0;
+            self.free_events = (*e.as_ptr()).pNextEvt;
+            (*slot_of(e.as_ptr())).state = 0;
         }
-        let s = &mut self.stats;
-        s.free_events = s.free_events.wrapping_sub(1);
-        s.gets = s.gets.wrapping_add(1);
-        s.high_water_events = s
-            .high_water_events
-            .max(s.total_events.wrapping_sub(s.free_events));
-        // SAFETY: `e` was non-NULL (A1, or a page was just added).
-        Ok(unsafe { NonNull::new_unchecked(e) })
+        self.gets = self.gets.wrapping_add(1);
+        if out >= self.high_water_events {
+            self.high_water_events = out.wrapping_add(1);
+        }
+        Some(e)
     }
 
-    /// `GetBuffer`: a buffer of `BUFFER_SIZE` bytes.
-    pub(crate) fn get_buffer(&mut self) -> Result<NonNull<u8>, NTSTATUS> {
-        if self.stats.outstanding_buffers >= self.max_buffers {
-            self.stats.anomalies.bound_refusals =
-                self.stats.anomalies.bound_refusals.wrapping_add(1);
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
+    /// `GetMessage` when [`pop_event`](Self::pop_event) declined: refuses at the bound, grows
+    /// the pool if it is empty (or fails with `STATUS_INSUFFICIENT_RESOURCES`), then pops.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn get_event_slow(&mut self) -> Result<NonNull<DMUS_KERNEL_EVENT>, NTSTATUS> {
+        let refuse = |st: &mut Self| {
+            st.cold.event_refusals = st.cold.event_refusals.wrapping_add(1);
+            Err(STATUS_INSUFFICIENT_RESOURCES)
+        };
+        if self.outstanding_events() >= self.max_events {
+            self.cold.anomalies.bound_refusals = self.cold.anomalies.bound_refusals.wrapping_add(1);
+            return refuse(self);
         }
-        if self.free_buffers.is_null() && !self.grow_buffers() {
-            self.stats.anomalies.allocation_failures =
-                self.stats.anomalies.allocation_failures.wrapping_add(1);
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
+        if self.free_events.is_null() && !self.grow_events() {
+            self.cold.anomalies.allocation_failures =
+                self.cold.anomalies.allocation_failures.wrapping_add(1);
+            return refuse(self);
         }
-        let slot = self.free_buffers;
+        self.pop_event().map_or_else(|| refuse(self), Ok)
+    }
+
+    /// `GetBuffer`'s fast locked part: a buffer of `BUFFER_SIZE` bytes off the free list,
+    /// unless the list is empty or the bound is reached.
+    #[inline]
+    pub(crate) fn pop_buffer(&mut self) -> Option<NonNull<u8>> {
+        let out = self.outstanding_buffers();
+        let slot = NonNull::new(self.free_buffers).filter(|_| out < self.max_buffers)?;
+        let slot = slot.as_ptr();
         // SAFETY: A2: a free buffer slot of ours.
         unsafe {
             self.free_buffers = (*slot).next;
             (*slot).state = BUF_OUT;
         }
-        let s = &mut self.stats;
-        s.free_buffers = s.free_buffers.wrapping_sub(1);
-        s.outstanding_buffers = s.outstanding_buffers.wrapping_add(1);
-        s.high_water_buffers = s.high_water_buffers.max(s.outstanding_buffers);
+        self.buffer_gets = self.buffer_gets.wrapping_add(1);
+        if out >= self.high_water_buffers {
+            self.high_water_buffers = out.wrapping_add(1);
+        }
         // SAFETY: in-bounds projection of a non-NULL slot.
-        Ok(unsafe { NonNull::new_unchecked((&raw mut (*slot).data).cast::<u8>()) })
+        Some(unsafe { NonNull::new_unchecked((&raw mut (*slot).data).cast::<u8>()) })
+    }
+
+    /// `GetBuffer` when [`pop_buffer`](Self::pop_buffer) declined.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn get_buffer_slow(&mut self) -> Result<NonNull<u8>, NTSTATUS> {
+        let refuse = |st: &mut Self| {
+            st.cold.buffer_refusals = st.cold.buffer_refusals.wrapping_add(1);
+            Err(STATUS_INSUFFICIENT_RESOURCES)
+        };
+        if self.outstanding_buffers() >= self.max_buffers {
+            self.cold.anomalies.bound_refusals = self.cold.anomalies.bound_refusals.wrapping_add(1);
+            return refuse(self);
+        }
+        if self.free_buffers.is_null() && !self.grow_buffers() {
+            self.cold.anomalies.allocation_failures =
+                self.cold.anomalies.allocation_failures.wrapping_add(1);
+            return refuse(self);
+        }
+        self.pop_buffer().map_or_else(|| refuse(self), Ok)
     }
 
     /// `PutBuffer` / the buffer of a long event: returns a buffer to the pool. `false` (and an
     /// anomaly counted) if it is not an outstanding buffer of ours.
+    #[inline]
     pub(crate) fn put_buffer(&mut self, data: *mut u8) -> bool {
         let Some(slot) = self.buffers.lookup(data.addr(), DATA_OFFSET) else {
-            self.stats.anomalies.foreign_buffers =
-                self.stats.anomalies.foreign_buffers.wrapping_add(1);
+            self.cold.anomalies.foreign_buffers =
+                self.cold.anomalies.foreign_buffers.wrapping_add(1);
             return false;
         };
         let slot = slot.as_ptr();
         // SAFETY: `slot` is one of our buffer slots (lookup).
         unsafe {
             if (*slot).state != BUF_OUT {
-                self.stats.anomalies.double_buffer_puts =
-                    self.stats.anomalies.double_buffer_puts.wrapping_add(1);
+                self.cold.anomalies.double_buffer_puts =
+                    self.cold.anomalies.double_buffer_puts.wrapping_add(1);
                 return false;
             }
             (*slot).state = BUF_FREE;
             (*slot).next = self.free_buffers;
         }
         self.free_buffers = slot;
-        self.stats.free_buffers = self.stats.free_buffers.wrapping_add(1);
-        self.stats.outstanding_buffers = self.stats.outstanding_buffers.wrapping_sub(1);
+        self.buffers_returned = self.buffers_returned.wrapping_add(1);
         true
     }
 
-    /// Starts a put call: a new epoch (never 0).
-    pub(crate) fn begin_put(&mut self) -> u32 {
-        self.epoch = if self.epoch >= (u32::MAX >> 1) {
-            1
-        } else {
-            self.epoch.wrapping_add(1)
-        };
-        self.stats.puts = self.stats.puts.wrapping_add(1);
-        self.epoch
+    /// Counts a put call.
+    #[inline]
+    pub(crate) fn count_put(&mut self) {
+        self.puts = self.puts.wrapping_add(1);
+    }
+
+    /// The epoch of the put call counted last (never 0; 31 bits), for [`put_step`](Self::put_step).
+    #[inline]
+    pub(crate) fn epoch(&self) -> u32 {
+        ((self.puts as u32) & (u32::MAX >> 1)).max(1)
+    }
+
+    /// The common put: a single plain event (ours, outstanding, short, not a package, no
+    /// successor) is recycled and its byte position returned; anything else is left untouched
+    /// (`None`) for [`put_step`](Self::put_step). With `COLLECT`, an event whose position is
+    /// about to roll over is left to `put_step` too (it counts the warning).
+    ///
+    /// The event's state word gets epoch 0 (no put call has it), like a fresh event's: a
+    /// single event cannot be part of a cycle, so a later put meeting it sees a double put.
+    #[inline]
+    pub(crate) fn put_one<const COLLECT: bool>(
+        &mut self,
+        e: *mut DMUS_KERNEL_EVENT,
+    ) -> Option<u64> {
+        let slot = self.events.hinted()?.slot(e.addr(), EVENT_OFFSET)?;
+        // SAFETY: one of our event slots (`Page::slot`); we hold the lock.
+        let state = unsafe { &mut (*slot.as_ptr()).state };
+        let e = event_of(slot);
+        // SAFETY: as above; only read until every check passed.
+        let ev = unsafe { &mut *e };
+        let pos = ev.ullBytePosition;
+        if *state & 1 == 1
+            || ev.is_package()
+            || ev.cbEvent as usize > INLINE_DATA_BYTES
+            || !ev.pNextEvt.is_null()
+            || (COLLECT && pos >= 0xFFFF_FFFF_FFFF_F000 && pos != kBytePositionNone)
+        {
+            return None;
+        }
+        *state = FREE_UNTAGGED;
+        ev.pNextEvt = self.free_events;
+        self.free_events = e;
+        self.recycled = self.recycled.wrapping_add(1);
+        Some(pos)
     }
 
     /// One locked step of `PutMessage`: recycles events from `cur` until the input is exhausted
     /// or `positions` is full. No recursion: a package's contents are spliced in front of the
-    /// rest of the chain.
+    /// rest of the chain. With `()` as the sink, byte positions are not collected.
+    ///
+    /// Plain events (outstanding, short, not packages, in the current page) go through the
+    /// tight loop of [`walk_plain`]; everything else through the general step below, one event
+    /// at a time, after which the tight loop resumes.
     #[inline]
-    pub(crate) fn put_step(
+    pub(crate) fn put_step<P: PositionSink>(
         &mut self,
         mut cur: *mut DMUS_KERNEL_EVENT,
         epoch: u32,
-        mut positions: Option<&mut Positions>,
+        positions: &mut P,
     ) -> PutStep {
         let mut anomaly = false;
-        // The free-list head and count live in locals during the walk and are written back at
-        // every exit (A1 holds again when the step returns).
-        let mut head = self.free_events;
-        let mut freed = 0u64;
-        let freed_state = (epoch << 1) | 1;
-        let mut rest = core::ptr::null_mut();
+        // The free-list head, the count and the current page live in locals during the walk
+        // and are written back at every exit (A1 holds again when the step returns).
+        let mut walk = Walk {
+            head: self.free_events,
+            freed: 0,
+            freed_state: (epoch << 1) | 1,
+        };
+        let mut rest = null_mut();
+        let mut page = self.events.hinted();
         while !cur.is_null() {
-            if positions.as_ref().is_some_and(|p| p.is_full()) {
+            if let Some(p) = page {
+                cur = walk_plain(p, cur, &mut walk, positions);
+                if cur.is_null() {
+                    break;
+                }
+            }
+            if P::COLLECTS && positions.is_full() {
                 rest = cur;
                 break;
             }
-            let Some(slot) = self.events.lookup(cur.addr(), EVENT_OFFSET) else {
-                self.stats.anomalies.foreign_events =
-                    self.stats.anomalies.foreign_events.wrapping_add(1);
-                anomaly = true;
-                break;
+            let slot = match page.and_then(|p| p.slot(cur.addr(), EVENT_OFFSET)) {
+                Some(slot) => slot,
+                None => match self.events.search(cur.addr(), EVENT_OFFSET) {
+                    Some((slot, p)) => {
+                        page = Some(p);
+                        slot
+                    }
+                    None => {
+                        self.cold.anomalies.foreign_events =
+                            self.cold.anomalies.foreign_events.wrapping_add(1);
+                        anomaly = true;
+                        break;
+                    }
+                },
             };
             // SAFETY: `slot` is one of our event slots (lookup); we hold the lock.
             let state = unsafe { &mut (*slot.as_ptr()).state };
             if *state & 1 == 1 {
-                if *state >> 1 == epoch {
-                    self.stats.anomalies.cycles = self.stats.anomalies.cycles.wrapping_add(1);
-                } else {
-                    self.stats.anomalies.double_puts =
-                        self.stats.anomalies.double_puts.wrapping_add(1);
-                }
+                self.count_refused_free(*state, epoch);
                 anomaly = true;
                 break;
             }
-            *state = freed_state;
+            *state = walk.freed_state;
             let e = event_of(slot);
             // SAFETY: `e` is an outstanding event of ours, owned by this put from here on.
             let ev = unsafe { &mut *e };
             let next = ev.pNextEvt;
             // Recycle: only the link is written; the event is reset when handed out again (A1).
-            ev.pNextEvt = head;
-            head = e;
-            freed = freed.wrapping_add(1);
+            ev.pNextEvt = walk.head;
+            walk.head = e;
+            walk.freed = walk.freed.wrapping_add(1);
             if ev.is_package() {
                 // SAFETY: the package flag says the union holds the contents pointer.
                 let contents = unsafe { ev.uData.pPackageEvt };
                 cur = self.splice(contents, next, epoch, &mut anomaly);
                 continue;
             }
-            let pos = ev.ullBytePosition;
-            if pos != 0
-                && pos != kBytePositionNone
-                && let Some(p) = positions.as_deref_mut()
-            {
-                if pos >= 0xFFFF_FFFF_FFFF_F000 {
-                    self.stats.position_rollover_warnings =
-                        self.stats.position_rollover_warnings.wrapping_add(1);
-                }
-                p.push(pos);
+            if P::COLLECTS {
+                self.collect_position(ev.ullBytePosition, positions);
             }
-            if ev.cbEvent as usize > INLINE_DATA_BYTES {
-                // SAFETY: a non-package event longer than the inline bytes holds a buffer pointer.
-                let data = unsafe { ev.uData.pbData };
-                if data.is_null() || !self.put_buffer(data) {
-                    anomaly = true;
-                }
+            if ev.cbEvent as usize > INLINE_DATA_BYTES && !self.put_event_buffer(ev) {
+                anomaly = true;
             }
             cur = next;
         }
-        self.free_events = head;
-        self.stats.free_events = self.stats.free_events.wrapping_add(freed);
+        self.free_events = walk.head;
+        self.recycled = self.recycled.wrapping_add(walk.freed);
         PutStep { rest, anomaly }
+    }
+
+    #[inline]
+    fn collect_position<P: PositionSink>(&mut self, pos: u64, positions: &mut P) {
+        if pos != 0 && pos != kBytePositionNone {
+            if pos >= 0xFFFF_FFFF_FFFF_F000 {
+                self.cold.position_rollover_warnings =
+                    self.cold.position_rollover_warnings.wrapping_add(1);
+            }
+            positions.push(pos);
+        }
+    }
+
+    /// Frees the buffer of a long event being recycled; `false` if it is not ours.
+    #[inline(never)]
+    fn put_event_buffer(&mut self, ev: &DMUS_KERNEL_EVENT) -> bool {
+        // SAFETY: a non-package event longer than the inline bytes holds a buffer pointer.
+        let data = unsafe { ev.uData.pbData };
+        if data.is_null() {
+            self.cold.anomalies.foreign_buffers =
+                self.cold.anomalies.foreign_buffers.wrapping_add(1);
+            return false;
+        }
+        let ok = self.put_buffer(data);
+        if ok {
+            self.cold.buffers_with_events = self.cold.buffers_with_events.wrapping_add(1);
+        }
+        ok
+    }
+
+    /// Counts a put that met a free event: its own epoch means a cycle, another a double put.
+    #[cold]
+    fn count_refused_free(&mut self, state: u32, epoch: u32) {
+        let a = &mut self.cold.anomalies;
+        if state >> 1 == epoch {
+            a.cycles = a.cycles.wrapping_add(1);
+        } else {
+            a.double_puts = a.double_puts.wrapping_add(1);
+        }
     }
 
     /// Walks a package's contents (checking and marking each event) and links its tail to
@@ -388,8 +581,8 @@ impl State {
         while !c.is_null() {
             let bad = match self.events.lookup(c.addr(), EVENT_OFFSET) {
                 None => {
-                    self.stats.anomalies.foreign_events =
-                        self.stats.anomalies.foreign_events.wrapping_add(1);
+                    self.cold.anomalies.foreign_events =
+                        self.cold.anomalies.foreign_events.wrapping_add(1);
                     true
                 }
                 Some(slot) => {
@@ -397,14 +590,14 @@ impl State {
                     let st = unsafe { &mut (*slot.as_ptr()).state };
                     if *st & 1 == 1 && *st >> 1 == epoch {
                         // Already recycled by this very put: the package contains itself.
-                        self.stats.anomalies.cycles = self.stats.anomalies.cycles.wrapping_add(1);
+                        self.cold.anomalies.cycles = self.cold.anomalies.cycles.wrapping_add(1);
                         true
                     } else if *st & 1 == 1 {
-                        self.stats.anomalies.double_puts =
-                            self.stats.anomalies.double_puts.wrapping_add(1);
+                        self.cold.anomalies.double_puts =
+                            self.cold.anomalies.double_puts.wrapping_add(1);
                         true
                     } else if *st == epoch << 1 {
-                        self.stats.anomalies.cycles = self.stats.anomalies.cycles.wrapping_add(1);
+                        self.cold.anomalies.cycles = self.cold.anomalies.cycles.wrapping_add(1);
                         true
                     } else {
                         *st = epoch << 1;
@@ -470,10 +663,8 @@ impl State {
             // SAFETY: no list entry points into a trimmed page any more and none of their
             // events is outstanding.
             unsafe { self.events.retain(|p| (*p.as_ptr()).state != TRIMMED) };
-            let s = &mut self.stats;
-            s.free_events = s.free_events.wrapping_sub(removed);
-            s.total_events = s.total_events.wrapping_sub(removed);
-            s.event_pages = s.event_pages.wrapping_sub(event_pages);
+            self.total_events = self.total_events.wrapping_sub(removed);
+            self.cold.event_pages = self.cold.event_pages.wrapping_sub(event_pages);
         }
         let mut buffer_pages = 0u64;
         for page in self.buffers.iter() {
@@ -506,26 +697,24 @@ impl State {
             }
             // SAFETY: as for events.
             unsafe { self.buffers.retain(|p| (*p.as_ptr()).state != TRIMMED) };
-            let s = &mut self.stats;
-            s.free_buffers = s.free_buffers.wrapping_sub(removed);
-            s.total_buffers = s.total_buffers.wrapping_sub(removed);
-            s.buffer_pages = s.buffer_pages.wrapping_sub(buffer_pages);
+            self.total_buffers = self.total_buffers.wrapping_sub(removed);
+            self.cold.buffer_pages = self.cold.buffer_pages.wrapping_sub(buffer_pages);
         }
         let freed = event_pages.wrapping_add(buffer_pages);
-        self.stats.trimmed_pages = self.stats.trimmed_pages.wrapping_add(freed);
+        self.cold.trimmed_pages = self.cold.trimmed_pages.wrapping_add(freed);
         freed as usize
     }
 
     /// Frees everything. Pages are kept (leaked) if anything is still outstanding, so that a
     /// late writer corrupts nothing.
     pub(crate) fn destroy(&mut self) {
-        if self.stats.total_events == self.stats.free_events {
+        if self.outstanding_events() == 0 {
             // SAFETY: no event is outstanding; the free list dies with the state.
             unsafe { self.events.free_all() };
         } else {
             self.events.forget_pages();
         }
-        if self.stats.outstanding_buffers == 0 {
+        if self.outstanding_buffers() == 0 {
             // SAFETY: as above for buffers.
             unsafe { self.buffers.free_all() };
         } else {
@@ -543,11 +732,196 @@ impl State {
         }
     }
 
+    /// Times the lock was taken by `GetMessage`, `PutMessage`, `GetBuffer` and `PutBuffer`:
+    /// each such call takes it once and is counted once, by its own counter (A3).
+    fn lock_acquisitions(&self) -> u64 {
+        let c = &self.cold;
+        let put_buffer_calls = self
+            .buffers_returned
+            .wrapping_sub(c.buffers_with_events)
+            .wrapping_add(c.put_buffer_refusals);
+        [
+            self.gets,
+            c.event_refusals,
+            self.puts,
+            c.extra_put_steps,
+            self.buffer_gets,
+            c.buffer_refusals,
+            put_buffer_calls,
+        ]
+        .iter()
+        .fold(0u64, |a, &b| a.wrapping_add(b))
+    }
+
     pub(crate) fn snapshot(&self) -> AllocatorStats {
+        let outstanding_events = self.outstanding_events();
+        let outstanding_buffers = self.outstanding_buffers();
         AllocatorStats {
-            outstanding_events: self.stats.total_events.wrapping_sub(self.stats.free_events),
-            ..self.stats
+            outstanding_events,
+            free_events: self.total_events.wrapping_sub(outstanding_events),
+            total_events: self.total_events,
+            outstanding_buffers,
+            free_buffers: self.total_buffers.wrapping_sub(outstanding_buffers),
+            total_buffers: self.total_buffers,
+            event_pages: self.cold.event_pages,
+            buffer_pages: self.cold.buffer_pages,
+            high_water_events: self.high_water_events,
+            high_water_buffers: self.high_water_buffers,
+            gets: self.gets,
+            puts: self.puts,
+            position_notifications: self.cold.position_notifications,
+            position_rollover_warnings: self.cold.position_rollover_warnings,
+            lock_acquisitions: self.lock_acquisitions(),
+            trimmed_pages: self.cold.trimmed_pages,
+            anomalies: self.cold.anomalies,
         }
+    }
+}
+
+/// The put walk's running books, kept in registers by [`walk_plain`].
+struct Walk {
+    /// The free list's head as it grows.
+    head: *mut DMUS_KERNEL_EVENT,
+    /// Events recycled so far.
+    freed: u64,
+    /// The state word of an event recycled by this put.
+    freed_state: u32,
+}
+
+/// The tight loop of the put walk: recycles plain events of `page` from `cur` on and returns
+/// the first event it does not handle (NULL at the end of the chain). A plain event is an
+/// outstanding event of `page` that is short and not a package, and for which `positions` has
+/// room. The loop makes no call, so its books stay in registers.
+///
+/// The loop runs on `x`, the distance of the current event's slot from the page's first slot;
+/// [`step`] computes the next one (or `usize::MAX` when the link is not a slot of this page), so
+/// the loop's only membership test is `x < BYTES`.
+#[inline(always)]
+fn walk_plain<P: PositionSink>(
+    page: Page<EventSlot, EVENTS_PER_PAGE>,
+    mut cur: *mut DMUS_KERNEL_EVENT,
+    walk: &mut Walk,
+    positions: &mut P,
+) -> *mut DMUS_KERNEL_EVENT {
+    type Pg = Page<EventSlot, EVENTS_PER_PAGE>;
+    let (mut head, mut freed, freed_state) = (walk.head, walk.freed, walk.freed_state);
+    let mut x = page.distance(cur.addr(), EVENT_OFFSET);
+    if !Pg::is_slot(x) {
+        return cur;
+    }
+    let mut stride = 0usize;
+    // Invariant: `x < BYTES` names a slot of this page, and `cur` is its event.
+    while x < Pg::BYTES {
+        // SAFETY: `x` names a slot of this page (invariant).
+        let slot = unsafe { page.slot_at(page.base_addr().wrapping_add(x)) };
+        // SAFETY: one of our event slots; the caller holds the lock.
+        let state = unsafe { &mut (*slot.as_ptr()).state };
+        let e = event_of(slot);
+        // SAFETY: as above; the event is only read until the state check below passes.
+        let ev = unsafe { &mut *e };
+        if *state & 1 == 1
+            || ev.is_package()
+            || ev.cbEvent as usize > INLINE_DATA_BYTES
+            || (P::COLLECTS && positions.is_full())
+        {
+            break;
+        }
+        if P::COLLECTS {
+            let pos = ev.ullBytePosition;
+            if pos != 0 && pos != kBytePositionNone {
+                if pos >= 0xFFFF_FFFF_FFFF_F000 {
+                    // Rare: the general step counts the roll-over warning.
+                    break;
+                }
+                positions.push(pos);
+            }
+        }
+        // From here on the event is outstanding, ours, and owned by this put.
+        *state = freed_state;
+        let next = ev.pNextEvt;
+        ev.pNextEvt = head;
+        head = e;
+        freed = freed.wrapping_add(1);
+        cur = next;
+        if next.is_null() {
+            break;
+        }
+        x = step(x, &mut stride, next.addr(), e.addr(), page);
+    }
+    walk.head = head;
+    walk.freed = freed;
+    cur
+}
+
+/// The distance of the slot of `next` (the link of the event `e`, whose slot is at distance `x`)
+/// from the first slot of `page`, or `usize::MAX` if `next` is not an event of `page`.
+///
+/// On x86-64 Linux this predicts the link: chains taken from the pool in order have a constant
+/// stride, so `x + stride` is tried first, and when the link equals it the result is that sum,
+/// computed from registers alone. The comparison is a branch the processor predicts, so the
+/// walk's next loads need not wait for the load of `next` (a dependent load per event is the
+/// floor of a plain list walk). The misprediction path, out of line, takes the link's own
+/// distance, checks that it names a slot (exact division by multiplication, as
+/// [`Page::is_slot`]) and learns the new stride. Either way the result is the distance of
+/// `next` or `usize::MAX`: the prediction never changes what is walked. Elsewhere, and under
+/// Miri, it is the plain computation.
+#[inline(always)]
+fn step(
+    x: usize,
+    stride: &mut usize,
+    next: usize,
+    e: usize,
+    page: Page<EventSlot, EVENTS_PER_PAGE>,
+) -> usize {
+    type Pg = Page<EventSlot, EVENTS_PER_PAGE>;
+    let origin = page.base_addr().wrapping_add(EVENT_OFFSET);
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
+    {
+        let mut x = x;
+        let mut s = *stride;
+        // SAFETY: register-only arithmetic and branches inside the block (the out-of-line part
+        // jumps back to label 2): no memory access, no stack use; the section is restored.
+        unsafe {
+            core::arch::asm!(
+                "add {x}, {s}",
+                "lea {t}, [{x} + {o}]",
+                "cmp {t}, {n}",
+                "jne 3f",
+                "2:",
+                ".pushsection .text.unlikely.mxf_allocator_step,\"ax\",@progbits",
+                "3:",
+                "mov {s}, {n}",
+                "sub {s}, {e}",
+                "mov {x}, {n}",
+                "sub {x}, {o}",
+                "mov {t}, {x}",
+                "imul {t}, {inv}",
+                "ror {t}, {twos}",
+                "cmp {t}, {per_page}",
+                "jb 2b",
+                "mov {x}, -1",
+                "jmp 2b",
+                ".popsection",
+                x = inout(reg) x,
+                s = inout(reg) s,
+                t = out(reg) _,
+                n = in(reg) next,
+                e = in(reg) e,
+                o = in(reg) origin,
+                inv = in(reg) Pg::INVERSE,
+                twos = const Pg::TWOS,
+                per_page = const EVENTS_PER_PAGE,
+                options(pure, nomem, nostack),
+            );
+        }
+        *stride = s;
+        x
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux", not(miri))))]
+    {
+        let _ = (x, stride, e);
+        let d = next.wrapping_sub(origin);
+        if Pg::is_slot(d) { d } else { usize::MAX }
     }
 }
 

@@ -4,11 +4,18 @@
 //! Goals (issue "The built-in allocator"): GetMessage+PutMessage ≤ 2.2 lock units; a 64-event
 //! chain put ≤ 0.3 lock units per event; GetBuffer+PutBuffer ≤ 2.2 lock units and no slower
 //! than `Box<[u8; 240]>` allocate+drop.
+//!
+//! Context rows: `locked_list_floor_pair` is the least any locked free list can do for a
+//! get+put (two lock round trips, a pop, the fresh-state reset, a push; no validation, no
+//! books), so the distance between it and `get_put_pair` is what double-put detection,
+//! membership checks and statistics cost; `chain64_walk_only` is the floor of any walk of a
+//! 64-event chain (one dependent load per event).
 
 use divan::{Bencher, black_box};
 use mxf::abi::{DMUS_KERNEL_EVENT, STATUS_SUCCESS};
 use mxf::allocator::{AllocatorConfig, AllocatorHandle};
-use mxf::interfaces::IAllocatorMXF;
+use mxf::com::IntoComObject;
+use mxf::interfaces::{IAllocatorMXF, IPositionNotify, IPositionNotify_Impl};
 use std::ptr::null_mut;
 
 fn main() {
@@ -55,6 +62,79 @@ fn lock_unit(b: Bencher) {
     b.bench_local(|| {
         let mut g = m.lock();
         *g = black_box(*g + 1);
+    });
+}
+
+/// The floor of a locked free list: what `locked_list_floor_pair` uses.
+struct FloorList {
+    head: *mut DMUS_KERNEL_EVENT,
+}
+// SAFETY: the list is only touched under its mutex.
+unsafe impl Send for FloorList {}
+
+#[inline(never)]
+fn floor_get(m: &spin::Mutex<FloorList>) -> *mut DMUS_KERNEL_EVENT {
+    let e = {
+        let mut g = m.lock();
+        let e = g.head;
+        // SAFETY: a non-empty list of live events (the bench keeps it so).
+        g.head = unsafe { (*e).pNextEvt };
+        e
+    };
+    // SAFETY: taken off the list: exclusively ours.
+    unsafe { e.write(DMUS_KERNEL_EVENT::FRESH) };
+    e
+}
+
+#[inline(never)]
+fn floor_put(m: &spin::Mutex<FloorList>, e: *mut DMUS_KERNEL_EVENT) {
+    let mut g = m.lock();
+    // SAFETY: an event taken off this list.
+    unsafe { (*e).pNextEvt = g.head };
+    g.head = e;
+}
+
+/// Context: the least a locked free list does for a get+put (no validation, no books).
+#[divan::bench(sample_size = 1000)]
+fn locked_list_floor_pair(b: Bencher) {
+    let mut events: Vec<DMUS_KERNEL_EVENT> = vec![DMUS_KERNEL_EVENT::FRESH; 256];
+    let mut head = null_mut();
+    for e in events.iter_mut() {
+        e.pNextEvt = head;
+        head = e;
+    }
+    let m = spin::Mutex::new(FloorList { head });
+    b.bench_local(|| floor_put(&m, black_box(floor_get(&m))));
+    drop(events);
+}
+
+/// Records nothing; stands in for the render pin.
+#[mxf::prelude::com_object(IPositionNotify)]
+struct Ignore;
+impl IPositionNotify_Impl for Ignore {
+    fn PositionNotify(&self, byte_position: u64) {
+        black_box(byte_position);
+    }
+}
+
+/// Context: GetMessage + PutMessage with a notification target and a byte position on the
+/// event (the render pin's path: one PositionNotify per put, made after the lock is released).
+#[divan::bench(sample_size = 1000)]
+fn get_put_pair_notifying(b: Bencher) {
+    let n: IPositionNotify = Ignore.into_com().unwrap();
+    let h = AllocatorHandle::new(
+        AllocatorConfig {
+            prefill_events: 10_000,
+            ..Default::default()
+        },
+        Some(n),
+    )
+    .unwrap();
+    b.bench_local(|| {
+        let e = get(&h);
+        // SAFETY: an event just obtained.
+        unsafe { (*e).ullBytePosition = 64 };
+        put(&h, black_box(e));
     });
 }
 

@@ -2,13 +2,28 @@
 //! walk. Everything here runs under the allocator's spin lock.
 //!
 //! # Slot states
-//! Every event slot carries a `u32` state word beside the event:
-//! * odd: in the pool (free). `epoch << 1 | 1`, where `epoch` identifies the put that freed it.
-//! * even: handed out. `0` from `GetMessage`; `epoch << 1` once the put walk of call `epoch`
+//! Every event slot carries a `u32` state word beside the event: bit 0 `FREE`, bit 31
+//! `RETURNING`, and in bits 1..=30 the epoch of the put call that last marked it (0: none).
+//! * `FREE` set: in the free list. `epoch << 1 | 1`, where `epoch` identifies the put that freed
+//!   it (0 for fresh events and single-event puts).
+//! * `RETURNING` set: returned, but not yet in the free list: a put's events beyond the first
+//!   `PUT_BATCH` byte positions, held by the put while it notifies them, then in the returned
+//!   list until the next locked call moves them into the free list (see below).
+//! * neither: handed out. `0` from `GetMessage`; `epoch << 1` once the put walk of call `epoch`
 //!   has seen it inside a package (so a second sighting in the same call is a cycle).
 //!
-//! A put that meets an odd state has found a double put (or, when the epoch is its own, a cycle);
-//! it stops following that chain, because a free event's `pNextEvt` is the free list's link.
+//! A put that meets `FREE` or `RETURNING` has found a double put (or, when the epoch is its own,
+//! a cycle); it stops following that chain, because such an event's `pNextEvt` is the pool's.
+//!
+//! # One lock acquisition per put, whatever the chain
+//! Byte positions are notified with the lock released (the pin completes IRPs from there). A put
+//! collects up to `PUT_BATCH` of them while it recycles; past that, it only validates and marks
+//! the rest of the chain `RETURNING`, keeping its links, in the same lock hold. After releasing
+//! the lock it notifies the collected positions, then those of the marked events in chain order,
+//! reverses them and pushes them onto the allocator's returned list with one compare-exchange.
+//! Every locked call first moves a non-empty returned list to the front of the free list, so
+//! the free list stays last-in first-out, and trimming never frees a page whose events are in
+//! transit (a `RETURNING` slot does not count as free).
 //!
 //! # Invariants
 //! * A1: `free_events` is a NULL-terminated list, linked through `pNextEvt`, of exactly the
@@ -37,6 +52,7 @@ use crate::abi::{
     DMUS_KERNEL_EVENT, INLINE_DATA_BYTES, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
     kBytePositionNone, pool_tag,
 };
+use crate::platform::atomic::{AtomicPtr, Ordering};
 use core::mem::{offset_of, size_of};
 use core::ptr::{NonNull, null_mut};
 
@@ -69,13 +85,32 @@ const DATA_OFFSET: usize = offset_of!(BufferSlot, data);
 const _: () = assert!(size_of::<EventSlot>() - size_of::<DMUS_KERNEL_EVENT>() <= 8);
 const _: () = assert!(size_of::<BufferSlot>() == 256);
 
+/// Slot state bit: in the free list.
+const FREE: u32 = 1;
+/// Slot state bit: returned, not yet in the free list.
+const RETURNING: u32 = 1 << 31;
+/// Either: in the pool, whatever a caller says.
+const IN_POOL: u32 = FREE | RETURNING;
+/// Epochs use bits 1..=30.
+const EPOCH_MASK: u32 = (1 << 30) - 1;
 /// State of a free event no put call can claim (epoch 0): fresh events and single puts.
-const FREE_UNTAGGED: u32 = 1;
+const FREE_UNTAGGED: u32 = FREE;
+
+#[inline(always)]
+fn in_pool(state: u32) -> bool {
+    state & IN_POOL != 0
+}
+
+#[inline(always)]
+fn epoch_of(state: u32) -> u32 {
+    (state >> 1) & EPOCH_MASK
+}
 const BUF_FREE: u32 = 1;
-/// State of every slot of a page being trimmed (odd, so such a slot still counts as free).
+/// State of every slot of a page being trimmed (only while `trim` runs).
 const TRIMMED: u32 = u32::MAX;
 const BUF_OUT: u32 = 0;
-const PUT_BATCH: usize = 64;
+/// Byte positions a put collects while it recycles (a smaller batch keeps loom models small).
+const PUT_BATCH: usize = if cfg!(loom) { 2 } else { 64 };
 
 pub(crate) struct State {
     // The fast paths' fields first, together.
@@ -110,8 +145,6 @@ pub(crate) struct Cold {
     pub(crate) buffer_pages: u64,
     pub(crate) position_notifications: u64,
     pub(crate) position_rollover_warnings: u64,
-    /// Locked steps of puts beyond the first (chains with more than 64 positions to notify).
-    pub(crate) extra_put_steps: u64,
     /// Buffers returned with their long events (the rest of `buffers_returned` came through
     /// `PutBuffer`).
     buffers_with_events: u64,
@@ -401,10 +434,10 @@ impl State {
         self.puts = self.puts.wrapping_add(1);
     }
 
-    /// The epoch of the put call counted last (never 0; 31 bits), for [`put_step`](Self::put_step).
+    /// The epoch of the put call counted last (never 0; 30 bits), for [`put_step`](Self::put_step).
     #[inline]
     pub(crate) fn epoch(&self) -> u32 {
-        ((self.puts as u32) & (u32::MAX >> 1)).max(1)
+        ((self.puts as u32) & EPOCH_MASK).max(1)
     }
 
     /// The common put: a single plain event (ours, outstanding, short, not a package, no
@@ -426,7 +459,7 @@ impl State {
         // SAFETY: as above; only read until every check passed.
         let ev = unsafe { &mut *e };
         let pos = ev.ullBytePosition;
-        if *state & 1 == 1
+        if in_pool(*state)
             || ev.is_package()
             || ev.cbEvent as usize > INLINE_DATA_BYTES
             || !ev.pNextEvt.is_null()
@@ -477,29 +510,19 @@ impl State {
                 break;
             }
             let slot = match page.and_then(|p| p.slot(cur.addr(), EVENT_OFFSET)) {
-                Some(slot) => slot,
-                None => match self.events.search(cur.addr(), EVENT_OFFSET) {
-                    Some((slot, p)) => {
+                Some(slot) => Some(slot),
+                None => self
+                    .events
+                    .search(cur.addr(), EVENT_OFFSET)
+                    .map(|(slot, p)| {
                         page = Some(p);
                         slot
-                    }
-                    None => {
-                        self.cold.anomalies.foreign_events =
-                            self.cold.anomalies.foreign_events.wrapping_add(1);
-                        anomaly = true;
-                        break;
-                    }
-                },
+                    }),
             };
-            // SAFETY: `slot` is one of our event slots (lookup); we hold the lock.
-            let state = unsafe { &mut (*slot.as_ptr()).state };
-            if *state & 1 == 1 {
-                self.count_refused_free(*state, epoch);
+            let Some(e) = self.claim(slot, epoch, walk.freed_state) else {
                 anomaly = true;
                 break;
-            }
-            *state = walk.freed_state;
-            let e = event_of(slot);
+            };
             // SAFETY: `e` is an outstanding event of ours, owned by this put from here on.
             let ev = unsafe { &mut *e };
             let next = ev.pNextEvt;
@@ -554,15 +577,127 @@ impl State {
         ok
     }
 
-    /// Counts a put that met a free event: its own epoch means a cycle, another a double put.
+    /// Takes an event a put walk met at `slot` (the result of its membership lookup): marks the
+    /// slot `mark` and returns the event, or counts the anomaly and returns `None` if the
+    /// pointer is not one of our events or the event is in the pool already.
+    #[inline]
+    fn claim(
+        &mut self,
+        slot: Option<NonNull<EventSlot>>,
+        epoch: u32,
+        mark: u32,
+    ) -> Option<*mut DMUS_KERNEL_EVENT> {
+        let Some(slot) = slot else {
+            self.cold.anomalies.foreign_events = self.cold.anomalies.foreign_events.wrapping_add(1);
+            return None;
+        };
+        // SAFETY: `slot` is one of our event slots (lookup); we hold the lock.
+        let state = unsafe { &mut (*slot.as_ptr()).state };
+        if in_pool(*state) {
+            let st = *state;
+            self.count_refused_free(st, epoch);
+            return None;
+        }
+        *state = mark;
+        Some(event_of(slot))
+    }
+
+    /// Counts a put that met an event in the pool: its own epoch means a cycle, another a
+    /// double put.
     #[cold]
     fn count_refused_free(&mut self, state: u32, epoch: u32) {
         let a = &mut self.cold.anomalies;
-        if state >> 1 == epoch {
+        if epoch_of(state) == epoch {
             a.cycles = a.cycles.wrapping_add(1);
         } else {
             a.double_puts = a.double_puts.wrapping_add(1);
         }
+    }
+
+    /// The rest of a put whose position batch is full: validates every event from `cur` on as
+    /// [`put_step`](Self::put_step) does (membership, state, packages, long-event buffers, the
+    /// position books), but marks them `RETURNING` instead of linking them into the free list.
+    /// The chain keeps its links, package contents spliced in after their shell, and is cut
+    /// after the last valid event; the caller notifies its positions after releasing the lock
+    /// and then hands it over with [`Returning::push`].
+    pub(crate) fn mark_returning(
+        &mut self,
+        mut cur: *mut DMUS_KERNEL_EVENT,
+        epoch: u32,
+    ) -> (Returning, bool) {
+        let mut anomaly = false;
+        let marked = RETURNING | (epoch << 1);
+        let mut list = Returning {
+            head: null_mut(),
+            tail: null_mut(),
+        };
+        while !cur.is_null() {
+            let slot = self.events.lookup(cur.addr(), EVENT_OFFSET);
+            let Some(e) = self.claim(slot, epoch, marked) else {
+                anomaly = true;
+                break;
+            };
+            if list.head.is_null() {
+                list.head = e;
+            }
+            // The previous element's link already points here (it was followed to get here).
+            list.tail = e;
+            self.recycled = self.recycled.wrapping_add(1);
+            // SAFETY: `e` is an outstanding event of ours, owned by this put from here on.
+            let ev = unsafe { &mut *e };
+            let next = ev.pNextEvt;
+            if ev.is_package() {
+                // SAFETY: the package flag says the union holds the contents pointer.
+                let contents = unsafe { ev.uData.pPackageEvt };
+                cur = self.splice(contents, next, epoch, &mut anomaly);
+                ev.pNextEvt = cur;
+                continue;
+            }
+            let pos = ev.ullBytePosition;
+            if pos != 0 && pos != kBytePositionNone {
+                let c = &mut self.cold;
+                c.position_notifications = c.position_notifications.wrapping_add(1);
+                if pos >= 0xFFFF_FFFF_FFFF_F000 {
+                    c.position_rollover_warnings = c.position_rollover_warnings.wrapping_add(1);
+                }
+            }
+            if ev.cbEvent as usize > INLINE_DATA_BYTES && !self.put_event_buffer(ev) {
+                anomaly = true;
+            }
+            cur = next;
+        }
+        if !list.tail.is_null() {
+            // SAFETY: the tail is an event of ours marked above.
+            unsafe { (*list.tail).pNextEvt = null_mut() };
+        }
+        (list, anomaly)
+    }
+
+    /// Moves the returned list (if any) to the front of the free list, marking its events free.
+    /// Called by every locked call that touches the free list, before anything else.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn drain_returned(&mut self, returned: &AtomicPtr<DMUS_KERNEL_EVENT>) {
+        let head = returned.swap(null_mut(), Ordering::Acquire);
+        if head.is_null() {
+            return;
+        }
+        let mut e = head;
+        loop {
+            // SAFETY: the returned list holds only events of ours marked `RETURNING` (their
+            // pages cannot have been trimmed); the acquire swap makes their links visible.
+            let next = unsafe {
+                (*slot_of(e)).state = FREE_UNTAGGED;
+                (*e).pNextEvt
+            };
+            if next.is_null() {
+                break;
+            }
+            e = next;
+        }
+        // SAFETY: `e` is the list's last event (as above).
+        unsafe { (*e).pNextEvt = self.free_events };
+        self.free_events = head;
     }
 
     /// Walks a package's contents (checking and marking each event) and links its tail to
@@ -588,13 +723,11 @@ impl State {
                 Some(slot) => {
                     // SAFETY: one of our slots, under the lock.
                     let st = unsafe { &mut (*slot.as_ptr()).state };
-                    if *st & 1 == 1 && *st >> 1 == epoch {
-                        // Already recycled by this very put: the package contains itself.
-                        self.cold.anomalies.cycles = self.cold.anomalies.cycles.wrapping_add(1);
-                        true
-                    } else if *st & 1 == 1 {
-                        self.cold.anomalies.double_puts =
-                            self.cold.anomalies.double_puts.wrapping_add(1);
+                    if in_pool(*st) {
+                        // Already returned: by this very put (the package contains itself),
+                        // or before.
+                        let st = *st;
+                        self.count_refused_free(st, epoch);
                         true
                     } else if *st == epoch << 1 {
                         self.cold.anomalies.cycles = self.cold.anomalies.cycles.wrapping_add(1);
@@ -626,6 +759,53 @@ impl State {
             unsafe { (*prev).pNextEvt = rest };
         }
         head
+    }
+
+    /// Checks the pool against the books: the free lists hold exactly the free events and
+    /// buffers, each once, each a slot of ours marked free. O(pool size).
+    pub(crate) fn audit(&mut self) -> bool {
+        let free_events = self.total_events.wrapping_sub(self.outstanding_events());
+        let mut n = 0u64;
+        let mut e = self.free_events;
+        while !e.is_null() {
+            n = n.wrapping_add(1);
+            // More entries than free events: a cycle or a stray entry.
+            let Some(slot) = self
+                .events
+                .lookup(e.addr(), EVENT_OFFSET)
+                .filter(|_| n <= free_events)
+            else {
+                return false;
+            };
+            // SAFETY: one of our slots, under the lock.
+            if unsafe { (*slot.as_ptr()).state } & FREE != FREE {
+                return false;
+            }
+            // SAFETY: a free event of ours: its link is the free list's.
+            e = unsafe { (*e).pNextEvt };
+        }
+        if n != free_events {
+            return false;
+        }
+        let free_buffers = self.total_buffers.wrapping_sub(self.outstanding_buffers());
+        let mut n = 0u64;
+        let mut b = self.free_buffers;
+        while !b.is_null() {
+            n = n.wrapping_add(1);
+            // SAFETY: `data` of a slot pointer is an in-bounds projection, not a read.
+            let data = unsafe { (&raw mut (*b).data).cast::<u8>() };
+            if n > free_buffers || self.buffers.lookup(data.addr(), DATA_OFFSET).is_none() {
+                return false;
+            }
+            // SAFETY: one of our buffer slots, under the lock.
+            unsafe {
+                if (*b).state != BUF_FREE {
+                    return false;
+                }
+                b = (*b).next;
+            }
+        }
+        n == free_buffers
     }
 
     /// Frees every event page that holds only free events, then every buffer page that holds
@@ -744,7 +924,6 @@ impl State {
             self.gets,
             c.event_refusals,
             self.puts,
-            c.extra_put_steps,
             self.buffer_gets,
             c.buffer_refusals,
             put_buffer_calls,
@@ -774,6 +953,73 @@ impl State {
             lock_acquisitions: self.lock_acquisitions(),
             trimmed_pages: self.cold.trimmed_pages,
             anomalies: self.cold.anomalies,
+        }
+    }
+}
+
+/// Events a put marked `RETURNING` ([`State::mark_returning`]), in chain order, owned by that
+/// put until [`push`](Self::push) hands them to the allocator's returned list.
+pub(crate) struct Returning {
+    head: *mut DMUS_KERNEL_EVENT,
+    tail: *mut DMUS_KERNEL_EVENT,
+}
+
+impl Returning {
+    /// The byte positions of the events, in chain order (package shells have none).
+    ///
+    /// # Safety
+    /// The list came from `mark_returning` and was not pushed yet.
+    pub(crate) unsafe fn positions(&self) -> impl Iterator<Item = u64> + '_ {
+        let mut e = self.head;
+        core::iter::from_fn(move || {
+            while !e.is_null() {
+                // SAFETY: the events are ours, marked `RETURNING`, and exclusively this put's
+                // until it pushes them (the caller's contract): no one else reads or writes them.
+                let ev = unsafe { &*e };
+                e = ev.pNextEvt;
+                let pos = ev.ullBytePosition;
+                if !ev.is_package() && pos != 0 && pos != kBytePositionNone {
+                    return Some(pos);
+                }
+            }
+            None
+        })
+    }
+
+    /// Reverses the list (so the free list stays last-in first-out) and pushes it onto
+    /// `returned` with one compare-exchange (retried if another push came between).
+    ///
+    /// # Safety
+    /// As for [`positions`](Self::positions); the list is not used afterwards.
+    pub(crate) unsafe fn push(self, returned: &AtomicPtr<DMUS_KERNEL_EVENT>) {
+        if self.head.is_null() {
+            return;
+        }
+        let mut prev: *mut DMUS_KERNEL_EVENT = null_mut();
+        let mut e = self.head;
+        while !e.is_null() {
+            // SAFETY: as for `positions`.
+            unsafe {
+                let next = (*e).pNextEvt;
+                (*e).pNextEvt = prev;
+                prev = e;
+                e = next;
+            }
+        }
+        // Reversed: `self.tail` is the first event, `self.head` the last.
+        let mut top = returned.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: as above; the release exchange publishes this link with the list.
+            unsafe { (*self.head).pNextEvt = top };
+            match returned.compare_exchange_weak(
+                top,
+                self.tail,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => top = now,
+            }
         }
     }
 }
@@ -819,7 +1065,7 @@ fn walk_plain<P: PositionSink>(
         let e = event_of(slot);
         // SAFETY: as above; the event is only read until the state check below passes.
         let ev = unsafe { &mut *e };
-        if *state & 1 == 1
+        if in_pool(*state)
             || ev.is_package()
             || ev.cbEvent as usize > INLINE_DATA_BYTES
             || (P::COLLECTS && positions.is_full())
@@ -928,7 +1174,7 @@ fn step(
 fn event_page_all_free(page: NonNull<EventSlot>) -> bool {
     (0..EVENTS_PER_PAGE).all(|i| {
         // SAFETY: `i < EVENTS_PER_PAGE`: an initialised slot of a live page.
-        unsafe { (*page.as_ptr().add(i)).state & 1 == 1 }
+        unsafe { (*page.as_ptr().add(i)).state & FREE == FREE }
     })
 }
 

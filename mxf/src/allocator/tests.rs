@@ -13,6 +13,7 @@ use core::mem::size_of;
 use core::ptr::null_mut;
 use std::boxed::Box;
 use std::sync::{Arc, Mutex};
+use std::vec;
 use std::vec::Vec;
 
 type Ev = *mut DMUS_KERNEL_EVENT;
@@ -85,6 +86,10 @@ impl Raw {
         let s = self.stats();
         assert_eq!(s.outstanding_events + s.free_events, s.total_events);
         assert_eq!(s.outstanding_buffers + s.free_buffers, s.total_buffers);
+        assert!(
+            self.handle.audit(),
+            "the free lists disagree with the books"
+        );
     }
 }
 
@@ -320,6 +325,154 @@ fn item_14_long_chains_keep_order_across_batches() {
     assert_eq!(a.put(chain(&evs)), STATUS_SUCCESS);
     let expect: Vec<u64> = (1..=count as u64).collect();
     assert_eq!(*seen.lock().unwrap(), expect);
+    assert_eq!(a.stats().outstanding_events, 0);
+}
+
+#[test]
+fn long_positioned_chain_takes_one_lock_and_stays_lifo() {
+    let (n, seen) = recorder();
+    let a = Raw::with(AllocatorConfig::default(), Some(n));
+    let count = 300;
+    let evs: Vec<Ev> = (0..count).map(|_| a.get_ok()).collect();
+    for (i, &e) in evs.iter().enumerate() {
+        ev(e).ullBytePosition = 1 + i as u64;
+    }
+    // A package and a long event beyond the first batch, too.
+    let (shell, inner) = (a.get_ok(), a.get_ok());
+    ev(inner).ullBytePosition = 5000;
+    let (_, b) = a.get_buffer();
+    let long = a.get_ok();
+    ev(long).cbEvent = 100;
+    ev(long).uData.pbData = b;
+    ev(long).ullBytePosition = 5001;
+    let mut all = evs.clone();
+    all.push(package(shell, inner));
+    all.push(long);
+    let before = a.stats();
+    assert_eq!(a.put(chain(&all)), STATUS_SUCCESS);
+    let after = a.stats();
+    assert_eq!(after.lock_acquisitions, before.lock_acquisitions + 1);
+    let mut expect: Vec<u64> = (1..=count as u64).collect();
+    expect.extend([5000, 5001]);
+    assert_eq!(*seen.lock().unwrap(), expect);
+    assert_eq!(after.position_notifications, count as u64 + 2);
+    assert_eq!(after.outstanding_events, 0);
+    assert_eq!(after.outstanding_buffers, 0);
+    a.assert_balanced();
+    // Last in, first out over the whole put: long, inner, shell, then the chain backwards.
+    let mut order = vec![long, inner, shell];
+    order.extend(evs.iter().rev());
+    for &want in &order {
+        let got = a.get_ok();
+        assert_eq!(got, want);
+        assert_fresh(got);
+    }
+    assert_eq!(a.put(chain(&order)), STATUS_SUCCESS);
+    a.assert_balanced();
+}
+
+#[test]
+fn long_positioned_chain_refuses_misuse_past_the_first_batch() {
+    let (n, seen) = recorder();
+    let a = Raw::with(AllocatorConfig::default(), Some(n));
+    let evs: Vec<Ev> = (0..150).map(|_| a.get_ok()).collect();
+    for (i, &e) in evs.iter().enumerate() {
+        ev(e).ullBytePosition = 1 + i as u64;
+    }
+    let returned = a.get_ok();
+    assert_eq!(a.put(returned), STATUS_SUCCESS);
+    // evs[0..120], then an event already in the pool (its link is the pool's: not followed,
+    // and not written here either, as a caller must not write an event it returned).
+    let mut bad = evs[..120].to_vec();
+    bad.push(returned);
+    chain(&bad);
+    assert_eq!(a.put(evs[0]), STATUS_INVALID_PARAMETER);
+    assert_eq!(a.stats().anomalies.double_puts, 1);
+    let expect: Vec<u64> = (1..=120).collect();
+    assert_eq!(*seen.lock().unwrap(), expect);
+    assert_eq!(a.stats().outstanding_events, 30);
+    // A chain that loops back past the first batch is a cycle, and terminates.
+    let rest: Vec<Ev> = evs[120..].to_vec();
+    let more: Vec<Ev> = (0..100).map(|_| a.get_ok()).collect();
+    for &e in &more {
+        ev(e).ullBytePosition = 7;
+    }
+    let mut looped = rest.clone();
+    looped.extend(&more);
+    chain(&looped);
+    ev(*more.last().unwrap()).pNextEvt = more[80];
+    assert_eq!(a.put(looped[0]), STATUS_INVALID_PARAMETER);
+    assert_eq!(a.stats().anomalies.cycles, 1);
+    assert_eq!(a.stats().outstanding_events, 0);
+    a.assert_balanced();
+    // Nothing is handed out twice afterwards.
+    let again: Vec<Ev> = (0..400).map(|_| a.get_ok()).collect();
+    let mut sorted = again.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), again.len());
+    assert_eq!(a.put(chain(&again)), STATUS_SUCCESS);
+    assert_eq!(a.stats().outstanding_events, 0);
+}
+
+#[test]
+fn chains_out_of_order_and_across_pages_are_walked_exactly() {
+    // Strides change, links jump between pages and back: the predicted walk must follow the
+    // links themselves.
+    let a = Raw::new();
+    let n = EVENTS_PER_PAGE * 3 + 7;
+    let evs: Vec<Ev> = (0..n).map(|_| a.get_ok()).collect();
+    let mut order: Vec<Ev> = Vec::new();
+    // Interleave the pages: first, last, second, second-to-last, ...
+    let (mut lo, mut hi) = (0, n - 1);
+    while lo <= hi {
+        order.push(evs[lo]);
+        if lo != hi {
+            order.push(evs[hi]);
+        }
+        lo += 1;
+        hi -= 1;
+    }
+    // Then runs of constant stride broken by one odd step.
+    order[10..40].sort();
+    order[50..90].sort_by(|x, y| y.cmp(x));
+    assert_eq!(a.put(chain(&order)), STATUS_SUCCESS);
+    let s = a.stats();
+    assert_eq!(s.outstanding_events, 0);
+    assert_eq!(s.anomalies.misuse(), 0);
+    for &want in order.iter().rev() {
+        assert_eq!(a.get_ok(), want);
+    }
+    assert_eq!(a.put(chain(&order)), STATUS_SUCCESS);
+    a.assert_balanced();
+}
+
+#[test]
+fn a_misaligned_link_in_the_middle_of_a_run_is_foreign() {
+    let a = Raw::new();
+    let evs: Vec<Ev> = (0..20).map(|_| a.get_ok()).collect();
+    chain(&evs);
+    // After a run of constant stride, a link into the middle of the next event.
+    let inside = evs[11]
+        .cast::<u8>()
+        .wrapping_add(8)
+        .cast::<DMUS_KERNEL_EVENT>();
+    ev(evs[10]).pNextEvt = inside;
+    assert_eq!(a.put(evs[0]), STATUS_INVALID_PARAMETER);
+    let s = a.stats();
+    assert_eq!(s.anomalies.foreign_events, 1);
+    assert_eq!(
+        s.outstanding_events, 9,
+        "events 0..=10 came back, 11..20 did not"
+    );
+    // An event that links to itself is a cycle.
+    let e = evs[11];
+    ev(e).pNextEvt = e;
+    assert_eq!(a.put(e), STATUS_INVALID_PARAMETER);
+    assert_eq!(a.stats().anomalies.cycles, 1);
+    ev(evs[19]).pNextEvt = null_mut();
+    assert_eq!(a.put(evs[12]), STATUS_SUCCESS);
+    a.assert_balanced();
     assert_eq!(a.stats().outstanding_events, 0);
 }
 

@@ -1089,9 +1089,8 @@ fn walk_plain<P: PositionSink>(
         head = e;
         freed = freed.wrapping_add(1);
         cur = next;
-        if next.is_null() {
-            break;
-        }
+        // The end of the chain needs no test of its own: NULL is no slot of the page, so
+        // `step` returns `usize::MAX` and the loop ends with `cur` NULL.
         x = step(x, &mut stride, next.addr(), e.addr(), page);
     }
     walk.head = head;

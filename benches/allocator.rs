@@ -19,7 +19,13 @@ use mxf::interfaces::{IAllocatorMXF, IPositionNotify, IPositionNotify_Impl};
 use std::ptr::null_mut;
 
 fn main() {
-    divan::main();
+    // At least half a second per bench (the default sample counts finish some of these in a
+    // millisecond, too short for a virtual CPU to leave its idle state); the command line can
+    // still override it.
+    divan::Divan::default()
+        .min_time(std::time::Duration::from_millis(500))
+        .config_with_args()
+        .main();
 }
 
 fn allocator() -> AllocatorHandle {
@@ -185,11 +191,11 @@ impl Drop for Pending<'_> {
 /// Chains per sample of the chain-put benches: enough to amortise the timer, few enough that the
 /// chains (8 × 64 events × 48 bytes) stay in the L1 cache, as they are in a driver (events are put
 /// right after they are used).
-const CHAINS_PER_SAMPLE: u32 = 8;
+const CHAINS_PER_SAMPLE: u32 = 1;
 
 /// The put of a 64-event chain alone. The chains are built just before each sample; subtract
 /// `chain64_timer_floor` (same setup, nothing measured) for the put itself.
-#[divan::bench(sample_size = CHAINS_PER_SAMPLE, sample_count = 2000)]
+#[divan::bench(sample_size = CHAINS_PER_SAMPLE, sample_count = 5000)]
 fn chain64_put_only(b: Bencher) {
     let h = allocator();
     let hp = &h;
@@ -199,7 +205,7 @@ fn chain64_put_only(b: Bencher) {
 
 /// Context: the same 64 events returned one `PutMessage` (one lock) each, as Microsoft's
 /// allocator takes its lock once per event of a chain.
-#[divan::bench(sample_size = CHAINS_PER_SAMPLE, sample_count = 2000)]
+#[divan::bench(sample_size = CHAINS_PER_SAMPLE, sample_count = 5000)]
 fn chain64_put_one_by_one(b: Bencher) {
     let h = allocator();
     let hp = &h;
@@ -218,7 +224,7 @@ fn chain64_put_one_by_one(b: Bencher) {
 }
 
 /// The measurement floor of `chain64_put_only`: the same setup, the chain handed back unmeasured.
-#[divan::bench(sample_size = CHAINS_PER_SAMPLE, sample_count = 2000)]
+#[divan::bench(sample_size = CHAINS_PER_SAMPLE, sample_count = 5000)]
 fn chain64_timer_floor(b: Bencher) {
     let h = allocator();
     let hp = &h;
@@ -253,7 +259,7 @@ fn box_event_pair(b: Bencher) {
 
 /// Context: get+put pairs from two threads on one allocator (per-thread time).
 #[divan::bench(threads = [2], sample_size = 1000)]
-fn contended_get_put_pair(b: Bencher) {
+fn two_threads_get_put_pair(b: Bencher) {
     static SHARED: std::sync::OnceLock<AllocatorHandle> = std::sync::OnceLock::new();
     let h = SHARED.get_or_init(allocator);
     b.bench(|| put(h, black_box(get(h))));

@@ -21,14 +21,18 @@
 //! the rest of the chain `RETURNING`, keeping its links, in the same lock hold. After releasing
 //! the lock it notifies the collected positions, then those of the marked events in chain order,
 //! reverses them and pushes them onto the allocator's returned list with one compare-exchange.
-//! Every locked call first moves a non-empty returned list to the front of the free list, so
-//! the free list stays last-in first-out, and trimming never frees a page whose events are in
-//! transit (a `RETURNING` slot does not count as free).
+//! Every locked call that uses the free list first moves a non-empty returned list to its front
+//! (the fast paths see the list is non-empty and leave that to their slow paths), so the free
+//! list stays last-in first-out; trimming moves it too, and never frees a page whose events are
+//! in transit (a `RETURNING` slot does not count as free).
 //!
 //! # Invariants
 //! * A1: `free_events` is a NULL-terminated list, linked through `pNextEvt`, of exactly the
-//!   events whose slot state is odd. Only `pNextEvt` of a free event is meaningful: events are
-//!   reset to the fresh state when they are handed out (so the put path only links them).
+//!   events whose slot state has `FREE`. Only `pNextEvt` of a free event is meaningful: events
+//!   are reset to the fresh state when they are handed out (so the put path only links them).
+//! * A1r: the returned list (an atomic pointer in the allocator, outside the lock) holds only
+//!   events whose state has `RETURNING`, linked the same way, none of them in the free list or
+//!   handed out; `drain_returned` moves it into the free list and marks them `FREE`.
 //! * A2: `free_buffers` likewise lists exactly the buffer slots whose state is `BUF_FREE`.
 //! * A3: the books are kept as a few monotonic counters, so each fast path writes one of them:
 //!   outstanding events are `gets − recycled`, free events `total_events − outstanding`;
@@ -39,11 +43,12 @@
 //! # Cost
 //! The locked sections of `GetMessage` and `GetBuffer` are a pop, a state word and a counter
 //! (the event is reset after the lock is released: it is exclusively the caller's by then).
-//! The put walk keeps the free-list head, the count and the current page in registers, checks
-//! membership with one multiplication and one comparison, and predicts each event's successor
-//! from the distance between the last two (chains taken from the pool in order have a constant
-//! stride), so that on a predicted step the walk does not wait for the `pNextEvt` load. The
-//! prediction never changes what is walked: a guess is used only when it equals the link.
+//! A single short event is returned without the walk. The put walk keeps the free-list head,
+//! the count and the current page in registers, checks membership with one multiplication and
+//! one comparison, and (x86-64 Linux) predicts each event's successor from the distance between
+//! the last two (chains taken from the pool in order have a constant stride), so that on a
+//! predicted step the walk does not wait for the `pNextEvt` load. The prediction never changes
+//! what is walked: a guess is used only when it equals the link. Figures: `docs/allocator.md`.
 
 use super::config::{AllocatorConfig, GetBufferFailure};
 use super::slab::{Page, Slabs};
@@ -630,6 +635,7 @@ impl State {
         let mut list = Returning {
             head: null_mut(),
             tail: null_mut(),
+            len: 0,
         };
         while !cur.is_null() {
             let slot = self.events.lookup(cur.addr(), EVENT_OFFSET);
@@ -642,6 +648,7 @@ impl State {
             }
             // The previous element's link already points here (it was followed to get here).
             list.tail = e;
+            list.len = list.len.wrapping_add(1);
             self.recycled = self.recycled.wrapping_add(1);
             // SAFETY: `e` is an outstanding event of ours, owned by this put from here on.
             let ev = unsafe { &mut *e };
@@ -962,6 +969,8 @@ impl State {
 pub(crate) struct Returning {
     head: *mut DMUS_KERNEL_EVENT,
     tail: *mut DMUS_KERNEL_EVENT,
+    /// Events in the list: the walks after the lock never go further, whatever the links say.
+    len: u64,
 }
 
 impl Returning {
@@ -971,8 +980,10 @@ impl Returning {
     /// The list came from `mark_returning` and was not pushed yet.
     pub(crate) unsafe fn positions(&self) -> impl Iterator<Item = u64> + '_ {
         let mut e = self.head;
+        let mut left = self.len;
         core::iter::from_fn(move || {
-            while !e.is_null() {
+            while !e.is_null() && left > 0 {
+                left = left.wrapping_sub(1);
                 // SAFETY: the events are ours, marked `RETURNING`, and exclusively this put's
                 // until it pushes them (the caller's contract): no one else reads or writes them.
                 let ev = unsafe { &*e };
@@ -997,7 +1008,9 @@ impl Returning {
         }
         let mut prev: *mut DMUS_KERNEL_EVENT = null_mut();
         let mut e = self.head;
-        while !e.is_null() {
+        let mut left = self.len;
+        while !e.is_null() && left > 0 {
+            left = left.wrapping_sub(1);
             // SAFETY: as for `positions`.
             unsafe {
                 let next = (*e).pNextEvt;
@@ -1006,17 +1019,13 @@ impl Returning {
                 e = next;
             }
         }
-        // Reversed: `self.tail` is the first event, `self.head` the last.
+        // Reversed: `prev` (the list's tail) is now the first event, `self.head` the last.
+        let first = prev;
         let mut top = returned.load(Ordering::Relaxed);
         loop {
             // SAFETY: as above; the release exchange publishes this link with the list.
             unsafe { (*self.head).pNextEvt = top };
-            match returned.compare_exchange_weak(
-                top,
-                self.tail,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
+            match returned.compare_exchange_weak(top, first, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(now) => top = now,
             }

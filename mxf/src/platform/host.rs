@@ -13,7 +13,7 @@ pub(super) fn alloc(_pool: POOL_TYPE, _tag: u32, layout: Layout) -> Option<NonNu
 }
 
 /// # Safety
-/// `ptr` came from [`alloc`] with this `layout`.
+/// `ptr` came from [`alloc`](fn@alloc) with this `layout`.
 #[inline]
 pub(super) unsafe fn free(ptr: NonNull<u8>, _pool: POOL_TYPE, _tag: u32, layout: Layout) {
     // SAFETY: forwarded contract.

@@ -1128,7 +1128,6 @@ fn step(
     page: Page<EventSlot, EVENTS_PER_PAGE>,
 ) -> usize {
     type Pg = Page<EventSlot, EVENTS_PER_PAGE>;
-    let origin = page.base_addr().wrapping_add(EVENT_OFFSET);
     #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
     {
         let mut x = x;
@@ -1138,7 +1137,7 @@ fn step(
         unsafe {
             core::arch::asm!(
                 "add {x}, {s}",
-                "lea {t}, [{x} + {o}]",
+                "lea {t}, [{x} + {b} + {off}]",
                 "cmp {t}, {n}",
                 "jne 3f",
                 "2:",
@@ -1147,9 +1146,10 @@ fn step(
                 "mov {s}, {n}",
                 "sub {s}, {e}",
                 "mov {x}, {n}",
-                "sub {x}, {o}",
-                "mov {t}, {x}",
-                "imul {t}, {inv}",
+                "sub {x}, {b}",
+                "sub {x}, {off}",
+                "movabs {t}, {inv}",
+                "imul {t}, {x}",
                 "ror {t}, {twos}",
                 "cmp {t}, {per_page}",
                 "jb 2b",
@@ -1161,8 +1161,9 @@ fn step(
                 t = out(reg) _,
                 n = in(reg) next,
                 e = in(reg) e,
-                o = in(reg) origin,
-                inv = in(reg) Pg::INVERSE,
+                b = in(reg) page.base_addr(),
+                off = const EVENT_OFFSET,
+                inv = const Pg::INVERSE,
                 twos = const Pg::TWOS,
                 per_page = const EVENTS_PER_PAGE,
                 options(pure, nomem, nostack),
@@ -1174,7 +1175,7 @@ fn step(
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux", not(miri))))]
     {
         let _ = (x, stride, e);
-        let d = next.wrapping_sub(origin);
+        let d = page.distance(next, EVENT_OFFSET);
         if Pg::is_slot(d) { d } else { usize::MAX }
     }
 }

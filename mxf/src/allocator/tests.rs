@@ -1068,5 +1068,54 @@ mod properties {
             prop_assert_eq!(a.stats().outstanding_events, 0);
             prop_assert_eq!(a.stats().outstanding_buffers, 0);
         }
+
+        /// With a notification target, long chains (past one batch of byte positions), packages
+        /// and long events: every position is notified once, in chain order, the books and the
+        /// free lists agree, and nothing held is handed out again.
+        #[test]
+        fn positioned_puts_notify_in_order(
+            puts in proptest::collection::vec(
+                (1usize..160, any::<bool>(), any::<u64>()),
+                1..if cfg!(miri) { 3 } else { 12 },
+            )
+        ) {
+            let (n, seen) = recorder();
+            let a = Raw::with(AllocatorConfig::default(), Some(n));
+            let mut expect: Vec<u64> = Vec::new();
+            for (len, as_package, bits) in puts {
+                let evs: Vec<Ev> = (0..len).map(|_| a.get_ok()).collect();
+                let mut positions = Vec::new();
+                for (i, &e) in evs.iter().enumerate() {
+                    // Roughly two events in three carry a position; every fifth is long.
+                    if (bits >> (i % 64)) & 3 != 0 {
+                        let p = 1 + ((bits ^ i as u64) & 0xFFFF_FFFF);
+                        ev(e).ullBytePosition = p;
+                        positions.push((i, p));
+                    }
+                    if i % 5 == 4 {
+                        let (s, b) = a.get_buffer();
+                        prop_assert_eq!(s, STATUS_SUCCESS);
+                        ev(e).cbEvent = 100;
+                        ev(e).uData.pbData = b;
+                    }
+                }
+                // Event 0 is never long (every fifth from index 4 is), so it can be a shell.
+                let head = if as_package && len >= 2 {
+                    // The shell's position is not notified.
+                    positions.retain(|&(i, _)| i != 0);
+                    package(evs[0], chain(&evs[1..]))
+                } else {
+                    chain(&evs)
+                };
+                expect.extend(positions.iter().map(|&(_, p)| p));
+                prop_assert_eq!(a.put(head), STATUS_SUCCESS);
+                prop_assert_eq!(&*seen.lock().unwrap(), &expect);
+                let s = a.stats();
+                prop_assert_eq!(s.outstanding_events, 0);
+                prop_assert_eq!(s.outstanding_buffers, 0);
+                prop_assert_eq!(s.anomalies.misuse(), 0);
+                a.assert_balanced();
+            }
+        }
     }
 }

@@ -45,7 +45,7 @@
 //! (the event is reset after the lock is released: it is exclusively the caller's by then).
 //! A single short event is returned without the walk. The put walk keeps the free-list head,
 //! the count and the current page in registers, checks membership with one multiplication and
-//! one comparison, and (x86-64 Linux) predicts each event's successor from the distance between
+//! one comparison, and (x86-64 Linux and Windows) predicts each event's successor from the distance between
 //! the last two (chains taken from the pool in order have a constant stride), so that on a
 //! predicted step the walk does not wait for the `pNextEvt` load. The prediction never changes
 //! what is walked: a guess is used only when it equals the link. Figures: `docs/allocator.md`.
@@ -1107,10 +1107,25 @@ fn walk_plain<P: PositionSink>(
     cur
 }
 
+/// The directive that opens the out-of-line part of [`step`]'s prediction: a section the linker
+/// merges into the code (ELF: a `.text.unlikely` section; COFF: a grouped `.text$` section).
+#[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
+macro_rules! cold_section {
+    () => {
+        ".pushsection .text.unlikely.mxf_allocator_step,\"ax\",@progbits"
+    };
+}
+#[cfg(all(target_arch = "x86_64", target_os = "windows", not(miri)))]
+macro_rules! cold_section {
+    () => {
+        ".pushsection .text$mxf_allocator_step,\"xr\""
+    };
+}
+
 /// The distance of the slot of `next` (the link of the event `e`, whose slot is at distance `x`)
 /// from the first slot of `page`, or `usize::MAX` if `next` is not an event of `page`.
 ///
-/// On x86-64 Linux this predicts the link: chains taken from the pool in order have a constant
+/// On x86-64 (Linux and Windows) this predicts the link: chains taken from the pool in order have a constant
 /// stride, so `x + stride` is tried first, and when the link equals it the result is that sum,
 /// computed from registers alone. The comparison is a branch the processor predicts, so the
 /// walk's next loads need not wait for the load of `next` (a dependent load per event is the
@@ -1128,7 +1143,11 @@ fn step(
     page: Page<EventSlot, EVENTS_PER_PAGE>,
 ) -> usize {
     type Pg = Page<EventSlot, EVENTS_PER_PAGE>;
-    #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
+    #[cfg(all(
+        target_arch = "x86_64",
+        any(target_os = "linux", target_os = "windows"),
+        not(miri)
+    ))]
     {
         let mut x = x;
         let mut s = *stride;
@@ -1141,7 +1160,7 @@ fn step(
                 "cmp {t}, {n}",
                 "jne 3f",
                 "2:",
-                ".pushsection .text.unlikely.mxf_allocator_step,\"ax\",@progbits",
+                cold_section!(),
                 "3:",
                 "mov {s}, {n}",
                 "sub {s}, {e}",
@@ -1172,7 +1191,11 @@ fn step(
         *stride = s;
         x
     }
-    #[cfg(not(all(target_arch = "x86_64", target_os = "linux", not(miri))))]
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        any(target_os = "linux", target_os = "windows"),
+        not(miri)
+    )))]
     {
         let _ = (x, stride, e);
         let d = page.distance(next, EVENT_OFFSET);

@@ -834,6 +834,18 @@ fn nothing_leaks_at_destruction() {
         a.put_buffer(b);
     }
     assert_eq!(fault::live_blocks(), live);
+    // Destroyed right after a put that left events in the returned list.
+    {
+        let (n, seen) = recorder();
+        let a = Raw::with(AllocatorConfig::default(), Some(n));
+        let evs: Vec<Ev> = (0..300).map(|_| a.get_ok()).collect();
+        for &e in &evs {
+            ev(e).ullBytePosition = 9;
+        }
+        assert_eq!(a.put(chain(&evs)), STATUS_SUCCESS);
+        assert_eq!(seen.lock().unwrap().len(), 300);
+    }
+    assert_eq!(fault::live_blocks(), live);
 }
 
 #[cfg(not(miri))]

@@ -352,20 +352,39 @@ impl State {
     #[cold]
     #[inline(never)]
     pub(crate) fn get_event_slow(&mut self) -> Result<NonNull<DMUS_KERNEL_EVENT>, NTSTATUS> {
-        let refuse = |st: &mut Self| {
-            st.cold.event_refusals = st.cold.event_refusals.wrapping_add(1);
-            Err(STATUS_INSUFFICIENT_RESOURCES)
-        };
-        if self.outstanding_events() >= self.max_events {
-            self.cold.anomalies.bound_refusals = self.cold.anomalies.bound_refusals.wrapping_add(1);
-            return refuse(self);
+        let (out, max, empty) = (
+            self.outstanding_events(),
+            self.max_events,
+            self.free_events.is_null(),
+        );
+        if self.make_room(out, max, empty, Self::grow_events)
+            && let Some(e) = self.pop_event()
+        {
+            return Ok(e);
         }
-        if self.free_events.is_null() && !self.grow_events() {
+        self.cold.event_refusals = self.cold.event_refusals.wrapping_add(1);
+        Err(STATUS_INSUFFICIENT_RESOURCES)
+    }
+
+    /// The slow path of a get its fast path declined: `false`, with the reason counted, at the
+    /// bound or when the pool is `empty` and `grow` cannot add a page; else `true`.
+    fn make_room(
+        &mut self,
+        outstanding: u64,
+        max: u64,
+        empty: bool,
+        grow: fn(&mut Self) -> bool,
+    ) -> bool {
+        if outstanding >= max {
+            self.cold.anomalies.bound_refusals = self.cold.anomalies.bound_refusals.wrapping_add(1);
+            return false;
+        }
+        if empty && !grow(self) {
             self.cold.anomalies.allocation_failures =
                 self.cold.anomalies.allocation_failures.wrapping_add(1);
-            return refuse(self);
+            return false;
         }
-        self.pop_event().map_or_else(|| refuse(self), Ok)
+        true
     }
 
     /// `GetBuffer`'s fast locked part: a buffer of `BUFFER_SIZE` bytes off the free list,
@@ -392,20 +411,18 @@ impl State {
     #[cold]
     #[inline(never)]
     pub(crate) fn get_buffer_slow(&mut self) -> Result<NonNull<u8>, NTSTATUS> {
-        let refuse = |st: &mut Self| {
-            st.cold.buffer_refusals = st.cold.buffer_refusals.wrapping_add(1);
-            Err(STATUS_INSUFFICIENT_RESOURCES)
-        };
-        if self.outstanding_buffers() >= self.max_buffers {
-            self.cold.anomalies.bound_refusals = self.cold.anomalies.bound_refusals.wrapping_add(1);
-            return refuse(self);
+        let (out, max, empty) = (
+            self.outstanding_buffers(),
+            self.max_buffers,
+            self.free_buffers.is_null(),
+        );
+        if self.make_room(out, max, empty, Self::grow_buffers)
+            && let Some(b) = self.pop_buffer()
+        {
+            return Ok(b);
         }
-        if self.free_buffers.is_null() && !self.grow_buffers() {
-            self.cold.anomalies.allocation_failures =
-                self.cold.anomalies.allocation_failures.wrapping_add(1);
-            return refuse(self);
-        }
-        self.pop_buffer().map_or_else(|| refuse(self), Ok)
+        self.cold.buffer_refusals = self.cold.buffer_refusals.wrapping_add(1);
+        Err(STATUS_INSUFFICIENT_RESOURCES)
     }
 
     /// `PutBuffer` / the buffer of a long event: returns a buffer to the pool. `false` (and an

@@ -58,7 +58,7 @@ pub use stats::{AllocatorStats, Anomalies};
 use crate::abi::{
     DMUS_KERNEL_EVENT, KSSTATE, NTSTATUS, Result, STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER_1, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS,
-    STATUS_UNSUCCESSFUL, kBytePositionNone,
+    STATUS_UNSUCCESSFUL,
 };
 use crate::com::{ComRef, ObjectHandle, ObjectImpl};
 use crate::interfaces::{IAllocatorMXF, IAllocatorMXF_Impl, IMXF, IMXF_Impl, IPositionNotify};
@@ -148,7 +148,7 @@ impl Allocator {
         let mut st = self.lock();
         st.count_put();
         if let Some(pos) = st.put_one::<true>(head) {
-            let notified = pos != 0 && pos != kBytePositionNone;
+            let notified = state::is_notified(pos);
             if notified {
                 st.cold.position_notifications = st.cold.position_notifications.wrapping_add(1);
             }

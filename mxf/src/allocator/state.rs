@@ -110,6 +110,22 @@ fn in_pool(state: u32) -> bool {
 fn epoch_of(state: u32) -> u32 {
     (state >> 1) & EPOCH_MASK
 }
+
+/// Byte positions at or above this are counted as about to roll over.
+const ROLLOVER_WARNING_AT: u64 = 0xFFFF_FFFF_FFFF_F000;
+
+/// Whether a returned event's byte position is notified (`domain.md` §6 items 14–15): it is
+/// neither 0 nor `kBytePositionNone`.
+#[inline(always)]
+pub(crate) fn is_notified(pos: u64) -> bool {
+    pos != 0 && pos != kBytePositionNone
+}
+
+/// Whether a notified position is about to roll over.
+#[inline(always)]
+fn rolls_over(pos: u64) -> bool {
+    pos >= ROLLOVER_WARNING_AT && pos != kBytePositionNone
+}
 const BUF_FREE: u32 = 1;
 /// State of every slot of a page being trimmed (only while `trim` runs).
 const TRIMMED: u32 = u32::MAX;
@@ -485,7 +501,7 @@ impl State {
             || ev.is_package()
             || ev.cbEvent as usize > INLINE_DATA_BYTES
             || !ev.pNextEvt.is_null()
-            || (COLLECT && pos >= 0xFFFF_FFFF_FFFF_F000 && pos != kBytePositionNone)
+            || (COLLECT && rolls_over(pos))
         {
             return None;
         }
@@ -573,12 +589,18 @@ impl State {
 
     #[inline]
     fn collect_position<P: PositionSink>(&mut self, pos: u64, positions: &mut P) {
-        if pos != 0 && pos != kBytePositionNone {
-            if pos >= 0xFFFF_FFFF_FFFF_F000 {
-                self.cold.position_rollover_warnings =
-                    self.cold.position_rollover_warnings.wrapping_add(1);
-            }
+        if is_notified(pos) {
+            self.count_rollover(pos);
             positions.push(pos);
+        }
+    }
+
+    /// Counts a position that is about to roll over.
+    #[inline]
+    fn count_rollover(&mut self, pos: u64) {
+        if rolls_over(pos) {
+            self.cold.position_rollover_warnings =
+                self.cold.position_rollover_warnings.wrapping_add(1);
         }
     }
 
@@ -678,12 +700,9 @@ impl State {
                 continue;
             }
             let pos = ev.ullBytePosition;
-            if pos != 0 && pos != kBytePositionNone {
-                let c = &mut self.cold;
-                c.position_notifications = c.position_notifications.wrapping_add(1);
-                if pos >= 0xFFFF_FFFF_FFFF_F000 {
-                    c.position_rollover_warnings = c.position_rollover_warnings.wrapping_add(1);
-                }
+            if is_notified(pos) {
+                self.cold.position_notifications = self.cold.position_notifications.wrapping_add(1);
+                self.count_rollover(pos);
             }
             if ev.cbEvent as usize > INLINE_DATA_BYTES && !self.put_event_buffer(ev) {
                 anomaly = true;
@@ -1006,7 +1025,7 @@ impl Returning {
                 let ev = unsafe { &*e };
                 e = ev.pNextEvt;
                 let pos = ev.ullBytePosition;
-                if !ev.is_package() && pos != 0 && pos != kBytePositionNone {
+                if !ev.is_package() && is_notified(pos) {
                     return Some(pos);
                 }
             }
@@ -1100,8 +1119,8 @@ fn walk_plain<P: PositionSink>(
         }
         if P::COLLECTS {
             let pos = ev.ullBytePosition;
-            if pos != 0 && pos != kBytePositionNone {
-                if pos >= 0xFFFF_FFFF_FFFF_F000 {
+            if is_notified(pos) {
+                if rolls_over(pos) {
                     // Rare: the general step counts the roll-over warning.
                     break;
                 }

@@ -37,8 +37,14 @@
 //! while recycling and, past that, from the rest of the chain, which the same lock hold validates
 //! and marks and which then reaches the free list through a lock-free returned list (see
 //! `state.rs`). The locked sections of `GetMessage` and `GetBuffer` are a pop, a state word and
-//! a counter; a single short event is returned without the walk. Each event costs 8 bytes of
-//! bookkeeping beside its 40 (64-bit) or 32 (32-bit) bytes. Measured figures: `docs/allocator.md`.
+//! a counter; a single short event is returned without the walk.
+//!
+//! The slow paths are out of line and declared `extern "C"`, only so that the compiler knows no
+//! unwind can leave them (one would abort, as it would leaving the vtable entry points): the
+//! fast paths then reach them by a tail jump and need no stack frame of their own, in unwinding
+//! builds too (with `panic = "abort"`, as in the kernel, nothing unwinds anyway). They are never
+//! called from C. Each event costs 8 bytes of bookkeeping beside its 40 (64-bit) or 32 (32-bit)
+//! bytes. Measured figures: `docs/allocator.md`.
 
 mod config;
 mod slab;
@@ -126,7 +132,6 @@ impl Allocator {
         }
         // No notification target: one locked step handles any chain.
         let mut st = self.state.lock();
-        st.count_put();
         if !self.has_returned() && st.put_one::<false>(head).is_some() {
             return STATUS_SUCCESS;
         }
@@ -135,8 +140,17 @@ impl Allocator {
 
     /// The rest of a put without a notification target: chains, packages, long events, misuse.
     #[inline(never)]
-    fn put_rest(&self, mut st: SpinLockGuard<'_, State>, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    #[expect(
+        improper_ctypes_definitions,
+        reason = "Rust-to-Rust only: `extern \"C\"` marks it as not unwinding"
+    )]
+    extern "C" fn put_rest(
+        &self,
+        mut st: SpinLockGuard<'_, State>,
+        head: *mut DMUS_KERNEL_EVENT,
+    ) -> NTSTATUS {
         self.drain(&mut st);
+        st.count_put();
         let epoch = st.epoch();
         State::status_of(st.put_step(head, epoch, &mut ()).anomaly)
     }
@@ -144,9 +158,12 @@ impl Allocator {
     /// A put with a notification target: byte positions are collected under the lock and
     /// notified, in chain order, after it is released.
     #[inline(never)]
-    fn put_notifying(&self, head: *mut DMUS_KERNEL_EVENT, notify: &IPositionNotify) -> NTSTATUS {
+    extern "C" fn put_notifying(
+        &self,
+        head: *mut DMUS_KERNEL_EVENT,
+        notify: &IPositionNotify,
+    ) -> NTSTATUS {
         let mut st = self.lock();
-        st.count_put();
         if let Some(pos) = st.put_one::<true>(head) {
             let notified = state::is_notified(pos);
             if notified {
@@ -159,6 +176,7 @@ impl Allocator {
             }
             return STATUS_SUCCESS;
         }
+        st.count_put();
         let epoch = st.epoch();
         let mut positions = state::Positions::new();
         let step = st.put_step(head, epoch, &mut positions);
@@ -197,10 +215,10 @@ impl Allocator {
 #[inline]
 fn hand_out(e: NonNull<DMUS_KERNEL_EVENT>, out: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
     // SAFETY: the event was taken off the free list under the lock and marked handed out: it is
-    // exclusively ours until the caller receives it. It is reset here, whatever its last owner
-    // left in it. `out` is a non-NULL, aligned out-pointer from the caller (checked).
+    // exclusively ours until the caller receives it. Its reset is finished here, whatever its
+    // last owner left in it. `out` is a non-NULL, aligned out-pointer from the caller (checked).
     unsafe {
-        e.as_ptr().write(DMUS_KERNEL_EVENT::FRESH);
+        state::finish_fresh(e);
         out.write(e.as_ptr());
     }
     STATUS_SUCCESS
@@ -212,7 +230,11 @@ impl Allocator {
     /// list, or the bound.
     #[cold]
     #[inline(never)]
-    fn get_message_slow(
+    #[expect(
+        improper_ctypes_definitions,
+        reason = "Rust-to-Rust only: `extern \"C\"` marks it as not unwinding"
+    )]
+    extern "C" fn get_message_slow(
         &self,
         mut st: SpinLockGuard<'_, State>,
         out: *mut *mut DMUS_KERNEL_EVENT,
@@ -234,7 +256,11 @@ impl Allocator {
 /// `GetBuffer` when the free list is empty or the bound is reached.
 #[cold]
 #[inline(never)]
-fn get_buffer_slow(mut st: SpinLockGuard<'_, State>, out: *mut *mut u8) -> NTSTATUS {
+#[expect(
+    improper_ctypes_definitions,
+    reason = "Rust-to-Rust only: `extern \"C\"` marks it as not unwinding"
+)]
+extern "C" fn get_buffer_slow(mut st: SpinLockGuard<'_, State>, out: *mut *mut u8) -> NTSTATUS {
     let r = st.get_buffer_slow();
     let compat = st.get_buffer_failure;
     drop(st);

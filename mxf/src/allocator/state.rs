@@ -35,14 +35,17 @@
 //!   handed out; `drain_returned` moves it into the free list and marks them `FREE`.
 //! * A2: `free_buffers` likewise lists exactly the buffer slots whose state is `BUF_FREE`.
 //! * A3: the books are kept as a few monotonic counters, so each fast path writes one of them:
-//!   outstanding events are `gets − recycled`, free events `total_events − outstanding`;
+//!   outstanding events are `gets − recycled − single_puts` (a single-event put is one put call
+//!   and one recycled event, counted once), free events `total_events − outstanding`;
 //!   outstanding buffers are `buffer_gets − buffers_returned`, free buffers
 //!   `total_buffers − outstanding`. Lock acquisitions are the sum of the counters of every
 //!   locked call ([`State::lock_acquisitions`]), so no call pays a separate count.
 //!
 //! # Cost
-//! The locked sections of `GetMessage` and `GetBuffer` are a pop, a state word and a counter
-//! (the event is reset after the lock is released: it is exclusively the caller's by then).
+//! The locked sections of `GetMessage` and `GetBuffer` are a pop, a state word and a counter.
+//! `GetMessage` writes the state word together with the event's first 8 bytes in one 16-byte
+//! store and the rest of the fresh state after the lock is released (the event is exclusively
+//! the caller's by then). A single-event put writes one counter (A3).
 //! A single short event is returned without the walk. The put walk keeps the free-list head,
 //! the count and the current page in registers, checks membership with one multiplication and
 //! one comparison, and (x86-64 Linux and Windows) predicts each event's successor from the distance between
@@ -54,11 +57,11 @@ use super::config::{AllocatorConfig, GetBufferFailure};
 use super::slab::{Page, Slabs};
 use super::stats::{AllocatorStats, Anomalies};
 use crate::abi::{
-    DMUS_KERNEL_EVENT, INLINE_DATA_BYTES, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
-    kBytePositionNone, pool_tag,
+    DMUS_KERNEL_EVENT, DMUS_KERNEL_EVENT_DATA, INLINE_DATA_BYTES, NTSTATUS,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS, kBytePositionNone, pool_tag,
 };
 use crate::platform::atomic::{AtomicPtr, Ordering};
-use core::mem::{offset_of, size_of};
+use core::mem::{align_of, offset_of, size_of};
 use core::ptr::{NonNull, null_mut};
 
 /// Size of long-event buffers (`kMXFBufferSize`), identical on every architecture.
@@ -89,6 +92,84 @@ const EVENT_OFFSET: usize = offset_of!(EventSlot, event);
 const DATA_OFFSET: usize = offset_of!(BufferSlot, data);
 const _: () = assert!(size_of::<EventSlot>() - size_of::<DMUS_KERNEL_EVENT>() <= 8);
 const _: () = assert!(size_of::<BufferSlot>() == 256);
+
+/// The first 16 bytes of an event slot being handed out, written by one store under the lock
+/// ([`State::pop_event`]): the state word 0 (handed out), the padding, and the first 8 bytes of
+/// a fresh event (`bReserved`, `cbStruct`, `cbEvent`, `usChannelGroup`, `usFlags`). The rest of
+/// the fresh state is written after unlocking ([`finish_fresh`]).
+const HANDED_OUT_HEAD: [u64; 2] = {
+    let f = DMUS_KERNEL_EVENT::FRESH;
+    let [c0, c1] = f.cbEvent.to_ne_bytes();
+    let [g0, g1] = f.usChannelGroup.to_ne_bytes();
+    let [f0, f1] = f.usFlags.to_ne_bytes();
+    [
+        0,
+        u64::from_ne_bytes([f.bReserved, f.cbStruct, c0, c1, g0, g1, f0, f1]),
+    ]
+};
+// The head covers exactly the state word, the padding and those five fields, and may be written
+// as one `[u64; 2]` at the slot's address.
+const _: () = {
+    assert!(offset_of!(EventSlot, state) == 0 && EVENT_OFFSET == 8);
+    assert!(offset_of!(DMUS_KERNEL_EVENT, cbStruct) == 1);
+    assert!(offset_of!(DMUS_KERNEL_EVENT, cbEvent) == 2);
+    assert!(offset_of!(DMUS_KERNEL_EVENT, usChannelGroup) == 4);
+    assert!(offset_of!(DMUS_KERNEL_EVENT, usFlags) == 6);
+    assert!(offset_of!(DMUS_KERNEL_EVENT, ullPresTime100ns) == 8);
+    assert!(align_of::<EventSlot>() >= align_of::<[u64; 2]>());
+};
+
+/// The fresh state of an event after its first 8 bytes, written after unlocking by
+/// [`finish_fresh`] as one copy (two 16-byte stores on x86-64).
+#[repr(C)]
+struct FreshTail {
+    pres_time: i64,
+    byte_position: u64,
+    next: *mut DMUS_KERNEL_EVENT,
+    data: DMUS_KERNEL_EVENT_DATA,
+}
+/// Where [`FreshTail`] starts in an event: after the 8 bytes the head covers.
+const TAIL_OFFSET: usize = offset_of!(DMUS_KERNEL_EVENT, ullPresTime100ns);
+const FRESH_TAIL: FreshTail = {
+    let f = DMUS_KERNEL_EVENT::FRESH;
+    FreshTail {
+        pres_time: f.ullPresTime100ns,
+        byte_position: f.ullBytePosition,
+        next: f.pNextEvt,
+        data: f.uData,
+    }
+};
+const _: () = {
+    use DMUS_KERNEL_EVENT as E;
+    assert!(
+        offset_of!(FreshTail, pres_time).wrapping_add(TAIL_OFFSET)
+            == offset_of!(E, ullPresTime100ns)
+    );
+    assert!(
+        offset_of!(FreshTail, byte_position).wrapping_add(TAIL_OFFSET)
+            == offset_of!(E, ullBytePosition)
+    );
+    assert!(offset_of!(FreshTail, next).wrapping_add(TAIL_OFFSET) == offset_of!(E, pNextEvt));
+    assert!(offset_of!(FreshTail, data).wrapping_add(TAIL_OFFSET) == offset_of!(E, uData));
+    assert!(size_of::<FreshTail>().wrapping_add(TAIL_OFFSET) == size_of::<E>());
+    assert!(align_of::<FreshTail>() <= align_of::<E>());
+};
+
+/// Writes the fresh state of an event after its first 8 bytes: together with the
+/// [`HANDED_OUT_HEAD`] that [`State::pop_event`] wrote, the event is in the fresh state.
+///
+/// # Safety
+/// `e` is an event [`State::pop_event`] just returned, exclusively the caller's.
+#[inline(always)]
+pub(crate) unsafe fn finish_fresh(e: NonNull<DMUS_KERNEL_EVENT>) {
+    // SAFETY: the caller's contract: a live event nobody else uses; the tail lies inside it at
+    // `TAIL_OFFSET`, aligned (the assertions above).
+    unsafe {
+        e.byte_add(TAIL_OFFSET)
+            .cast::<FreshTail>()
+            .write(FRESH_TAIL)
+    };
+}
 
 /// Slot state bit: in the free list.
 const FREE: u32 = 1;
@@ -138,9 +219,12 @@ pub(crate) struct State {
     free_events: *mut DMUS_KERNEL_EVENT,
     /// Successful `GetMessage` calls.
     gets: u64,
-    /// Events recycled by puts.
+    /// `PutMessage` calls that returned a single event on the fast path
+    /// ([`put_one`](Self::put_one)): each is one put call and one recycled event, counted once.
+    single_puts: u64,
+    /// Events recycled by the other puts.
     recycled: u64,
-    /// `PutMessage` calls with a non-NULL argument (also the source of put epochs).
+    /// The other `PutMessage` calls with a non-NULL argument (also the source of put epochs).
     puts: u64,
     high_water_events: u64,
     max_events: u64,
@@ -268,6 +352,7 @@ impl State {
         Self {
             free_events: null_mut(),
             gets: 0,
+            single_puts: 0,
             recycled: 0,
             puts: 0,
             high_water_events: 0,
@@ -288,7 +373,9 @@ impl State {
 
     #[inline]
     fn outstanding_events(&self) -> u64 {
-        self.gets.wrapping_sub(self.recycled)
+        self.gets
+            .wrapping_sub(self.recycled)
+            .wrapping_sub(self.single_puts)
     }
 
     #[inline]
@@ -345,16 +432,20 @@ impl State {
 
     /// `GetMessage`'s fast locked part: takes an event off the free list, unless the list is
     /// empty or the bound is reached (then [`get_event_slow`](Self::get_event_slow) decides).
-    /// The event is marked handed out, but not reset: the caller resets it after releasing the
-    /// lock ([`DMUS_KERNEL_EVENT::FRESH`]), when it is exclusively the caller's.
+    /// The event is marked handed out and its first 8 bytes are reset, in one store
+    /// ([`HANDED_OUT_HEAD`]); the caller resets the rest after releasing the lock
+    /// ([`finish_fresh`]), when it is exclusively the caller's.
     #[inline]
     pub(crate) fn pop_event(&mut self) -> Option<NonNull<DMUS_KERNEL_EVENT>> {
         let out = self.outstanding_events();
         let e = NonNull::new(self.free_events).filter(|_| out < self.max_events)?;
-        // SAFETY: A1: `e` is a free event inside one of our slots.
+        // SAFETY: A1: `e` is a free event inside one of our slots, aligned for the head (the
+        // assertions beside it); the head does not reach `pNextEvt`, read first.
         unsafe {
             self.free_events = (*e.as_ptr()).pNextEvt;
-            (*slot_of(e.as_ptr())).state = 0;
+            slot_of(e.as_ptr())
+                .cast::<[u64; 2]>()
+                .write(HANDED_OUT_HEAD);
         }
         self.gets = self.gets.wrapping_add(1);
         if out >= self.high_water_events {
@@ -466,7 +557,7 @@ impl State {
         true
     }
 
-    /// Counts a put call.
+    /// Counts a put call that [`put_one`](Self::put_one) declined (it counts its own).
     #[inline]
     pub(crate) fn count_put(&mut self) {
         self.puts = self.puts.wrapping_add(1);
@@ -508,7 +599,7 @@ impl State {
         *state = FREE_UNTAGGED;
         ev.pNextEvt = self.free_events;
         self.free_events = e;
-        self.recycled = self.recycled.wrapping_add(1);
+        self.single_puts = self.single_puts.wrapping_add(1);
         Some(pos)
     }
 
@@ -966,6 +1057,7 @@ impl State {
         [
             self.gets,
             c.event_refusals,
+            self.single_puts,
             self.puts,
             self.buffer_gets,
             c.buffer_refusals,
@@ -990,7 +1082,7 @@ impl State {
             high_water_events: self.high_water_events,
             high_water_buffers: self.high_water_buffers,
             gets: self.gets,
-            puts: self.puts,
+            puts: self.puts.wrapping_add(self.single_puts),
             position_notifications: self.cold.position_notifications,
             position_rollover_warnings: self.cold.position_rollover_warnings,
             lock_acquisitions: self.lock_acquisitions(),

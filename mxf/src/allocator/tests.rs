@@ -240,8 +240,8 @@ fn item_10_recycled_event_is_reset() {
         r.usChannelGroup = 9;
         r.usFlags = DMUS_KEF_EVENT_INCOMPLETE | 0xC000;
         r.ullPresTime100ns = -5;
-        // SAFETY: writing inline bytes of a short event.
-        unsafe { r.uData.abData[0] = 0x90 };
+        r.ullBytePosition = 0x1234;
+        r.uData.abData = [0x90; INLINE_DATA_BYTES];
     }
     a.put(e);
     let e2 = a.get_ok();

@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """Runs a divan benchmark and prints every median as a ratio to the lock unit of the same run.
 
-usage: python3 benches/ratios.py [--runs N] [BENCH ...]   (default: allocator, 3 runs)
+usage: python3 benches/ratios.py [--runs N] [--baseline REV] [BENCH ...]   (default: allocator, 3 runs)
 
 Every ratio is computed within one run (a row's median over that run's lock_unit median), and
 with several runs the median of the per-run ratios is printed, with their range, because
 absolute times drift on a shared machine. Per-event figures divide chain benches by their chain
 length (the number after "chain"). Rows named X_com and X_direct are also compared with each
 other (COM / direct). For the allocator bench the issue's goals are checked at the end.
+
+With --baseline REV the bench is also built at git revision REV (in a temporary worktree under
+target/), and the two executables run alternately, N times each, so that both see the same
+phases of a machine whose speed drifts; both columns are printed.
 """
+import json
+import os
 import re
 import statistics
 import subprocess
@@ -60,14 +66,84 @@ GOALS = {
 }
 
 
+def bench_binary(bench, cwd, target_dir=None):
+    """Builds a bench and returns the path of its executable."""
+    cmd = ["cargo", "bench", "--no-run", "--message-format=json", "--bench", bench]
+    if target_dir:
+        cmd += ["--target-dir", target_dir]
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg.get("executable") and msg["target"]["name"] == bench:
+            return msg["executable"]
+    sys.exit(f"{bench}: no bench executable built in {cwd}")
+
+
+def run_binary(exe):
+    rows = parse(subprocess.run([exe, "--bench"], capture_output=True, text=True, check=True).stdout)
+    if "lock_unit" not in rows:
+        sys.exit(f"{exe}: no lock_unit row in the output")
+    return rows["lock_unit"], derived(rows)
+
+
+def summary(per_run):
+    """Median and range of every per-run ratio, and of the lock unit."""
+    units = [u for u, _ in per_run]
+    out = {"lock unit ns": (statistics.median(units), min(units), max(units))}
+    for name in per_run[0][1]:
+        vals = [d[name] for _, d in per_run if name in d]
+        out[name] = (statistics.median(vals), min(vals), max(vals))
+    return out
+
+
+def compare(bench, runs, baseline):
+    """Builds `bench` at git revision `baseline` (in a worktree under target/) and as checked
+    out, runs the two executables alternately `runs` times each, and prints both columns."""
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True).stdout.strip()
+    tree = os.path.join(root, "target", "ratios-baseline")
+    if os.path.exists(tree):
+        subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=root, check=True)
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", tree, baseline], cwd=root, check=True)
+    try:
+        old = bench_binary(bench, tree, os.path.join(root, "target", "ratios-baseline-target"))
+        new = bench_binary(bench, root)
+        results = {old: [], new: []}
+        for _ in range(runs):
+            for exe in (old, new):
+                results[exe].append(run_binary(exe))
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=root, check=True)
+    before, now = summary(results[old]), summary(results[new])
+    print(f"bench '{bench}': {runs} interleaved run(s) each; before = {baseline}, now = the checkout")
+    print(f"  {'row':42s} {'before: median (range)':26s} now: median (range)")
+    for name, (med, lo, hi) in now.items():
+        b = before.get(name)
+        bcol = f"{b[0]:.3f} ({b[1]:.2f}..{b[2]:.2f})" if b else "-"
+        print(f"  {name:42s} {bcol:26s} {med:.3f} ({lo:.2f}..{hi:.2f})")
+    check_goals(bench, {name: v[0] for name, v in now.items()})
+
+
+def check_goals(bench, medians):
+    for name, goal in GOALS.get(bench, []):
+        if name in medians:
+            verdict = "met" if medians[name] <= goal else "NOT met"
+            print(f"  goal {name} <= {goal}: {medians[name]:.3f} {verdict}")
+
+
 def main():
     args = sys.argv[1:]
-    runs = 3
-    if args[:1] == ["--runs"]:
-        runs = int(args[1])
+    runs, baseline = 3, None
+    while args[:1] in (["--runs"], ["--baseline"]):
+        if args[0] == "--runs":
+            runs = int(args[1])
+        else:
+            baseline = args[1]
         args = args[2:]
     benches = args or ["allocator"]
     for bench in benches:
+        if baseline:
+            compare(bench, runs, baseline)
+            continue
         per_run = []
         for i in range(runs):
             out = subprocess.run(["cargo", "bench", "-q", "--bench", bench], capture_output=True, text=True, check=True).stdout
@@ -77,20 +153,13 @@ def main():
             if "lock_unit" not in rows:
                 sys.exit(f"{bench}: no lock_unit row in the output")
             per_run.append((rows["lock_unit"], derived(rows)))
-        units = [u for u, _ in per_run]
-        print(f"bench '{bench}': {runs} run(s); lock unit {statistics.median(units):.2f} ns median "
-              f"({min(units):.2f}..{max(units):.2f})")
+        stats = summary(per_run)
+        med, lo, hi = stats.pop("lock unit ns")
+        print(f"bench '{bench}': {runs} run(s); lock unit {med:.2f} ns median ({lo:.2f}..{hi:.2f})")
         print("  ratios (median of the per-run ratios, range):")
-        medians = {}
-        for name in per_run[0][1]:
-            vals = [d[name] for _, d in per_run if name in d]
-            med = statistics.median(vals)
-            medians[name] = med
-            print(f"  {name:40s} {med:8.3f}   ({min(vals):.3f}..{max(vals):.3f})")
-        for name, goal in GOALS.get(bench, []):
-            if name in medians:
-                verdict = "met" if medians[name] <= goal else "NOT met"
-                print(f"  goal {name} <= {goal}: {medians[name]:.3f} {verdict}")
+        for name, (m, lo, hi) in stats.items():
+            print(f"  {name:40s} {m:8.3f}   ({lo:.3f}..{hi:.3f})")
+        check_goals(bench, {name: v[0] for name, v in stats.items()})
 
 
 if __name__ == "__main__":

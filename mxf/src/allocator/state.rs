@@ -1373,7 +1373,7 @@ mod is_plain_tests {
             0,
             DMUS_KEF_PACKAGE_EVENT,
             0x0001,
-            0xFFFF & !DMUS_KEF_PACKAGE_EVENT,
+            !DMUS_KEF_PACKAGE_EVENT,
             0xFFFF,
         ];
         let check = |cb: u16| {

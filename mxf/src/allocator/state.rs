@@ -588,12 +588,7 @@ impl State {
         // SAFETY: as above; only read until every check passed.
         let ev = unsafe { &mut *e };
         let pos = ev.ullBytePosition;
-        if in_pool(*state)
-            || ev.is_package()
-            || ev.cbEvent as usize > INLINE_DATA_BYTES
-            || !ev.pNextEvt.is_null()
-            || (COLLECT && rolls_over(pos))
-        {
+        if !is_plain(*state, ev) || !ev.pNextEvt.is_null() || (COLLECT && rolls_over(pos)) {
             return None;
         }
         *state = FREE_UNTAGGED;
@@ -1233,8 +1228,9 @@ fn walk_plain<P: PositionSink>(
     cur
 }
 
-/// Whether a put may recycle the event `ev` with slot state `state` in the tight loop: it is
-/// outstanding (not in the pool), not a package, and holds no buffer. One comparison (the three
+/// Whether a put may recycle the event `ev` with slot state `state` without the general step
+/// (the tight loop, the single-event put): it is outstanding (not in the pool), not a package,
+/// and holds no buffer. One comparison (the three
 /// conditions folded into one integer), so the loop has one branch for them instead of three:
 /// a set pool bit or the package flag lifts the value above every length.
 #[inline(always)]

@@ -39,12 +39,9 @@
 //! `state.rs`). The locked sections of `GetMessage` and `GetBuffer` are a pop, a state word and
 //! a counter; a single short event is returned without the walk.
 //!
-//! The slow paths are out of line and declared `extern "C"`, only so that the compiler knows no
-//! unwind can leave them (one would abort, as it would leaving the vtable entry points): the
-//! fast paths then reach them by a tail jump and need no stack frame of their own, in unwinding
-//! builds too (with `panic = "abort"`, as in the kernel, nothing unwinds anyway). They are never
-//! called from C. Each event costs 8 bytes of bookkeeping beside its 40 (64-bit) or 32 (32-bit)
-//! bytes. Measured figures: `docs/allocator.md`.
+//! The slow paths are out of line and reached by a tail jump, so the fast paths keep no stack
+//! frame (see the `extern "C"` block of slow paths). Each event costs 8 bytes of bookkeeping
+//! beside its 40 (64-bit) or 32 (32-bit) bytes. Measured figures: `docs/allocator.md`.
 
 mod config;
 mod slab;
@@ -137,13 +134,34 @@ impl Allocator {
         }
         self.put_rest(st, head)
     }
+}
 
+/// Resets an event just taken off the free list and hands it to the caller of `GetMessage`.
+#[inline]
+fn hand_out(e: NonNull<DMUS_KERNEL_EVENT>, out: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    // SAFETY: the event was taken off the free list under the lock and marked handed out: it is
+    // exclusively ours until the caller receives it. Its reset is finished here, whatever its
+    // last owner left in it. `out` is a non-NULL, aligned out-pointer from the caller (checked).
+    unsafe {
+        state::finish_fresh(e);
+        out.write(e.as_ptr());
+    }
+    STATUS_SUCCESS
+}
+
+/// The slow paths of `PutMessage`, `GetMessage` and `GetBuffer`, out of line. They are
+/// `extern "C"` only so that the compiler knows no unwind can leave them (one would abort, as it
+/// would leaving the vtable entry points): the fast paths then reach them by a tail jump and need
+/// no stack frame of their own, in unwinding builds too (with `panic = "abort"`, as in the
+/// kernel, nothing unwinds anyway). They are called from Rust only, so the guard they take by
+/// value needs no C layout.
+#[expect(
+    improper_ctypes_definitions,
+    reason = "Rust-to-Rust only: `extern \"C\"` marks them as not unwinding"
+)]
+impl Allocator {
     /// The rest of a put without a notification target: chains, packages, long events, misuse.
     #[inline(never)]
-    #[expect(
-        improper_ctypes_definitions,
-        reason = "Rust-to-Rust only: `extern \"C\"` marks it as not unwinding"
-    )]
     extern "C" fn put_rest(
         &self,
         mut st: SpinLockGuard<'_, State>,
@@ -209,31 +227,11 @@ impl Allocator {
         }
         State::status_of(anomaly)
     }
-}
 
-/// Resets an event just taken off the free list and hands it to the caller of `GetMessage`.
-#[inline]
-fn hand_out(e: NonNull<DMUS_KERNEL_EVENT>, out: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
-    // SAFETY: the event was taken off the free list under the lock and marked handed out: it is
-    // exclusively ours until the caller receives it. Its reset is finished here, whatever its
-    // last owner left in it. `out` is a non-NULL, aligned out-pointer from the caller (checked).
-    unsafe {
-        state::finish_fresh(e);
-        out.write(e.as_ptr());
-    }
-    STATUS_SUCCESS
-}
-
-/// The cold paths of `GetMessage` and `GetBuffer`.
-impl Allocator {
     /// `GetMessage` when the fast path declined: a returned list to move first, an empty free
     /// list, or the bound.
     #[cold]
     #[inline(never)]
-    #[expect(
-        improper_ctypes_definitions,
-        reason = "Rust-to-Rust only: `extern \"C\"` marks it as not unwinding"
-    )]
     extern "C" fn get_message_slow(
         &self,
         mut st: SpinLockGuard<'_, State>,
@@ -251,29 +249,25 @@ impl Allocator {
             }
         }
     }
-}
 
-/// `GetBuffer` when the free list is empty or the bound is reached.
-#[cold]
-#[inline(never)]
-#[expect(
-    improper_ctypes_definitions,
-    reason = "Rust-to-Rust only: `extern \"C\"` marks it as not unwinding"
-)]
-extern "C" fn get_buffer_slow(mut st: SpinLockGuard<'_, State>, out: *mut *mut u8) -> NTSTATUS {
-    let r = st.get_buffer_slow();
-    let compat = st.get_buffer_failure;
-    drop(st);
-    let (p, s) = match r {
-        Ok(b) => (b.as_ptr(), STATUS_SUCCESS),
-        Err(_) if compat == GetBufferFailure::BugCompatible => {
-            (core::ptr::null_mut(), STATUS_SUCCESS)
-        }
-        Err(s) => (core::ptr::null_mut(), s),
-    };
-    // SAFETY: non-NULL, aligned out-pointer from the caller (checked).
-    unsafe { out.write(p) };
-    s
+    /// `GetBuffer` when the free list is empty or the bound is reached.
+    #[cold]
+    #[inline(never)]
+    extern "C" fn get_buffer_slow(mut st: SpinLockGuard<'_, State>, out: *mut *mut u8) -> NTSTATUS {
+        let r = st.get_buffer_slow();
+        let compat = st.get_buffer_failure;
+        drop(st);
+        let (p, s) = match r {
+            Ok(b) => (b.as_ptr(), STATUS_SUCCESS),
+            Err(_) if compat == GetBufferFailure::BugCompatible => {
+                (core::ptr::null_mut(), STATUS_SUCCESS)
+            }
+            Err(s) => (core::ptr::null_mut(), s),
+        };
+        // SAFETY: non-NULL, aligned out-pointer from the caller (checked).
+        unsafe { out.write(p) };
+        s
+    }
 }
 
 impl IMXF_Impl for Allocator {
@@ -325,7 +319,7 @@ impl IAllocatorMXF_Impl for Allocator {
                 unsafe { buffer.write(b.as_ptr()) };
                 STATUS_SUCCESS
             }
-            None => get_buffer_slow(st, buffer),
+            None => Self::get_buffer_slow(st, buffer),
         }
     }
 

@@ -105,6 +105,17 @@ fn chain(events: &[Ev]) -> Ev {
     events.first().copied().unwrap_or(null_mut())
 }
 
+/// `count` events of `a` with byte positions 1, 2, …, `count`, in that order.
+fn positioned(a: &Raw, count: usize) -> Vec<Ev> {
+    (1..=count as u64)
+        .map(|pos| {
+            let e = a.get_ok();
+            ev(e).ullBytePosition = pos;
+            e
+        })
+        .collect()
+}
+
 fn package(shell: Ev, contents: Ev) -> Ev {
     let s = ev(shell);
     s.set_package();
@@ -318,10 +329,7 @@ fn item_14_long_chains_keep_order_across_batches() {
     let (n, seen) = recorder();
     let a = Raw::with(AllocatorConfig::default(), Some(n));
     let count = 200;
-    let evs: Vec<Ev> = (0..count).map(|_| a.get_ok()).collect();
-    for (i, &e) in evs.iter().enumerate() {
-        ev(e).ullBytePosition = 1 + i as u64;
-    }
+    let evs = positioned(&a, count);
     assert_eq!(a.put(chain(&evs)), STATUS_SUCCESS);
     let expect: Vec<u64> = (1..=count as u64).collect();
     assert_eq!(*seen.lock().unwrap(), expect);
@@ -333,10 +341,7 @@ fn long_positioned_chain_takes_one_lock_and_stays_lifo() {
     let (n, seen) = recorder();
     let a = Raw::with(AllocatorConfig::default(), Some(n));
     let count = 300;
-    let evs: Vec<Ev> = (0..count).map(|_| a.get_ok()).collect();
-    for (i, &e) in evs.iter().enumerate() {
-        ev(e).ullBytePosition = 1 + i as u64;
-    }
+    let evs = positioned(&a, count);
     // A package and a long event beyond the first batch, too.
     let (shell, inner) = (a.get_ok(), a.get_ok());
     ev(inner).ullBytePosition = 5000;
@@ -375,10 +380,7 @@ fn long_positioned_chain_takes_one_lock_and_stays_lifo() {
 fn long_positioned_chain_refuses_misuse_past_the_first_batch() {
     let (n, seen) = recorder();
     let a = Raw::with(AllocatorConfig::default(), Some(n));
-    let evs: Vec<Ev> = (0..150).map(|_| a.get_ok()).collect();
-    for (i, &e) in evs.iter().enumerate() {
-        ev(e).ullBytePosition = 1 + i as u64;
-    }
+    let evs = positioned(&a, 150);
     let returned = a.get_ok();
     assert_eq!(a.put(returned), STATUS_SUCCESS);
     // evs[0..120], then an event already in the pool (its link is the pool's: not followed,

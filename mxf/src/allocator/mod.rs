@@ -75,7 +75,9 @@ use state::State;
 pub struct Allocator {
     state: SpinLock<State>,
     /// Events of large positioned puts on their way into the free list (see `state`'s
-    /// "One lock acquisition per put"); moved into it by the next locked call.
+    /// "One lock acquisition per put"); moved into it by the next locked call. Always empty
+    /// without a notification target (only `put_notifying` pushes onto it), so the put without
+    /// one does not test it.
     returned: AtomicPtr<DMUS_KERNEL_EVENT>,
     notify: Option<IPositionNotify>,
 }
@@ -127,13 +129,26 @@ impl Allocator {
         if let Some(notify) = &self.notify {
             return self.put_notifying(head, notify);
         }
-        // No notification target: one locked step handles any chain.
-        let mut st = self.state.lock();
-        if !self.has_returned() && st.put_one::<false>(head).is_some() {
+        // No notification target: one locked step handles any chain, and the returned list is
+        // empty (only `put_notifying` fills it).
+        let Some(mut st) = self.state.try_lock() else {
+            return self.put_waiting(head);
+        };
+        if st.put_one::<false>(head).is_some() {
             return STATUS_SUCCESS;
         }
         self.put_rest(st, head)
     }
+}
+
+/// Whether an out-pointer argument can be written: not NULL and aligned for a pointer. One
+/// comparison: rotated right by the alignment bits, an aligned address becomes a number below
+/// `usize::MAX >> bits` (a misaligned one has a top bit set), and NULL becomes 0, which the
+/// subtraction turns into `usize::MAX`.
+#[inline(always)]
+fn is_usable_out<T>(p: *mut *mut T) -> bool {
+    const BITS: u32 = align_of::<*mut ()>().trailing_zeros();
+    p.addr().rotate_right(BITS).wrapping_sub(1) < usize::MAX >> BITS
 }
 
 /// Resets an event just taken off the free list and hands it to the caller of `GetMessage`.
@@ -149,7 +164,19 @@ fn hand_out(e: NonNull<DMUS_KERNEL_EVENT>, out: *mut *mut DMUS_KERNEL_EVENT) -> 
     STATUS_SUCCESS
 }
 
-/// The slow paths of `PutMessage`, `GetMessage` and `GetBuffer`, out of line. They are
+/// `PutBuffer` with the lock held.
+#[inline(always)]
+fn put_buffer_locked(mut st: SpinLockGuard<'_, State>, buffer: *mut u8) -> NTSTATUS {
+    if st.put_buffer(buffer) {
+        STATUS_SUCCESS
+    } else {
+        st.cold.put_buffer_refusals = st.cold.put_buffer_refusals.wrapping_add(1);
+        STATUS_INVALID_PARAMETER
+    }
+}
+
+/// The slow paths of `PutMessage`, `GetMessage`, `GetBuffer` and `PutBuffer`, out of line (the
+/// `_waiting` ones are taken when the lock is held by someone else). They are
 /// `extern "C"` only so that the compiler knows no unwind can leave them (one would abort, as it
 /// would leaving the vtable entry points): the fast paths then reach them by a tail jump and need
 /// no stack frame of their own, in unwinding builds too (with `panic = "abort"`, as in the
@@ -228,6 +255,37 @@ impl Allocator {
         State::status_of(anomaly)
     }
 
+    /// `PutMessage` when the lock was held: waits for it, then takes the general path.
+    #[cold]
+    #[inline(never)]
+    extern "C" fn put_waiting(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        let st = self.state.lock();
+        self.put_rest(st, head)
+    }
+
+    /// `GetMessage` when the lock was held: waits for it, then takes the slow path.
+    #[cold]
+    #[inline(never)]
+    extern "C" fn get_message_waiting(&self, out: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        let st = self.state.lock();
+        self.get_message_slow(st, out)
+    }
+
+    /// `GetBuffer` when the lock was held: waits for it, then takes the slow path.
+    #[cold]
+    #[inline(never)]
+    extern "C" fn get_buffer_waiting(&self, out: *mut *mut u8) -> NTSTATUS {
+        let st = self.state.lock();
+        Self::get_buffer_slow(st, out)
+    }
+
+    /// `PutBuffer` when the lock was held.
+    #[cold]
+    #[inline(never)]
+    extern "C" fn put_buffer_waiting(&self, buffer: *mut u8) -> NTSTATUS {
+        put_buffer_locked(self.state.lock(), buffer)
+    }
+
     /// `GetMessage` when the fast path declined: a returned list to move first, an empty free
     /// list, or the bound.
     #[cold]
@@ -289,10 +347,12 @@ impl IMXF_Impl for Allocator {
 impl IAllocatorMXF_Impl for Allocator {
     #[inline]
     fn GetMessage(&self, event: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
-        if event.is_null() || !event.is_aligned() {
+        if !is_usable_out(event) {
             return STATUS_INVALID_PARAMETER;
         }
-        let mut st = self.state.lock();
+        let Some(mut st) = self.state.try_lock() else {
+            return self.get_message_waiting(event);
+        };
         if !self.has_returned()
             && let Some(e) = st.pop_event()
         {
@@ -308,10 +368,12 @@ impl IAllocatorMXF_Impl for Allocator {
 
     #[inline]
     fn GetBuffer(&self, buffer: *mut *mut u8) -> NTSTATUS {
-        if buffer.is_null() || !buffer.is_aligned() {
+        if !is_usable_out(buffer) {
             return STATUS_INVALID_PARAMETER;
         }
-        let mut st = self.state.lock();
+        let Some(mut st) = self.state.try_lock() else {
+            return self.get_buffer_waiting(buffer);
+        };
         match st.pop_buffer() {
             Some(b) => {
                 drop(st);
@@ -328,12 +390,9 @@ impl IAllocatorMXF_Impl for Allocator {
         if buffer.is_null() {
             return STATUS_UNSUCCESSFUL;
         }
-        let mut st = self.state.lock();
-        if st.put_buffer(buffer) {
-            STATUS_SUCCESS
-        } else {
-            st.cold.put_buffer_refusals = st.cold.put_buffer_refusals.wrapping_add(1);
-            STATUS_INVALID_PARAMETER
+        match self.state.try_lock() {
+            Some(st) => put_buffer_locked(st, buffer),
+            None => self.put_buffer_waiting(buffer),
         }
     }
 }

@@ -959,6 +959,124 @@ fn stats_track_high_water_and_buffers() {
     assert_eq!(s.gets, 10);
 }
 
+/// The high-water marks follow every new height, and only new heights, also at a bound (the
+/// fast paths leave both to the slow path: `state` A4).
+#[test]
+fn high_water_rises_only_at_new_heights_and_stops_at_the_bound() {
+    let a = Raw::with(
+        AllocatorConfig {
+            max_events: Some(6),
+            max_buffers: Some(3),
+            ..Default::default()
+        },
+        None,
+    );
+    let mut held: Vec<Ev> = Vec::new();
+    let mut bufs: Vec<*mut u8> = Vec::new();
+    // (events to hold, buffers to hold, expected marks) after each step.
+    for (n, m, hw) in [
+        (4, 2, (4, 2)),
+        (1, 0, (4, 2)),
+        (3, 1, (4, 2)),
+        (5, 3, (5, 3)),
+        (0, 0, (5, 3)),
+        (6, 3, (6, 3)),
+    ] {
+        while held.len() > n {
+            a.put(held.pop().unwrap());
+        }
+        while held.len() < n {
+            held.push(a.get_ok());
+        }
+        while bufs.len() > m {
+            assert_eq!(a.put_buffer(bufs.pop().unwrap()), STATUS_SUCCESS);
+        }
+        while bufs.len() < m {
+            let (s, b) = a.get_buffer();
+            assert_eq!(s, STATUS_SUCCESS);
+            bufs.push(b);
+        }
+        let s = a.stats();
+        assert_eq!((s.high_water_events, s.high_water_buffers), hw);
+    }
+    // At the bounds: refused, marks unchanged, and a get works again after a put.
+    assert_eq!(a.get(), (STATUS_INSUFFICIENT_RESOURCES, null_mut()));
+    assert_eq!(a.get_buffer(), (STATUS_INSUFFICIENT_RESOURCES, null_mut()));
+    let s = a.stats();
+    assert_eq!((s.high_water_events, s.high_water_buffers), (6, 3));
+    assert_eq!(s.anomalies.bound_refusals, 2);
+    a.put(held.pop().unwrap());
+    held.push(a.get_ok());
+    a.put(chain(&held));
+    for b in bufs {
+        a.put_buffer(b);
+    }
+    a.assert_balanced();
+}
+
+/// Calls made while another thread holds the lock wait for it (their out-of-line path) and
+/// then do what the fast path would have done.
+#[test]
+fn calls_wait_while_the_lock_is_held() {
+    let a = Raw::with(
+        AllocatorConfig {
+            prefill_events: 1,
+            ..Default::default()
+        },
+        None,
+    );
+    /// An event and a buffer handed between threads.
+    struct Pair(Ev, *mut u8);
+    // SAFETY: the pointers are only used through the allocator, which is thread-safe.
+    unsafe impl Send for Pair {}
+    let held = Pair(a.get_ok(), a.get_buffer().1);
+    let (held_event, held_buffer) = (held.0, held.1);
+    let guard = a.handle.value().state.lock();
+    let got = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let held = held;
+            assert_eq!(a.put(held.0), STATUS_SUCCESS);
+            assert_eq!(a.put_buffer(held.1), STATUS_SUCCESS);
+            let e = a.get_ok();
+            let (s, buf) = a.get_buffer();
+            assert_eq!(s, STATUS_SUCCESS);
+            Pair(e, buf)
+        });
+        // Let the worker reach the held lock before releasing it.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let s = guard.snapshot();
+        assert_eq!((s.outstanding_events, s.outstanding_buffers), (1, 1));
+        drop(guard);
+        worker.join().unwrap()
+    });
+    assert_eq!(
+        got.0, held_event,
+        "LIFO: the event put while waiting comes back"
+    );
+    assert_eq!(got.1, held_buffer);
+    assert_fresh(got.0);
+    a.put(got.0);
+    a.put_buffer(got.1);
+    a.assert_balanced();
+}
+
+/// The one-comparison out-pointer check is exactly "not NULL and aligned".
+#[test]
+fn usable_out_is_non_null_and_aligned() {
+    let check = |addr: usize| {
+        let p: *mut Ev = core::ptr::without_provenance_mut(addr);
+        assert_eq!(
+            is_usable_out(p),
+            !p.is_null() && p.is_aligned(),
+            "address {addr:#x}"
+        );
+    };
+    let n = if cfg!(miri) { 64 } else { 1 << 16 };
+    (0..n).for_each(check);
+    (0..n).for_each(|i| check(usize::MAX - i));
+    (0..usize::BITS).for_each(|b| (0..8).for_each(|low| check((1 << b) | low)));
+}
+
 #[test]
 fn null_out_pointers_are_rejected() {
     let a = Raw::new();
@@ -973,6 +1091,22 @@ fn null_out_pointers_are_rejected() {
             STATUS_INVALID_PARAMETER
         );
     }
+    // Misaligned out-pointers too: refused before anything is written through them.
+    let mut words = [0usize; 2];
+    let odd = words.as_mut_ptr().cast::<u8>().wrapping_add(1);
+    // SAFETY: the out-pointers are misaligned and must be refused without a write.
+    unsafe {
+        assert_eq!(
+            (a.vt().GetMessage)(a.this(), odd.cast()),
+            STATUS_INVALID_PARAMETER
+        );
+        assert_eq!(
+            (a.vt().GetBuffer)(a.this(), odd.cast()),
+            STATUS_INVALID_PARAMETER
+        );
+    }
+    assert_eq!(words, [0, 0]);
+    assert_eq!(a.stats().gets, 0);
 }
 
 mod properties {
@@ -1025,6 +1159,8 @@ mod properties {
             let mut events: Vec<Ev> = Vec::new();
             let mut long: HashSet<usize> = HashSet::new();
             let mut buffers: Vec<*mut u8> = Vec::new();
+            // The most events / buffers the test has held at once.
+            let (mut most_events, mut most_buffers) = (0usize, 0usize);
             for op in ops {
                 match op {
                     Op::Get => {
@@ -1074,6 +1210,10 @@ mod properties {
                 let s = a.stats();
                 prop_assert_eq!(s.outstanding_events as usize, events.len());
                 prop_assert_eq!(s.outstanding_buffers as usize, buffers.len() + long.len());
+                most_events = most_events.max(events.len());
+                most_buffers = most_buffers.max(buffers.len() + long.len());
+                prop_assert_eq!(s.high_water_events as usize, most_events);
+                prop_assert_eq!(s.high_water_buffers as usize, most_buffers);
                 prop_assert_eq!(s.anomalies.misuse(), 0);
                 a.assert_balanced();
             }

@@ -29,6 +29,12 @@ mod imp {
         pub fn lock(&self) -> SpinLockGuard<'_, T> {
             self.0.lock()
         }
+        /// Takes the lock if it is free now (one compare-exchange); `None` if it is held. Fast
+        /// paths use it so that waiting is left to their out-of-line slow path.
+        #[inline(always)]
+        pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
+            self.0.try_lock()
+        }
         /// The value, through exclusive access (no locking needed).
         pub fn get_mut(&mut self) -> &mut T {
             self.0.get_mut()
@@ -61,6 +67,11 @@ mod imp {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             }
+        }
+        /// Takes the lock if it is free now; `None` if it is held (or poisoned, which only a
+        /// failing model causes).
+        pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
+            self.0.try_lock().ok()
         }
         /// The value, through exclusive access.
         pub fn get_mut(&mut self) -> &mut T {
@@ -116,6 +127,13 @@ mod imp {
                 owner: self,
                 old_irql,
             }
+        }
+        /// Takes the lock, waiting if it is held: there is no way to try a `KSPIN_LOCK` and
+        /// raise IRQL in one call, and the wait is what a caller's slow path would do anyway.
+        /// Always `Some`.
+        #[inline]
+        pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
+            Some(self.lock())
         }
         /// The value, through exclusive access.
         pub fn get_mut(&mut self) -> &mut T {

@@ -2,14 +2,14 @@
 //! walk. Everything here runs under the allocator's spin lock.
 //!
 //! # Slot states
-//! Every event slot carries a `u32` state word beside the event: bit 0 `FREE`, bit 31
-//! `RETURNING`, and in bits 1..=30 the epoch of the put call that last marked it (0: none).
-//! * `FREE` set: in the free list. `epoch << 1 | 1`, where `epoch` identifies the put that freed
+//! Every event slot carries a `u32` state word beside the event: bit 30 `FREE`, bit 31
+//! `RETURNING`, and in bits 0..=29 the epoch of the put call that last marked it (0: none).
+//! * `FREE` set: in the free list. `FREE | epoch`, where `epoch` identifies the put that freed
 //!   it (0 for fresh events and single-event puts).
 //! * `RETURNING` set: returned, but not yet in the free list: a put's events beyond the first
 //!   `PUT_BATCH` byte positions, held by the put while it notifies them, then in the returned
 //!   list until the next locked call moves them into the free list (see below).
-//! * neither: handed out. `0` from `GetMessage`; `epoch << 1` once the put walk of call `epoch`
+//! * neither: handed out. `0` from `GetMessage`; `epoch` once the put walk of call `epoch`
 //!   has seen it inside a package (so a second sighting in the same call is a cycle).
 //!
 //! A put that meets `FREE` or `RETURNING` has found a double put (or, when the epoch is its own,
@@ -40,6 +40,10 @@
 //!   outstanding buffers are `buffer_gets − buffers_returned`, free buffers
 //!   `total_buffers − outstanding`. Lock acquisitions are the sum of the counters of every
 //!   locked call ([`State::lock_acquisitions`]), so no call pays a separate count.
+//! * A4: `events_fast_below` is `min(high_water_events, max_events)` (likewise for buffers):
+//!   a get whose outstanding count is below it neither meets the bound nor raises the
+//!   high-water mark, so the fast path makes that one comparison and leaves both to the slow
+//!   path, which only runs while the count climbs to a new height (or at the bound).
 //!
 //! # Cost
 //! The locked sections of `GetMessage` and `GetBuffer` are a pop, a state word and a counter.
@@ -171,14 +175,15 @@ pub(crate) unsafe fn finish_fresh(e: NonNull<DMUS_KERNEL_EVENT>) {
     };
 }
 
-/// Slot state bit: in the free list.
-const FREE: u32 = 1;
+/// Slot state bit: in the free list. The two pool bits are the top ones so that, unmasked, they
+/// lift a state word above every event length ([`is_plain`]).
+const FREE: u32 = 1 << 30;
 /// Slot state bit: returned, not yet in the free list.
 const RETURNING: u32 = 1 << 31;
 /// Either: in the pool, whatever a caller says.
 const IN_POOL: u32 = FREE | RETURNING;
-/// Epochs use bits 1..=30.
-const EPOCH_MASK: u32 = (1 << 30) - 1;
+/// Epochs use bits 0..=29.
+const EPOCH_MASK: u32 = FREE - 1;
 /// State of a free event no put call can claim (epoch 0): fresh events and single puts.
 const FREE_UNTAGGED: u32 = FREE;
 
@@ -189,7 +194,7 @@ fn in_pool(state: u32) -> bool {
 
 #[inline(always)]
 fn epoch_of(state: u32) -> u32 {
-    (state >> 1) & EPOCH_MASK
+    state & EPOCH_MASK
 }
 
 /// Byte positions at or above this are counted as about to roll over.
@@ -226,6 +231,8 @@ pub(crate) struct State {
     recycled: u64,
     /// The other `PutMessage` calls with a non-NULL argument (also the source of put epochs).
     puts: u64,
+    /// A4.
+    events_fast_below: u64,
     high_water_events: u64,
     max_events: u64,
     free_buffers: *mut BufferSlot,
@@ -233,6 +240,8 @@ pub(crate) struct State {
     buffer_gets: u64,
     /// Buffers returned, by `PutBuffer` or with their long events.
     buffers_returned: u64,
+    /// A4.
+    buffers_fast_below: u64,
     high_water_buffers: u64,
     max_buffers: u64,
     total_events: u64,
@@ -355,11 +364,13 @@ impl State {
             single_puts: 0,
             recycled: 0,
             puts: 0,
+            events_fast_below: 0,
             high_water_events: 0,
             max_events: config.max_events.map_or(u64::MAX, u64::from),
             free_buffers: null_mut(),
             buffer_gets: 0,
             buffers_returned: 0,
+            buffers_fast_below: 0,
             high_water_buffers: 0,
             max_buffers: config.max_buffers.map_or(u64::MAX, u64::from),
             total_events: 0,
@@ -431,16 +442,22 @@ impl State {
     }
 
     /// `GetMessage`'s fast locked part: takes an event off the free list, unless the list is
-    /// empty or the bound is reached (then [`get_event_slow`](Self::get_event_slow) decides).
-    /// The event is marked handed out and its first 8 bytes are reset, in one store
-    /// ([`HANDED_OUT_HEAD`]); the caller resets the rest after releasing the lock
-    /// ([`finish_fresh`]), when it is exclusively the caller's.
+    /// empty or the outstanding count is not below `events_fast_below` (A4; then
+    /// [`get_event_slow`](Self::get_event_slow) decides).
     #[inline]
     pub(crate) fn pop_event(&mut self) -> Option<NonNull<DMUS_KERNEL_EVENT>> {
         let out = self.outstanding_events();
-        let e = NonNull::new(self.free_events).filter(|_| out < self.max_events)?;
-        // SAFETY: A1: `e` is a free event inside one of our slots, aligned for the head (the
-        // assertions beside it); the head does not reach `pNextEvt`, read first.
+        let e = NonNull::new(self.free_events).filter(|_| out < self.events_fast_below)?;
+        Some(self.take_event(e))
+    }
+
+    /// Takes the free list's head `e` (the caller read it from `free_events`) off it. The event is marked handed out and its first 8
+    /// bytes are reset, in one store ([`HANDED_OUT_HEAD`]); the caller resets the rest after
+    /// releasing the lock ([`finish_fresh`]), when it is exclusively the caller's.
+    #[inline(always)]
+    fn take_event(&mut self, e: NonNull<DMUS_KERNEL_EVENT>) -> NonNull<DMUS_KERNEL_EVENT> {
+        // SAFETY: A1: `e`, the head, is a free event inside one of our slots, aligned for the
+        // head (the assertions beside it); the head does not reach `pNextEvt`, read first.
         unsafe {
             self.free_events = (*e.as_ptr()).pNextEvt;
             slot_of(e.as_ptr())
@@ -448,14 +465,12 @@ impl State {
                 .write(HANDED_OUT_HEAD);
         }
         self.gets = self.gets.wrapping_add(1);
-        if out >= self.high_water_events {
-            self.high_water_events = out.wrapping_add(1);
-        }
-        Some(e)
+        e
     }
 
     /// `GetMessage` when [`pop_event`](Self::pop_event) declined: refuses at the bound, grows
-    /// the pool if it is empty (or fails with `STATUS_INSUFFICIENT_RESOURCES`), then pops.
+    /// the pool if it is empty (or fails with `STATUS_INSUFFICIENT_RESOURCES`), raises the
+    /// high-water mark, then pops.
     #[cold]
     #[inline(never)]
     pub(crate) fn get_event_slow(&mut self) -> Result<NonNull<DMUS_KERNEL_EVENT>, NTSTATUS> {
@@ -465,9 +480,13 @@ impl State {
             self.free_events.is_null(),
         );
         if self.make_room(out, max, empty, Self::grow_events)
-            && let Some(e) = self.pop_event()
+            && let Some(e) = NonNull::new(self.free_events)
         {
-            return Ok(e);
+            if out >= self.high_water_events {
+                self.high_water_events = out.wrapping_add(1);
+                self.events_fast_below = self.high_water_events.min(max);
+            }
+            return Ok(self.take_event(e));
         }
         self.cold.event_refusals = self.cold.event_refusals.wrapping_add(1);
         Err(STATUS_INSUFFICIENT_RESOURCES)
@@ -495,23 +514,26 @@ impl State {
     }
 
     /// `GetBuffer`'s fast locked part: a buffer of `BUFFER_SIZE` bytes off the free list,
-    /// unless the list is empty or the bound is reached.
+    /// unless the list is empty or the outstanding count is not below `buffers_fast_below` (A4).
     #[inline]
     pub(crate) fn pop_buffer(&mut self) -> Option<NonNull<u8>> {
         let out = self.outstanding_buffers();
-        let slot = NonNull::new(self.free_buffers).filter(|_| out < self.max_buffers)?;
+        let slot = NonNull::new(self.free_buffers).filter(|_| out < self.buffers_fast_below)?;
+        Some(self.take_buffer(slot))
+    }
+
+    /// Takes the free buffer list's head `slot` (read from `free_buffers`) off it.
+    #[inline(always)]
+    fn take_buffer(&mut self, slot: NonNull<BufferSlot>) -> NonNull<u8> {
         let slot = slot.as_ptr();
-        // SAFETY: A2: a free buffer slot of ours.
+        // SAFETY: A2: the head, a free buffer slot of ours.
         unsafe {
             self.free_buffers = (*slot).next;
             (*slot).state = BUF_OUT;
         }
         self.buffer_gets = self.buffer_gets.wrapping_add(1);
-        if out >= self.high_water_buffers {
-            self.high_water_buffers = out.wrapping_add(1);
-        }
         // SAFETY: in-bounds projection of a non-NULL slot.
-        Some(unsafe { NonNull::new_unchecked((&raw mut (*slot).data).cast::<u8>()) })
+        unsafe { NonNull::new_unchecked((&raw mut (*slot).data).cast::<u8>()) }
     }
 
     /// `GetBuffer` when [`pop_buffer`](Self::pop_buffer) declined.
@@ -524,9 +546,13 @@ impl State {
             self.free_buffers.is_null(),
         );
         if self.make_room(out, max, empty, Self::grow_buffers)
-            && let Some(b) = self.pop_buffer()
+            && let Some(slot) = NonNull::new(self.free_buffers)
         {
-            return Ok(b);
+            if out >= self.high_water_buffers {
+                self.high_water_buffers = out.wrapping_add(1);
+                self.buffers_fast_below = self.high_water_buffers.min(max);
+            }
+            return Ok(self.take_buffer(slot));
         }
         self.cold.buffer_refusals = self.cold.buffer_refusals.wrapping_add(1);
         Err(STATUS_INSUFFICIENT_RESOURCES)
@@ -618,7 +644,7 @@ impl State {
         let mut walk = Walk {
             head: self.free_events,
             freed: 0,
-            freed_state: (epoch << 1) | 1,
+            freed_state: FREE | epoch,
         };
         let mut rest = null_mut();
         let mut page = self.events.hinted();
@@ -756,7 +782,7 @@ impl State {
         epoch: u32,
     ) -> (Returning, bool) {
         let mut anomaly = false;
-        let marked = RETURNING | (epoch << 1);
+        let marked = RETURNING | epoch;
         let mut list = Returning {
             head: null_mut(),
             tail: null_mut(),
@@ -858,11 +884,11 @@ impl State {
                         let st = *st;
                         self.count_refused_free(st, epoch);
                         true
-                    } else if *st == epoch << 1 {
+                    } else if *st == epoch {
                         self.cold.anomalies.cycles = self.cold.anomalies.cycles.wrapping_add(1);
                         true
                     } else {
-                        *st = epoch << 1;
+                        *st = epoch;
                         false
                     }
                 }
@@ -1184,11 +1210,21 @@ fn walk_plain<P: PositionSink>(
     positions: &mut P,
 ) -> *mut DMUS_KERNEL_EVENT {
     type Pg = Page<EventSlot, EVENTS_PER_PAGE>;
-    let (mut head, mut freed, freed_state) = (walk.head, walk.freed, walk.freed_state);
-    let mut x = page.distance(cur.addr(), EVENT_OFFSET);
+    let x = page.distance(cur.addr(), EVENT_OFFSET);
     if !Pg::is_slot(x) {
         return cur;
     }
+    #[cfg(all(
+        target_arch = "x86_64",
+        any(target_os = "linux", target_os = "windows"),
+        not(miri)
+    ))]
+    if !P::COLLECTS {
+        // SAFETY: `x` names a slot of `page` and `cur` is its event; the caller holds the lock.
+        return unsafe { walk_plain_x86_64(page, cur, x, walk) };
+    }
+    let (mut head, mut freed, freed_state) = (walk.head, walk.freed, walk.freed_state);
+    let mut x = x;
     let mut stride = 0usize;
     // Invariant: `x < BYTES` names a slot of this page, and `cur` is its event.
     while x < Pg::BYTES {
@@ -1228,18 +1264,8 @@ fn walk_plain<P: PositionSink>(
     cur
 }
 
-/// Whether a put may recycle the event `ev` with slot state `state` without the general step
-/// (the tight loop, the single-event put): it is outstanding (not in the pool), not a package,
-/// and holds no buffer. One comparison (the three
-/// conditions folded into one integer), so the loop has one branch for them instead of three:
-/// a set pool bit or the package flag lifts the value above every length.
-#[inline(always)]
-fn is_plain(state: u32, ev: &DMUS_KERNEL_EVENT) -> bool {
-    let not_plain = (state & IN_POOL) | u32::from(ev.usFlags & DMUS_KEF_PACKAGE_EVENT);
-    (u64::from(not_plain) << 16 | u64::from(ev.cbEvent)) <= INLINE_DATA_BYTES as u64
-}
-
-/// The directive that opens the out-of-line part of [`step`]'s prediction: a section the linker
+/// The directive that opens the out-of-line part of the walk's prediction ([`step`],
+/// `walk_plain_x86_64`): a section the linker
 /// merges into the code (ELF: a `.text.unlikely` section; COFF: a grouped `.text$` section).
 #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
 macro_rules! cold_section {
@@ -1253,6 +1279,159 @@ macro_rules! cold_section {
         ".pushsection .text$mxf_allocator_step,\"xr\""
     };
 }
+
+/// The out-of-line part of the walk's prediction: the link `n` of the event `e` was not
+/// `e + stride`, so take its own distance `x` from the page base `b`, check with the exact
+/// division (as [`Page::is_slot`]) that it names a slot, and learn the new stride; `x` becomes
+/// `usize::MAX` when it does not. Then back to the label `$back`.
+#[cfg(all(
+    target_arch = "x86_64",
+    any(target_os = "linux", target_os = "windows"),
+    not(miri)
+))]
+macro_rules! learn_stride {
+    ($back:literal) => {
+        concat!(
+            "mov {s}, {n}\n",
+            "sub {s}, {e}\n",
+            "mov {x}, {n}\n",
+            "sub {x}, {b}\n",
+            "sub {x}, {off}\n",
+            "movabs {t}, {inv}\n",
+            "imul {t}, {x}\n",
+            "ror {t}, {twos}\n",
+            "cmp {t}, {per_page}\n",
+            "jb ",
+            $back,
+            "\n",
+            "mov {x}, -1\n",
+            "jmp ",
+            $back
+        )
+    };
+}
+
+/// [`walk_plain`] without byte positions, on x86-64 (Linux and Windows): the same walk, with the
+/// same checks in the same order and the same result, as one loop of 15 macro-ops per event
+/// (the compiled loop keeps the slot and the event address in separate registers and spends
+/// four more).
+///
+/// Per event: the state word gets `freed_state`, the link is read and replaced by the free-list
+/// head, the event becomes the head. The successor is predicted as in [`step`] (`q + stride`;
+/// on a mismatch the out-of-line part takes the link's own distance, checks that it names a
+/// slot and learns the new stride), then `x < BYTES` and [`is_plain`] (the same fold: the first
+/// 8 bytes masked by `PLAIN_MASK`, or'ed with the state's pool bits, at most `PLAIN_LIMIT`)
+/// decide whether the loop goes on. Returns the first event not recycled (NULL at the end of
+/// the chain), as `walk_plain` does.
+///
+/// # Safety
+/// `x` is the distance of a slot of `page` and `cur` that slot's event; the lock is held. The
+/// loop only touches memory at `q − 8 .. q + 32` for an event address `q = base + x + 8` with
+/// `x < BYTES` a slot distance (checked before each access: at entry by the caller, on a
+/// predicted step because `x` and `q` move by the same stride, a difference of two slot
+/// distances, and the bound is tested; on a mispredicted one by the exact-division test).
+#[cfg(all(
+    target_arch = "x86_64",
+    any(target_os = "linux", target_os = "windows"),
+    not(miri)
+))]
+#[inline(always)]
+unsafe fn walk_plain_x86_64(
+    page: Page<EventSlot, EVENTS_PER_PAGE>,
+    cur: *mut DMUS_KERNEL_EVENT,
+    x: usize,
+    walk: &mut Walk,
+) -> *mut DMUS_KERNEL_EVENT {
+    type Pg = Page<EventSlot, EVENTS_PER_PAGE>;
+    let (mut q, mut head, mut freed) = (cur, walk.head, walk.freed);
+    // SAFETY: the contract above; the asm reads and writes only those slots' state words,
+    // first 8 bytes and links, uses no stack, and restores the section it switches to.
+    unsafe {
+        core::arch::asm!(
+            "jmp 4f",
+            "2:",
+            "mov dword ptr [{q} - {off}], {fs:e}",
+            "mov {n}, qword ptr [{q} + {link}]",
+            "mov qword ptr [{q} + {link}], {e}",
+            // The event becomes the free list's head (`e`, the last event walked).
+            "mov {e}, {q}",
+            "inc {freed}",
+            "add {q}, {s}",
+            "add {x}, {s}",
+            "cmp {q}, {n}",
+            "jne 3f",
+            "4:",
+            "cmp {x}, {bytes}",
+            "jae 5f",
+            "mov {t}, qword ptr [{q}]",
+            "and {t}, {mask}",
+            "mov {t2:e}, dword ptr [{q} - {off}]",
+            "and {t2:e}, {in_pool}",
+            "or {t}, {t2}",
+            "cmp {t}, {limit}",
+            "jbe 2b",
+            "5:",
+            cold_section!(),
+            "3:",
+            "mov {q}, {n}",
+            learn_stride!("4b"),
+            ".popsection",
+            q = inout(reg) q,
+            x = inout(reg) x => _,
+            e = inout(reg) head,
+            freed = inout(reg) freed,
+            s = inout(reg) 0usize => _,
+            n = out(reg) _,
+            t = out(reg) _,
+            t2 = out(reg) _,
+            fs = in(reg) walk.freed_state,
+            b = in(reg) page.base_addr(),
+            mask = in(reg) PLAIN_MASK,
+            off = const EVENT_OFFSET,
+            link = const offset_of!(DMUS_KERNEL_EVENT, pNextEvt),
+            bytes = const Pg::BYTES,
+            in_pool = const IN_POOL,
+            limit = const PLAIN_LIMIT,
+            inv = const Pg::INVERSE,
+            twos = const Pg::TWOS,
+            per_page = const EVENTS_PER_PAGE,
+            options(nostack),
+        );
+    }
+    walk.head = head;
+    walk.freed = freed;
+    q
+}
+
+/// Whether a put may recycle the event `ev` with slot state `state` without the general step
+/// (the tight loop, the single-event put): it is outstanding (not in the pool), not a package,
+/// and holds no buffer. One comparison (the three conditions folded into one integer), so the
+/// loop has one branch for them instead of three: the event's first 8 bytes are read as one
+/// number and masked down to its length and package flag, the state word down to its pool bits,
+/// and either a pool bit or the package flag lifts the result above every inline length.
+#[inline(always)]
+fn is_plain(state: u32, ev: &DMUS_KERNEL_EVENT) -> bool {
+    // SAFETY: the event's first 8 bytes are five initialised fields without padding (the
+    // assertions beside `HANDED_OUT_HEAD`); one load on little-endian targets.
+    let head = u64::from_le_bytes(unsafe { (&raw const *ev).cast::<[u8; 8]>().read() });
+    (head & PLAIN_MASK | u64::from(state & IN_POOL)) <= PLAIN_LIMIT
+}
+
+/// Where `cbEvent` and `usFlags` sit in the little-endian number [`is_plain`] reads an event's
+/// first 8 bytes as.
+const CB_EVENT_SHIFT: u32 = 8 * offset_of!(DMUS_KERNEL_EVENT, cbEvent) as u32;
+const FLAGS_SHIFT: u32 = 8 * offset_of!(DMUS_KERNEL_EVENT, usFlags) as u32;
+/// The length and the package flag of that number.
+const PLAIN_MASK: u64 =
+    (0xFFFF << CB_EVENT_SHIFT) | ((DMUS_KEF_PACKAGE_EVENT as u64) << FLAGS_SHIFT);
+/// The largest masked number of a plain event: the longest inline length, nothing else.
+const PLAIN_LIMIT: u64 = (INLINE_DATA_BYTES as u64) << CB_EVENT_SHIFT;
+// The package flag and either pool bit are each above every masked length.
+const _: () = {
+    assert!(FLAGS_SHIFT >= CB_EVENT_SHIFT + 16);
+    assert!((1u64 << IN_POOL.trailing_zeros()) > PLAIN_LIMIT);
+    assert!((DMUS_KEF_PACKAGE_EVENT as u64) << FLAGS_SHIFT > 0xFFFF << CB_EVENT_SHIFT);
+};
 
 /// The distance of the slot of `next` (the link of the event `e`, whose slot is at distance `x`)
 /// from the first slot of `page`, or `usize::MAX` if `next` is not an event of `page`.
@@ -1294,18 +1473,7 @@ fn step(
                 "2:",
                 cold_section!(),
                 "3:",
-                "mov {s}, {n}",
-                "sub {s}, {e}",
-                "mov {x}, {n}",
-                "sub {x}, {b}",
-                "sub {x}, {off}",
-                "movabs {t}, {inv}",
-                "imul {t}, {x}",
-                "ror {t}, {twos}",
-                "cmp {t}, {per_page}",
-                "jb 2b",
-                "mov {x}, -1",
-                "jmp 2b",
+                learn_stride!("2b"),
                 ".popsection",
                 x = inout(reg) x,
                 s = inout(reg) s,
@@ -1361,8 +1529,10 @@ mod is_plain_tests {
             FREE,
             RETURNING,
             RETURNING | FREE,
-            7 << 1,
-            (7 << 1) | FREE,
+            7,
+            7 | FREE,
+            EPOCH_MASK,
+            EPOCH_MASK | RETURNING,
             u32::MAX,
         ];
         let flags = [

@@ -164,17 +164,6 @@ fn hand_out(e: NonNull<DMUS_KERNEL_EVENT>, out: *mut *mut DMUS_KERNEL_EVENT) -> 
     STATUS_SUCCESS
 }
 
-/// `PutBuffer` with the lock held.
-#[inline(always)]
-fn put_buffer_locked(mut st: SpinLockGuard<'_, State>, buffer: *mut u8) -> NTSTATUS {
-    if st.put_buffer(buffer) {
-        STATUS_SUCCESS
-    } else {
-        st.cold.put_buffer_refusals = st.cold.put_buffer_refusals.wrapping_add(1);
-        STATUS_INVALID_PARAMETER
-    }
-}
-
 /// The slow paths of `PutMessage`, `GetMessage`, `GetBuffer` and `PutBuffer`, out of line (the
 /// `_waiting` ones are taken when the lock is held by someone else). They are
 /// `extern "C"` only so that the compiler knows no unwind can leave them (one would abort, as it
@@ -283,7 +272,20 @@ impl Allocator {
     #[cold]
     #[inline(never)]
     extern "C" fn put_buffer_waiting(&self, buffer: *mut u8) -> NTSTATUS {
-        put_buffer_locked(self.state.lock(), buffer)
+        Self::put_buffer_rest(self.state.lock(), buffer)
+    }
+
+    /// `PutBuffer` when the hinted page does not hold an outstanding buffer at that address:
+    /// another page, or misuse (counted and refused).
+    #[cold]
+    #[inline(never)]
+    extern "C" fn put_buffer_rest(mut st: SpinLockGuard<'_, State>, buffer: *mut u8) -> NTSTATUS {
+        if st.put_buffer_slow(buffer) {
+            STATUS_SUCCESS
+        } else {
+            st.cold.put_buffer_refusals = st.cold.put_buffer_refusals.wrapping_add(1);
+            STATUS_INVALID_PARAMETER
+        }
     }
 
     /// `GetMessage` when the fast path declined: a returned list to move first, an empty free
@@ -390,10 +392,13 @@ impl IAllocatorMXF_Impl for Allocator {
         if buffer.is_null() {
             return STATUS_UNSUCCESSFUL;
         }
-        match self.state.try_lock() {
-            Some(st) => put_buffer_locked(st, buffer),
-            None => self.put_buffer_waiting(buffer),
+        let Some(mut st) = self.state.try_lock() else {
+            return self.put_buffer_waiting(buffer);
+        };
+        if st.put_buffer_hinted(buffer) {
+            return STATUS_SUCCESS;
         }
+        Self::put_buffer_rest(st, buffer)
     }
 }
 

@@ -46,16 +46,18 @@
 //!   path, which only runs while the count climbs to a new height (or at the bound).
 //!
 //! # Cost
-//! The locked sections of `GetMessage` and `GetBuffer` are a pop, a state word and a counter.
+//! The locked sections of `GetMessage` and `GetBuffer` are one comparison (A4), a pop, a state
+//! word and a counter.
 //! `GetMessage` writes the state word together with the event's first 8 bytes in one 16-byte
 //! store and the rest of the fresh state after the lock is released (the event is exclusively
 //! the caller's by then). A single-event put writes one counter (A3).
 //! A single short event is returned without the walk. The put walk keeps the free-list head,
 //! the count and the current page in registers, checks membership with one multiplication and
-//! one comparison, and (x86-64 Linux and Windows) predicts each event's successor from the distance between
-//! the last two (chains taken from the pool in order have a constant stride), so that on a
-//! predicted step the walk does not wait for the `pNextEvt` load. The prediction never changes
-//! what is walked: a guess is used only when it equals the link. Figures: `docs/allocator.md`.
+//! one comparison, and (x86-64 Linux and Windows) predicts each event's successor from the
+//! distance between the last two (chains taken from the pool in order have a constant stride),
+//! so that on a predicted step the walk does not wait for the `pNextEvt` load. The prediction
+//! never changes what is walked: a guess is used only when it equals the link. There the walk
+//! without byte positions is one asm loop (`walk_plain_x86_64`). Figures: `docs/allocator.md`.
 
 use super::config::{AllocatorConfig, GetBufferFailure};
 use super::slab::{Page, Slabs};
@@ -517,8 +519,10 @@ impl State {
     /// unless the list is empty or the outstanding count is not below `buffers_fast_below` (A4).
     #[inline]
     pub(crate) fn pop_buffer(&mut self) -> Option<NonNull<u8>> {
-        let out = self.outstanding_buffers();
-        let slot = NonNull::new(self.free_buffers).filter(|_| out < self.buffers_fast_below)?;
+        if self.outstanding_buffers() >= self.buffers_fast_below {
+            return None;
+        }
+        let slot = NonNull::new(self.free_buffers)?;
         Some(self.take_buffer(slot))
     }
 
@@ -562,25 +566,54 @@ impl State {
     /// anomaly counted) if it is not an outstanding buffer of ours.
     #[inline]
     pub(crate) fn put_buffer(&mut self, data: *mut u8) -> bool {
+        self.put_buffer_hinted(data) || self.put_buffer_slow(data)
+    }
+
+    /// [`put_buffer`](Self::put_buffer)'s common case: an outstanding buffer of the page of the
+    /// last lookup. `false` (nothing done, nothing counted) for anything else.
+    #[inline(always)]
+    pub(crate) fn put_buffer_hinted(&mut self, data: *mut u8) -> bool {
+        if let Some(slot) = self.buffers.hinted().and_then(|p| p.slot(data.addr(), DATA_OFFSET))
+            // SAFETY: one of our buffer slots (`Page::slot`); we hold the lock.
+            && unsafe { (*slot.as_ptr()).state } == BUF_OUT
+        {
+            self.push_buffer(slot);
+            return true;
+        }
+        false
+    }
+
+    /// [`put_buffer`](Self::put_buffer) when [`put_buffer_hinted`](Self::put_buffer_hinted)
+    /// declined: off the hinted page, or a buffer that is not outstanding.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn put_buffer_slow(&mut self, data: *mut u8) -> bool {
         let Some(slot) = self.buffers.lookup(data.addr(), DATA_OFFSET) else {
             self.cold.anomalies.foreign_buffers =
                 self.cold.anomalies.foreign_buffers.wrapping_add(1);
             return false;
         };
-        let slot = slot.as_ptr();
         // SAFETY: `slot` is one of our buffer slots (lookup).
+        if unsafe { (*slot.as_ptr()).state } != BUF_OUT {
+            self.cold.anomalies.double_buffer_puts =
+                self.cold.anomalies.double_buffer_puts.wrapping_add(1);
+            return false;
+        }
+        self.push_buffer(slot);
+        true
+    }
+
+    /// Pushes the outstanding buffer `slot` onto the free list (A2) and counts it.
+    #[inline(always)]
+    fn push_buffer(&mut self, slot: NonNull<BufferSlot>) {
+        let slot = slot.as_ptr();
+        // SAFETY: one of our buffer slots, outstanding (checked by the caller); the lock is held.
         unsafe {
-            if (*slot).state != BUF_OUT {
-                self.cold.anomalies.double_buffer_puts =
-                    self.cold.anomalies.double_buffer_puts.wrapping_add(1);
-                return false;
-            }
             (*slot).state = BUF_FREE;
             (*slot).next = self.free_buffers;
         }
         self.free_buffers = slot;
         self.buffers_returned = self.buffers_returned.wrapping_add(1);
-        true
     }
 
     /// Counts a put call that [`put_one`](Self::put_one) declined (it counts its own).

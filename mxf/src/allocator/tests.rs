@@ -1060,6 +1060,33 @@ fn calls_wait_while_the_lock_is_held() {
     a.assert_balanced();
 }
 
+/// Buffers returned in an order that changes page at every call (the hinted page misses each
+/// time) all come back, and a second return of any of them is refused.
+#[test]
+fn buffers_returned_across_pages_in_any_order() {
+    let a = Raw::new();
+    let n = 3 * BUFFERS_PER_PAGE;
+    let bufs: Vec<*mut u8> = (0..n).map(|_| a.get_buffer().1).collect();
+    assert_eq!(a.stats().buffer_pages, 3);
+    // Page-interleaved: 0, 16, 32, 1, 17, 33, ...
+    let order: Vec<usize> = (0..BUFFERS_PER_PAGE)
+        .flat_map(|i| (0..3).map(move |p| p * BUFFERS_PER_PAGE + i))
+        .collect();
+    for &i in &order {
+        assert_eq!(a.put_buffer(bufs[i]), STATUS_SUCCESS);
+    }
+    for &i in order.iter().rev().step_by(7) {
+        assert_eq!(a.put_buffer(bufs[i]), STATUS_INVALID_PARAMETER);
+    }
+    let s = a.stats();
+    assert_eq!(s.outstanding_buffers, 0);
+    assert_eq!(
+        s.anomalies.double_buffer_puts,
+        order.iter().step_by(7).count() as u64
+    );
+    a.assert_balanced();
+}
+
 /// The one-comparison out-pointer check is exactly "not NULL and aligned".
 #[test]
 fn usable_out_is_non_null_and_aligned() {

@@ -78,13 +78,17 @@ pub const EVENTS_PER_PAGE: usize = 4096 / size_of::<DMUS_KERNEL_EVENT>();
 /// Buffers per buffer page.
 pub const BUFFERS_PER_PAGE: usize = 4096 / size_of::<BufferSlot>();
 
-/// An event with its state word. 8 bytes of overhead per event on every target.
+/// An event with its state word. 8 bytes of overhead per event on every target. The state is
+/// the upper half of the first 8 bytes (the padding, always 0, the lower), so that the walk can
+/// fold the whole word into one comparison ([`is_plain`]).
 #[repr(C)]
 pub(crate) struct EventSlot {
-    state: u32,
     _pad: u32,
+    state: u32,
     event: DMUS_KERNEL_EVENT,
 }
+/// Where the state word is, counted back from the event.
+const STATE_BEFORE_EVENT: usize = EVENT_OFFSET - offset_of!(EventSlot, state);
 
 /// A long-event buffer with its state word and free-list link.
 #[repr(C, align(16))]
@@ -116,7 +120,8 @@ const HANDED_OUT_HEAD: [u64; 2] = {
 // The head covers exactly the state word, the padding and those five fields, and may be written
 // as one `[u64; 2]` at the slot's address.
 const _: () = {
-    assert!(offset_of!(EventSlot, state) == 0 && EVENT_OFFSET == 8);
+    assert!(offset_of!(EventSlot, _pad) == 0 && offset_of!(EventSlot, state) == 4);
+    assert!(EVENT_OFFSET == 8);
     assert!(offset_of!(DMUS_KERNEL_EVENT, cbStruct) == 1);
     assert!(offset_of!(DMUS_KERNEL_EVENT, cbEvent) == 2);
     assert!(offset_of!(DMUS_KERNEL_EVENT, usChannelGroup) == 4);
@@ -177,8 +182,7 @@ pub(crate) unsafe fn finish_fresh(e: NonNull<DMUS_KERNEL_EVENT>) {
     };
 }
 
-/// Slot state bit: in the free list. The two pool bits are the top ones so that, unmasked, they
-/// lift a state word above every event length ([`is_plain`]).
+/// Slot state bit: in the free list.
 const FREE: u32 = 1 << 30;
 /// Slot state bit: returned, not yet in the free list.
 const RETURNING: u32 = 1 << 31;
@@ -1345,15 +1349,16 @@ macro_rules! learn_stride {
 }
 
 /// [`walk_plain`] without byte positions, on x86-64 (Linux and Windows): the same walk, with the
-/// same checks in the same order and the same result, as one loop of 15 macro-ops per event
-/// (the compiled loop keeps the slot and the event address in separate registers and spends
-/// four more).
+/// same checks in the same order and the same result, as one loop of 13 macro-ops per event
+/// (the compiled loop keeps the slot and the event address in separate registers, reads the
+/// state word on its own, and spends six more).
 ///
 /// Per event: the state word gets `freed_state`, the link is read and replaced by the free-list
 /// head, the event becomes the head. The successor is predicted as in [`step`] (`q + stride`;
 /// on a mismatch the out-of-line part takes the link's own distance, checks that it names a
 /// slot and learns the new stride), then `x < BYTES` and [`is_plain`] (the same fold: the first
-/// 8 bytes masked by `PLAIN_MASK`, or'ed with the state's pool bits, at most `PLAIN_LIMIT`)
+/// 8 bytes masked by `PLAIN_MASK`, or'ed with the slot's first 8 bytes, padding 0 and the state
+/// in the upper half, at most `PLAIN_LIMIT`)
 /// decide whether the loop goes on. Returns the first event not recycled (NULL at the end of
 /// the chain), as `walk_plain` does.
 ///
@@ -1383,7 +1388,7 @@ unsafe fn walk_plain_x86_64(
         core::arch::asm!(
             "jmp 4f",
             "2:",
-            "mov dword ptr [{q} - {off}], {fs:e}",
+            "mov dword ptr [{q} - {st}], {fs:e}",
             "mov {n}, qword ptr [{q} + {link}]",
             "mov qword ptr [{q} + {link}], {e}",
             // The event becomes the free list's head (`e`, the last event walked).
@@ -1398,9 +1403,7 @@ unsafe fn walk_plain_x86_64(
             "jae 5f",
             "mov {t}, qword ptr [{q}]",
             "and {t}, {mask}",
-            "mov {t2:e}, dword ptr [{q} - {off}]",
-            "and {t2:e}, {in_pool}",
-            "or {t}, {t2}",
+            "or {t}, qword ptr [{q} - {off}]",
             "cmp {t}, {limit}",
             "jbe 2b",
             "5:",
@@ -1416,14 +1419,13 @@ unsafe fn walk_plain_x86_64(
             s = inout(reg) 0usize => _,
             n = out(reg) _,
             t = out(reg) _,
-            t2 = out(reg) _,
             fs = in(reg) walk.freed_state,
             b = in(reg) page.base_addr(),
             mask = in(reg) PLAIN_MASK,
             off = const EVENT_OFFSET,
             link = const offset_of!(DMUS_KERNEL_EVENT, pNextEvt),
             bytes = const Pg::BYTES,
-            in_pool = const IN_POOL,
+            st = const STATE_BEFORE_EVENT,
             limit = const PLAIN_LIMIT,
             inv = const Pg::INVERSE,
             twos = const Pg::TWOS,
@@ -1437,17 +1439,20 @@ unsafe fn walk_plain_x86_64(
 }
 
 /// Whether a put may recycle the event `ev` with slot state `state` without the general step
-/// (the tight loop, the single-event put): it is outstanding (not in the pool), not a package,
-/// and holds no buffer. One comparison (the three conditions folded into one integer), so the
-/// loop has one branch for them instead of three: the event's first 8 bytes are read as one
-/// number and masked down to its length and package flag, the state word down to its pool bits,
-/// and either a pool bit or the package flag lifts the result above every inline length.
+/// (the tight loop, the single-event put): it is handed out and untouched by any put (state 0,
+/// as `GetMessage` leaves it), not a package, and holds no buffer. One comparison (the three
+/// conditions folded into one integer), so the loop has one branch for them instead of three:
+/// the event's first 8 bytes are read as one number and masked down to its length and package
+/// flag, the state word is or'ed in above them, and a nonzero state or the package flag lifts
+/// the result above every inline length. (Events a put has marked with its epoch, package
+/// contents waiting to be walked, are outstanding too, but take the general step.) On x86-64 the
+/// asm walk or's in the slot's whole first 8 bytes, padding (0) and state, with one instruction.
 #[inline(always)]
 fn is_plain(state: u32, ev: &DMUS_KERNEL_EVENT) -> bool {
     // SAFETY: the event's first 8 bytes are five initialised fields without padding (the
     // assertions beside `HANDED_OUT_HEAD`); one load on little-endian targets.
     let head = u64::from_le_bytes(unsafe { (&raw const *ev).cast::<[u8; 8]>().read() });
-    (head & PLAIN_MASK | u64::from(state & IN_POOL)) <= PLAIN_LIMIT
+    (head & PLAIN_MASK | u64::from(state) << 32) <= PLAIN_LIMIT
 }
 
 /// Where `cbEvent` and `usFlags` sit in the little-endian number [`is_plain`] reads an event's
@@ -1459,10 +1464,10 @@ const PLAIN_MASK: u64 =
     (0xFFFF << CB_EVENT_SHIFT) | ((DMUS_KEF_PACKAGE_EVENT as u64) << FLAGS_SHIFT);
 /// The largest masked number of a plain event: the longest inline length, nothing else.
 const PLAIN_LIMIT: u64 = (INLINE_DATA_BYTES as u64) << CB_EVENT_SHIFT;
-// The package flag and either pool bit are each above every masked length.
+// The package flag and any state bit (shifted up by 32) are each above every masked length.
 const _: () = {
     assert!(FLAGS_SHIFT >= CB_EVENT_SHIFT + 16);
-    assert!((1u64 << IN_POOL.trailing_zeros()) > PLAIN_LIMIT);
+    assert!(1u64 << 32 > PLAIN_LIMIT);
     assert!((DMUS_KEF_PACKAGE_EVENT as u64) << FLAGS_SHIFT > 0xFFFF << CB_EVENT_SHIFT);
 };
 
@@ -1553,8 +1558,9 @@ impl Drop for State {
 mod is_plain_tests {
     use super::*;
 
-    /// The folded comparison agrees with the three conditions it replaces, for every length,
-    /// the state words a put can meet, and flag words with and without the package bit.
+    /// The folded comparison agrees with the three conditions it replaces (state 0, not a
+    /// package, inline length), for every length, the state words a put can meet, and flag
+    /// words with and without the package bit.
     #[test]
     fn is_plain_is_the_three_conditions() {
         let states = [
@@ -1562,6 +1568,7 @@ mod is_plain_tests {
             FREE,
             RETURNING,
             RETURNING | FREE,
+            1,
             7,
             7 | FREE,
             EPOCH_MASK,
@@ -1584,7 +1591,7 @@ mod is_plain_tests {
                         ..DMUS_KERNEL_EVENT::FRESH
                     };
                     let expected =
-                        !in_pool(state) && !ev.is_package() && usize::from(cb) <= INLINE_DATA_BYTES;
+                        state == 0 && !ev.is_package() && usize::from(cb) <= INLINE_DATA_BYTES;
                     assert_eq!(
                         is_plain(state, &ev),
                         expected,

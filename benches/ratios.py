@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Runs a divan benchmark and prints every median as a ratio to the lock unit of the same run.
 
-usage: python3 benches/ratios.py [--runs N] [--baseline REV] [BENCH ...]   (default: allocator, 3 runs)
+usage: python3 benches/ratios.py [--runs N] [--baseline REV] [--only REGEX] [BENCH ...]
+       (default: allocator, 3 runs, every bench; --only runs the benches matching REGEX and the
+       lock unit, which is shorter and so less exposed to the machine's drift)
 
 Every ratio is computed within one run (a row's median over that run's lock_unit median), and
 with several runs the median of the per-run ratios is printed, with their range, because
@@ -107,8 +109,8 @@ def bench_binary(bench, cwd, target_dir=None):
     sys.exit(f"{bench}: no bench executable built in {cwd}")
 
 
-def run_binary(exe):
-    out = subprocess.run([exe, "--bench"], capture_output=True, text=True, check=True).stdout
+def run_binary(exe, only=()):
+    out = subprocess.run([exe, "--bench", *only], capture_output=True, text=True, check=True).stdout
     rows = parse(out)
     if "lock_unit" not in rows:
         sys.exit(f"{exe}: no lock_unit row in the output")
@@ -125,7 +127,7 @@ def summary(per_run):
     return out
 
 
-def compare(bench, runs, baseline):
+def compare(bench, runs, baseline, only=()):
     """Builds `bench` at git revision `baseline` (in a worktree under target/) and as checked
     out, runs the two executables alternately `runs` times each, and prints both columns."""
     root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True).stdout.strip()
@@ -139,7 +141,7 @@ def compare(bench, runs, baseline):
         results = {old: [], new: []}
         for _ in range(runs):
             for exe in (old, new):
-                results[exe].append(run_binary(exe))
+                results[exe].append(run_binary(exe, only))
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=root, check=True)
     before, now = summary(results[old]), summary(results[new])
@@ -161,21 +163,24 @@ def check_goals(bench, medians):
 
 def main():
     args = sys.argv[1:]
-    runs, baseline = 3, None
-    while args[:1] in (["--runs"], ["--baseline"]):
+    runs, baseline, only = 3, None, []
+    while args[:1] in (["--runs"], ["--baseline"], ["--only"]):
         if args[0] == "--runs":
             runs = int(args[1])
-        else:
+        elif args[0] == "--baseline":
             baseline = args[1]
+        else:
+            # A divan filter (regex); lock_unit is always run, every ratio needs it.
+            only += [args[1], "lock_unit"]
         args = args[2:]
     benches = args or ["allocator"]
     for bench in benches:
         if baseline:
-            compare(bench, runs, baseline)
+            compare(bench, runs, baseline, only)
             continue
         per_run = []
         for i in range(runs):
-            out = subprocess.run(["cargo", "bench", "-q", "--bench", bench], capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(["cargo", "bench", "-q", "--bench", bench, "--", *only], capture_output=True, text=True, check=True).stdout
             if i == 0:
                 print(out)
             rows = parse(out)

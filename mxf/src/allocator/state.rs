@@ -457,9 +457,10 @@ impl State {
         Some(self.take_event(e))
     }
 
-    /// Takes the free list's head `e` (the caller read it from `free_events`) off it. The event is marked handed out and its first 8
-    /// bytes are reset, in one store ([`HANDED_OUT_HEAD`]); the caller resets the rest after
-    /// releasing the lock ([`finish_fresh`]), when it is exclusively the caller's.
+    /// Takes the free list's head `e` (the caller read it from `free_events`) off it. The event
+    /// is marked handed out and its first 8 bytes are reset, in one store ([`HANDED_OUT_HEAD`]);
+    /// the caller resets the rest after releasing the lock ([`finish_fresh`]), when it is
+    /// exclusively the caller's.
     #[inline(always)]
     fn take_event(&mut self, e: NonNull<DMUS_KERNEL_EVENT>) -> NonNull<DMUS_KERNEL_EVENT> {
         // SAFETY: A1: `e`, the head, is a free event inside one of our slots, aligned for the
@@ -1474,9 +1475,9 @@ const _: () = {
 /// The distance of the slot of `next` (the link of the event `e`, whose slot is at distance `x`)
 /// from the first slot of `page`, or `usize::MAX` if `next` is not an event of `page`.
 ///
-/// On x86-64 (Linux and Windows) this predicts the link: chains taken from the pool in order have a constant
-/// stride, so `x + stride` is tried first, and when the link equals it the result is that sum,
-/// computed from registers alone. The comparison is a branch the processor predicts, so the
+/// On x86-64 (Linux and Windows) this predicts the link: chains taken from the pool in order
+/// have a constant stride, so `x + stride` is tried first, and when the link equals it the
+/// result is that sum, computed from registers alone. The comparison is a branch the processor predicts, so the
 /// walk's next loads need not wait for the load of `next` (a dependent load per event is the
 /// floor of a plain list walk). The misprediction path, out of line, takes the link's own
 /// distance, checks that it names a slot (exact division by multiplication, as

@@ -182,6 +182,17 @@ pub(crate) unsafe fn finish_fresh(e: NonNull<DMUS_KERNEL_EVENT>) {
     };
 }
 
+/// A get with `outstanding` events (or buffers) out, below the bound `max`, is about to hand
+/// one more out: raises the high-water mark if this is a new height, and with it the fast
+/// paths' limit, keeping A4 (`fast_below == min(high_water, max)`).
+#[inline]
+fn raise_high_water(outstanding: u64, max: u64, high_water: &mut u64, fast_below: &mut u64) {
+    if outstanding >= *high_water {
+        *high_water = outstanding.wrapping_add(1);
+        *fast_below = (*high_water).min(max);
+    }
+}
+
 /// Slot state bit: in the free list.
 const FREE: u32 = 1 << 30;
 /// Slot state bit: returned, not yet in the free list.
@@ -489,10 +500,12 @@ impl State {
         if self.make_room(out, max, empty, Self::grow_events)
             && let Some(e) = NonNull::new(self.free_events)
         {
-            if out >= self.high_water_events {
-                self.high_water_events = out.wrapping_add(1);
-                self.events_fast_below = self.high_water_events.min(max);
-            }
+            raise_high_water(
+                out,
+                max,
+                &mut self.high_water_events,
+                &mut self.events_fast_below,
+            );
             return Ok(self.take_event(e));
         }
         self.cold.event_refusals = self.cold.event_refusals.wrapping_add(1);
@@ -557,10 +570,12 @@ impl State {
         if self.make_room(out, max, empty, Self::grow_buffers)
             && let Some(slot) = NonNull::new(self.free_buffers)
         {
-            if out >= self.high_water_buffers {
-                self.high_water_buffers = out.wrapping_add(1);
-                self.buffers_fast_below = self.high_water_buffers.min(max);
-            }
+            raise_high_water(
+                out,
+                max,
+                &mut self.high_water_buffers,
+                &mut self.buffers_fast_below,
+            );
             return Ok(self.take_buffer(slot));
         }
         self.cold.buffer_refusals = self.cold.buffer_refusals.wrapping_add(1);

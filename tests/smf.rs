@@ -12,7 +12,9 @@ use midly::{
     TrackEventKind,
 };
 use mxf::abi::REFERENCE_TIME;
-use mxf::host::smf::{MessageKind, Song, TempoMap, read_smf, split_wire, write_smf};
+use mxf::host::smf::{
+    MessageKind, Song, TempoMap, read_smf, split_wire, write_smf, write_smf_until,
+};
 use mxf_suite::demo;
 use mxf_suite::player::{musical_messages, song_messages};
 use proptest::prelude::*;
@@ -367,7 +369,7 @@ fn smpte_timing_ignores_tempo_events() {
     );
     let song = read_smf(&bytes).unwrap();
     assert_eq!(song.tempo.ppq, None);
-    assert_eq!(song.tempo.smpte_ticks_per_second, 1000);
+    assert_eq!(song.tempo.smpte_ticks_per_second, (1000, 1));
     let times: Vec<REFERENCE_TIME> = song.messages.iter().map(|m| m.time).collect();
     assert_eq!(times, [0, 10_000, 10_000_000, 25_000_000]);
     // 30 fps × 4: 120 ticks per second.
@@ -377,7 +379,7 @@ fn smpte_timing_ignores_tempo_events() {
         vec![events(&[3, 120, 600])],
     );
     let song = read_smf(&bytes).unwrap();
-    assert_eq!(song.tempo.smpte_ticks_per_second, 120);
+    assert_eq!(song.tempo.smpte_ticks_per_second, (120, 1));
     let times: Vec<REFERENCE_TIME> = song.messages.iter().map(|m| m.time).collect();
     assert_eq!(times, [250_000, 10_000_000, 50_000_000]);
     // Written back as a metrical file (480 ppq, 120 bpm): the same times within one tick.
@@ -424,9 +426,12 @@ fn divided_sysex_and_escapes_become_wire_bytes() {
     assert_eq!(
         got,
         [
-            (0, vec![0xF0, 0x43, 0x10, 0x4C], SysEx),
-            (4, vec![0x00, 0x00], SysEx),
-            (8, vec![0x7E, 0x00, 0xF7], SysEx),
+            // The divided SysEx is one message at the time of its first packet.
+            (
+                0,
+                vec![0xF0, 0x43, 0x10, 0x4C, 0x00, 0x00, 0x7E, 0x00, 0xF7],
+                SysEx
+            ),
             (12, vec![0xF3, 0x02], Other),
             (16, vec![0xF8], Other),
             (20, vec![0xF0, 0x7D, 0x01, 0xF7], SysEx),
@@ -435,7 +440,7 @@ fn divided_sysex_and_escapes_become_wire_bytes() {
             (28, vec![0x92, 71, 2], Channel),
         ]
     );
-    // For identity checks the divided SysEx is one message at the time of its F0.
+    // The identity view agrees.
     let t = |tick| song.tempo.time_of(tick);
     assert_eq!(
         song_messages(&song),
@@ -450,7 +455,7 @@ fn divided_sysex_and_escapes_become_wire_bytes() {
             (t(28), vec![0x92, 71, 2]),
         ]
     );
-    // Written back and read again: the same packets at the same ticks.
+    // Written back and read again: the same messages at the same ticks.
     let back = rewrite(&song);
     assert_eq!(ticks_and_bytes(&back), ticks_and_bytes(&song));
     assert_eq!(
@@ -522,7 +527,7 @@ fn write_smf_of_player_output_keeps_ticks() {
     // nearest tick; tempo changes are written too.
     let map = TempoMap {
         ppq: Some(480),
-        smpte_ticks_per_second: 0,
+        smpte_ticks_per_second: (0, 1),
         changes: vec![(0, 500_000), (960, 400_000), (1920, 800_000)],
     };
     let ticks = [0u64, 1, 959, 960, 961, 1500, 1919, 1920, 5000];
@@ -777,6 +782,262 @@ fn tracks_ending_mid_event_are_refused() {
     }
 }
 
+#[test]
+fn refusals_say_where_and_why() {
+    // A note-on cut after its key, in the second track: the track, the byte and the reason.
+    let mut f = mthd(1, 2, 96);
+    f.extend(mtrk(&[0x00, 0xFF, 0x2F, 0x00]));
+    let at = f.len() + 8;
+    f.extend(mtrk(&[0x00, 0x90, 0x3C]));
+    let e = refused(&f);
+    assert!(e.contains("track 1"), "{e}");
+    assert!(e.contains(&format!("byte {at}")), "{e}");
+    assert!(e.contains("cut in the middle of a channel message"), "{e}");
+    // One-track files: the body and what the message must say.
+    for (body, why) in [
+        // A data byte with no status before it.
+        (&[0x00, 0x3C, 0x40][..], "data byte (0x3C)"),
+        // A status byte where a data byte belongs.
+        (&[0x00, 0x90, 0x3C, 0x80, 0x3C, 0x00], "status byte (0x80) inside"),
+        // A system status in a track.
+        (&[0x00, 0xF3, 0x01], "0xF3"),
+    ] {
+        let mut f = mthd(0, 1, 96);
+        f.extend(mtrk(body));
+        let e = refused(&f);
+        assert!(e.contains(why) && e.contains("track 0, byte 22"), "{e}");
+    }
+    // Fewer tracks than declared, and a chunk longer than the file.
+    let mut f = mthd(1, 3, 96);
+    f.extend(mtrk(&[0x00, 0xFF, 0x2F, 0x00]));
+    let e = refused(&f);
+    assert!(e.contains("declares 3 track(s)"), "{e}");
+    let mut f = mthd(0, 1, 96);
+    f.extend(mtrk_with_len(100, &[0x00, 0xFF, 0x2F, 0x00]));
+    let e = refused(&f);
+    assert!(e.contains("claims 100 bytes"), "{e}");
+    // SMPTE at 23 frames a second.
+    let e = refused(&[&mthd(0, 1, 0xE904)[..], &mtrk(&[0x00, 0xFF, 0x2F, 0x00])].concat());
+    assert!(e.contains("23 frames"), "{e}");
+}
+
+/// A small valid format 0 file: a note on and off, then End-of-Track.
+fn small_file() -> Vec<u8> {
+    let mut f = mthd(0, 1, 96);
+    f.extend(mtrk(&[
+        0x00, 0x90, 0x3C, 0x40, 0x60, 0x80, 0x3C, 0x00, 0x00, 0xFF, 0x2F, 0x00,
+    ]));
+    f
+}
+
+/// `read_smf` accepts `bytes`, gives the messages of [`small_file`] and warns once, with
+/// a line containing `what`.
+#[track_caller]
+fn tolerated(bytes: &[u8], what: &str) -> Song {
+    let song = read_smf(bytes).unwrap_or_else(|e| panic!("refused ({what}): {e}"));
+    assert!(
+        song.warnings.iter().any(|w| w.contains(what)),
+        "no warning about {what:?}: {:?}",
+        song.warnings
+    );
+    assert!(song.warnings.iter().all(|w| !w.contains('\n')));
+    song
+}
+
+#[test]
+fn defects_that_lose_nothing_are_tolerated_with_a_warning() {
+    let clean = read_smf(&small_file()).unwrap();
+    assert!(clean.warnings.is_empty(), "{:?}", clean.warnings);
+    let want = ticks_and_bytes(&clean);
+    // Bytes after the last track: a zero byte, DOS's end-of-file mark, garbage, a cut chunk.
+    for tail in [&[0x00][..], &[0x1A], &[0xAB; 100], b"MTrk\0\0\x01\0\0\x90"] {
+        let f = [&small_file()[..], tail].concat();
+        let song = tolerated(&f, "after the last track");
+        assert_eq!(ticks_and_bytes(&song), want, "tail {tail:02X?}");
+    }
+    // An RMID file: the SMF in the `data` chunk of a RIFF file (with an odd-length chunk before
+    // it, padded).
+    let smf = small_file();
+    let mut riff = b"RMID".to_vec();
+    riff.extend_from_slice(b"INFO\x03\0\0\0abc\0");
+    riff.extend_from_slice(b"data");
+    riff.extend_from_slice(&u32::try_from(smf.len()).unwrap().to_le_bytes());
+    riff.extend_from_slice(&smf);
+    let mut rmid = b"RIFF".to_vec();
+    rmid.extend_from_slice(&u32::try_from(riff.len()).unwrap().to_le_bytes());
+    rmid.extend(riff);
+    let song = read_smf(&rmid).unwrap();
+    assert_eq!(ticks_and_bytes(&song), want);
+    assert!(song.warnings.is_empty());
+    // Running status across a meta event and across a SysEx.
+    for between in [&[0xFF, 0x01, 0x01, b'x'][..], &[0xF0, 0x02, 0x7D, 0xF7]] {
+        let mut body = vec![0x00, 0x90, 0x3C, 0x40, 0x00];
+        body.extend_from_slice(between);
+        body.extend_from_slice(&[0x60, 0x3C, 0x00, 0x00, 0xFF, 0x2F, 0x00]);
+        let mut f = mthd(0, 1, 96);
+        f.extend(mtrk(&body));
+        let song = tolerated(&f, "running status");
+        let notes: Vec<(u64, Vec<u8>)> = ticks_and_bytes(&song)
+            .into_iter()
+            .filter(|m| m.1[0] == 0x90)
+            .collect();
+        assert_eq!(
+            notes,
+            [(0, vec![0x90, 0x3C, 0x40]), (96, vec![0x90, 0x3C, 0x00])]
+        );
+    }
+    // Meta events whose values are out of range (a channel prefix of 16, a port of 0x80, an
+    // SMPTE offset at hour 96): skipped.
+    for meta in [
+        &[0xFF, 0x20, 0x01, 0x10][..],
+        &[0xFF, 0x21, 0x01, 0x80],
+        &[0xFF, 0x54, 0x05, 0x60, 0x00, 0x00, 0x1E, 0x00],
+    ] {
+        let mut body = meta.to_vec();
+        body.insert(0, 0x00);
+        body.extend_from_slice(&small_file()[22..]);
+        let mut f = mthd(0, 1, 96);
+        f.extend(mtrk(&body));
+        let song = tolerated(&f, "malformed meta event");
+        assert_eq!(ticks_and_bytes(&song), want);
+    }
+    // A malformed tempo event is refused: the times depend on it.
+    let mut f = mthd(0, 1, 96);
+    f.extend(mtrk(&[
+        0x00, 0xFF, 0x51, 0x02, 0x07, 0xA1, 0x00, 0xFF, 0x2F, 0x00,
+    ]));
+    assert!(refused(&f).contains("tempo event of 2 bytes"));
+    // Events after End-of-Track are not played.
+    let mut f = mthd(0, 1, 96);
+    f.extend(mtrk(&[
+        0x00, 0x90, 0x3C, 0x40, 0x60, 0x80, 0x3C, 0x00, 0x00, 0xFF, 0x2F, 0x00, 0x00, 0x90, 0x40,
+        0x40,
+    ]));
+    let song = tolerated(&f, "after its End-of-Track");
+    assert_eq!(ticks_and_bytes(&song), want);
+    // A track chunk that claims fewer bytes than its events take: the rest of the track
+    // (here its note-off and End-of-Track) follows as bytes that are no chunk. Refused, since
+    // ignoring them would drop events.
+    let body = [
+        0x00, 0x90, 0x3C, 0x40, 0x60, 0x80, 0x3C, 0x00, 0x00, 0xFF, 0x2F, 0x00,
+    ];
+    let mut f = mthd(0, 1, 96);
+    f.extend(mtrk_with_len(4, &body));
+    assert!(refused(&f).contains("no End-of-Track"));
+    // No End-of-Track; more tracks than declared.
+    let mut f = mthd(0, 1, 96);
+    f.extend(mtrk(&[0x00, 0x90, 0x3C, 0x40, 0x60, 0x80, 0x3C, 0x00]));
+    assert_eq!(ticks_and_bytes(&tolerated(&f, "no End-of-Track")), want);
+    let mut f = mthd(1, 1, 96);
+    f.extend(mtrk(&[
+        0x00, 0x90, 0x3C, 0x40, 0x60, 0x80, 0x3C, 0x00, 0x00, 0xFF, 0x2F, 0x00,
+    ]));
+    f.extend(mtrk(&[0x00, 0x91, 0x3C, 0x40, 0x00, 0xFF, 0x2F, 0x00]));
+    let song = tolerated(&f, "declares 1 track(s), the file holds 2");
+    assert_eq!(song.messages.len(), 3);
+}
+
+#[test]
+fn a_divided_sysex_stays_whole_among_other_tracks() {
+    // Track 1 sends a SysEx in three packets 48 ticks apart; track 2 plays notes in between.
+    // On the wire a note inside a SysEx would end it and turn its remaining bytes into running
+    // status notes: the SysEx is one message at the time of its first packet.
+    let body: Vec<u8> = (0..20).collect();
+    let packets = vec![
+        (0, TrackEventKind::SysEx(&body[..8])),
+        (48, TrackEventKind::Escape(&body[8..14])),
+        (96, TrackEventKind::Escape(&[0x0E, 0x0F, 0xF7])),
+    ];
+    let notes = vec![(24, on(1, 60, 100)), (72, on(1, 60, 0))];
+    let bytes = file(
+        Format::Parallel,
+        metrical(96),
+        vec![track(packets), track(notes)],
+    );
+    let song = read_smf(&bytes).unwrap();
+    assert!(song.warnings.is_empty(), "{:?}", song.warnings);
+    let mut whole = vec![0xF0];
+    whole.extend_from_slice(&body[..14]);
+    whole.extend_from_slice(&[0x0E, 0x0F, 0xF7]);
+    assert_eq!(
+        ticks_and_bytes(&song),
+        [
+            (0, whole.clone()),
+            (24, vec![0x91, 60, 100]),
+            (72, vec![0x91, 60, 0])
+        ]
+    );
+    assert_eq!(song_messages(&song).len(), 3);
+    // A SysEx whose F7 never comes ends with the track, with an F7 and a warning.
+    let bytes = file(
+        Format::SingleTrack,
+        metrical(96),
+        vec![track(vec![
+            (0, TrackEventKind::SysEx(&[0x7D, 0x01])),
+            (10, on(0, 60, 1)),
+        ])],
+    );
+    let song = read_smf(&bytes).unwrap();
+    assert_eq!(
+        ticks_and_bytes(&song),
+        [(0, vec![0xF0, 0x7D, 0x01, 0xF7]), (10, vec![0x90, 60, 1])]
+    );
+    assert!(song.warnings.iter().any(|w| w.contains("without its F7")));
+}
+
+#[test]
+fn smpte_29_97_is_exact() {
+    // 29.97 fps (30000/1001 frames a second) × 4 ticks a frame: 120 000 ticks take 1001 s.
+    let notes = track(vec![(0, on(0, 60, 1)), (120_000, on(0, 60, 0))]);
+    let bytes = file(
+        Format::SingleTrack,
+        Timing::Timecode(Fps::Fps29, 4),
+        vec![notes],
+    );
+    let song = read_smf(&bytes).unwrap();
+    assert_eq!(song.tempo.smpte_ticks_per_second, (120_000, 1001));
+    assert_eq!(song.messages[1].time, 10_010_000_000);
+}
+
+#[test]
+fn the_end_of_a_song_and_long_gaps_survive_a_rewrite() {
+    // The rest after the last note (End-of-Track 480 ticks later) is kept by write_smf_until.
+    let bytes = file(
+        Format::SingleTrack,
+        metrical(96),
+        vec![track(vec![
+            (0, on(0, 60, 1)),
+            (96, on(0, 60, 0)),
+            (576, TrackEventKind::Meta(MetaMessage::Text(b"end"))),
+        ])],
+    );
+    let song = read_smf(&bytes).unwrap();
+    assert_eq!(song.end_tick, 576);
+    let back =
+        read_smf(&write_smf_until(&timed(&song), &song.tempo, song.end_time()).unwrap()).unwrap();
+    assert_eq!(back.end_tick, 576);
+    assert_eq!(ticks_and_bytes(&back), ticks_and_bytes(&song));
+    // Two notes 3 × (2^28 - 1) + 5 ticks apart: more than one delta time holds; the gap is
+    // bridged and the second note keeps its tick.
+    let gap = 3 * 0x0FFF_FFFFu64 + 5;
+    let map = TempoMap::constant(96, 500_000);
+    let msgs = vec![
+        (0, vec![0x90, 60, 1]),
+        (map.time_of(gap), vec![0x90, 60, 0]),
+    ];
+    let back = read_smf(&write_smf(&msgs, &map).unwrap()).unwrap();
+    assert_eq!(
+        ticks_and_bytes(&back),
+        [(0, vec![0x90, 60, 1]), (gap, vec![0x90, 60, 0])]
+    );
+    // A song longer than a REFERENCE_TIME holds is refused: 1 tick a quarter, 16.7 s a
+    // quarter, 250 × (2^28 - 1) quarters.
+    let mut events = vec![(0u64, tempo(0xFF_FFFF))];
+    events.extend((0..250u64).map(|i| (i * 0x0FFF_FFFF, on(0, 60, 1))));
+    let e = refused(&file(Format::SingleTrack, metrical(1), vec![track(events)]));
+    assert!(e.contains("REFERENCE_TIME"), "{e}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Generated songs, written and read back.
 // ---------------------------------------------------------------------------------------------
@@ -855,6 +1116,56 @@ proptest! {
             prop_assert_eq!(&a.bytes, &b.bytes);
             prop_assert!(a.tick.abs_diff(b.tick) <= 1, "tick {} became {}", a.tick, b.tick);
             prop_assert_eq!(a.time, song.tempo.time_of(a.tick));
+        }
+    }
+}
+
+/// The presentation time of `tick` by walking the map from its start (the definition the
+/// tempo map's search must agree with).
+fn time_by_walking(map: &TempoMap, tick: u64) -> REFERENCE_TIME {
+    let per_tick = |us: u32| f64::from(us) * 10.0 / f64::from(map.ppq.unwrap());
+    let (mut t, mut last, mut tempo) = (0f64, 0u64, map.changes[0].1);
+    for &(ct, ctempo) in &map.changes {
+        if ct >= tick {
+            break;
+        }
+        t += (ct - last) as f64 * per_tick(tempo);
+        last = ct;
+        tempo = ctempo;
+    }
+    (t + (tick - last) as f64 * per_tick(tempo)).round() as REFERENCE_TIME
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The tempo map's binary searches agree with walking it: every tick's time, and the tick of
+    /// every time (the nearest tick, in the last stretch that starts at or before it).
+    #[test]
+    fn tempo_map_search_agrees_with_walking_it(
+        ppq in 1u16..1000,
+        mut steps in proptest::collection::vec((0u64..500, 1u32..3_000_000), 0..40),
+        probes in proptest::collection::vec(0u64..25_000, 1..60),
+    ) {
+        let mut changes = vec![(0u64, 500_000u32)];
+        let mut tick = 0;
+        for (d, us) in steps.drain(..) {
+            tick += d;
+            changes.push((tick, us));
+        }
+        let map = TempoMap { ppq: Some(ppq), smpte_ticks_per_second: (0, 1), changes };
+        for &p in &probes {
+            let t = map.time_of(p);
+            prop_assert_eq!(t, time_by_walking(&map, p), "tick {}", p);
+            // Ticks of one stretch (no zero-length stretch at p) map back to themselves.
+            prop_assert!(map.tick_of(t).abs_diff(p) <= 1, "tick {} -> {} -> {}", p, t, map.tick_of(t));
+            prop_assert!(map.time_of(map.tick_of(t)).abs_diff(t) as f64 <= 1.0 + 3_000_000.0 * 10.0 / f64::from(ppq) / 2.0);
+        }
+        // Monotonic: later ticks are never earlier.
+        let mut sorted = probes.clone();
+        sorted.sort_unstable();
+        for w in sorted.windows(2) {
+            prop_assert!(map.time_of(w[0]) <= map.time_of(w[1]));
         }
     }
 }

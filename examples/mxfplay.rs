@@ -9,20 +9,26 @@
 //! Render: SMF → DirectMusic-format buffers → unpacker → sequencer → filters → the sample UART
 //! miniport's render stream → virtual MPU-401 → SMF. A report gives the events at every stage,
 //! the allocator's books and the events lost (always 0). Bad input gives a one-line error and
-//! exit status 2.
+//! exit status 2; defects of a file that lose nothing (bytes after the last track, running status
+//! across meta events, …) are tolerated, each with a `mxfplay: warning:` line on stderr.
 
 use clap::Parser;
-use mxf::host::smf::{read_smf, write_smf};
+use mxf::host::smf::{read_smf, write_smf_until};
 use mxf_suite::player::{self, PlayOptions};
 use mxf_suite::{demo, stages};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Plays a MIDI file through the simulated DMus port (the embedded demo song without arguments).
+///
+/// The output is a format 0 file of what reached the MIDI wire: channel messages, SysEx (a SysEx
+/// divided into packets arrives whole, at the time of its first packet) and the tempo map; other
+/// meta events (names, lyrics, markers, signatures) are not played and not written.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, long_about)]
 struct Args {
-    /// Input Standard MIDI File (format 0 or 1); the embedded demo song if omitted.
+    /// Input Standard MIDI File (format 0, 1 or 2, also inside a RIFF RMID file); the embedded
+    /// demo song if omitted.
     input: Option<PathBuf>,
     /// Output file.
     #[arg(short, long, default_value = "mxfplay-out.mid")]
@@ -47,15 +53,15 @@ fn run(args: Args) -> Result<(), String> {
         ),
         None => (demo::demo_song(), "the embedded demo song".to_string()),
     };
-    let song = read_smf(&bytes).map_err(|e| match &args.input {
-        Some(p) => format!("{}: {e}", p.display()),
-        None => e.to_string(),
-    })?;
+    let song = read_smf(&bytes).map_err(|e| format!("{name}: {e}"))?;
+    for w in &song.warnings {
+        eprintln!("mxfplay: warning: {name}: {w}");
+    }
     let (out, report) = if args.capture {
         if !args.filters.is_empty() {
             return Err("filters apply to the render path; drop --filter or --capture".into());
         }
-        player::capture(&song)?
+        player::capture(&song).map_err(|e| format!("{name}: {e}"))?
     } else {
         let stages = args
             .filters
@@ -68,9 +74,10 @@ fn run(args: Args) -> Result<(), String> {
             &PlayOptions {
                 realtime: args.realtime,
             },
-        )?
+        )
+        .map_err(|e| format!("{name}: {e}"))?
     };
-    let file = write_smf(&out, &song.tempo).map_err(|e| e.to_string())?;
+    let file = write_smf_until(&out, &song.tempo, song.end_time()).map_err(|e| e.to_string())?;
     std::fs::write(&args.output, file)
         .map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
     println!(

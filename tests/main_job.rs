@@ -604,6 +604,69 @@ fn capture_keeps_sysex_longer_than_the_input_fifo() {
     assert_eq!(got[0].len(), 700);
 }
 
+#[test]
+fn render_plays_sysex_longer_than_an_irp_buffer() {
+    // A record holds at most 4072 data bytes of a 4096-byte buffer: longer SysEx goes as pieces
+    // over several buffers, and the unpacker joins them. Lengths around the edges, and a note
+    // before and after each SysEx (the pieces must not cut into other messages).
+    let q = u64::from(PPQ);
+    for len in [4070usize, 4071, 4072, 4073, 4096, 8151, 8152, 10_000] {
+        let body = demo::long_sysex(len)[1..].to_vec();
+        let bytes = file(
+            Format::SingleTrack,
+            PPQ,
+            vec![track(vec![
+                (0, note_on(0, 60, 1)),
+                (q, TrackEventKind::SysEx(&body)),
+                (q, note_on(0, 62, 1)),
+                (2 * q, note_off(0, 60)),
+            ])],
+        );
+        let song = read_smf(&bytes).unwrap();
+        let (out, report) = player::play(&song, vec![], &PlayOptions::default())
+            .unwrap_or_else(|e| panic!("{len}-byte SysEx: {e}"));
+        balanced(&report);
+        assert_eq!(report.irps.0, report.irps.1, "every IRP completes");
+        played_on_time(&musical_messages(&out), &song_messages(&song));
+        assert_eq!(musical_messages(&out)[1].1.len(), len);
+    }
+}
+
+#[test]
+fn a_divided_sysex_among_other_tracks_plays_whole() {
+    // Track 0 sends a SysEx as three packets with gaps, track 1 plays notes between them: the
+    // wire carries the SysEx whole, then the notes (no bytes of the SysEx become notes).
+    let body: Vec<u8> = (0x10..0x50).collect();
+    let q = u64::from(PPQ);
+    let bytes = file(
+        Format::Parallel,
+        PPQ,
+        vec![
+            track(vec![
+                (0, TrackEventKind::SysEx(&body[..20])),
+                (q / 2, TrackEventKind::Escape(&body[20..40])),
+                (q, TrackEventKind::Escape(&[0x7F, 0xF7])),
+            ]),
+            track(vec![
+                (q / 4, note_on(1, 64, 90)),
+                (3 * q / 4, note_off(1, 64)),
+            ]),
+        ],
+    );
+    let song = read_smf(&bytes).unwrap();
+    let (out, report) = player::play(&song, vec![], &PlayOptions::default()).unwrap();
+    balanced(&report);
+    let got = musical_messages(&out);
+    assert_eq!(got.len(), 3, "{got:02X?}");
+    let mut whole = vec![0xF0];
+    whole.extend_from_slice(&body[..40]);
+    whole.extend_from_slice(&[0x7F, 0xF7]);
+    assert_eq!(got[0].1, whole);
+    assert_eq!(got[1].1, [0x91, 64, 90]);
+    assert_eq!(got[2].1[..2], [0x81, 64]);
+    played_on_time(&got, &song_messages(&song));
+}
+
 // ---------------------------------------------------------------------------------------------
 // (d) Random event streams through both graphs.
 // ---------------------------------------------------------------------------------------------
@@ -936,6 +999,52 @@ fn cli_plays_files_and_writes_what_it_played() {
             } else {
                 g == w
             })
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cli_plays_tolerated_defects_with_warnings_and_keeps_the_end() {
+    let dir = scratch("warn");
+    let b = Bodies::new();
+    // The test song with a rest of four quarters after its last message (a marker there), and
+    // a DOS end-of-file mark after its last track.
+    let q = u64::from(PPQ);
+    let mut events = vec![
+        (0, note_on(0, 60, 100)),
+        (q, note_off(0, 60)),
+        (q, TrackEventKind::SysEx(&b.gm)),
+    ];
+    events.push((5 * q, TrackEventKind::Meta(MetaMessage::Marker(b"end"))));
+    let mut bytes = file(Format::SingleTrack, PPQ, vec![track(events)]);
+    let song = read_smf(&bytes).unwrap();
+    bytes.push(0x1A);
+    let input = dir.join("eof-mark.mid");
+    std::fs::write(&input, &bytes).unwrap();
+    let out = dir.join("out.mid");
+    let r = run_cli(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()], &dir);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let warnings: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(warnings.len(), 1, "{}", r.stderr);
+    assert!(
+        warnings[0].starts_with("mxfplay: warning: ")
+            && warnings[0].contains("eof-mark.mid")
+            && warnings[0].contains("after the last track"),
+        "{}",
+        warnings[0]
+    );
+    let played = read_smf(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        bytes_of(&song_messages(&played)),
+        bytes_of(&song_messages(&song))
+    );
+    // The output ends where the song ends (its last End-of-Track), not at its last message.
+    assert!(song.end_tick > song.messages.last().unwrap().tick);
+    assert!(
+        played.end_time().abs_diff(song.end_time()) <= 10_000,
+        "{} vs {}",
+        played.end_time(),
+        song.end_time()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

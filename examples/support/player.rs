@@ -130,51 +130,54 @@ impl fmt::Display for Report {
         let secs = self.wall.as_secs_f64().max(1e-9);
         write!(
             f,
-            "  wall time {:.3} s, {:.0} events/s",
+            "  graph time {:.3} s, {:.0} events/s (the port's graph; reading and writing files not counted)",
             secs,
             self.events_created as f64 / secs
         )
     }
 }
 
-/// Packs the song into DirectMusic-format buffers: `(presentation time, bytes)`.
+/// Packs the song into DirectMusic-format buffers of [`IRP_BYTES`]: `(presentation time, bytes)`.
+///
+/// Each buffer's time is that of its first record; records carry their offset from it. A message
+/// goes whole into the buffer being filled, or opens the next one. A message longer than a whole
+/// buffer (a long SysEx) opens a buffer and goes as structured pieces that fill it and the ones
+/// after it, every piece at the message's time: the unpacker keeps its MIDI parser's state across
+/// records and IRPs (domain.md §4.2, §5.4), so the port sees one SysEx.
 pub fn pack_render_buffers(song: &Song) -> Result<Vec<(REFERENCE_TIME, Vec<u8>)>, String> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    let msgs = &song.messages;
-    while i < msgs.len() {
-        let base = msgs[i].time;
-        let mut buf = vec![0u8; IRP_BYTES];
-        let mut w = DmusBufferWriter::new(&mut buf);
-        let mut any = false;
-        while i < msgs.len() {
-            let m = &msgs[i];
-            // One record holds at most what fits a buffer; longer SysEx goes as structured pieces
-            // (the unpacker's parser continues a SysEx across records).
-            let chunk_max = IRP_BYTES - DMUS_EVENT_SIZE(0);
-            let chunks: Vec<&[u8]> = m.bytes.chunks(chunk_max).collect();
-            if DMUS_EVENT_SIZE(chunks[0].len()) > IRP_BYTES - w.len() && any {
-                break;
-            }
-            let mut all = true;
-            for c in chunks {
-                if w.push(1, m.time - base, true, c).is_err() {
-                    all = false;
-                    break;
-                }
-                any = true;
-            }
-            if !all {
-                return Err(format!(
-                    "message at {} does not fit a {IRP_BYTES}-byte buffer",
-                    m.time
-                ));
-            }
-            i += 1;
+    /// The most data one record of an empty buffer holds.
+    const PIECE: usize = IRP_BYTES - DMUS_EVENT_SIZE(0);
+    let mut out: Vec<(REFERENCE_TIME, Vec<u8>)> = Vec::new();
+    // The buffer being filled (the last of `out`) has this many bytes free.
+    let mut free = 0usize;
+    for m in &song.messages {
+        if m.bytes.is_empty() {
+            continue;
         }
-        let len = w.len();
-        buf.truncate(len);
-        out.push((base, buf));
+        let pieces: Vec<&[u8]> = if DMUS_EVENT_SIZE(m.bytes.len()) <= IRP_BYTES {
+            vec![&m.bytes[..]]
+        } else {
+            m.bytes.chunks(PIECE).collect()
+        };
+        let long = pieces.len() > 1;
+        for (k, piece) in pieces.into_iter().enumerate() {
+            let size = DMUS_EVENT_SIZE(piece.len());
+            // A long message starts in a buffer of its own; every message opens a buffer when it
+            // does not fit the one being filled.
+            if size > free || (long && k == 0) {
+                out.push((m.time, Vec::with_capacity(IRP_BYTES)));
+                free = IRP_BYTES;
+            }
+            let Some((base, buf)) = out.last_mut() else {
+                return Err("no buffer to pack into".into());
+            };
+            let at = buf.len();
+            buf.resize(at + size, 0);
+            DmusBufferWriter::new(&mut buf[at..])
+                .push(1, m.time - *base, true, piece)
+                .map_err(|s| format!("cannot pack a {}-byte message: {s}", m.bytes.len()))?;
+            free -= size;
+        }
     }
     Ok(out)
 }

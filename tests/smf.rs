@@ -798,7 +798,10 @@ fn refusals_say_where_and_why() {
         // A data byte with no status before it.
         (&[0x00, 0x3C, 0x40][..], "data byte (0x3C)"),
         // A status byte where a data byte belongs.
-        (&[0x00, 0x90, 0x3C, 0x80, 0x3C, 0x00], "status byte (0x80) inside"),
+        (
+            &[0x00, 0x90, 0x3C, 0x80, 0x3C, 0x00],
+            "status byte (0x80) inside",
+        ),
         // A system status in a track.
         (&[0x00, 0xF3, 0x01], "0xF3"),
     ] {

@@ -313,38 +313,167 @@ impl<'a> Chain<'a> {
         }
     }
 
-    /// Takes ownership of a whole chain. The walk to find the tail is bounded by
-    /// [`MAX_CHAIN_LEN`]: a longer (or cyclic) chain is cut there, and so is a chain whose next
-    /// link is misaligned; the remainder is neither followed nor owned.
+    /// Takes ownership of a whole chain. A cyclic chain (a caller's bug) is cut where it would
+    /// come back to an event already in it, so each of its events is owned once; a misaligned
+    /// link (no allocator produces one) is cut and not followed. Finding the tail is one walk
+    /// over the chain (and, for a cyclic one, two more over its events: Brent's cycle finding,
+    /// no extra memory).
     ///
     /// # Safety
     /// `head` is NULL or a chain of live events the caller owns and gives up, from `alloc`.
     pub unsafe fn from_raw(head: *mut DMUS_KERNEL_EVENT, alloc: &'a IAllocatorMXF) -> Self {
+        // SAFETY: forwarded.
+        unsafe { Self::from_raw_noting_packages(head, alloc).0 }
+    }
+
+    /// [`from_raw`](Self::from_raw), also telling whether any event of the chain is a package.
+    ///
+    /// # Safety
+    /// As [`from_raw`](Self::from_raw).
+    pub(crate) unsafe fn from_raw_noting_packages(
+        head: *mut DMUS_KERNEL_EVENT,
+        alloc: &'a IAllocatorMXF,
+    ) -> (Self, bool) {
         let mut c = Self::new(alloc);
         if head.is_null() {
-            return c;
+            return (c, false);
         }
-        let mut tail = head;
-        let mut len = 1;
-        loop {
-            // SAFETY: `tail` is a live event of the chain (caller).
-            let next = unsafe { (*tail).pNextEvt };
-            if next.is_null() {
-                break;
+        // The next event of `e`; a misaligned link is cut (set to NULL) and not followed. Every
+        // call passes a live event of the chain (the caller's promise, and each link followed
+        // is non-NULL and aligned).
+        let next = |e: *mut DMUS_KERNEL_EVENT| {
+            // SAFETY: `e` is a live event of the chain, owned by us.
+            let n = unsafe { (*e).pNextEvt };
+            if n.is_aligned() {
+                n
+            } else {
+                // SAFETY: as above.
+                unsafe { (*e).pNextEvt = null_mut() };
+                null_mut()
             }
-            if len == MAX_CHAIN_LEN || !next.is_aligned() {
-                // Too long (or cyclic), or a link no allocator produced: not followed.
-                // SAFETY: as above; cut the chain here.
-                unsafe { (*tail).pNextEvt = null_mut() };
-                break;
+        };
+        // Brent: the hare walks the chain in order; the tortoise waits at the hare's position
+        // of every power of two. If the hare meets it, the chain is cyclic with period `lam`.
+        // Every event the hare visits is one of the chain's; in a cyclic chain it visits all
+        // of them before the meeting.
+        let (mut power, mut lam, mut len) = (1usize, 1usize, 1usize);
+        let mut tortoise = head;
+        let mut last = head;
+        // SAFETY: `head` is live (caller).
+        let mut packages = unsafe { (*head).is_package() };
+        let mut hare = next(head);
+        while !hare.is_null() && hare != tortoise {
+            if power == lam {
+                tortoise = hare;
+                power = power.saturating_mul(2);
+                lam = 0;
             }
-            tail = next;
+            last = hare;
+            // SAFETY: `hare` is a live event of the chain.
+            packages |= unsafe { (*hare).is_package() };
+            hare = next(hare);
+            lam = lam.wrapping_add(1);
             len = len.wrapping_add(1);
         }
+        if !hare.is_null() {
+            // Cyclic with period `lam`: the first event of the cycle is where two walkers `lam`
+            // apart meet; the event `lam - 1` after it closes the cycle and is cut there. All
+            // links on the way were checked by the hare.
+            let mut ahead = head;
+            for _ in 0..lam {
+                ahead = next(ahead);
+            }
+            let (mut first, mut mu) = (head, 0usize);
+            // (The links are non-NULL here; the test only keeps a broken premise from looping.)
+            while first != ahead && !ahead.is_null() {
+                first = next(first);
+                ahead = next(ahead);
+                mu = mu.wrapping_add(1);
+            }
+            last = first;
+            for _ in 1..lam {
+                last = next(last);
+            }
+            // SAFETY: `last` is the chain's event whose link closes the cycle.
+            unsafe { (*last).pNextEvt = null_mut() };
+            len = mu.wrapping_add(lam);
+        }
         c.head = head;
-        c.tail = tail;
+        c.tail = last;
         c.len = len;
-        c
+        (c, packages)
+    }
+
+    /// Flattens the chain: every package, nested ones too, is replaced in place by its contents;
+    /// the emptied shells (no longer packages, `cbEvent` 0) are returned as a chain, for the
+    /// caller to drop (back to the allocator, in one call) or reuse.
+    ///
+    /// Contents that lead back to an event already taken (a package containing itself, a cycle
+    /// through contents, contents shared with the chain or with another package: a caller's
+    /// bug) are cut where they would, so each event is owned once; a misaligned contents
+    /// pointer or link is not followed. While it runs, taken events carry [`TAKEN`] in
+    /// `usFlags`; every event it leaves has that bit clear. Without packages it only reads the
+    /// chain once; with them, one walk marks the chain, one each package's contents, one clears
+    /// the marks: no extra memory, no recursion.
+    pub fn unwrap_packages(&mut self) -> Chain<'a> {
+        let alloc = self.alloc;
+        let mut e = self.head;
+        while !e.is_null() {
+            // SAFETY: `e` is a live event of the chain we own.
+            let (package, n) = unsafe { ((*e).is_package(), (*e).pNextEvt) };
+            if package {
+                break;
+            }
+            e = n;
+        }
+        if e.is_null() {
+            return Chain::new(alloc);
+        }
+        let mut rest = core::mem::replace(self, Chain::new(alloc)).into_raw();
+        // The chain's events are distinct (`from_raw` cut any cycle): mark them all.
+        let mut e = rest;
+        while !e.is_null() {
+            // SAFETY: `e` is a live event of the chain we own.
+            unsafe {
+                (*e).usFlags |= TAKEN;
+                e = (*e).pNextEvt;
+            }
+        }
+        let mut flat = Chain::new(alloc);
+        let mut shells = Chain::new(alloc);
+        while let Some(p) = NonNull::new(rest) {
+            let e = p.as_ptr();
+            // SAFETY: `e` heads the events still to visit, all owned and marked; detached here.
+            unsafe {
+                rest = (*e).pNextEvt;
+                (*e).pNextEvt = null_mut();
+                if (*e).is_package() {
+                    let contents = (*e).uData.pPackageEvt;
+                    (*e).uData.pPackageEvt = null_mut();
+                    (*e).clear_package();
+                    (*e).cbEvent = 0;
+                    if let Some(last) = take_contents(contents) {
+                        (*last).pNextEvt = rest;
+                        rest = contents;
+                    }
+                    shells.push_raw(e);
+                } else {
+                    flat.push_raw(e);
+                }
+            }
+        }
+        for c in [&flat, &shells] {
+            let mut e = c.head;
+            while !e.is_null() {
+                // SAFETY: `e` is a live event of a chain we own.
+                unsafe {
+                    (*e).usFlags &= !TAKEN;
+                    e = (*e).pNextEvt;
+                }
+            }
+        }
+        *self = flat;
+        shells
     }
 
     /// Gives up ownership of the whole chain (NULL if empty).
@@ -365,7 +494,11 @@ impl<'a> Chain<'a> {
 
     /// Appends an event.
     pub fn push_back(&mut self, e: Event<'a>) {
-        let p = e.into_raw();
+        self.push_raw(e.into_raw());
+    }
+
+    /// Appends an owned event given by pointer (its link is overwritten when another follows).
+    fn push_raw(&mut self, p: *mut DMUS_KERNEL_EVENT) {
         if self.tail.is_null() {
             self.head = p;
         } else {
@@ -441,9 +574,40 @@ impl<'a> Iterator for Chain<'a> {
     }
 }
 
-/// The longest incoming chain a filter or [`Chain::from_raw`] follows (a cyclic chain, which is
-/// a caller's bug, is cut here instead of looping forever).
-pub const MAX_CHAIN_LEN: usize = 1 << 22;
+/// `usFlags` bit 15, which the WDK reserves (zero in every event an allocator hands out): marks an
+/// event as taken while [`Chain::unwrap_packages`] runs. An incoming package content that carries
+/// it is taken for one already seen and not followed.
+pub const TAKEN: u16 = 0x8000;
+
+/// Marks the contents chain starting at `head` as taken, up to an event already taken or a
+/// misaligned link (the chain is cut there); returns its last event, or `None` if its first
+/// event cannot be taken (NULL, misaligned or taken).
+///
+/// # Safety
+/// `head` is NULL, misaligned, or the contents chain of a package the caller owns.
+unsafe fn take_contents(head: *mut DMUS_KERNEL_EVENT) -> Option<*mut DMUS_KERNEL_EVENT> {
+    // SAFETY: a non-NULL aligned `head` is a live event of the contents (caller).
+    if head.is_null() || !head.is_aligned() || unsafe { (*head).usFlags } & TAKEN != 0 {
+        return None;
+    }
+    let mut cur = head;
+    loop {
+        // SAFETY: `cur` is a live event of the contents, not taken before this call marks it;
+        // `n`, when followed, is the next one (non-NULL, aligned, not taken).
+        unsafe {
+            (*cur).usFlags |= TAKEN;
+            let n = (*cur).pNextEvt;
+            if n.is_null() {
+                return Some(cur);
+            }
+            if !n.is_aligned() || (*n).usFlags & TAKEN != 0 {
+                (*cur).pNextEvt = null_mut();
+                return Some(cur);
+            }
+            cur = n;
+        }
+    }
+}
 
 /// An owned list of events threaded through `pNextEvt`, not tied to an allocator borrow: the
 /// queue type of components that keep events between calls (the sequencer's time-ordered queue,
@@ -656,5 +820,282 @@ impl EventList {
         }
         self.len = self.len.saturating_sub(taken.len);
         taken
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::abi::DMUS_KEF_PACKAGE_EVENT;
+    use crate::allocator::{AllocatorConfig, AllocatorHandle};
+    use std::vec::Vec;
+
+    /// `n` events of `alloc`, each with one distinct note.
+    fn events(alloc: &IAllocatorMXF, n: usize) -> Vec<*mut DMUS_KERNEL_EVENT> {
+        (0..n)
+            .map(|i| {
+                Event::with_bytes(alloc, &[0x90, (i % 128) as u8, 1], 1, 0)
+                    .unwrap()
+                    .into_raw()
+            })
+            .collect()
+    }
+
+    /// Links `v` in order (the last one's link NULL).
+    fn link(v: &[*mut DMUS_KERNEL_EVENT]) {
+        for (i, &e) in v.iter().enumerate() {
+            // SAFETY: events of the test.
+            unsafe { (*e).pNextEvt = v.get(i + 1).copied().unwrap_or(null_mut()) };
+        }
+    }
+
+    /// Makes `p` a package holding the chain at `contents`.
+    fn package(p: *mut DMUS_KERNEL_EVENT, contents: *mut DMUS_KERNEL_EVENT) {
+        // SAFETY: an event of the test.
+        unsafe {
+            (*p).usFlags |= DMUS_KEF_PACKAGE_EVENT;
+            (*p).cbEvent = 0;
+            (*p).uData.pPackageEvt = contents;
+        }
+    }
+
+    /// The events of `c` in order, as pointers, checking the tail, the length and the marks.
+    fn walk(c: &Chain<'_>) -> Vec<*mut DMUS_KERNEL_EVENT> {
+        let mut out = Vec::new();
+        let mut e = c.head;
+        while !e.is_null() {
+            out.push(e);
+            // SAFETY: events of the chain.
+            unsafe {
+                assert_eq!((*e).usFlags & TAKEN, 0, "a mark was left");
+                e = (*e).pNextEvt;
+            }
+            assert!(out.len() <= 1 << 20, "the chain does not end");
+        }
+        assert_eq!(out.len(), c.len());
+        assert_eq!(out.last().copied().unwrap_or(null_mut()), c.tail);
+        out
+    }
+
+    fn allocator() -> AllocatorHandle {
+        AllocatorHandle::new(AllocatorConfig::default(), None).unwrap()
+    }
+
+    #[test]
+    fn from_raw_cuts_a_cycle_where_it_closes() {
+        let alloc = allocator();
+        // (length, where the last event links back to; None: no cycle).
+        let cases: &[(usize, Option<usize>)] = &[
+            (1, None),
+            (5, None),
+            (1, Some(0)),
+            (2, Some(0)),
+            (2, Some(1)),
+            (3, Some(0)),
+            (10, Some(4)),
+            (10, Some(9)),
+            (33, Some(17)),
+            (64, Some(0)),
+            (65, Some(63)),
+        ];
+        for &(n, back) in cases {
+            let v = events(&alloc, n);
+            link(&v);
+            if let (Some(b), Some(&last)) = (back, v.last()) {
+                // SAFETY: events of the test.
+                unsafe { (*last).pNextEvt = v[b] };
+            }
+            // SAFETY: the test owns the chain and gives it up.
+            let (c, packages) = unsafe { Chain::from_raw_noting_packages(v[0], &alloc) };
+            assert!(!packages);
+            assert_eq!(walk(&c), v, "{n} events, back to {back:?}");
+            drop(c);
+            assert_eq!(alloc.stats().outstanding_events, 0);
+            assert!(alloc.audit());
+        }
+    }
+
+    #[test]
+    fn from_raw_notes_packages_and_cuts_misaligned_links() {
+        let alloc = allocator();
+        let v = events(&alloc, 4);
+        link(&v[..3]);
+        package(v[1], v[3]);
+        let third = v[2];
+        // SAFETY: events of the test; then the test gives the chain up.
+        let (c, packages) = unsafe {
+            (*third).pNextEvt = core::ptr::without_provenance_mut(0x1001);
+            Chain::from_raw_noting_packages(v[0], &alloc)
+        };
+        assert!(packages);
+        assert_eq!(walk(&c), v[..3]);
+        drop(c);
+        assert_eq!(alloc.stats().outstanding_events, 0);
+    }
+
+    #[test]
+    fn unwrap_packages_takes_each_event_once() {
+        let alloc = allocator();
+        // Each case builds a structure from events 0.. and names the main chain's head; then
+        // the flat events (in order) and the shells (in order) expected.
+        type Build = fn(&[*mut DMUS_KERNEL_EVENT]) -> *mut DMUS_KERNEL_EVENT;
+        type Case = (
+            &'static str,
+            usize,
+            Build,
+            &'static [usize],
+            &'static [usize],
+        );
+        let cases: &[Case] = &[
+            (
+                "P{a b} c",
+                4,
+                |v| {
+                    link(&[v[1], v[2]]);
+                    package(v[0], v[1]);
+                    link(&[v[0], v[3]]);
+                    v[0]
+                },
+                &[1, 2, 3],
+                &[0],
+            ),
+            (
+                "P{a Q{b c} d} e",
+                7,
+                |v| {
+                    link(&[v[3], v[4]]);
+                    package(v[2], v[3]);
+                    link(&[v[1], v[2], v[5]]);
+                    package(v[0], v[1]);
+                    link(&[v[0], v[6]]);
+                    v[0]
+                },
+                &[1, 3, 4, 5, 6],
+                &[0, 2],
+            ),
+            (
+                "P{P} a b",
+                3,
+                |v| {
+                    package(v[0], v[0]);
+                    link(v);
+                    v[0]
+                },
+                &[1, 2],
+                &[0],
+            ),
+            (
+                "P{a P} b",
+                3,
+                |v| {
+                    link(&[v[1], v[0]]);
+                    package(v[0], v[1]);
+                    // P's own link is the main chain's: P b.
+                    // SAFETY: events of the test.
+                    unsafe { (*v[0]).pNextEvt = v[2] };
+                    v[0]
+                },
+                &[1, 2],
+                &[0],
+            ),
+            (
+                "P{a} a",
+                2,
+                |v| {
+                    package(v[0], v[1]);
+                    link(v);
+                    v[0]
+                },
+                &[1],
+                &[0],
+            ),
+            (
+                "P{Q{P}}",
+                2,
+                |v| {
+                    package(v[1], v[0]);
+                    package(v[0], v[1]);
+                    // SAFETY: events of the test.
+                    unsafe { (*v[0]).pNextEvt = null_mut() };
+                    v[0]
+                },
+                &[],
+                &[0, 1],
+            ),
+            (
+                "P{a b} Q{b}",
+                4,
+                |v| {
+                    link(&[v[1], v[2]]);
+                    package(v[0], v[1]);
+                    package(v[3], v[2]);
+                    link(&[v[0], v[3]]);
+                    v[0]
+                },
+                &[1, 2],
+                &[0, 3],
+            ),
+            (
+                "P{a b a}",
+                3,
+                |v| {
+                    link(&[v[1], v[2]]);
+                    // SAFETY: events of the test: b links back to a.
+                    unsafe { (*v[2]).pNextEvt = v[1] };
+                    package(v[0], v[1]);
+                    // SAFETY: events of the test.
+                    unsafe { (*v[0]).pNextEvt = null_mut() };
+                    v[0]
+                },
+                &[1, 2],
+                &[0],
+            ),
+        ];
+        for &(name, n, build, flat, shells) in cases {
+            let v = events(&alloc, n);
+            let head = build(&v);
+            // SAFETY: the test owns the structure and gives it up.
+            let mut c = unsafe { Chain::from_raw(head, &alloc) };
+            let s = c.unwrap_packages();
+            let pick = |ix: &[usize]| ix.iter().map(|&i| v[i]).collect::<Vec<_>>();
+            assert_eq!(walk(&c), pick(flat), "{name}: flat");
+            assert_eq!(walk(&s), pick(shells), "{name}: shells");
+            for &e in walk(&s).iter() {
+                // SAFETY: shells we own.
+                assert!(!unsafe { (*e).is_package() }, "{name}");
+            }
+            drop(c);
+            drop(s);
+            assert_eq!(alloc.stats().outstanding_events, 0, "{name}");
+            assert!(alloc.audit(), "{name}");
+        }
+    }
+
+    #[test]
+    fn unwrap_packages_of_deep_nesting_uses_no_stack() {
+        let alloc = allocator();
+        let depth = if cfg!(miri) { 200 } else { 10_000 };
+        let v = events(&alloc, depth + 1);
+        for w in v.windows(2) {
+            package(w[0], w[1]);
+        }
+        // SAFETY: the test owns the structure and gives it up.
+        let mut c = unsafe { Chain::from_raw(v[0], &alloc) };
+        // On a small stack: the walk is a loop.
+        let (flat, shells) = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn_scoped(scope, move || {
+                    let s = c.unwrap_packages();
+                    (walk(&c).len(), walk(&s).len())
+                })
+                .unwrap()
+                .join()
+                .unwrap()
+        });
+        assert_eq!((flat, shells), (1, depth));
+        assert_eq!(alloc.stats().outstanding_events, 0);
+        assert!(alloc.audit());
     }
 }

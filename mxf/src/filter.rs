@@ -5,9 +5,17 @@
 //! * **Chains**: one incoming `PutMessage` chain is taken apart, each event handed to
 //!   [`Filter::process`] in order, and what the filter pushes goes downstream as one
 //!   `PutMessage` per output, order kept.
-//! * **Packages** by [`Filter::PACKAGES`]: [`PackagePolicy::Unwrap`] (default; the shell goes back
-//!   to the allocator and the contents are processed in place, nested packages included) or
-//!   [`PackagePolicy::PassWhole`] (forwarded untouched to output 0, without calling `process`).
+//! * **Packages** by [`Filter::PACKAGES`]: [`PackagePolicy::Unwrap`] (default; the contents are
+//!   processed in place of the package, nested packages included, and the shells go back to the
+//!   allocator in one call, whose failure fails the `PutMessage`) or [`PackagePolicy::PassWhole`]
+//!   (forwarded untouched to output 0, without calling `process`).
+//! * **Broken structures** (a caller's bug) never make an event owned twice: a cyclic chain is
+//!   cut where it closes ([`Chain::from_raw`]), and package contents that lead back to an event
+//!   already taken are cut there ([`Chain::unwrap_packages`]). What a filter cannot know is
+//!   whether an event it is given was already returned to its allocator (that takes the
+//!   allocator's books: mxf's allocator refuses such a put itself), nor what lies behind an
+//!   event of another allocator once that allocator refuses it; and a filter connected to
+//!   itself recurses.
 //! * **`PutMessage(NULL)`**: succeeds and does nothing (a filter holds no input).
 //! * **Connections** (`domain.md` items 27–30): `ConnectOutput(NULL)` fails; `ConnectOutput(s)`
 //!   connects the first free output (`STATUS_UNSUCCESSFUL` when all are connected: a connection is
@@ -195,7 +203,7 @@ impl<F: Filter> FilterObject<F> {
         let alloc = &self.alloc;
         // SAFETY: PutMessage hands us ownership of the whole chain, whose events come from the
         // allocator of this stream.
-        let mut input = unsafe { Chain::from_raw(head, alloc) };
+        let (mut input, packages) = unsafe { Chain::from_raw_noting_packages(head, alloc) };
         // Snapshot the connections (AddRef) so a concurrent DisconnectOutput cannot free a sink
         // while we deliver to it.
         let sinks = {
@@ -208,25 +216,23 @@ impl<F: Filter> FilterObject<F> {
             }
             p.outputs.snapshot()
         };
+        // Packages to unwrap are flattened before any event is processed, their shells returned
+        // in one call: contents that lead back into the structure are cut there
+        // (`Chain::unwrap_packages`), so no event is processed or forwarded twice.
+        let mut status = STATUS_SUCCESS;
+        if packages && F::PACKAGES == PackagePolicy::Unwrap {
+            status = input.unwrap_packages().deliver(None);
+        }
         let mut out = Output::new(alloc, F::OUTPUTS);
         let mut received = 0u64;
         while let Some(event) = input.pop_front() {
-            if event.is_package() {
-                match F::PACKAGES {
-                    PackagePolicy::PassWhole => {
-                        received = received.wrapping_add(1);
-                        out.push(event);
-                    }
-                    PackagePolicy::Unwrap => {
-                        let (shell, contents) = event.unwrap_package();
-                        drop(shell);
-                        input.prepend(contents);
-                    }
-                }
-                continue;
-            }
             received = received.wrapping_add(1);
-            self.filter.process(event, &mut out);
+            // Only a filter that passes packages whole still meets one here.
+            if event.is_package() {
+                out.push(event);
+            } else {
+                self.filter.process(event, &mut out);
+            }
         }
         {
             let mut p = self.plumbing.lock();
@@ -234,7 +240,6 @@ impl<F: Filter> FilterObject<F> {
             p.stats.events_out = p.stats.events_out.wrapping_add(out.pushed);
             p.stats.exhausted = p.stats.exhausted.wrapping_add(out.exhausted);
         }
-        let mut status = STATUS_SUCCESS;
         for (k, chain) in out.chains.iter_mut().enumerate() {
             if let Some(c) = chain.take() {
                 let s = c.deliver(sinks.get(k).and_then(Option::as_ref));
@@ -404,6 +409,77 @@ mod tests {
         fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
             out.push(event);
         }
+    }
+
+    /// `n` events of `alloc`, linked in order.
+    fn chain_of(alloc: &IAllocatorMXF, n: usize) -> std::vec::Vec<*mut DMUS_KERNEL_EVENT> {
+        let v: std::vec::Vec<_> = (0..n)
+            .map(|i| {
+                Event::with_bytes(alloc, &[0x90, i as u8, 1], 1, 0)
+                    .unwrap()
+                    .into_raw()
+            })
+            .collect();
+        for w in v.windows(2) {
+            // SAFETY: events of the test.
+            unsafe { (*w[0]).pNextEvt = w[1] };
+        }
+        v
+    }
+
+    #[test]
+    fn structures_that_lead_back_into_themselves_are_taken_once() {
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let f = Pass.into_filter(&alloc).unwrap();
+        // A package that contains itself, then two notes: the shell goes back once, the notes
+        // are processed once (the unconnected output returns them).
+        let v = chain_of(&alloc, 3);
+        let p = v[0];
+        // SAFETY: events of the test, then handed over.
+        unsafe {
+            (*p).usFlags |= crate::abi::DMUS_KEF_PACKAGE_EVENT;
+            (*p).uData.pPackageEvt = p;
+            assert_eq!(f.PutMessage(p), STATUS_SUCCESS);
+        }
+        assert_eq!(f.stats().events_in, 2);
+        assert_eq!(alloc.stats().outstanding_events, 0);
+        assert!(alloc.audit());
+        // A cyclic chain while stopped: each event is discarded, and counted, once.
+        // SAFETY: a valid state.
+        assert_eq!(unsafe { f.SetState(KSSTATE_STOP) }, STATUS_SUCCESS);
+        let v = chain_of(&alloc, 2);
+        let (a, b) = (v[0], v[1]);
+        // SAFETY: events of the test (b links back to a), then handed over.
+        unsafe {
+            (*b).pNextEvt = a;
+            assert_eq!(f.PutMessage(a), STATUS_SUCCESS);
+        }
+        assert_eq!(f.stats().discarded, 2);
+        assert_eq!(alloc.stats().outstanding_events, 0);
+        assert!(alloc.audit());
+    }
+
+    #[test]
+    fn a_refused_package_shell_fails_the_call() {
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let other = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let f = Pass.into_filter(&alloc).unwrap();
+        // A shell of another allocator around a note of ours: the note is processed, the shell
+        // is refused by our allocator, and the call says so.
+        let note = chain_of(&alloc, 1)[0];
+        let shell = chain_of(&other, 1)[0];
+        // SAFETY: events of the test, then handed over.
+        unsafe {
+            (*shell).usFlags |= crate::abi::DMUS_KEF_PACKAGE_EVENT;
+            (*shell).uData.pPackageEvt = note;
+            assert_eq!(f.PutMessage(shell), STATUS_INVALID_PARAMETER);
+        }
+        assert_eq!(f.stats().events_in, 1);
+        assert_eq!(alloc.stats().outstanding_events, 0);
+        assert_eq!(other.stats().outstanding_events, 1);
+        // SAFETY: the refused shell is still the other allocator's event.
+        unsafe { other.PutMessage(shell) };
+        assert_eq!(other.stats().outstanding_events, 0);
     }
 
     #[test]

@@ -187,20 +187,10 @@ impl IMXF_Impl for RenderStream {
                 return STATUS_INVALID_PARAMETER;
             }
             // SAFETY: the caller hands over a chain of live events of this pin's allocator.
-            let incoming = unsafe { Chain::from_raw(event, &self.alloc) };
-            // Packages are unwrapped in place (the shell goes back to the allocator now), nested
+            let mut flat = unsafe { Chain::from_raw(event, &self.alloc) };
+            // Packages are unwrapped in place (the shells go back to the allocator now), nested
             // ones too; the queue holds plain events only. No sorting: the sequencer sorted.
-            let mut work = incoming;
-            let mut flat = Chain::new(&self.alloc);
-            while let Some(e) = work.pop_front() {
-                if e.is_package() {
-                    let (shell, contents) = e.unwrap_package();
-                    drop(shell);
-                    work.prepend(contents);
-                } else {
-                    flat.push_back(e);
-                }
-            }
+            drop(flat.unwrap_packages());
             let mut q = self.queue.lock();
             if q.state == KSSTATE_STOP {
                 // A stopped stream holds nothing: straight back to the allocator.

@@ -435,13 +435,9 @@ impl SinkState {
 
     /// Parses or forwards every event of `input` into `out`.
     fn process<'a>(&mut self, cx: &mut Cx<'_, 'a>, input: &mut Chain<'a>) {
+        // Packages are replaced by their contents first (shells back to the allocator).
+        drop(input.unwrap_packages());
         while let Some(ev) = input.pop_front() {
-            if ev.is_package() {
-                let (shell, contents) = ev.unwrap_package();
-                drop(shell);
-                input.prepend(contents);
-                continue;
-            }
             self.stats.events_in = self.stats.events_in.saturating_add(1);
             if ev.raw().cbEvent == 0 {
                 self.stats.empty_events = self.stats.empty_events.saturating_add(1);

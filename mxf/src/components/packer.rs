@@ -232,18 +232,9 @@ impl Packer {
         let alloc = &self.alloc;
         // SAFETY: PutMessage hands over the whole chain; its events come from this stream's
         // allocator.
-        let mut input = unsafe { Chain::from_raw(head, alloc) };
+        let mut ready = unsafe { Chain::from_raw(head, alloc) };
         // Unwrap packages outside the lock (shells go back to the allocator).
-        let mut ready = Chain::new(alloc);
-        while let Some(e) = input.pop_front() {
-            if e.is_package() {
-                let (shell, contents) = e.unwrap_package();
-                drop(shell);
-                input.prepend(contents);
-            } else {
-                ready.push_back(e);
-            }
-        }
+        drop(ready.unwrap_packages());
         let mut st = self.state.lock();
         st.stats.events_in = st.stats.events_in.saturating_add(ready.len() as u64);
         while let Some(e) = ready.pop_front() {

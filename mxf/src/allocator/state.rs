@@ -87,7 +87,12 @@ pub(crate) struct EventSlot {
     state: u32,
     event: DMUS_KERNEL_EVENT,
 }
-/// Where the state word is, counted back from the event.
+/// Where the state word is, counted back from the event (for the asm walk).
+#[cfg(all(
+    target_arch = "x86_64",
+    any(target_os = "linux", target_os = "windows"),
+    not(miri)
+))]
 const STATE_BEFORE_EVENT: usize = EVENT_OFFSET - offset_of!(EventSlot, state);
 
 /// A long-event buffer with its state word and free-list link.

@@ -379,20 +379,29 @@ impl<'a> Chain<'a> {
             // Cyclic with period `lam`: the first event of the cycle is where two walkers `lam`
             // apart meet; the event `lam - 1` after it closes the cycle and is cut there. All
             // links on the way were checked by the hare.
+            // (Every link on the cycle is non-NULL; the NULL tests only keep a broken premise from
+            // dereferencing one.)
+            let step = |e: *mut DMUS_KERNEL_EVENT| if e.is_null() { e } else { next(e) };
             let mut ahead = head;
             for _ in 0..lam {
-                ahead = next(ahead);
+                ahead = step(ahead);
             }
             let (mut first, mut mu) = (head, 0usize);
-            // (The links are non-NULL here; the test only keeps a broken premise from looping.)
-            while first != ahead && !ahead.is_null() {
-                first = next(first);
-                ahead = next(ahead);
+            while first != ahead && !ahead.is_null() && !first.is_null() {
+                first = step(first);
+                ahead = step(ahead);
                 mu = mu.wrapping_add(1);
             }
             last = first;
             for _ in 1..lam {
-                last = next(last);
+                let n = step(last);
+                if n.is_null() {
+                    break;
+                }
+                last = n;
+            }
+            if last.is_null() {
+                last = head;
             }
             // SAFETY: `last` is the chain's event whose link closes the cycle.
             unsafe { (*last).pNextEvt = null_mut() };

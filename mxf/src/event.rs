@@ -750,6 +750,59 @@ impl EventList {
         self.take_all().head
     }
 
+    /// Inserts a whole chain, stably by presentation time: the chain is sorted (a stable
+    /// merge sort of its links, skipped when it is already in order), then merged into the list
+    /// (an event goes after the listed events of the same time, chain order is kept among
+    /// equals). O(n log n) for an unsorted chain of n, O(n) for a sorted one, plus one walk of
+    /// the list unless the chain starts no earlier than the list's last event (then O(1)). No
+    /// allocation, no recursion.
+    ///
+    /// # Safety
+    /// `head` heads an acyclic chain of `n` live events, owned by the caller and given up, none
+    /// of them in a list.
+    pub unsafe fn insert_chain_by_time(&mut self, head: *mut DMUS_KERNEL_EVENT, n: usize) {
+        if head.is_null() {
+            return;
+        }
+        // SAFETY: forwarded contract.
+        let (head, tail) = unsafe { sort_by_time(head) };
+        // SAFETY: forwarded contract; the chain is now sorted and `tail` is its last event.
+        unsafe { self.insert_sorted_chain(head, tail, n) }
+    }
+
+    /// [`insert_chain_by_time`](Self::insert_chain_by_time) for a chain already sorted by
+    /// [`sort_chain_by_time`] (so that the sort can run outside the list owner's lock).
+    ///
+    /// # Safety
+    /// As `insert_chain_by_time`; the chain is sorted by time and `tail` is its last event.
+    pub unsafe fn insert_sorted_chain(
+        &mut self,
+        head: *mut DMUS_KERNEL_EVENT,
+        tail: *mut DMUS_KERNEL_EVENT,
+        n: usize,
+    ) {
+        if head.is_null() || tail.is_null() {
+            return;
+        }
+        self.len = self.len.saturating_add(n);
+        if self.tail.is_null() {
+            self.head = head;
+            self.tail = tail;
+            return;
+        }
+        // SAFETY: both are live events (the list's invariant, the caller's chain).
+        if unsafe { (*self.tail).ullPresTime100ns <= (*head).ullPresTime100ns } {
+            // SAFETY: the list's tail is live and ours.
+            unsafe { (*self.tail).pNextEvt = head };
+            self.tail = tail;
+            return;
+        }
+        // SAFETY: two sorted, disjoint chains we own; ties take the list's event first.
+        let (h, t) = unsafe { merge_by_time(self.head, head) };
+        self.head = h;
+        self.tail = t;
+    }
+
     /// Inserts `e` after every event whose presentation time is not later than its own (stable
     /// for equal times). Appending in time order costs O(1); otherwise the list is walked.
     ///
@@ -832,6 +885,139 @@ impl EventList {
     }
 }
 
+/// The presentation time of a live event.
+///
+/// # Safety
+/// `e` is a live event.
+unsafe fn time_of(e: *mut DMUS_KERNEL_EVENT) -> REFERENCE_TIME {
+    // SAFETY: caller.
+    unsafe { (*e).ullPresTime100ns }
+}
+
+/// Merges two sorted, disjoint, acyclic chains by presentation time, stably: on equal times the
+/// event of `a` comes first. Returns the head and the tail (NULL, NULL for two empty chains).
+///
+/// # Safety
+/// `a` and `b` head such chains of live events the caller owns.
+unsafe fn merge_by_time(
+    mut a: *mut DMUS_KERNEL_EVENT,
+    mut b: *mut DMUS_KERNEL_EVENT,
+) -> (*mut DMUS_KERNEL_EVENT, *mut DMUS_KERNEL_EVENT) {
+    let mut head: *mut DMUS_KERNEL_EVENT = null_mut();
+    let mut tail: *mut DMUS_KERNEL_EVENT = null_mut();
+    loop {
+        let take = match (a.is_null(), b.is_null()) {
+            (true, true) => break,
+            (false, true) => a,
+            (true, false) => b,
+            // SAFETY: both live (caller).
+            (false, false) => unsafe { if time_of(b) < time_of(a) { b } else { a } },
+        };
+        // SAFETY: `take` is the live head of `a` or `b`; `tail` is the last event taken.
+        unsafe {
+            if take == a {
+                a = (*a).pNextEvt;
+            } else {
+                b = (*b).pNextEvt;
+            }
+            if tail.is_null() {
+                head = take;
+            } else {
+                (*tail).pNextEvt = take;
+            }
+        }
+        tail = take;
+        if a.is_null() || b.is_null() {
+            // One side is done: the rest of the other follows as it is.
+            let rest = if a.is_null() { b } else { a };
+            if !rest.is_null() {
+                // SAFETY: `tail` is live; `rest` heads the remaining chain.
+                unsafe { (*tail).pNextEvt = rest };
+                let mut t = rest;
+                // SAFETY: the remaining chain's events are live; walk to its end.
+                while let Some(n) = NonNull::new(unsafe { (*t).pNextEvt }) {
+                    t = n.as_ptr();
+                }
+                tail = t;
+            }
+            break;
+        }
+    }
+    (head, tail)
+}
+
+/// Sorts an acyclic, non-empty chain of live events the caller owns by presentation time,
+/// stably; returns its head and tail (see [`EventList::insert_sorted_chain`]).
+///
+/// # Safety
+/// `head` heads such a chain.
+pub unsafe fn sort_chain_by_time(
+    head: *mut DMUS_KERNEL_EVENT,
+) -> (*mut DMUS_KERNEL_EVENT, *mut DMUS_KERNEL_EVENT) {
+    // SAFETY: forwarded.
+    unsafe { sort_by_time(head) }
+}
+
+/// Sorts an acyclic chain by presentation time, stably; returns its head and tail. Already
+/// sorted (the common case): one walk. Otherwise a bottom-up merge sort: `runs[i]` holds a
+/// sorted run of 2^i events taken before the ones in `runs[..i]`, so the array of 64 bounds
+/// any length.
+///
+/// # Safety
+/// `head` heads a non-empty acyclic chain of live events the caller owns.
+unsafe fn sort_by_time(
+    head: *mut DMUS_KERNEL_EVENT,
+) -> (*mut DMUS_KERNEL_EVENT, *mut DMUS_KERNEL_EVENT) {
+    let mut t = head;
+    loop {
+        // SAFETY: `t` is a live event of the chain.
+        let n = unsafe { (*t).pNextEvt };
+        if n.is_null() {
+            return (head, t);
+        }
+        // SAFETY: `n` and `t` are live events of the chain.
+        if unsafe { time_of(n) < time_of(t) } {
+            break;
+        }
+        t = n;
+    }
+    let mut runs: [*mut DMUS_KERNEL_EVENT; 64] = [null_mut(); 64];
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is live; detached to become a run of one.
+        let mut carry = unsafe {
+            let next = (*cur).pNextEvt;
+            (*cur).pNextEvt = null_mut();
+            core::mem::replace(&mut cur, next)
+        };
+        for run in runs.iter_mut() {
+            if run.is_null() {
+                *run = carry;
+                carry = null_mut();
+                break;
+            }
+            // SAFETY: two sorted runs we own; the older one (`run`) first on ties.
+            carry = unsafe { merge_by_time(*run, carry).0 };
+            *run = null_mut();
+        }
+        if !carry.is_null() {
+            // Only after 2^64 events; kept in the last run rather than lost.
+            if let Some(last) = runs.last_mut() {
+                // SAFETY: as above.
+                *last = unsafe { merge_by_time(*last, carry).0 };
+            }
+        }
+    }
+    let (mut h, mut tl) = (null_mut(), null_mut());
+    for &run in runs.iter() {
+        if !run.is_null() {
+            // SAFETY: sorted runs we own; `run` holds earlier events than `h`.
+            (h, tl) = unsafe { merge_by_time(run, h) };
+        }
+    }
+    (h, tl)
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     extern crate std;
@@ -889,6 +1075,84 @@ mod tests {
 
     fn allocator() -> AllocatorHandle {
         AllocatorHandle::new(AllocatorConfig::default(), None).unwrap()
+    }
+
+    /// Events of `alloc` with the given times, linked in order; each carries its index as its
+    /// note number and (index / 128) as its channel group, to tell them apart.
+    fn timed(alloc: &IAllocatorMXF, times: &[i64]) -> Vec<*mut DMUS_KERNEL_EVENT> {
+        let v: Vec<_> = times
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                Event::with_bytes(alloc, &[0x90, (i % 128) as u8, 1], (i / 128) as u16, t)
+                    .unwrap()
+                    .into_raw()
+            })
+            .collect();
+        link(&v);
+        v
+    }
+
+    #[test]
+    fn chains_insert_stably_by_time() {
+        let alloc = allocator();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut rand = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let sizes: &[usize] = if cfg!(miri) {
+            &[1, 2, 3, 7, 33]
+        } else {
+            &[1, 2, 3, 7, 33, 64, 300, 5_000]
+        };
+        for &n in sizes {
+            for spread in [1u64, 4, 1000] {
+                for queued in [0usize, 1, 5, 40] {
+                    // A queue (sorted, as the list keeps it) and an incoming chain in any order.
+                    let mut qt: Vec<i64> = (0..queued).map(|_| rand(spread) as i64).collect();
+                    qt.sort();
+                    let ct: Vec<i64> = (0..n).map(|_| rand(spread) as i64).collect();
+                    let q = timed(&alloc, &qt);
+                    let c = timed(&alloc, &ct);
+                    let mut list = EventList::new();
+                    for &e in &q {
+                        // SAFETY: detached events of the test.
+                        unsafe {
+                            (*e).pNextEvt = null_mut();
+                            list.push_back_raw(e);
+                        }
+                    }
+                    // SAFETY: the test's acyclic chain, given up.
+                    unsafe { list.insert_chain_by_time(c[0], n) };
+                    // The expected order: a stable sort of the queue then the chain by time.
+                    let mut want: Vec<(i64, usize, *mut DMUS_KERNEL_EVENT)> = qt
+                        .iter()
+                        .zip(&q)
+                        .chain(ct.iter().zip(&c))
+                        .enumerate()
+                        .map(|(k, (&t, &e))| (t, k, e))
+                        .collect();
+                    want.sort_by_key(|w| (w.0, w.1));
+                    let mut got = Vec::new();
+                    let mut e = list.head;
+                    while !e.is_null() {
+                        got.push(e);
+                        // SAFETY: events of the list.
+                        e = unsafe { (*e).pNextEvt };
+                    }
+                    let want: Vec<_> = want.into_iter().map(|w| w.2).collect();
+                    assert_eq!(got, want, "n {n}, spread {spread}, queued {queued}");
+                    assert_eq!(list.len(), n + queued);
+                    assert_eq!(list.tail, *want.last().unwrap());
+                    // SAFETY: the list's events go back to their allocator.
+                    unsafe { alloc.PutMessage(list.take()) };
+                    assert_eq!(alloc.stats().outstanding_events, 0);
+                }
+            }
+        }
     }
 
     #[test]

@@ -315,7 +315,8 @@ impl<'a> Chain<'a> {
 
     /// Takes ownership of a whole chain. A cyclic chain (a caller's bug) is cut where it would
     /// come back to an event already in it, so each of its events is owned once; a misaligned
-    /// link (no allocator produces one) is cut and not followed. Finding the tail is one walk
+    /// link (no allocator produces one) is cut and not followed, and a misaligned `head` gives
+    /// an empty chain. Finding the tail is one walk
     /// over the chain (and, for a cyclic one, two more over its events: Brent's cycle finding,
     /// no extra memory).
     ///
@@ -335,7 +336,8 @@ impl<'a> Chain<'a> {
         alloc: &'a IAllocatorMXF,
     ) -> (Self, bool) {
         let mut c = Self::new(alloc);
-        if head.is_null() {
+        if head.is_null() || !head.is_aligned() {
+            // A misaligned head is no allocator's event: not followed, not owned.
             return (c, false);
         }
         // The next event of `e`; a misaligned link is cut (set to NULL) and not followed. Every
@@ -420,10 +422,10 @@ impl<'a> Chain<'a> {
     /// Contents that lead back to an event already taken (a package containing itself, a cycle
     /// through contents, contents shared with the chain or with another package: a caller's
     /// bug) are cut where they would, so each event is owned once; a misaligned contents
-    /// pointer or link is not followed. While it runs, taken events carry [`TAKEN`] in
-    /// `usFlags`; every event it leaves has that bit clear. Without packages it only reads the
-    /// chain once; with them, one walk marks the chain, one each package's contents, one clears
-    /// the marks: no extra memory, no recursion.
+    /// pointer or link is not followed. While it runs, a taken event is marked in the lowest bit
+    /// of its own link (never in its flags, whose high bits the port uses); every link it leaves
+    /// is plain. Without packages it only reads the chain once; with them, one walk marks the
+    /// chain, one each package's contents, one clears the marks: no extra memory, no recursion.
     pub fn unwrap_packages(&mut self) -> Chain<'a> {
         let alloc = self.alloc;
         let mut e = self.head;
@@ -442,45 +444,61 @@ impl<'a> Chain<'a> {
         // The chain's events are distinct (`from_raw` cut any cycle): mark them all.
         let mut e = rest;
         while !e.is_null() {
-            // SAFETY: `e` is a live event of the chain we own.
+            // SAFETY: `e` is a live event of the chain we own; its link is aligned (`from_raw`).
             unsafe {
-                (*e).usFlags |= TAKEN;
-                e = (*e).pNextEvt;
+                let n = (*e).pNextEvt;
+                (*e).pNextEvt = taken(n);
+                e = n;
             }
         }
-        let mut flat = Chain::new(alloc);
-        let mut shells = Chain::new(alloc);
+        // The flattened chain and the shells, linked with marked links (`tail` of each).
+        let none: *mut DMUS_KERNEL_EVENT = null_mut();
+        let (mut flat_head, mut flat_tail, mut flat_len) = (none, none, 0usize);
+        let (mut shell_head, mut shell_tail, mut shell_len) = (none, none, 0usize);
         while let Some(p) = NonNull::new(rest) {
             let e = p.as_ptr();
-            // SAFETY: `e` heads the events still to visit, all owned and marked; detached here.
+            // SAFETY: `e` heads the events still to visit, all owned and marked; it is detached
+            // here (keeping its mark) and appended to one of the two chains.
             unsafe {
-                rest = (*e).pNextEvt;
-                (*e).pNextEvt = null_mut();
-                if (*e).is_package() {
+                rest = link_of(e);
+                (*e).pNextEvt = taken(null_mut());
+                let (head, tail, len) = if (*e).is_package() {
                     let contents = (*e).uData.pPackageEvt;
                     (*e).uData.pPackageEvt = null_mut();
                     (*e).clear_package();
                     (*e).cbEvent = 0;
                     if let Some(last) = take_contents(contents) {
-                        (*last).pNextEvt = rest;
+                        (*last).pNextEvt = taken(rest);
                         rest = contents;
                     }
-                    shells.push_raw(e);
+                    (&mut shell_head, &mut shell_tail, &mut shell_len)
                 } else {
-                    flat.push_raw(e);
+                    (&mut flat_head, &mut flat_tail, &mut flat_len)
+                };
+                if tail.is_null() {
+                    *head = e;
+                } else {
+                    (**tail).pNextEvt = taken(e);
                 }
+                *tail = e;
+                *len = len.wrapping_add(1);
             }
         }
-        for c in [&flat, &shells] {
-            let mut e = c.head;
+        // The marks come off: every link is plain again.
+        for mut e in [flat_head, shell_head] {
             while !e.is_null() {
                 // SAFETY: `e` is a live event of a chain we own.
                 unsafe {
-                    (*e).usFlags &= !TAKEN;
-                    e = (*e).pNextEvt;
+                    let n = link_of(e);
+                    (*e).pNextEvt = n;
+                    e = n;
                 }
             }
         }
+        let mut flat = Chain::new(alloc);
+        (flat.head, flat.tail, flat.len) = (flat_head, flat_tail, flat_len);
+        let mut shells = Chain::new(alloc);
+        (shells.head, shells.tail, shells.len) = (shell_head, shell_tail, shell_len);
         *self = flat;
         shells
     }
@@ -583,20 +601,42 @@ impl<'a> Iterator for Chain<'a> {
     }
 }
 
-/// `usFlags` bit 15, which the WDK reserves (zero in every event an allocator hands out): marks an
-/// event as taken while [`Chain::unwrap_packages`] runs. An incoming package content that carries
-/// it is taken for one already seen and not followed.
-pub const TAKEN: u16 = 0x8000;
+/// A link with its lowest bit set: while [`Chain::unwrap_packages`] runs, an event whose own link
+/// carries the bit has been taken (links are aligned, so the bit is free; nothing else reads
+/// these events meanwhile). No flag of the event is touched: the port and the capture sink use
+/// the high `usFlags` bits themselves (`domain.md` §2.3).
+fn taken(link: *mut DMUS_KERNEL_EVENT) -> *mut DMUS_KERNEL_EVENT {
+    link.map_addr(|a| a | 1)
+}
+
+/// The link of `e` without the mark.
+///
+/// # Safety
+/// `e` is a live event.
+unsafe fn link_of(e: *mut DMUS_KERNEL_EVENT) -> *mut DMUS_KERNEL_EVENT {
+    // SAFETY: caller.
+    unsafe { (*e).pNextEvt }.map_addr(|a| a & !1)
+}
+
+/// Whether `e` was taken (its link carries the mark).
+///
+/// # Safety
+/// `e` is a live event.
+unsafe fn is_taken(e: *mut DMUS_KERNEL_EVENT) -> bool {
+    // SAFETY: caller.
+    unsafe { (*e).pNextEvt }.addr() & 1 != 0
+}
 
 /// Marks the contents chain starting at `head` as taken, up to an event already taken or a
 /// misaligned link (the chain is cut there); returns its last event, or `None` if its first
-/// event cannot be taken (NULL, misaligned or taken).
+/// event cannot be taken (NULL, misaligned or taken). An event whose own link is misaligned
+/// looks taken and is not followed.
 ///
 /// # Safety
 /// `head` is NULL, misaligned, or the contents chain of a package the caller owns.
 unsafe fn take_contents(head: *mut DMUS_KERNEL_EVENT) -> Option<*mut DMUS_KERNEL_EVENT> {
     // SAFETY: a non-NULL aligned `head` is a live event of the contents (caller).
-    if head.is_null() || !head.is_aligned() || unsafe { (*head).usFlags } & TAKEN != 0 {
+    if head.is_null() || !head.is_aligned() || unsafe { is_taken(head) } {
         return None;
     }
     let mut cur = head;
@@ -604,15 +644,16 @@ unsafe fn take_contents(head: *mut DMUS_KERNEL_EVENT) -> Option<*mut DMUS_KERNEL
         // SAFETY: `cur` is a live event of the contents, not taken before this call marks it;
         // `n`, when followed, is the next one (non-NULL, aligned, not taken).
         unsafe {
-            (*cur).usFlags |= TAKEN;
             let n = (*cur).pNextEvt;
             if n.is_null() {
+                (*cur).pNextEvt = taken(null_mut());
                 return Some(cur);
             }
-            if !n.is_aligned() || (*n).usFlags & TAKEN != 0 {
-                (*cur).pNextEvt = null_mut();
+            if !n.is_aligned() || is_taken(n) {
+                (*cur).pNextEvt = taken(null_mut());
                 return Some(cur);
             }
+            (*cur).pNextEvt = taken(n);
             cur = n;
         }
     }
@@ -1063,7 +1104,7 @@ mod tests {
             out.push(e);
             // SAFETY: events of the chain.
             unsafe {
-                assert_eq!((*e).usFlags & TAKEN, 0, "a mark was left");
+                assert!((*e).pNextEvt.is_aligned(), "a mark was left");
                 e = (*e).pNextEvt;
             }
             assert!(out.len() <= 1 << 20, "the chain does not end");
@@ -1327,6 +1368,12 @@ mod tests {
         ];
         for &(name, n, build, flat, shells) in cases {
             let v = events(&alloc, n);
+            // The port's private flag bits (parse state, the capture discontinuity mark) are
+            // the events' own: set on every event, they must neither stop the walk nor be lost.
+            for &e in &v {
+                // SAFETY: events of the test.
+                unsafe { (*e).usFlags |= 0xC000 };
+            }
             let head = build(&v);
             // SAFETY: the test owns the structure and gives it up.
             let mut c = unsafe { Chain::from_raw(head, &alloc) };
@@ -1337,6 +1384,10 @@ mod tests {
             for &e in walk(&s).iter() {
                 // SAFETY: shells we own.
                 assert!(!unsafe { (*e).is_package() }, "{name}");
+            }
+            for &e in walk(&c).iter() {
+                // SAFETY: events we own.
+                assert_eq!(unsafe { (*e).usFlags }, 0xC000, "{name}: flags kept");
             }
             drop(c);
             drop(s);

@@ -530,6 +530,10 @@ impl CaptureSink {
         if head.is_null() {
             return STATUS_SUCCESS;
         }
+        if !head.is_aligned() {
+            // No allocator hands out such a pointer: refused without touching it.
+            return STATUS_INVALID_PARAMETER;
+        }
         let alloc = &self.alloc;
         // SAFETY: PutMessage hands over the whole chain; its events come from this stream's
         // allocator.
@@ -824,6 +828,14 @@ mod tests {
 
     fn bytes_of(recs: &[Rec]) -> Vec<Vec<u8>> {
         recs.iter().map(|r| r.bytes.clone()).collect()
+    }
+
+    #[test]
+    fn a_misaligned_chain_head_is_refused_unread() {
+        let rig = Rig::new();
+        let bad = core::ptr::without_provenance_mut::<DMUS_KERNEL_EVENT>(0x1003);
+        assert_eq!(rig.put(bad), STATUS_INVALID_PARAMETER);
+        assert_eq!(rig.calls(), 0);
     }
 
     #[test]

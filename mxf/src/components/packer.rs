@@ -229,6 +229,10 @@ impl Packer {
         if head.is_null() {
             return STATUS_SUCCESS;
         }
+        if !head.is_aligned() {
+            // No allocator hands out such a pointer: refused without touching it.
+            return STATUS_INVALID_PARAMETER;
+        }
         let alloc = &self.alloc;
         // SAFETY: PutMessage hands over the whole chain; its events come from this stream's
         // allocator.
@@ -518,6 +522,18 @@ mod tests {
             pos = (pos + 8 + n + 3) & !3;
         }
         out
+    }
+
+    #[test]
+    fn a_misaligned_chain_head_is_refused_unread() {
+        let rig = Rig::new(PackerFormat::DirectMusic);
+        let bad = core::ptr::without_provenance_mut::<DMUS_KERNEL_EVENT>(0x1003);
+        // SAFETY: the packer must refuse the pointer without dereferencing it.
+        assert_eq!(
+            unsafe { rig.packer.PutMessage(bad) },
+            STATUS_INVALID_PARAMETER
+        );
+        rig.assert_balanced();
     }
 
     #[test]

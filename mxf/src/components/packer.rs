@@ -529,10 +529,8 @@ mod tests {
         let rig = Rig::new(PackerFormat::DirectMusic);
         let bad = core::ptr::without_provenance_mut::<DMUS_KERNEL_EVENT>(0x1003);
         // SAFETY: the packer must refuse the pointer without dereferencing it.
-        assert_eq!(
-            unsafe { rig.packer.PutMessage(bad) },
-            STATUS_INVALID_PARAMETER
-        );
+        let status = unsafe { rig.packer.PutMessage(bad) };
+        assert_eq!(status, STATUS_INVALID_PARAMETER);
         rig.assert_balanced();
     }
 

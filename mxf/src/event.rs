@@ -316,9 +316,7 @@ impl<'a> Chain<'a> {
     /// Takes ownership of a whole chain. A cyclic chain (a caller's bug) is cut where it would
     /// come back to an event already in it, so each of its events is owned once; a misaligned
     /// link (no allocator produces one) is cut and not followed, and a misaligned `head` gives
-    /// an empty chain. Finding the tail is one walk
-    /// over the chain (and, for a cyclic one, two more over its events: Brent's cycle finding,
-    /// no extra memory).
+    /// an empty chain. Finding the tail is one walk over the chain ([`scan_chain`]).
     ///
     /// # Safety
     /// `head` is NULL or a chain of live events the caller owns and gives up, from `alloc`.
@@ -340,79 +338,17 @@ impl<'a> Chain<'a> {
             // A misaligned head is no allocator's event: not followed, not owned.
             return (c, false);
         }
-        // The next event of `e`; a misaligned link is cut (set to NULL) and not followed. Every
-        // call passes a live event of the chain (the caller's promise, and each link followed
-        // is non-NULL and aligned).
-        let next = |e: *mut DMUS_KERNEL_EVENT| {
-            // SAFETY: `e` is a live event of the chain, owned by us.
-            let n = unsafe { (*e).pNextEvt };
-            if n.is_aligned() {
-                n
-            } else {
-                // SAFETY: as above.
-                unsafe { (*e).pNextEvt = null_mut() };
-                null_mut()
-            }
-        };
-        // Brent: the hare walks the chain in order; the tortoise waits at the hare's position
-        // of every power of two. If the hare meets it, the chain is cyclic with period `lam`.
-        // Every event the hare visits is one of the chain's; in a cyclic chain it visits all
-        // of them before the meeting.
-        let (mut power, mut lam, mut len) = (1usize, 1usize, 1usize);
-        let mut tortoise = head;
-        let mut last = head;
-        // SAFETY: `head` is live (caller).
-        let mut packages = unsafe { (*head).is_package() };
-        let mut hare = next(head);
-        while !hare.is_null() && hare != tortoise {
-            if power == lam {
-                tortoise = hare;
-                power = power.saturating_mul(2);
-                lam = 0;
-            }
-            last = hare;
-            // SAFETY: `hare` is a live event of the chain.
-            packages |= unsafe { (*hare).is_package() };
-            hare = next(hare);
-            lam = lam.wrapping_add(1);
-            len = len.wrapping_add(1);
-        }
-        if !hare.is_null() {
-            // Cyclic with period `lam`: the first event of the cycle is where two walkers `lam`
-            // apart meet; the event `lam - 1` after it closes the cycle and is cut there. All
-            // links on the way were checked by the hare.
-            // (Every link on the cycle is non-NULL; the NULL tests only keep a broken premise from
-            // dereferencing one.)
-            let step = |e: *mut DMUS_KERNEL_EVENT| if e.is_null() { e } else { next(e) };
-            let mut ahead = head;
-            for _ in 0..lam {
-                ahead = step(ahead);
-            }
-            let (mut first, mut mu) = (head, 0usize);
-            while first != ahead && !ahead.is_null() && !first.is_null() {
-                first = step(first);
-                ahead = step(ahead);
-                mu = mu.wrapping_add(1);
-            }
-            last = first;
-            for _ in 1..lam {
-                let n = step(last);
-                if n.is_null() {
-                    break;
-                }
-                last = n;
-            }
-            if last.is_null() {
-                last = head;
-            }
-            // SAFETY: `last` is the chain's event whose link closes the cycle.
-            unsafe { (*last).pNextEvt = null_mut() };
-            len = mu.wrapping_add(lam);
+        // SAFETY: `head` is non-NULL and aligned, a chain of live events (caller).
+        let scan = unsafe { scan_chain(head) };
+        if scan.end != ChainEnd::Null {
+            // A misaligned link, or the link that closes a cycle: cut, not followed.
+            // SAFETY: `last` is an event of the chain, which we own.
+            unsafe { (*scan.last).pNextEvt = null_mut() };
         }
         c.head = head;
-        c.tail = last;
-        c.len = len;
-        (c, packages)
+        c.tail = scan.last;
+        c.len = scan.len;
+        (c, scan.packages)
     }
 
     /// Flattens the chain: every package, nested ones too, is replaced in place by its contents;
@@ -598,6 +534,113 @@ impl<'a> Iterator for Chain<'a> {
     type Item = Event<'a>;
     fn next(&mut self) -> Option<Event<'a>> {
         self.pop_front()
+    }
+}
+
+/// How a chain ends, as [`scan_chain`] finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChainEnd {
+    /// The last event's link is NULL.
+    Null,
+    /// The last event's link is misaligned (no allocator produces one).
+    Misaligned,
+    /// The last event's link goes back to an event of the chain.
+    Cycle,
+}
+
+/// What [`scan_chain`] found: the chain's distinct events up to where it ends.
+pub(crate) struct ChainScan {
+    /// How many events (each counted once).
+    pub(crate) len: usize,
+    /// The event whose link ends the chain (see `end`).
+    pub(crate) last: *mut DMUS_KERNEL_EVENT,
+    /// How that link ends it.
+    pub(crate) end: ChainEnd,
+    /// Whether any of the events is a package.
+    pub(crate) packages: bool,
+}
+
+/// Walks a chain without writing to it: one pass for a chain that ends, and for a cyclic one
+/// (a caller's bug) two more, Brent's cycle finding, to find the event that closes the cycle.
+/// No memory, no recursion, no bound on the length.
+///
+/// # Safety
+/// `head` is non-NULL and aligned, and every aligned pointer reachable through `pNextEvt` is a
+/// live event (the PutMessage contract).
+pub(crate) unsafe fn scan_chain(head: *mut DMUS_KERNEL_EVENT) -> ChainScan {
+    // The hare walks the chain in order; the tortoise waits at the hare's position of every
+    // power of two. If the hare meets it, the chain is cyclic with period `lam`. Every event the
+    // hare visits is one of the chain's, and every link it follows is checked non-NULL and
+    // aligned; in a cyclic chain it visits all of them before the meeting.
+    let (mut power, mut lam, mut len) = (1usize, 1usize, 1usize);
+    let mut tortoise = head;
+    let mut last = head;
+    // SAFETY: `head` is live (caller).
+    let (mut packages, mut hare) = unsafe { ((*head).is_package(), (*head).pNextEvt) };
+    loop {
+        let end = if hare.is_null() {
+            ChainEnd::Null
+        } else if !hare.is_aligned() {
+            ChainEnd::Misaligned
+        } else if hare == tortoise {
+            break;
+        } else {
+            if power == lam {
+                tortoise = hare;
+                power = power.saturating_mul(2);
+                lam = 0;
+            }
+            last = hare;
+            // SAFETY: `hare` is a non-NULL, aligned link of the chain: a live event.
+            unsafe {
+                packages |= (*hare).is_package();
+                hare = (*hare).pNextEvt;
+            }
+            lam = lam.wrapping_add(1);
+            len = len.wrapping_add(1);
+            continue;
+        };
+        return ChainScan {
+            len,
+            last,
+            end,
+            packages,
+        };
+    }
+    // Cyclic with period `lam`: the first event of the cycle is where two walkers `lam` apart
+    // meet; the event `lam - 1` after it closes the cycle. (The links here are the ones the hare
+    // checked; the NULL tests only keep a broken premise from dereferencing one.)
+    let step = |e: *mut DMUS_KERNEL_EVENT| {
+        if e.is_null() {
+            e
+        } else {
+            // SAFETY: a non-NULL argument is a live event of the chain.
+            unsafe { (*e).pNextEvt }
+        }
+    };
+    let mut ahead = head;
+    for _ in 0..lam {
+        ahead = step(ahead);
+    }
+    let (mut first, mut mu) = (head, 0usize);
+    while first != ahead && !ahead.is_null() && !first.is_null() {
+        first = step(first);
+        ahead = step(ahead);
+        mu = mu.wrapping_add(1);
+    }
+    let mut last = if first.is_null() { head } else { first };
+    for _ in 1..lam {
+        let n = step(last);
+        if n.is_null() {
+            break;
+        }
+        last = n;
+    }
+    ChainScan {
+        len: mu.wrapping_add(lam),
+        last,
+        end: ChainEnd::Cycle,
+        packages,
     }
 }
 
@@ -791,31 +834,14 @@ impl EventList {
         self.take_all().head
     }
 
-    /// Inserts a whole chain, stably by presentation time: the chain is sorted (a stable
-    /// merge sort of its links, skipped when it is already in order), then merged into the list
-    /// (an event goes after the listed events of the same time, chain order is kept among
-    /// equals). O(n log n) for an unsorted chain of n, O(n) for a sorted one, plus one walk of
-    /// the list unless the chain starts no earlier than the list's last event (then O(1)). No
-    /// allocation, no recursion.
+    /// Inserts a chain sorted by [`sort_chain_by_time`] (the sort can run outside the list
+    /// owner's lock), stably by presentation time: an event goes after the listed events of the
+    /// same time, the chain's order is kept among equals. O(1) when the chain starts no earlier
+    /// than the list's last event, one walk of the list otherwise. No allocation, no recursion.
     ///
     /// # Safety
-    /// `head` heads an acyclic chain of `n` live events, owned by the caller and given up, none
-    /// of them in a list.
-    pub unsafe fn insert_chain_by_time(&mut self, head: *mut DMUS_KERNEL_EVENT, n: usize) {
-        if head.is_null() {
-            return;
-        }
-        // SAFETY: forwarded contract.
-        let (head, tail) = unsafe { sort_by_time(head) };
-        // SAFETY: forwarded contract; the chain is now sorted and `tail` is its last event.
-        unsafe { self.insert_sorted_chain(head, tail, n) }
-    }
-
-    /// [`insert_chain_by_time`](Self::insert_chain_by_time) for a chain already sorted by
-    /// [`sort_chain_by_time`] (so that the sort can run outside the list owner's lock).
-    ///
-    /// # Safety
-    /// As `insert_chain_by_time`; the chain is sorted by time and `tail` is its last event.
+    /// `head` heads a sorted, acyclic chain of `n` live events, owned by the caller and given up,
+    /// none of them in a list; `tail` is its last event.
     pub unsafe fn insert_sorted_chain(
         &mut self,
         head: *mut DMUS_KERNEL_EVENT,
@@ -838,10 +864,14 @@ impl EventList {
             self.tail = tail;
             return;
         }
-        // SAFETY: two sorted, disjoint chains we own; ties take the list's event first.
-        let (h, t) = unsafe { merge_by_time(self.head, head) };
-        self.head = h;
-        self.tail = t;
+        // SAFETY: two sorted, disjoint chains we own; ties take the list's event first, so the
+        // chain's last event ends the merge unless the list's last one is later.
+        unsafe {
+            self.head = merge_by_time(self.head, head);
+            if time_of(self.tail) <= time_of(tail) {
+                self.tail = tail;
+            }
+        }
     }
 
     /// Inserts `e` after every event whose presentation time is not later than its own (stable
@@ -850,49 +880,8 @@ impl EventList {
     /// # Safety
     /// `e` is a live event the caller owns and gives up, with `pNextEvt == NULL`, in no list.
     pub unsafe fn insert_by_time(&mut self, e: *mut DMUS_KERNEL_EVENT) {
-        // SAFETY: `e` is live (caller).
-        let t = unsafe { (*e).ullPresTime100ns };
-        if self.tail.is_null() {
-            // SAFETY: forwarded contract.
-            return unsafe { self.push_back_raw(e) };
-        }
-        // SAFETY: the list is not empty, so `head` and `tail` are live events (invariant).
-        let (first, last) =
-            unsafe { ((*self.head).ullPresTime100ns, (*self.tail).ullPresTime100ns) };
-        if last <= t {
-            // SAFETY: forwarded contract.
-            return unsafe { self.push_back_raw(e) };
-        }
-        self.len = self.len.saturating_add(1);
-        if t < first {
-            // SAFETY: `e` is live and ours (caller).
-            unsafe { (*e).pNextEvt = self.head };
-            self.head = e;
-            return;
-        }
-        // first <= t < last: the event `p` with p.time <= t < p.next.time exists, and p.next is
-        // never NULL here (the tail is later than `t`).
-        let mut p = self.head;
-        loop {
-            // SAFETY: `p` is a live event of the list (invariant).
-            let next = unsafe { (*p).pNextEvt };
-            if next.is_null() {
-                break;
-            }
-            // SAFETY: `next` is a live event of the list (invariant).
-            if unsafe { (*next).ullPresTime100ns } > t {
-                break;
-            }
-            p = next;
-        }
-        // SAFETY: `p` is a live event of the list; `e` is ours (caller).
-        unsafe {
-            (*e).pNextEvt = (*p).pNextEvt;
-            (*p).pNextEvt = e;
-        }
-        if p == self.tail {
-            self.tail = e;
-        }
+        // SAFETY: a one-event chain (its link is NULL) is sorted and is its own tail.
+        unsafe { self.insert_sorted_chain(e, e, 1) }
     }
 
     /// Detaches the leading events whose presentation time is at most `due`.
@@ -936,26 +925,27 @@ unsafe fn time_of(e: *mut DMUS_KERNEL_EVENT) -> REFERENCE_TIME {
 }
 
 /// Merges two sorted, disjoint, acyclic chains by presentation time, stably: on equal times the
-/// event of `a` comes first. Returns the head and the tail (NULL, NULL for two empty chains).
+/// event of `a` comes first. Returns the head (NULL for two empty chains).
 ///
 /// # Safety
 /// `a` and `b` head such chains of live events the caller owns.
 unsafe fn merge_by_time(
     mut a: *mut DMUS_KERNEL_EVENT,
     mut b: *mut DMUS_KERNEL_EVENT,
-) -> (*mut DMUS_KERNEL_EVENT, *mut DMUS_KERNEL_EVENT) {
+) -> *mut DMUS_KERNEL_EVENT {
+    if a.is_null() {
+        return b;
+    }
+    if b.is_null() {
+        return a;
+    }
     let mut head: *mut DMUS_KERNEL_EVENT = null_mut();
     let mut tail: *mut DMUS_KERNEL_EVENT = null_mut();
-    loop {
-        let take = match (a.is_null(), b.is_null()) {
-            (true, true) => break,
-            (false, true) => a,
-            (true, false) => b,
-            // SAFETY: both live (caller).
-            (false, false) => unsafe { if time_of(b) < time_of(a) { b } else { a } },
-        };
-        // SAFETY: `take` is the live head of `a` or `b`; `tail` is the last event taken.
+    // Until one side runs out; the rest of the other then follows as it is.
+    while !a.is_null() && !b.is_null() {
+        // SAFETY: `a` and `b` are live heads; `tail` is the last event taken.
         unsafe {
+            let take = if time_of(b) < time_of(a) { b } else { a };
             if take == a {
                 a = (*a).pNextEvt;
             } else {
@@ -966,47 +956,23 @@ unsafe fn merge_by_time(
             } else {
                 (*tail).pNextEvt = take;
             }
-        }
-        tail = take;
-        if a.is_null() || b.is_null() {
-            // One side is done: the rest of the other follows as it is.
-            let rest = if a.is_null() { b } else { a };
-            if !rest.is_null() {
-                // SAFETY: `tail` is live; `rest` heads the remaining chain.
-                unsafe { (*tail).pNextEvt = rest };
-                let mut t = rest;
-                // SAFETY: the remaining chain's events are live; walk to its end.
-                while let Some(n) = NonNull::new(unsafe { (*t).pNextEvt }) {
-                    t = n.as_ptr();
-                }
-                tail = t;
-            }
-            break;
+            tail = take;
         }
     }
-    (head, tail)
+    // SAFETY: `tail` is the last event taken (both sides were non-empty).
+    unsafe { (*tail).pNextEvt = if a.is_null() { b } else { a } };
+    head
 }
 
-/// Sorts an acyclic, non-empty chain of live events the caller owns by presentation time,
-/// stably; returns its head and tail (see [`EventList::insert_sorted_chain`]).
+/// Sorts a non-empty, acyclic chain of live events the caller owns by presentation time,
+/// stably (equal times keep their order); returns its head and tail, for
+/// [`EventList::insert_sorted_chain`]. Already sorted (the common case): one walk. Otherwise a
+/// bottom-up merge sort of the links: `runs[i]` holds a sorted run of 2^i events taken before the
+/// ones in `runs[..i]`, so the array of 64 bounds any length; one more walk finds the tail.
 ///
 /// # Safety
 /// `head` heads such a chain.
 pub unsafe fn sort_chain_by_time(
-    head: *mut DMUS_KERNEL_EVENT,
-) -> (*mut DMUS_KERNEL_EVENT, *mut DMUS_KERNEL_EVENT) {
-    // SAFETY: forwarded.
-    unsafe { sort_by_time(head) }
-}
-
-/// Sorts an acyclic chain by presentation time, stably; returns its head and tail. Already
-/// sorted (the common case): one walk. Otherwise a bottom-up merge sort: `runs[i]` holds a
-/// sorted run of 2^i events taken before the ones in `runs[..i]`, so the array of 64 bounds
-/// any length.
-///
-/// # Safety
-/// `head` heads a non-empty acyclic chain of live events the caller owns.
-unsafe fn sort_by_time(
     head: *mut DMUS_KERNEL_EVENT,
 ) -> (*mut DMUS_KERNEL_EVENT, *mut DMUS_KERNEL_EVENT) {
     let mut t = head;
@@ -1038,25 +1004,28 @@ unsafe fn sort_by_time(
                 break;
             }
             // SAFETY: two sorted runs we own; the older one (`run`) first on ties.
-            carry = unsafe { merge_by_time(*run, carry).0 };
+            carry = unsafe { merge_by_time(*run, carry) };
             *run = null_mut();
         }
         if !carry.is_null() {
             // Only after 2^64 events; kept in the last run rather than lost.
             if let Some(last) = runs.last_mut() {
                 // SAFETY: as above.
-                *last = unsafe { merge_by_time(*last, carry).0 };
+                *last = unsafe { merge_by_time(*last, carry) };
             }
         }
     }
-    let (mut h, mut tl) = (null_mut(), null_mut());
+    let mut sorted = null_mut();
     for &run in runs.iter() {
-        if !run.is_null() {
-            // SAFETY: sorted runs we own; `run` holds earlier events than `h`.
-            (h, tl) = unsafe { merge_by_time(run, h) };
-        }
+        // SAFETY: sorted runs we own; `run` holds earlier events than `sorted`.
+        sorted = unsafe { merge_by_time(run, sorted) };
     }
-    (h, tl)
+    let mut tail = sorted;
+    // SAFETY: the sorted chain's events are live (and it is not empty).
+    while let Some(n) = NonNull::new(unsafe { (*tail).pNextEvt }) {
+        tail = n.as_ptr();
+    }
+    (sorted, tail)
 }
 
 #[cfg(all(test, not(loom)))]
@@ -1166,8 +1135,11 @@ mod tests {
                             list.push_back_raw(e);
                         }
                     }
-                    // SAFETY: the test's acyclic chain, given up.
-                    unsafe { list.insert_chain_by_time(c[0], n) };
+                    // SAFETY: the test's acyclic chain, sorted, then given up.
+                    unsafe {
+                        let (h, t) = sort_chain_by_time(c[0]);
+                        list.insert_sorted_chain(h, t, n);
+                    }
                     // The expected order: a stable sort of the queue then the chain by time.
                     let mut want: Vec<(i64, usize, *mut DMUS_KERNEL_EVENT)> = qt
                         .iter()

@@ -44,7 +44,7 @@ use crate::abi::{
 };
 use crate::com::{ComRef, ObjectHandle};
 use crate::connection::{Outputs, connect_output, disconnect_output};
-use crate::event::{EventList, sort_chain_by_time};
+use crate::event::{ChainEnd, EventList, scan_chain, sort_chain_by_time};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl, IMasterClock};
 use crate::platform::SpinLock;
 use crate::platform::atomic::{AtomicU64, Ordering};
@@ -52,8 +52,8 @@ use crate::platform::atomic::{AtomicU64, Ordering};
 /// The shortest delay `process_queues` asks for when events remain: 1 ms in 100 ns units.
 pub const MIN_RESCHEDULE_DELAY: u64 = 10_000;
 
-/// Checks an incoming chain without changing it: every link aligned, no cycle (Brent's
-/// algorithm: O(n) steps, O(1) memory). Returns the number of events.
+/// Checks an incoming chain without changing it: every link aligned, no cycle
+/// ([`scan_chain`]: O(n) steps, O(1) memory). Returns the number of events.
 ///
 /// # Safety
 /// `head` is non-NULL; every aligned pointer reachable through `pNextEvt` is a readable event
@@ -62,27 +62,12 @@ unsafe fn check_chain(head: *mut DMUS_KERNEL_EVENT) -> core::result::Result<usiz
     if !head.is_aligned() {
         return Err(STATUS_INVALID_PARAMETER);
     }
-    let mut len = 1usize;
-    let mut power = 1usize;
-    let mut lam = 1usize;
-    let mut tortoise = head;
-    // SAFETY: `head` is non-NULL and aligned, so a readable event (caller).
-    let mut hare = unsafe { (*head).pNextEvt };
-    while !hare.is_null() {
-        if !hare.is_aligned() || hare == tortoise {
-            return Err(STATUS_INVALID_PARAMETER);
-        }
-        if power == lam {
-            tortoise = hare;
-            power = power.saturating_mul(2);
-            lam = 0;
-        }
-        // SAFETY: `hare` is non-NULL and aligned, so a readable event (caller).
-        hare = unsafe { (*hare).pNextEvt };
-        lam = lam.saturating_add(1);
-        len = len.saturating_add(1);
+    // SAFETY: `head` is non-NULL and aligned; the rest is the caller's contract.
+    let scan = unsafe { scan_chain(head) };
+    match scan.end {
+        ChainEnd::Null => Ok(scan.len),
+        ChainEnd::Misaligned | ChainEnd::Cycle => Err(STATUS_INVALID_PARAMETER),
     }
-    Ok(len)
 }
 
 /// What the sequencer counted since it was created.

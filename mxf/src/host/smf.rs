@@ -433,7 +433,6 @@ fn read_track(
     // events (the specification cancels it there; some writers do not).
     let mut last_status: Option<u8> = None;
     let mut kept_status = false;
-    let mut ended = false;
     let mut index = 0usize;
     loop {
         let before = it.unread();
@@ -537,7 +536,7 @@ fn read_track(
                 )));
             }
             TrackEventKind::Meta(MetaMessage::EndOfTrack) => {
-                ended = true;
+                out.ended = true;
                 let after = it.unread();
                 if !after.is_empty() {
                     warnings.push(std::format!(
@@ -560,11 +559,10 @@ fn read_track(
             "track {k}: running status across meta or SysEx events: kept, as tolerant readers do"
         ));
     }
-    if !ended {
+    if !out.ended {
         warnings.push(std::format!("track {k}: no End-of-Track event"));
     }
     out.end = tick;
-    out.ended = ended;
     Ok(out)
 }
 
@@ -726,7 +724,8 @@ pub fn read_smf(bytes: &[u8]) -> Result<Song, SmfError> {
     };
     raw.sort_by_key(|r| (r.tick, r.track, r.index));
     let times = Times::new(&tempo);
-    let last = times.time_of(end_tick.max(raw.last().map_or(0, |r| r.tick)));
+    // Every track ends at or after its last message, so `end_tick` is the song's last tick.
+    let last = times.time_of(end_tick);
     if last.is_nan() || last >= REFERENCE_TIME::MAX as f64 {
         return Err(SmfError(std::format!(
             "the song lasts {:.3e} s, longer than a REFERENCE_TIME holds",
@@ -742,7 +741,6 @@ pub fn read_smf(bytes: &[u8]) -> Result<Song, SmfError> {
             kind: r.kind,
         })
         .collect::<Vec<_>>();
-    let end_tick = end_tick.max(messages.last().map_or(0, |m| m.tick));
     Ok(Song {
         format,
         tempo,

@@ -391,7 +391,7 @@ impl IMXF_Impl for Forwarder {
         STATUS_SUCCESS
     }
 
-    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         if event.is_null() {
             return STATUS_SUCCESS;
         }

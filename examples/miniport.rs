@@ -40,7 +40,7 @@ struct ExamplePort {
 }
 
 impl IPort_Impl for ExamplePort {
-    fn Init(
+    unsafe fn Init(
         &self,
         _device_object: *mut c_void,
         _irp: *mut c_void,
@@ -50,7 +50,7 @@ impl IPort_Impl for ExamplePort {
     ) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
-    fn GetDeviceProperty(
+    unsafe fn GetDeviceProperty(
         &self,
         _property: i32,
         _buffer_length: u32,
@@ -59,7 +59,7 @@ impl IPort_Impl for ExamplePort {
     ) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
-    fn NewRegistryKey(
+    unsafe fn NewRegistryKey(
         &self,
         _out_key: *mut *mut c_void,
         _outer: Option<ComRef<'_, IUnknown>>,
@@ -107,7 +107,7 @@ struct ExampleClock {
 }
 
 impl IMasterClock_Impl for ExampleClock {
-    fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+    unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
         if time.is_null() {
             return STATUS_INVALID_PARAMETER;
         }

@@ -36,7 +36,7 @@ impl IMXF_Impl for Outer {
     fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
         STATUS_SUCCESS
     }
-    fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
     fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
@@ -78,7 +78,7 @@ impl IMXF_Impl for Inner {
         self.state.store(state.0, Ordering::SeqCst);
         STATUS_SUCCESS
     }
-    fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
     fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
@@ -90,12 +90,12 @@ impl IMXF_Impl for Inner {
 }
 
 impl ISynthSinkDMus_Impl for Inner {
-    fn Render(&self, _buffer: *mut u8, _length: u32, _position: i64) {}
+    unsafe fn Render(&self, _buffer: *mut u8, _length: u32, _position: i64) {}
     fn SyncToMaster(&self, _time: REFERENCE_TIME, _start: i32) -> NTSTATUS {
         STATUS_SUCCESS
     }
     /// Reports the state last set, so a test sees which object a call reached.
-    fn SampleToRefTime(&self, _sample: i64, time: *mut REFERENCE_TIME) -> NTSTATUS {
+    unsafe fn SampleToRefTime(&self, _sample: i64, time: *mut REFERENCE_TIME) -> NTSTATUS {
         if time.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -103,7 +103,7 @@ impl ISynthSinkDMus_Impl for Inner {
         unsafe { time.write(i64::from(self.state.load(Ordering::SeqCst))) };
         STATUS_SUCCESS
     }
-    fn RefTimeToSample(&self, _time: REFERENCE_TIME, _sample: *mut i64) -> NTSTATUS {
+    unsafe fn RefTimeToSample(&self, _time: REFERENCE_TIME, _sample: *mut i64) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
 }

@@ -50,7 +50,7 @@ macro_rules! plain_imxf {
             fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
                 STATUS_SUCCESS
             }
-            fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+            unsafe fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
                 STATUS_NOT_IMPLEMENTED
             }
             fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
@@ -92,7 +92,7 @@ impl IMXF_Impl for Synth {
         self.state.store(state.0, Ordering::SeqCst);
         STATUS_SUCCESS
     }
-    fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
     fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
@@ -104,12 +104,12 @@ impl IMXF_Impl for Synth {
 }
 
 impl ISynthSinkDMus_Impl for Synth {
-    fn Render(&self, _buffer: *mut u8, _length: u32, _position: i64) {}
+    unsafe fn Render(&self, _buffer: *mut u8, _length: u32, _position: i64) {}
     fn SyncToMaster(&self, _time: REFERENCE_TIME, _start: i32) -> NTSTATUS {
         STATUS_SUCCESS
     }
     /// Reports `sample * 10 + state`, so a test sees which value a call reached.
-    fn SampleToRefTime(&self, sample: i64, time: *mut REFERENCE_TIME) -> NTSTATUS {
+    unsafe fn SampleToRefTime(&self, sample: i64, time: *mut REFERENCE_TIME) -> NTSTATUS {
         if time.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -118,7 +118,7 @@ impl ISynthSinkDMus_Impl for Synth {
         unsafe { time.write(v) };
         STATUS_SUCCESS
     }
-    fn RefTimeToSample(&self, _time: REFERENCE_TIME, _sample: *mut i64) -> NTSTATUS {
+    unsafe fn RefTimeToSample(&self, _time: REFERENCE_TIME, _sample: *mut i64) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
 }
@@ -138,7 +138,7 @@ struct Clock {
 }
 
 impl IMasterClock_Impl for Clock {
-    fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+    unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
         if time.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -157,7 +157,7 @@ struct ClockedFilter {
 plain_imxf!(ClockedFilter);
 
 impl IMasterClock_Impl for ClockedFilter {
-    fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+    unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
         if time.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -187,7 +187,7 @@ impl IMXF_Impl for SelfReleasing {
     fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
         STATUS_SUCCESS
     }
-    fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {

@@ -167,7 +167,7 @@ fn port_private_flag_bits_survive_every_filter() {
         let (name, f) = all_filters(&r.alloc).swap_remove(i);
         r.connect(&f).unwrap();
         let mut e = Event::with_bytes(&r.alloc, &[0x90, 60, 100], 1, 0).unwrap();
-        e.raw_mut().usFlags = 0xC000;
+        e.set_flags(0xC000);
         // SAFETY: our event, handed over.
         let s = unsafe { raw::put_message(f.as_raw(), e.into_raw()) };
         assert_eq!(s, STATUS_SUCCESS);

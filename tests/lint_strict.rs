@@ -41,7 +41,7 @@ impl IMXF_Impl for Volume {
     fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
         STATUS_SUCCESS
     }
-    fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
     fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
@@ -57,7 +57,7 @@ impl IVolumeMXF_Impl for Volume {
         self.volume.store(volume, Ordering::Relaxed);
         STATUS_SUCCESS
     }
-    fn GetVolume(&self, volume: *mut u32) -> NTSTATUS {
+    unsafe fn GetVolume(&self, volume: *mut u32) -> NTSTATUS {
         if volume.is_null() {
             return STATUS_INVALID_PARAMETER;
         }

@@ -46,7 +46,7 @@ struct TestPort {
 }
 
 impl IPort_Impl for TestPort {
-    fn Init(
+    unsafe fn Init(
         &self,
         _device_object: *mut c_void,
         _irp: *mut c_void,
@@ -56,7 +56,7 @@ impl IPort_Impl for TestPort {
     ) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
-    fn GetDeviceProperty(
+    unsafe fn GetDeviceProperty(
         &self,
         _property: i32,
         _buffer_length: u32,
@@ -65,7 +65,7 @@ impl IPort_Impl for TestPort {
     ) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
-    fn NewRegistryKey(
+    unsafe fn NewRegistryKey(
         &self,
         _out_key: *mut *mut c_void,
         _outer: Option<ComRef<'_, IUnknown>>,
@@ -103,7 +103,7 @@ struct TestClock {
 }
 
 impl IMasterClock_Impl for TestClock {
-    fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+    unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
         if time.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -682,7 +682,7 @@ fn item70_render_writes_in_order_and_returns_each_event_once_written() {
         .enumerate()
     {
         let mut e = Event::with_bytes(&rig.alloc, bytes, 1, 5_000_000 - i as i64).expect("event");
-        e.raw_mut().ullBytePosition = 10 * (i as u64 + 1);
+        e.set_byte_position(10 * (i as u64 + 1));
         c.push_back(e);
     }
     let outstanding_before = rig.outstanding();

@@ -459,7 +459,7 @@ impl IMXF_Impl for ProbeStream {
         STATUS_SUCCESS
     }
 
-    fn PutMessage(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         if head.is_null() {
             self.ctl.put_nulls.fetch_add(1, Ordering::SeqCst);
             self.log
@@ -565,11 +565,11 @@ fn out_addr<T>(out: *mut Option<T>) -> Option<usize> {
 }
 
 impl IMiniport_Impl for ProbeMiniport {
-    fn GetDescription(&self, description: *mut *mut c_void) -> NTSTATUS {
+    unsafe fn GetDescription(&self, description: *mut *mut c_void) -> NTSTATUS {
         write_out(description, core::ptr::null_mut());
         STATUS_NOT_IMPLEMENTED
     }
-    fn DataRangeIntersection(
+    unsafe fn DataRangeIntersection(
         &self,
         _pin_id: u32,
         _data_range: *mut c_void,
@@ -583,7 +583,7 @@ impl IMiniport_Impl for ProbeMiniport {
 }
 
 impl IMiniportDMus_Impl for ProbeMiniport {
-    fn Init(
+    unsafe fn Init(
         &self,
         _unknown_adapter: Option<ComRef<'_, IUnknown>>,
         _resource_list: *mut c_void,
@@ -612,7 +612,7 @@ impl IMiniportDMus_Impl for ProbeMiniport {
         self.log.line("miniport Service".into());
     }
 
-    fn NewStream(
+    unsafe fn NewStream(
         &self,
         mxf: *mut Option<IMXF>,
         outer: Option<ComRef<'_, IUnknown>>,

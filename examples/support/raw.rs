@@ -123,12 +123,9 @@ pub fn chain<'a>(alloc: &'a IAllocatorMXF, events: &[Ev<'_>]) -> Result<Chain<'a
 /// (`DMUS_KEF_PACKAGE_EVENT`, `cbEvent` 0, no byte position). Dropping it returns the shell and
 /// its contents.
 pub fn package<'a>(alloc: &'a IAllocatorMXF, contents: Chain<'a>) -> Result<Event<'a>> {
-    let mut shell = Event::new(alloc).ok_or(mxf::abi::STATUS_INSUFFICIENT_RESOURCES)?;
-    let r = shell.raw_mut();
-    r.cbEvent = 0;
-    r.uData.pPackageEvt = contents.into_raw();
-    r.set_package();
-    Ok(shell)
+    Event::new(alloc)
+        .ok_or(mxf::abi::STATUS_INSUFFICIENT_RESOURCES)?
+        .into_package(contents)
 }
 
 /// Builds `events` and puts them into `this` as one chain through the vtable.

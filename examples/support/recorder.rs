@@ -163,7 +163,7 @@ impl IMXF_Impl for Recorder {
         STATUS_SUCCESS
     }
 
-    fn PutMessage(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         if head.is_null() {
             return STATUS_SUCCESS;
         }

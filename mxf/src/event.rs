@@ -9,13 +9,19 @@
 //! buffers; INCOMPLETE fragments and packages are exposed as they are.
 
 use crate::abi::{
-    DMUS_KERNEL_EVENT, INLINE_DATA_BYTES, NTSTATUS, REFERENCE_TIME, Result,
+    DMUS_KEF_PACKAGE_EVENT, DMUS_KERNEL_EVENT, INLINE_DATA_BYTES, NTSTATUS, REFERENCE_TIME, Result,
     STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_PARAMETER,
     STATUS_SUCCESS,
 };
 use crate::interfaces::IAllocatorMXF;
 use core::fmt;
 use core::ptr::{NonNull, null_mut};
+
+/// True if `a` and `b` are the same allocator (the same interface pointer).
+fn same_allocator(a: &IAllocatorMXF, b: &IAllocatorMXF) -> bool {
+    use crate::com::Interface;
+    core::ptr::eq(a.as_raw(), b.as_raw())
+}
 
 /// One owned event (possibly a package shell with its contents).
 pub struct Event<'a> {
@@ -84,11 +90,51 @@ impl<'a> Event<'a> {
         unsafe { self.ptr.as_ref() }
     }
 
-    /// The raw event, mutably. Changing `cbEvent` or `uData` by hand can break the buffer
-    /// ownership the allocator infers from `cbEvent`; prefer [`Event::set_bytes`].
-    pub fn raw_mut(&mut self) -> &mut DMUS_KERNEL_EVENT {
-        // SAFETY: owned, live event.
+    /// The raw event, mutably. The safe setters ([`set_bytes`](Self::set_bytes),
+    /// [`set_flags`](Self::set_flags), [`set_byte_position`](Self::set_byte_position),
+    /// [`into_package`](Self::into_package), …) cover every field without this.
+    ///
+    /// # Safety
+    /// What the caller leaves in the event must keep the ownership the safe layer and the
+    /// allocator read from it: `pNextEvt` stays NULL (an `Event` is one event); `cbEvent`,
+    /// `uData` and `DMUS_KEF_PACKAGE_EVENT` agree: an event of more than `sizeof(PBYTE)` bytes
+    /// holds in `pbData` a buffer of this event's allocator, owned by this event alone and of at
+    /// least `cbEvent` bytes (or NULL); a package holds in `pPackageEvt` a chain of events of this
+    /// allocator that nothing else owns (or NULL).
+    pub unsafe fn raw_mut(&mut self) -> &mut DMUS_KERNEL_EVENT {
+        // SAFETY: owned, live event; the caller keeps its invariants.
         unsafe { self.ptr.as_mut() }
+    }
+
+    /// The fields whose values own nothing, mutably: group, time, byte position and the flags
+    /// other than the package flag go through here.
+    fn fields_mut(&mut self) -> &mut DMUS_KERNEL_EVENT {
+        // SAFETY: owned, live event; the callers below write only fields that own nothing.
+        unsafe { self.ptr.as_mut() }
+    }
+
+    /// `usFlags`.
+    pub fn flags(&self) -> u16 {
+        self.raw().usFlags
+    }
+
+    /// Sets `usFlags`, except `DMUS_KEF_PACKAGE_EVENT`, which keeps its value: whether the event
+    /// is a package is decided by [`into_package`](Self::into_package) and
+    /// [`unwrap_package`](Self::unwrap_package), since the flag says what `uData` holds.
+    pub fn set_flags(&mut self, flags: u16) {
+        let e = self.fields_mut();
+        e.usFlags = (flags & !DMUS_KEF_PACKAGE_EVENT) | (e.usFlags & DMUS_KEF_PACKAGE_EVENT);
+    }
+
+    /// `ullBytePosition` (`kBytePositionNone` unless a render stream set it).
+    pub fn byte_position(&self) -> u64 {
+        self.raw().ullBytePosition
+    }
+
+    /// Sets `ullBytePosition` (the allocator notifies it when the event comes back, `domain.md`
+    /// items 14–16).
+    pub fn set_byte_position(&mut self, position: u64) {
+        self.fields_mut().ullBytePosition = position;
     }
 
     /// `usChannelGroup` (groups are numbered from 1).
@@ -97,7 +143,7 @@ impl<'a> Event<'a> {
     }
     /// Sets `usChannelGroup`.
     pub fn set_channel_group(&mut self, g: u16) {
-        self.raw_mut().usChannelGroup = g;
+        self.fields_mut().usChannelGroup = g;
     }
     /// Presentation time, 100 ns units on the master clock.
     pub fn time(&self) -> REFERENCE_TIME {
@@ -105,7 +151,7 @@ impl<'a> Event<'a> {
     }
     /// Sets the presentation time.
     pub fn set_time(&mut self, t: REFERENCE_TIME) {
-        self.raw_mut().ullPresTime100ns = t;
+        self.fields_mut().ullPresTime100ns = t;
     }
     /// True for a package (its contents come with it).
     pub fn is_package(&self) -> bool {
@@ -118,9 +164,9 @@ impl<'a> Event<'a> {
     /// Marks the event INCOMPLETE or COMPLETE.
     pub fn set_incomplete(&mut self, incomplete: bool) {
         if incomplete {
-            self.raw_mut().set_incomplete()
+            self.fields_mut().set_incomplete()
         } else {
-            self.raw_mut().set_complete()
+            self.fields_mut().set_complete()
         }
     }
 
@@ -151,7 +197,8 @@ impl<'a> Event<'a> {
     pub fn data_mut(&mut self) -> &mut [u8] {
         let len = self.data().len();
         let n = self.raw().cbEvent as usize;
-        let e = self.raw_mut();
+        // SAFETY: only data bytes are written through the result, never `cbEvent` or a pointer.
+        let e = unsafe { self.raw_mut() };
         if len == 0 {
             return &mut [];
         }
@@ -177,7 +224,8 @@ impl<'a> Event<'a> {
             return Err(STATUS_INVALID_PARAMETER);
         }
         let alloc = self.alloc;
-        let e = self.raw_mut();
+        // SAFETY: `cbEvent`, `uData` and the buffer's ownership change together below.
+        let e = unsafe { self.raw_mut() };
         let had_buffer = e.cbEvent as usize > INLINE_DATA_BYTES;
         let old = if had_buffer {
             // SAFETY: the union holds a buffer pointer when `had_buffer`.
@@ -246,11 +294,9 @@ impl<'a> Event<'a> {
         }
         let mut c = Event::new(self.alloc)?;
         c.set_bytes(self.data()).ok()?;
-        let (g, t, f) = (self.channel_group(), self.time(), self.raw().usFlags);
-        let r = c.raw_mut();
-        r.usChannelGroup = g;
-        r.ullPresTime100ns = t;
-        r.usFlags = f;
+        c.set_channel_group(self.channel_group());
+        c.set_time(self.time());
+        c.set_flags(self.flags());
         Some(c)
     }
 
@@ -261,7 +307,9 @@ impl<'a> Event<'a> {
         if !self.is_package() {
             return (self, Chain::new(alloc));
         }
-        let r = self.raw_mut();
+        // SAFETY: the contents pointer moves to the chain and the shell becomes an empty
+        // event that is no package.
+        let r = unsafe { self.raw_mut() };
         // SAFETY: the package flag says the union holds the contents pointer.
         let contents = unsafe { r.uData.pPackageEvt };
         r.uData.pPackageEvt = null_mut();
@@ -270,6 +318,29 @@ impl<'a> Event<'a> {
         // SAFETY: the contents belonged to the package, which we own.
         let chain = unsafe { Chain::from_raw(contents, alloc) };
         (self, chain)
+    }
+
+    /// Makes this event a package holding `contents` (`DMUS_KEF_PACKAGE_EVENT`, `cbEvent` 0):
+    /// its data go (a buffer back to the allocator), its group, time and other flags stay.
+    /// Dropping the package returns the shell and its contents.
+    ///
+    /// Refused, with both returned to the allocator: `STATUS_INVALID_DEVICE_REQUEST` for an
+    /// event that is already a package, `STATUS_INVALID_PARAMETER` for contents of another
+    /// allocator (a package returns whole to one allocator).
+    pub fn into_package(mut self, contents: Chain<'a>) -> Result<Event<'a>> {
+        if self.is_package() {
+            return Err(STATUS_INVALID_DEVICE_REQUEST);
+        }
+        if !same_allocator(self.alloc, contents.alloc) {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        self.set_bytes(&[])?;
+        // SAFETY: the event holds no data (so no buffer); the chain's events, all of this
+        // allocator, move into the package, and the flag says so.
+        let r = unsafe { self.raw_mut() };
+        r.uData.pPackageEvt = contents.into_raw();
+        r.set_package();
+        Ok(self)
     }
 }
 
@@ -455,9 +526,24 @@ impl<'a> Chain<'a> {
         self.head.is_null()
     }
 
-    /// Appends an event.
+    /// Appends an event. An event of another allocator cannot join (a chain returns whole to
+    /// one allocator): it goes back to its own allocator instead; [`try_push_back`] hands it
+    /// back to the caller.
+    ///
+    /// [`try_push_back`]: Self::try_push_back
     pub fn push_back(&mut self, e: Event<'a>) {
+        // A refused event is dropped here: back to its own allocator.
+        let _ = self.try_push_back(e);
+    }
+
+    /// Appends an event of this chain's allocator; an event of another allocator comes back as
+    /// the error.
+    pub fn try_push_back(&mut self, e: Event<'a>) -> core::result::Result<(), Event<'a>> {
+        if !same_allocator(e.alloc, self.alloc) {
+            return Err(e);
+        }
         self.push_raw(e.into_raw());
+        Ok(())
     }
 
     /// Appends an owned event given by pointer (its link is overwritten when another follows).
@@ -472,9 +558,10 @@ impl<'a> Chain<'a> {
         self.len = self.len.wrapping_add(1);
     }
 
-    /// Prepends a whole chain (keeps its order).
+    /// Prepends a whole chain (keeps its order). A chain of another allocator cannot join: it
+    /// goes back to its own allocator instead.
     pub fn prepend(&mut self, mut front: Chain<'a>) {
-        if front.is_empty() {
+        if front.is_empty() || !same_allocator(front.alloc, self.alloc) {
             return;
         }
         // SAFETY: `front.tail` is its live last event.
@@ -755,7 +842,11 @@ impl EventList {
     }
 
     /// The last event, mutably (to stamp it, say).
-    pub fn last_mut(&mut self) -> Option<&mut DMUS_KERNEL_EVENT> {
+    ///
+    /// # Safety
+    /// The caller keeps the list's invariant and the event's ownership: `pNextEvt` stays NULL,
+    /// and `cbEvent`, `uData` and the package flag keep agreeing (as [`Event::raw_mut`] says).
+    pub unsafe fn last_mut(&mut self) -> Option<&mut DMUS_KERNEL_EVENT> {
         // SAFETY: a non-NULL `tail` is a live event of the list (invariant), borrowed through
         // `&mut self`.
         unsafe { self.tail.as_mut() }
@@ -794,8 +885,11 @@ impl EventList {
         self.len = self.len.saturating_add(1);
     }
 
-    /// Removes the first event, as an [`Event`] of `alloc` (which it belongs to).
-    pub fn pop_front<'a>(&mut self, alloc: &'a IAllocatorMXF) -> Option<Event<'a>> {
+    /// Removes the first event, as an [`Event`] of `alloc`.
+    ///
+    /// # Safety
+    /// The event comes from `alloc` (a list does not know its events' allocator).
+    pub unsafe fn pop_front<'a>(&mut self, alloc: &'a IAllocatorMXF) -> Option<Event<'a>> {
         let p = NonNull::new(self.head)?;
         // SAFETY: `head` is the live first event (invariant).
         let next = unsafe { (*p.as_ptr()).pNextEvt };
@@ -804,7 +898,7 @@ impl EventList {
             self.tail = null_mut();
         }
         self.len = self.len.saturating_sub(1);
-        // SAFETY: detached from the list, owned by us, from `alloc` (caller's word).
+        // SAFETY: detached from the list, owned by us, from `alloc` (the caller's contract).
         unsafe { Event::from_raw(p.as_ptr(), alloc) }
     }
 
@@ -1101,6 +1195,67 @@ mod tests {
             .collect();
         link(&v);
         v
+    }
+
+    #[test]
+    fn the_safe_setters_never_touch_what_owns_memory() {
+        let a = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let alloc = a.interface();
+        let long = [0xF0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xF7];
+        let mut e = Event::with_bytes(alloc, &long, 1, 0).unwrap();
+        e.set_flags(0xFFFF);
+        assert!(!e.is_package(), "set_flags cannot make a package");
+        assert_eq!(e.flags(), !DMUS_KEF_PACKAGE_EVENT);
+        assert_eq!(e.data(), long);
+        e.set_byte_position(77);
+        assert_eq!(e.byte_position(), 77);
+        let mut contents = Chain::new(alloc);
+        contents.push_back(Event::with_bytes(alloc, &[0xC0, 5], 1, 0).unwrap());
+        let mut pkg = e.into_package(contents).unwrap();
+        assert!(pkg.is_package());
+        assert_eq!(pkg.data(), [0u8; 0], "the long event's buffer went back");
+        assert_eq!(a.stats().outstanding_buffers, 0);
+        pkg.set_flags(0);
+        assert!(pkg.is_package(), "set_flags cannot unmake a package");
+        let again = Chain::new(alloc);
+        assert_eq!(
+            pkg.into_package(again).err(),
+            Some(STATUS_INVALID_DEVICE_REQUEST)
+        );
+        assert_eq!(a.stats().outstanding_events, 0);
+        assert_eq!(a.stats().anomalies.misuse(), 0);
+    }
+
+    #[test]
+    fn events_of_another_allocator_never_join_a_chain() {
+        let (a, b) = (
+            AllocatorHandle::new(AllocatorConfig::default(), None).unwrap(),
+            AllocatorHandle::new(AllocatorConfig::default(), None).unwrap(),
+        );
+        let (ia, ib) = (a.interface(), b.interface());
+        let mut chain = Chain::new(ib);
+        let foreign = Event::new(ia).unwrap();
+        let back = chain.try_push_back(foreign).unwrap_err();
+        assert!(chain.is_empty());
+        drop(back);
+        chain.push_back(Event::new(ia).unwrap());
+        chain.push_back(Event::new(ib).unwrap());
+        assert_eq!(chain.len(), 1);
+        let mut front = Chain::new(ia);
+        front.push_back(Event::new(ia).unwrap());
+        chain.prepend(front);
+        assert_eq!(chain.len(), 1);
+        let mut other = Chain::new(ia);
+        other.push_back(Event::new(ia).unwrap());
+        assert_eq!(
+            Event::new(ib).unwrap().into_package(other).err(),
+            Some(STATUS_INVALID_PARAMETER)
+        );
+        drop(chain);
+        for h in [&a, &b] {
+            assert_eq!(h.stats().outstanding_events, 0);
+            assert_eq!(h.stats().anomalies.misuse(), 0, "each event went home");
+        }
     }
 
     #[test]

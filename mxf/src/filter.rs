@@ -85,6 +85,9 @@ pub struct FilterStats {
     pub exhausted: u64,
     /// `PutMessage` calls.
     pub calls: u64,
+    /// Events of another allocator pushed by `process` (a filter's bug), returned to their own
+    /// allocator instead of forwarded.
+    pub foreign: u64,
 }
 
 /// Where `process` sends events.
@@ -94,6 +97,7 @@ pub struct Output<'a> {
     alloc: &'a IAllocatorMXF,
     exhausted: u64,
     pushed: u64,
+    foreign: u64,
 }
 
 impl<'a> Output<'a> {
@@ -104,6 +108,7 @@ impl<'a> Output<'a> {
             alloc,
             exhausted: 0,
             pushed: 0,
+            foreign: 0,
         }
     }
 
@@ -113,15 +118,21 @@ impl<'a> Output<'a> {
     }
 
     /// Sends `event` to output `k`; an output the filter does not have drops the event (it goes
-    /// back to the allocator).
+    /// back to the allocator). An event of another allocator than the filter's cannot travel in
+    /// this graph (it would end in an allocator that does not own it): it goes back to its own
+    /// allocator and is counted ([`FilterStats::foreign`]).
     pub fn push_to(&mut self, k: usize, event: Event<'a>) {
         if k >= self.outputs {
             return;
         }
         if let Some(slot) = self.chains.get_mut(k) {
-            slot.get_or_insert_with(|| Chain::new(self.alloc))
-                .push_back(event);
-            self.pushed = self.pushed.wrapping_add(1);
+            match slot
+                .get_or_insert_with(|| Chain::new(self.alloc))
+                .try_push_back(event)
+            {
+                Ok(()) => self.pushed = self.pushed.wrapping_add(1),
+                Err(_foreign) => self.foreign = self.foreign.wrapping_add(1),
+            }
         }
     }
 
@@ -239,6 +250,7 @@ impl<F: Filter> FilterObject<F> {
             p.stats.events_in = p.stats.events_in.wrapping_add(received);
             p.stats.events_out = p.stats.events_out.wrapping_add(out.pushed);
             p.stats.exhausted = p.stats.exhausted.wrapping_add(out.exhausted);
+            p.stats.foreign = p.stats.foreign.wrapping_add(out.foreign);
         }
         for (k, chain) in out.chains.iter_mut().enumerate() {
             if let Some(c) = chain.take() {
@@ -265,7 +277,7 @@ impl<F: Filter> IMXF_Impl for FilterObject<F> {
         STATUS_SUCCESS
     }
 
-    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         self.put(event)
     }
 
@@ -480,6 +492,40 @@ mod tests {
         // SAFETY: the refused shell is still the other allocator's event.
         unsafe { other.PutMessage(shell) };
         assert_eq!(other.stats().outstanding_events, 0);
+    }
+
+    /// An allocator that outlives every call: a filter can reach it from `process`.
+    static OTHER: std::sync::OnceLock<AllocatorHandle> = std::sync::OnceLock::new();
+
+    fn other() -> &'static AllocatorHandle {
+        OTHER.get_or_init(|| AllocatorHandle::new(AllocatorConfig::default(), None).unwrap())
+    }
+
+    /// Pushes, beside each event, a new event of another allocator (a filter's bug).
+    #[crate::mxf_filter]
+    struct Smuggler;
+    impl Filter for Smuggler {
+        fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+            out.push(event);
+            if let Some(e) = Event::new(other().interface()) {
+                out.push(e);
+            }
+        }
+    }
+
+    #[test]
+    fn events_of_another_allocator_are_sent_home_and_counted() {
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let f = Smuggler.into_filter(&alloc).unwrap();
+        let v = chain_of(&alloc, 3);
+        // SAFETY: a chain of the test's events, handed over.
+        assert_eq!(unsafe { f.PutMessage(v[0]) }, STATUS_SUCCESS);
+        let s = f.stats();
+        assert_eq!((s.events_in, s.events_out, s.foreign), (3, 3, 3));
+        for h in [&alloc, other()] {
+            assert_eq!(h.stats().outstanding_events, 0);
+            assert_eq!(h.stats().anomalies.misuse(), 0);
+        }
     }
 
     #[test]

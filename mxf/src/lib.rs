@@ -90,7 +90,8 @@ pub use mxf_macros::com_interface;
 /// }
 ///
 /// impl IMasterClock_Impl for FixedClock {
-///     fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+///     // A method that takes a pointer is an `unsafe fn`: it relies on its caller's contract.
+///     unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
 ///         if time.is_null() {
 ///             return STATUS_INVALID_PARAMETER;
 ///         }

@@ -100,7 +100,7 @@ impl IMXF_Impl for CaptureStream {
         STATUS_SUCCESS
     }
 
-    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         if event.is_null() {
             return self.pull();
         }

@@ -67,7 +67,8 @@ impl UartMiniport {
         .into_com()?;
         // SAFETY: `iface` is chain 0 of the `ComObject<UartMiniport>` just created.
         let me = unsafe { ComObject::<Self>::value_of::<0>(iface.as_raw()) };
-        me.this.set(&iface);
+        // SAFETY: `iface` is this miniport's own interface.
+        unsafe { me.this.set(&iface) };
         Ok(iface)
     }
 
@@ -114,14 +115,14 @@ fn write_out<T>(out: *mut T, value: T) -> bool {
 }
 
 impl IMiniport_Impl for UartMiniport {
-    fn GetDescription(&self, description: *mut *mut c_void) -> NTSTATUS {
+    unsafe fn GetDescription(&self, description: *mut *mut c_void) -> NTSTATUS {
         // No KS filter descriptor exists in this model (no pins, properties or data ranges to
         // describe): answer NULL and say so.
         write_out(description, core::ptr::null_mut());
         STATUS_NOT_IMPLEMENTED
     }
 
-    fn DataRangeIntersection(
+    unsafe fn DataRangeIntersection(
         &self,
         _pin_id: u32,
         _data_range: *mut c_void,
@@ -137,7 +138,7 @@ impl IMiniport_Impl for UartMiniport {
 }
 
 impl IMiniportDMus_Impl for UartMiniport {
-    fn Init(
+    unsafe fn Init(
         &self,
         _unknown_adapter: Option<ComRef<'_, IUnknown>>,
         _resource_list: *mut c_void,
@@ -176,7 +177,7 @@ impl IMiniportDMus_Impl for UartMiniport {
         }
     }
 
-    fn NewStream(
+    unsafe fn NewStream(
         &self,
         mxf: *mut Option<IMXF>,
         outer: Option<ComRef<'_, IUnknown>>,

@@ -59,7 +59,8 @@ impl RenderStream {
         // SAFETY: `stream` is chain 0 (IMXF) of the `ComObject<RenderStream>` just created.
         let me = unsafe { ComObject::<Self>::value_of::<0>(stream.as_raw()) };
         let sink: IServiceSink = stream.cast()?;
-        me.this.set(&sink);
+        // SAFETY: `sink` is this stream's own IServiceSink (cast from its IMXF).
+        unsafe { me.this.set(&sink) };
         Ok(stream)
     }
 
@@ -181,7 +182,7 @@ impl IMXF_Impl for RenderStream {
         STATUS_SUCCESS
     }
 
-    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         if !event.is_null() {
             if check_event_ptr(event).is_err() {
                 return STATUS_INVALID_PARAMETER;

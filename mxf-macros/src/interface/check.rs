@@ -16,12 +16,6 @@ pub fn method(f: &TraitItemFn, cx: &mut Ctxt) -> Option<Method> {
             "a COM method cannot be `async`: the vtable calls it synchronously",
         );
     }
-    if let Some(u) = &sig.unsafety {
-        cx.error_spanned_by(
-            u,
-            "declare COM methods without `unsafe`: calls through an interface pointer are unsafe already, and implementations stay safe",
-        );
-    }
     if let Some(abi) = &sig.abi {
         cx.error_spanned_by(
             abi,
@@ -100,12 +94,34 @@ pub fn method(f: &TraitItemFn, cx: &mut Ctxt) -> Option<Method> {
         .filter(|a| a.path().is_ident("doc"))
         .cloned()
         .collect();
+    let unsafe_impl = sig.unsafety.is_some() || params.iter().any(|(_, t)| !plain_value(t));
     Some(Method {
         attrs,
         ident: sig.ident.clone(),
         params,
         ret,
+        unsafe_impl,
     })
+}
+
+/// False for the parameter types that are pointers by their syntax (raw and function pointers,
+/// also inside other types): an implementation receiving one relies on its caller's contract, so
+/// its `_Impl` method is an `unsafe fn`. The other (named) types are checked after expansion to
+/// be `PlainValue`s, so an alias that hides a pointer is an error, not a safe method.
+fn plain_value(ty: &Type) -> bool {
+    match ty {
+        Type::Paren(p) => plain_value(&p.elem),
+        Type::Group(g) => plain_value(&g.elem),
+        Type::Path(tp) => tp.path.segments.iter().all(|seg| match &seg.arguments {
+            PathArguments::AngleBracketed(a) => a.args.iter().all(|ga| match ga {
+                GenericArgument::Type(t) => plain_value(t),
+                _ => true,
+            }),
+            PathArguments::Parenthesized(_) => false,
+            PathArguments::None => true,
+        }),
+        _ => false,
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -147,6 +163,14 @@ fn ffi_type(ty: &Type, pos: Position, cx: &mut Ctxt) {
         Type::Macro(_) | Type::Verbatim(_) => cx.error_spanned_by(ty, "write the type out; type macros are not supported here"),
         Type::BareFn(f) if f.abi.is_none() => {
             cx.error_spanned_by(ty, "a function pointer that crosses a vtable needs `extern \"system\"`")
+        }
+        Type::Ptr(p) if matches!(&*p.elem, Type::Slice(_) | Type::TraitObject(_))
+            || matches!(&*p.elem, Type::Path(tp) if tp.qself.is_none() && tp.path.is_ident("str")) =>
+        {
+            cx.error_spanned_by(
+                ty,
+                format!("a pointer to a slice, `str` or trait object is two machine words and cannot {what}: pass a pointer to the first element and a length"),
+            )
         }
         Type::Paren(p) => ffi_type(&p.elem, pos, cx),
         Type::Group(g) => ffi_type(&g.elem, pos, cx),

@@ -210,10 +210,23 @@ fn gen_impl_trait(i: &Interface, n: &Names) -> TokenStream {
     let methods = i.methods.iter().map(|m| {
         let (names, types) = params(m);
         let (name, r, attrs) = (&m.ident, ret(m), &m.attrs);
-        quote! {
-            #(#attrs)*
-            #[allow(non_snake_case, clippy::too_many_arguments)]
-            fn #name(&self #(, #names: #types)*) #r;
+        if m.unsafe_impl {
+            quote! {
+                #(#attrs)*
+                ///
+                /// # Safety
+                /// Called by the vtable's shim on behalf of a COM caller, who upholds the
+                /// header's contract for the parameters (valid or NULL pointers, as the method
+                /// says). An implementation may rely on that contract, and only on that.
+                #[allow(non_snake_case, clippy::too_many_arguments)]
+                unsafe fn #name(&self #(, #names: #types)*) #r;
+            }
+        } else {
+            quote! {
+                #(#attrs)*
+                #[allow(non_snake_case, clippy::too_many_arguments)]
+                fn #name(&self #(, #names: #types)*) #r;
+            }
         }
     });
     let message = format!("`{{Self}}` does not implement the COM interface `{ident}`");
@@ -254,6 +267,14 @@ fn gen_vtable_for(i: &Interface, n: &Names) -> TokenStream {
     let slots = i.methods.iter().map(|m| {
         let (names, types) = params(m);
         let (name, r) = (&m.ident, ret(m));
+        let call = if m.unsafe_impl {
+            quote! {
+                // SAFETY: the COM caller upholds the method's contract for its parameters.
+                unsafe { <<__O as ::mxf::com::ComImpl>::Value as #imp>::#name(#value #(, #names)*) }
+            }
+        } else {
+            quote! { <<__O as ::mxf::com::ComImpl>::Value as #imp>::#name(#value #(, #names)*) }
+        };
         quote! {
             #name: {
                 #[allow(non_snake_case, clippy::too_many_arguments)]
@@ -266,7 +287,7 @@ fn gen_vtable_for(i: &Interface, n: &Names) -> TokenStream {
                     // SAFETY: the vtable holding this shim is only installed in chain slot K of
                     // objects of type O, so `this` is that slot of a live object.
                     let #value = unsafe { <__O as ::mxf::com::ComImpl>::value::<__K>(#this) };
-                    <<__O as ::mxf::com::ComImpl>::Value as #imp>::#name(#value #(, #names)*)
+                    #call
                 }
                 #name::<__O, __K>
             },
@@ -293,7 +314,12 @@ fn gen_vtable_for(i: &Interface, n: &Names) -> TokenStream {
 fn gen_abi_checks(i: &Interface) -> TokenStream {
     let checks = i.methods.iter().flat_map(|m| {
         let params = m.params.iter().map(|(_, t)| {
-            quote_spanned! {t.span()=> ::mxf::com::assert_abi_safe::<#t>(); }
+            // A safe `_Impl` method receives only plain values: a named type that hides a
+            // pointer fails here (declare the method `unsafe fn`, or use the pointer type).
+            let plain = (!m.unsafe_impl).then(|| {
+                quote_spanned! {t.span()=> ::mxf::com::assert_plain_value::<#t>(); }
+            });
+            quote_spanned! {t.span()=> ::mxf::com::assert_abi_safe::<#t>(); #plain }
         });
         let r = m.ret.iter().map(|t| {
             quote_spanned! {t.span()=> ::mxf::com::assert_abi_return::<#t>(); }

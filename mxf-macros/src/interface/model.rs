@@ -21,6 +21,9 @@ pub struct Method {
     pub ident: Ident,
     pub params: Vec<(Ident, Type)>,
     pub ret: Option<Type>,
+    /// The `_Impl` method is an `unsafe fn`: some parameter is not a plain value (a raw pointer,
+    /// or a type the macro cannot see through), so its implementation relies on its caller.
+    pub unsafe_impl: bool,
 }
 
 impl Interface {

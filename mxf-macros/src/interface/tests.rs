@@ -64,6 +64,33 @@ fn valid_interface_expands_without_errors() {
 }
 
 #[test]
+fn impl_methods_are_unsafe_exactly_when_they_take_pointers_or_say_so() {
+    let out = expand_trait(quote! {
+        pub unsafe trait IFoo: IUnknown {
+            fn Plain(&self, volume: u32, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS;
+            fn Out(&self, volume: *mut u32) -> NTSTATUS;
+            fn Nested(&self, p: Option<*mut u8>) -> NTSTATUS;
+            fn Callback(&self, f: extern "system" fn(u32)) -> NTSTATUS;
+            unsafe fn Declared(&self, handle: HANDLE) -> NTSTATUS;
+        }
+    });
+    assert_no_error(&out);
+    let text = compact(&out);
+    // In the `_Impl` trait (client methods are `pub unsafe fn`, always).
+    let imp = &text[text.find("traitIFoo_Impl").expect("no _Impl trait")..];
+    assert!(imp.contains("too_many_arguments)]fnPlain(&self"), "{out}");
+    for m in ["Out", "Nested", "Callback", "Declared"] {
+        assert!(
+            imp.contains(&format!("too_many_arguments)]unsafefn{m}(&self")),
+            "`{m}` is safe:\n{out}"
+        );
+    }
+    // Only the safe method's parameters are checked to be plain values.
+    assert!(text.contains("assert_plain_value::<u32>"), "{out}");
+    assert!(!text.contains("assert_plain_value::<HANDLE>"), "{out}");
+}
+
+#[test]
 fn no_iid_interface_expands_without_errors() {
     let out = com_interface_core(
         quote! { no_iid },
@@ -297,10 +324,6 @@ fn method_modifiers() {
         (
             quote! { async fn Wait(&self) -> NTSTATUS; },
             "cannot be `async`",
-        ),
-        (
-            quote! { unsafe fn Poke(&self, at: *mut u8) -> NTSTATUS; },
-            "declare COM methods without `unsafe`",
         ),
         (
             quote! { const fn Version(&self) -> u32; },

@@ -335,7 +335,7 @@ impl IMXF_Impl for Allocator {
         STATUS_NOT_IMPLEMENTED
     }
     #[inline]
-    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         self.put(event)
     }
     fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
@@ -348,7 +348,7 @@ impl IMXF_Impl for Allocator {
 
 impl IAllocatorMXF_Impl for Allocator {
     #[inline]
-    fn GetMessage(&self, event: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn GetMessage(&self, event: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         if !is_usable_out(event) {
             return STATUS_INVALID_PARAMETER;
         }
@@ -369,7 +369,7 @@ impl IAllocatorMXF_Impl for Allocator {
     }
 
     #[inline]
-    fn GetBuffer(&self, buffer: *mut *mut u8) -> NTSTATUS {
+    unsafe fn GetBuffer(&self, buffer: *mut *mut u8) -> NTSTATUS {
         if !is_usable_out(buffer) {
             return STATUS_INVALID_PARAMETER;
         }
@@ -388,7 +388,7 @@ impl IAllocatorMXF_Impl for Allocator {
     }
 
     #[inline]
-    fn PutBuffer(&self, buffer: *mut u8) -> NTSTATUS {
+    unsafe fn PutBuffer(&self, buffer: *mut u8) -> NTSTATUS {
         if buffer.is_null() {
             return STATUS_UNSUCCESSFUL;
         }

@@ -253,7 +253,7 @@ impl<I: Interface> CloneInterface for I {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot cross a COM vtable",
     label = "not an FFI-safe parameter type",
-    note = "use integers, raw pointers, the ABI newtypes of `mxf::abi`, or `Option<ComRef<'_, I>>` for an interface"
+    note = "use integers, raw pointers to sized types, the ABI newtypes of `mxf::abi`, or `Option<ComRef<'_, I>>` for an interface (COM lends in-parameters: an owned `Option<I>` would Release a reference the callee never got; out-parameters are `*mut Option<I>`)"
 )]
 pub unsafe trait AbiSafe {}
 
@@ -275,18 +275,42 @@ macro_rules! abi_impls {
 abi_impls!(AbiSafe: u8, u16, u32, u64, i8, i16, i32, i64, usize, isize, f32, f64, NTSTATUS);
 abi_impls!(AbiSafe: crate::abi::KSSTATE, crate::abi::POOL_TYPE, crate::abi::DMUS_STREAM_TYPE);
 abi_impls!(AbiReturn: (), u8, u16, u32, u64, i8, i16, i32, i64, usize, isize, NTSTATUS);
-// SAFETY: raw pointers are C pointers.
-unsafe impl<T: ?Sized> AbiSafe for *const T {}
+// SAFETY: raw pointers to sized types are C pointers (one machine word; a pointer to a slice,
+// `str` or trait object is two words and has no C equivalent, so `T: Sized`).
+unsafe impl<T> AbiSafe for *const T {}
 // SAFETY: as above.
-unsafe impl<T: ?Sized> AbiSafe for *mut T {}
+unsafe impl<T> AbiSafe for *mut T {}
 // SAFETY: as above.
-unsafe impl<T: ?Sized> AbiReturn for *const T {}
+unsafe impl<T> AbiReturn for *const T {}
 // SAFETY: as above.
-unsafe impl<T: ?Sized> AbiReturn for *mut T {}
-// SAFETY: repr(transparent) over NonNull, so the Option is a nullable pointer.
+unsafe impl<T> AbiReturn for *mut T {}
+// SAFETY: repr(transparent) over NonNull, so the Option is a nullable pointer. A borrowed
+// pointer, as COM passes in-parameters (no AddRef by the caller, no Release by the callee); an
+// owned `Option<I>` is deliberately not a parameter type.
 unsafe impl<I: Interface> AbiSafe for Option<ComRef<'_, I>> {}
-// SAFETY: interface types are repr(transparent) over NonNull; the Option is a nullable pointer.
-unsafe impl<I: Interface> AbiSafe for Option<I> {}
+
+/// Parameter types whose every value is safe to receive: a safe `_Impl` method (one without
+/// pointer parameters) can do nothing unsafe with them. Integers, the ABI newtypes and borrowed
+/// interface pointers are; implement it for a parameter type of your own only if no value of it
+/// can make safe code misbehave (no pointer inside).
+///
+/// # Safety
+/// No value of the type, as a COM caller may pass it, lets safe code cause undefined behaviour.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not known to be a plain value, so the method's implementation cannot be safe",
+    label = "may hold a pointer",
+    note = "declare the method `unsafe fn` in the interface (its `_Impl` method is then an `unsafe fn` that relies on its caller), or, for a type of your own that holds no pointer, implement `mxf::com::PlainValue`"
+)]
+pub unsafe trait PlainValue {}
+abi_impls!(PlainValue: u8, u16, u32, u64, i8, i16, i32, i64, usize, isize, f32, f64, NTSTATUS);
+abi_impls!(PlainValue: crate::abi::KSSTATE, crate::abi::POOL_TYPE, crate::abi::DMUS_STREAM_TYPE);
+// SAFETY: a borrowed interface pointer is valid for the call or NULL: COM's contract, and what
+// every safe use of `ComRef` already assumes (the shim's caller vouches for it).
+unsafe impl<I: Interface> PlainValue for Option<ComRef<'_, I>> {}
+
+/// Compile-time check used by `#[com_interface]` on the parameters of safe `_Impl` methods.
+#[doc(hidden)]
+pub const fn assert_plain_value<T: PlainValue>() {}
 
 /// Compile-time check used by `#[com_interface]` on every parameter type.
 #[doc(hidden)]

@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 /// The framework hands an object's methods `&self`, not the interface pointer they were called
 /// through. An object that must give a counted pointer to itself away (to a timer, or to a
 /// stream that keeps its miniport alive) stores its own interface pointer here once, right after
-/// creation (`handle.value().this.set(handle.interface())`), without a reference: a reference
+/// creation (`unsafe { handle.value().this.set(handle.interface()) }`), without a reference: a reference
 /// would keep the object alive forever.
 pub struct SelfRef<I: Interface> {
     raw: AtomicPtr<c_void>,
@@ -33,8 +33,13 @@ impl<I: Interface> SelfRef<I> {
         }
     }
 
-    /// Records `iface`, an interface of the object holding this `SelfRef` (no AddRef).
-    pub fn set(&self, iface: &I) {
+    /// Records `iface` (no AddRef).
+    ///
+    /// # Safety
+    /// `iface` is an interface of the object that holds this `SelfRef`: [`get`](Self::get)
+    /// relies on it to be alive whenever that object is (a pointer to another object, which may
+    /// be gone by then, would be AddRef'd after it was freed).
+    pub unsafe fn set(&self, iface: &I) {
         self.raw.store(iface.as_raw(), Ordering::Release);
     }
 
@@ -65,7 +70,7 @@ mod tests {
         this: SelfRef<IMasterClock>,
     }
     impl IMasterClock_Impl for Clock {
-        fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+        unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
             // A method hands out a counted pointer to its own object and drops it again.
             // SAFETY: called through a live interface, not from the destructor.
             let me = unsafe { self.this.get() };
@@ -87,7 +92,8 @@ mod tests {
         // SAFETY: valid out-pointer; before `set` the object has no pointer to itself.
         unsafe { h.GetTime(&mut t) };
         assert_eq!(t, 0);
-        h.value().this.set(h.interface());
+        // SAFETY: the handle's interface is the clock's own.
+        unsafe { h.value().this.set(h.interface()) };
         // SAFETY: as above.
         unsafe { h.GetTime(&mut t) };
         assert_eq!(t, 1);

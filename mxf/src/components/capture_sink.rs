@@ -223,15 +223,23 @@ fn append_byte(e: &mut Event<'_>, n: usize, b: u8) -> Result<()> {
     }
     // Already long: the buffer holds the allocator's buffer size, more than the chunk size.
     let new_len = u16::try_from(n1).map_err(|_| STATUS_INVALID_PARAMETER)?;
+    // SAFETY: GetBufferSize has no preconditions.
+    let cap = unsafe { e.allocator().GetBufferSize() } as usize;
+    if n1 > cap {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
     let old_len = e.raw().cbEvent;
-    e.raw_mut().cbEvent = new_len;
+    // SAFETY: a long event: `cbEvent` grows within its buffer of `cap` bytes (or, without a
+    // buffer, is put back below before anything reads it).
+    unsafe { e.raw_mut() }.cbEvent = new_len;
     match e.data_mut().get_mut(n) {
         Some(slot) => {
             *slot = b;
             Ok(())
         }
         None => {
-            e.raw_mut().cbEvent = old_len;
+            // SAFETY: back to the length it had.
+            unsafe { e.raw_mut() }.cbEvent = old_len;
             Err(STATUS_INVALID_PARAMETER)
         }
     }
@@ -248,7 +256,7 @@ impl<'a> Cx<'_, 'a> {
     /// Forwards the group's fragment (if any) with `flags`.
     fn forward(&mut self, g: &mut GroupState, flags: u16) {
         if let Some(mut e) = g.take_frag(self.alloc) {
-            e.raw_mut().usFlags = g.mark(flags);
+            e.set_flags(g.mark(flags));
             self.out.push_back(e);
         }
     }
@@ -262,7 +270,7 @@ impl<'a> Cx<'_, 'a> {
         flags: u16,
     ) -> Result<()> {
         let mut e = Event::with_bytes(self.alloc, &[b], g.group, t)?;
-        e.raw_mut().usFlags = g.mark(flags);
+        e.set_flags(g.mark(flags));
         self.out.push_back(e);
         Ok(())
     }
@@ -457,7 +465,7 @@ impl SinkState {
                     }
                     None => flags,
                 };
-                ev.raw_mut().usFlags = flags;
+                ev.set_flags(flags);
                 cx.out.push_back(ev);
                 continue;
             }
@@ -622,7 +630,7 @@ impl IMXF_Impl for CaptureSink {
         STATUS_SUCCESS
     }
 
-    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         self.put(event)
     }
 
@@ -668,9 +676,7 @@ mod tests {
     use super::*;
     #[allow(unused_imports)]
     use crate::abi::STATUS_UNSUCCESSFUL;
-    use crate::abi::{
-        DMUS_KEF_PACKAGE_EVENT, KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN, STATUS_NOT_IMPLEMENTED,
-    };
+    use crate::abi::{KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN, STATUS_NOT_IMPLEMENTED};
     use crate::allocator::{AllocatorConfig, AllocatorHandle};
     #[allow(unused_imports)]
     use crate::com::{Interface, IntoComObject};
@@ -716,7 +722,7 @@ mod tests {
         fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
             STATUS_SUCCESS
         }
-        fn PutMessage(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        unsafe fn PutMessage(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
             // SAFETY: the chain is handed over; its events come from `alloc`.
             let chain = unsafe { Chain::from_raw(head, &self.alloc) };
             let mut log = self.log.lock().unwrap();
@@ -785,7 +791,7 @@ mod tests {
 
         fn event(&self, bytes: &[u8], group: u16, time: i64, flags: u16) -> Event<'_> {
             let mut e = Event::with_bytes(self.alloc.interface(), bytes, group, time).unwrap();
-            e.raw_mut().usFlags = flags;
+            e.set_flags(flags);
             e
         }
 
@@ -1248,13 +1254,11 @@ mod tests {
         inner.push_back(rig.event(&[0x40], 1, 0, INC));
         let mut nested_contents = Chain::new(alloc);
         nested_contents.push_back(rig.event(&[0xC0, 0x05], 1, 0, 0));
-        let mut nested = Event::new(alloc).unwrap();
-        nested.raw_mut().usFlags = DMUS_KEF_PACKAGE_EVENT;
-        nested.raw_mut().uData.pPackageEvt = nested_contents.into_raw();
+        let nested = Event::new(alloc).unwrap();
+        let nested = nested.into_package(nested_contents).unwrap();
         inner.push_back(nested);
-        let mut shell = Event::new(alloc).unwrap();
-        shell.raw_mut().usFlags = DMUS_KEF_PACKAGE_EVENT;
-        shell.raw_mut().uData.pPackageEvt = inner.into_raw();
+        let shell = Event::new(alloc).unwrap();
+        let shell = shell.into_package(inner).unwrap();
         let mut c = Chain::new(alloc);
         c.push_back(shell);
         c.push_back(rig.event(&[0xF8], 1, 0, 0));

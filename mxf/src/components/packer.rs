@@ -263,7 +263,9 @@ impl Packer {
         let mut pos = 0usize;
         {
             let mut st = self.state.lock();
-            while let Some(ev) = st.queue.pop_front(alloc) {
+            // SAFETY: the queue holds events this packer was given by `PutMessage`, which come
+            // from the pin's allocator, `alloc`.
+            while let Some(ev) = unsafe { st.queue.pop_front(alloc) } {
                 let offset = core::mem::take(&mut st.offset);
                 let marked = ev.raw().usFlags & DMUS_KEF_CAPTURE_DISCONTINUITY != 0;
                 let data = ev.data();
@@ -360,7 +362,7 @@ impl IMXF_Impl for Packer {
         STATUS_SUCCESS
     }
 
-    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         self.put(event)
     }
 
@@ -421,8 +423,8 @@ mod tests {
 
     use super::*;
     use crate::abi::{
-        DMUS_EVENTHEADER, DMUS_KEF_EVENT_INCOMPLETE, DMUS_KEF_PACKAGE_EVENT, INLINE_DATA_BYTES,
-        KSMUSICFORMAT, KSSTATE_PAUSE, KSSTATE_RUN,
+        DMUS_EVENTHEADER, DMUS_KEF_EVENT_INCOMPLETE, INLINE_DATA_BYTES, KSMUSICFORMAT,
+        KSSTATE_PAUSE, KSSTATE_RUN,
     };
     use crate::allocator::{AllocatorConfig, AllocatorHandle};
     #[allow(unused_imports)]
@@ -450,7 +452,7 @@ mod tests {
 
         fn event(&self, bytes: &[u8], group: u16, time: i64, flags: u16) -> Event<'_> {
             let mut e = Event::with_bytes(self.alloc.interface(), bytes, group, time).unwrap();
-            e.raw_mut().usFlags = flags;
+            e.set_flags(flags);
             e
         }
 
@@ -649,9 +651,8 @@ mod tests {
         let mut contents = Chain::new(alloc);
         contents.push_back(rig.event(&[0xC0, 0x01], 1, BASE, 0));
         contents.push_back(rig.event(&[], 1, BASE, 0));
-        let mut shell = Event::new(alloc).unwrap();
-        shell.raw_mut().usFlags = DMUS_KEF_PACKAGE_EVENT;
-        shell.raw_mut().uData.pPackageEvt = contents.into_raw();
+        let shell = Event::new(alloc).unwrap();
+        let shell = shell.into_package(contents).unwrap();
         rig.put(vec![shell, rig.event(&[0xC0, 0x02], 1, BASE, 0)]);
         assert_eq!(rig.packer.queued(), 3);
         let mut buf = [0u8; 128];

@@ -302,7 +302,7 @@ impl IMXF_Impl for Sequencer {
         STATUS_NOT_IMPLEMENTED
     }
 
-    fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         self.put(event)
     }
 
@@ -406,7 +406,7 @@ mod tests {
     }
 
     impl IMasterClock_Impl for TestClock {
-        fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+        unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
             if time.is_null() {
                 return STATUS_INVALID_PARAMETER;
             }
@@ -442,7 +442,7 @@ mod tests {
         fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
             STATUS_SUCCESS
         }
-        fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
             if event.is_null() {
                 return STATUS_SUCCESS;
             }
@@ -479,7 +479,7 @@ mod tests {
         fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
             STATUS_SUCCESS
         }
-        fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
             // SAFETY: the chain is handed to us; its events come from `alloc`.
             let chain = unsafe { Chain::from_raw(event, &self.alloc) };
             let seen: Vec<Seen> = chain
@@ -760,8 +760,10 @@ mod tests {
         let shell = Event::new(r.alloc.interface()).unwrap();
         let mut pkg = shell;
         let inner = r.chain(&[(7, 0), (8, 0)]);
-        pkg.raw_mut().uData.pPackageEvt = inner;
-        pkg.raw_mut().usFlags |= DMUS_KEF_PACKAGE_EVENT;
+        // SAFETY: `inner` is a chain of this allocator's events, given to the package.
+        let raw = unsafe { pkg.raw_mut() };
+        raw.uData.pPackageEvt = inner;
+        raw.usFlags |= DMUS_KEF_PACKAGE_EVENT;
         pkg.set_time(40_000);
         r.put_raw(pkg.into_raw());
         assert_eq!(r.seq.queued(), 4);
@@ -780,8 +782,10 @@ mod tests {
         let r = Rig::new(0);
         let mut pkg = Event::new(r.alloc.interface()).unwrap();
         let inner = r.chain(&[(7, 999), (8, 1)]);
-        pkg.raw_mut().uData.pPackageEvt = inner;
-        pkg.raw_mut().usFlags |= DMUS_KEF_PACKAGE_EVENT;
+        // SAFETY: `inner` is a chain of this allocator's events, given to the package.
+        let raw = unsafe { pkg.raw_mut() };
+        raw.uData.pPackageEvt = inner;
+        raw.usFlags |= DMUS_KEF_PACKAGE_EVENT;
         pkg.set_time(50);
         r.put(&[(1, 100)]);
         r.put_raw(pkg.into_raw());

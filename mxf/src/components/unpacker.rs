@@ -120,7 +120,8 @@ pub struct UnpackerStats {
 
 /// Sets the byte position of the last queued event, if any.
 fn set_last_position(queue: &mut EventList, pos: u64) {
-    if let Some(last) = queue.last_mut() {
+    // SAFETY: only the byte position is written, which owns nothing.
+    if let Some(last) = unsafe { queue.last_mut() } {
         last.ullBytePosition = pos;
     }
 }
@@ -148,7 +149,7 @@ impl<'a> Emitter<'a> {
         e.set_channel_group(group);
         e.set_time(time);
         e.set_incomplete(incomplete);
-        e.raw_mut().ullBytePosition = pos;
+        e.set_byte_position(pos);
         Ok(e)
     }
 
@@ -852,7 +853,7 @@ mod tests {
         fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
             STATUS_SUCCESS
         }
-        fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
             if event.is_null() {
                 return STATUS_SUCCESS;
             }
@@ -882,7 +883,7 @@ mod tests {
     struct TestClock(Arc<AtomicI64>);
 
     impl IMasterClock_Impl for TestClock {
-        fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+        unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
             if time.is_null() {
                 return STATUS_INVALID_PARAMETER;
             }

@@ -115,7 +115,7 @@ struct PortObject {
 }
 
 impl IPort_Impl for PortObject {
-    fn Init(
+    unsafe fn Init(
         &self,
         _device_object: *mut c_void,
         _irp: *mut c_void,
@@ -125,10 +125,16 @@ impl IPort_Impl for PortObject {
     ) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
-    fn GetDeviceProperty(&self, _p: i32, _l: u32, _b: *mut c_void, _r: *mut u32) -> NTSTATUS {
+    unsafe fn GetDeviceProperty(
+        &self,
+        _p: i32,
+        _l: u32,
+        _b: *mut c_void,
+        _r: *mut u32,
+    ) -> NTSTATUS {
         STATUS_NOT_IMPLEMENTED
     }
-    fn NewRegistryKey(
+    unsafe fn NewRegistryKey(
         &self,
         out_key: *mut *mut c_void,
         _outer: Option<ComRef<'_, IUnknown>>,
@@ -188,7 +194,7 @@ impl PortObject {
 }
 
 impl IMasterClock_Impl for PortObject {
-    fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+    unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
         if !time.is_null() && time.is_aligned() {
             // SAFETY: a non-NULL, aligned out-pointer from the caller.
             unsafe { time.write(self.shared.clock.now()) };

@@ -9,7 +9,7 @@ impl IMXF_Impl for Sink {
     fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
         STATUS_SUCCESS
     }
-    fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    unsafe fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         STATUS_SUCCESS
     }
     fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {

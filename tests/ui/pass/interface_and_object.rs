@@ -30,7 +30,13 @@ pub type O = i32;
 pub unsafe trait INames: IUnknown {
     /// Returns `this + value + vtbl + k + o`.
     fn Sum(&self, this: u32, value: u32, vtbl: u32, k: K, o: O) -> u32;
+    /// Declared `unsafe`: its implementation may rely on a contract of its own (here: a
+    /// pointer under another name, which no safe method could take).
+    unsafe fn Peek(&self, at: Address) -> u32;
 }
+
+/// A pointer under another name.
+pub type Address = *const u32;
 
 /// An interface no header gives an IID.
 #[com_interface(no_iid)]
@@ -45,7 +51,7 @@ macro_rules! imxf_impl {
             fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
                 STATUS_SUCCESS
             }
-            fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+            unsafe fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
                 STATUS_SUCCESS
             }
             fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
@@ -67,13 +73,13 @@ struct SynthSink {
 imxf_impl!(SynthSink);
 
 impl ISynthSinkDMus_Impl for SynthSink {
-    fn Render(&self, _buffer: *mut u8, length: u32, _position: i64) {
+    unsafe fn Render(&self, _buffer: *mut u8, length: u32, _position: i64) {
         self.rendered.fetch_add(length, Ordering::Relaxed);
     }
     fn SyncToMaster(&self, _time: REFERENCE_TIME, _start: i32) -> NTSTATUS {
         STATUS_SUCCESS
     }
-    fn SampleToRefTime(&self, sample: i64, time: *mut REFERENCE_TIME) -> NTSTATUS {
+    unsafe fn SampleToRefTime(&self, sample: i64, time: *mut REFERENCE_TIME) -> NTSTATUS {
         if time.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -81,7 +87,7 @@ impl ISynthSinkDMus_Impl for SynthSink {
         unsafe { time.write(sample) };
         STATUS_SUCCESS
     }
-    fn RefTimeToSample(&self, time: REFERENCE_TIME, sample: *mut i64) -> NTSTATUS {
+    unsafe fn RefTimeToSample(&self, time: REFERENCE_TIME, sample: *mut i64) -> NTSTATUS {
         if sample.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -104,7 +110,7 @@ impl ICounterMXF_Impl for Counter {
         self.value.fetch_add(by, Ordering::Relaxed);
         STATUS_SUCCESS
     }
-    fn Get(&self, value: *mut u32) -> NTSTATUS {
+    unsafe fn Get(&self, value: *mut u32) -> NTSTATUS {
         if value.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -123,6 +129,10 @@ impl ICounterMXF_Impl for Counter {
 impl INames_Impl for Counter {
     fn Sum(&self, this: u32, value: u32, vtbl: u32, k: K, o: O) -> u32 {
         this + value + vtbl + k + o.unsigned_abs()
+    }
+    unsafe fn Peek(&self, at: Address) -> u32 {
+        // SAFETY: the caller passes a readable pointer (the method's contract).
+        unsafe { at.read() }
     }
 }
 
@@ -194,5 +204,8 @@ fn main() -> Result<()> {
     .into_com::<INames>()?;
     // SAFETY: live pointer; plain integer arguments.
     assert_eq!(unsafe { names.Sum(1, 2, 3, 4, -5) }, 15);
+    let seven = 7u32;
+    // SAFETY: a readable pointer, as `Peek` requires.
+    assert_eq!(unsafe { names.Peek(&seven) }, 7);
     Ok(())
 }

@@ -1,0 +1,9 @@
+use mxf::prelude::*;
+
+#[com_interface(iid = "6D0E6A0B-5A1C-4C7E-9E7B-2C1D0F3A4B5C")]
+pub unsafe trait IFoo: IUnknown {
+    /// COM lends in-parameters: an owned pointer would Release a reference it never got.
+    fn SetSink(&self, sink: Option<IMXF>) -> NTSTATUS;
+}
+
+fn main() {}

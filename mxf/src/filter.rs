@@ -56,12 +56,18 @@ pub enum PackagePolicy {
 }
 
 /// A MIDI transform. Implement `process`; the framework does the rest (see the module docs).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is no filter: it lacks `impl Filter for {Self}`",
+    label = "an `#[mxf_filter]` struct implements `mxf::filter::Filter`",
+    note = "write `impl Filter for {Self} {{ fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {{ out.push(event) }} }}`"
+)]
 pub trait Filter: Send + Sync + Sized + 'static {
     /// Package handling.
     const PACKAGES: PackagePolicy = PackagePolicy::Unwrap;
-    /// Number of outputs (1..=[`MAX_OUTPUTS`]); `ConnectOutput` fills them in order.
+    /// Number of outputs (1..=[`MAX_OUTPUTS`], checked at compile time); `ConnectOutput` fills
+    /// them in order.
     const OUTPUTS: usize = 1;
-    /// The state a new filter starts in.
+    /// The state a new filter starts in (a known `KSSTATE`, checked at compile time).
     const INITIAL_STATE: KSSTATE = KSSTATE_RUN;
 
     /// Transforms one event: push it (changed or not) to `out`, push others, or drop it (it then
@@ -180,8 +186,23 @@ pub struct FilterObject<F: Filter> {
 }
 
 impl<F: Filter> FilterObject<F> {
+    /// The filter's declared constants, checked when the filter is compiled: a filter declaring
+    /// `OUTPUTS = 0` or more than [`MAX_OUTPUTS`], or an `INITIAL_STATE` that `SetState` would
+    /// refuse, does not build.
+    const DECLARATIONS_OK: () = {
+        assert!(
+            F::OUTPUTS >= 1 && F::OUTPUTS <= MAX_OUTPUTS,
+            "Filter::OUTPUTS is 1..=MAX_OUTPUTS (8)"
+        );
+        assert!(
+            F::INITIAL_STATE.known().is_some(),
+            "Filter::INITIAL_STATE is one of KSSTATE_STOP, KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN"
+        );
+    };
+
     /// Wraps `filter`, which returns events to `alloc`.
     pub fn new(filter: F, alloc: IAllocatorMXF) -> Self {
+        let () = Self::DECLARATIONS_OK;
         Self {
             filter,
             alloc,

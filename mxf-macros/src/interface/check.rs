@@ -85,6 +85,24 @@ pub fn method(f: &TraitItemFn, cx: &mut Ctxt) -> Option<Method> {
             }
         }
     };
+    let mut client_attrs = Vec::new();
+    for a in &f.attrs {
+        let p = a.path();
+        if p.is_ident("doc") {
+        } else if p.is_ident("deprecated") || p.is_ident("must_use") {
+            client_attrs.push(a.clone());
+        } else if p.is_ident("cfg") || p.is_ident("cfg_attr") {
+            cx.error_spanned_by(
+                a,
+                "a vtable slot cannot be conditional: the slot order is the ABI; declare the method always (or a second interface)",
+            );
+        } else {
+            cx.error_spanned_by(
+                a,
+                "a COM method takes doc comments, `#[deprecated]` and `#[must_use]` only",
+            );
+        }
+    }
     if cx.len() != before {
         return None;
     }
@@ -101,6 +119,7 @@ pub fn method(f: &TraitItemFn, cx: &mut Ctxt) -> Option<Method> {
         params,
         ret,
         unsafe_impl,
+        client_attrs,
     })
 }
 

@@ -3,6 +3,7 @@
 use super::model::{Interface, Method};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 struct Names {
@@ -17,7 +18,8 @@ fn names(i: &Interface) -> Names {
         imp: format_ident!("{}_Impl", i.ident),
         // Spanned at the user's base path, like every use of it below: a base that is not an
         // interface gives the same error at the same place everywhere, reported once.
-        base: Ident::new(&format!("__{}_Base", i.ident), base_span(i)),
+        // `unraw`: `r#IFoo` names the interface `IFoo`, and `__r#IFoo_Base` is no identifier.
+        base: Ident::new(&format!("__{}_Base", i.ident.unraw()), base_span(i)),
     }
 }
 
@@ -176,12 +178,13 @@ fn gen_client_methods(i: &Interface, _n: &Names) -> TokenStream {
     let vtbl = local("vtbl");
     let methods = i.methods.iter().map(|m| {
         let (names, types) = params(m);
-        let (name, r, attrs) = (&m.ident, ret(m), &m.attrs);
+        let (name, r, attrs, extra) = (&m.ident, ret(m), &m.attrs, &m.client_attrs);
         quote! {
             #(#attrs)*
             ///
             /// # Safety
             /// Pointer arguments must satisfy the method's contract in the header.
+            #(#extra)*
             #[inline]
             #[allow(non_snake_case, clippy::too_many_arguments)]
             pub unsafe fn #name(&self #(, #names: #types)*) #r {

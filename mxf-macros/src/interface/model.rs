@@ -24,6 +24,8 @@ pub struct Method {
     /// The `_Impl` method is an `unsafe fn`: some parameter is not a plain value (a raw pointer,
     /// or a type the macro cannot see through), so its implementation relies on its caller.
     pub unsafe_impl: bool,
+    /// `#[deprecated]` and `#[must_use]`: they go on the client method, where calls are.
+    pub client_attrs: Vec<Attribute>,
 }
 
 impl Interface {

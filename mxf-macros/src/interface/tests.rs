@@ -91,6 +91,17 @@ fn impl_methods_are_unsafe_exactly_when_they_take_pointers_or_say_so() {
 }
 
 #[test]
+fn a_raw_identifier_names_an_interface() {
+    let out = expand_trait(quote! {
+        pub unsafe trait r#IRaw: IMXF { fn r#type(&self) -> u32; }
+    });
+    assert_no_error(&out);
+    let text = compact(&out);
+    assert!(text.contains("pubtype__IRaw_Base=IMXF"), "{out}");
+    assert!(text.contains("pubtraitIRaw_Impl"), "{out}");
+}
+
+#[test]
 fn no_iid_interface_expands_without_errors() {
     let out = com_interface_core(
         quote! { no_iid },
@@ -328,6 +339,14 @@ fn method_modifiers() {
         (
             quote! { const fn Version(&self) -> u32; },
             "cannot be `const`",
+        ),
+        (
+            quote! { #[cfg(any())] fn Gone(&self) -> u32; },
+            "cannot be conditional",
+        ),
+        (
+            quote! { #[inline] fn Fast(&self) -> u32; },
+            "doc comments, `#[deprecated]` and `#[must_use]` only",
         ),
         (
             quote! { extern "C" fn Ping(&self) -> NTSTATUS; },

@@ -12,7 +12,11 @@ use core::fmt;
 pub struct NTSTATUS(pub i32);
 
 /// The result of an operation that fails with an [`NTSTATUS`].
-pub type Result<T> = core::result::Result<T, NTSTATUS>;
+///
+/// The error type defaults to `NTSTATUS` and can be given (`Result<u8, String>` is
+/// `core::result::Result<u8, String>`), so a glob import of the prelude does not take the
+/// two-parameter `Result` away from code that uses it.
+pub type Result<T, E = NTSTATUS> = core::result::Result<T, E>;
 
 macro_rules! statuses {
     ($($(#[$doc:meta])* $name:ident = $value:expr;)*) => {

@@ -143,8 +143,15 @@ pub unsafe trait Interface: Sized + 'static {
         }
     }
 
-    /// `QueryInterface` for `J`; the result holds its own reference.
+    /// `QueryInterface` for `J`; the result holds its own reference. An interface without an
+    /// IID (`no_iid`) cannot be asked for: `cast` to one does not compile.
     fn cast<J: Interface>(&self) -> Result<J> {
+        const {
+            assert!(
+                J::HAS_IID,
+                "this interface has no IID (`no_iid`): QueryInterface cannot find it; pass the pointer directly"
+            )
+        };
         let mut out: *mut c_void = core::ptr::null_mut();
         let vt = {
             // SAFETY: every vtable begins with the IUnknown slots.

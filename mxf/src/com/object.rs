@@ -151,6 +151,10 @@ impl<T: ObjectImpl> ComObject<T> {
             offset_of!(Self, inner) == T::CHAINS * SLOT,
             "inner unknown follows the chains"
         );
+        assert!(
+            align_of::<Self>() <= platform::POOL_ALIGNMENT,
+            "a COM object lives in a pool block, aligned to two pointers (MEMORY_ALLOCATION_ALIGNMENT): no field of the object may need more"
+        );
     };
 
     const INNER_OFFSET: usize = T::CHAINS * SLOT;
@@ -368,8 +372,8 @@ impl<T: ObjectImpl> ComObject<T> {
         }
     }
 
-    /// Creates an object in `pool` under `tag` and returns interface `I` (`#[com_object]`
-    /// structs also get this as `Type::create::<I>(value, pool, tag)`; see the macro's docs).
+    /// Creates an object in `pool` under `tag` and returns interface `I` (for a `#[com_object]`
+    /// struct, [`IntoComObject::into_com_in`] says the same: `value.into_com_in::<I>(pool, tag)`).
     pub fn create_value<I: Interface>(value: T::Value, pool: POOL_TYPE, tag: u32) -> Result<I> {
         let mut out = core::ptr::null_mut();
         let iid = if I::HAS_IID { I::IID } else { IUnknown::IID };

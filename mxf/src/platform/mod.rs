@@ -43,12 +43,21 @@ pub mod atomic {
     };
 }
 
+/// `MEMORY_ALLOCATION_ALIGNMENT`: what kernel pool blocks are aligned to (16 bytes on 64-bit
+/// targets, 8 on 32-bit ones), and so the most any block from [`pool_alloc`] may need.
+pub const POOL_ALIGNMENT: usize = 2 * core::mem::size_of::<usize>();
+
 /// Allocates `layout` from `pool` under `tag`. `None` on failure; the memory is not initialised.
 ///
 /// Zero-sized layouts are rounded up to one byte so every successful call returns a real block
-/// that [`pool_free`] can release.
+/// that [`pool_free`] can release. A layout aligned to more than [`POOL_ALIGNMENT`] is refused
+/// by every backend, as the kernel pool would (the host could serve it, and a type that works in
+/// the tests would then fail in the driver).
 #[inline]
 pub fn pool_alloc(pool: POOL_TYPE, tag: u32, layout: Layout) -> Option<NonNull<u8>> {
+    if layout.align() > POOL_ALIGNMENT {
+        return None;
+    }
     #[cfg(any(test, feature = "fault-injection"))]
     if fault::should_fail() {
         return None;

@@ -1,0 +1,7 @@
+use mxf::prelude::*;
+
+/// `impl Filter` forgotten.
+#[mxf_filter]
+struct Forgotten;
+
+fn main() {}

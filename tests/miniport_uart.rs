@@ -1098,6 +1098,80 @@ fn capture_out_of_events_returns_the_partial_chain_and_keeps_the_bytes() {
     rig.finish();
 }
 
+/// A capture sink that keeps what it gets and, on its first delivery, calls back into the
+/// capture stream for more (a neighbour that re-enters, as a port's sink might).
+#[com_object(IMXF)]
+struct CallingBack {
+    alloc: IAllocatorMXF,
+    stream: Mutex<Option<IMXF>>,
+    got: Mutex<Vec<u8>>,
+    calls: AtomicUsize,
+}
+
+impl IMXF_Impl for CallingBack {
+    fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+    unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        // SAFETY: the stream hands over a chain of events of this pin's allocator.
+        let chain = unsafe { Chain::from_raw(event, &self.alloc) };
+        for e in chain {
+            lock(&self.got).extend_from_slice(e.data());
+        }
+        if self.calls.fetch_add(1, Ordering::Relaxed) == 0 {
+            let stream = lock(&self.stream).clone();
+            if let Some(s) = stream {
+                assert_eq!(
+                    put_null(&s),
+                    STATUS_SUCCESS,
+                    "a nested pull returns at once"
+                );
+            }
+        }
+        STATUS_SUCCESS
+    }
+    fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        STATUS_UNSUCCESSFUL
+    }
+    fn DisconnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+        STATUS_UNSUCCESSFUL
+    }
+}
+
+#[test]
+fn a_sink_calling_back_into_the_capture_stream_neither_hangs_nor_loses_bytes() {
+    let rig = Rig::new();
+    let capture = rig.capture();
+    let sink: IMXF = CallingBack {
+        alloc: rig.alloc.interface().clone(),
+        stream: Mutex::new(None),
+        got: Mutex::new(Vec::new()),
+        calls: AtomicUsize::new(0),
+    }
+    .into_com()
+    .expect("sink");
+    assert_eq!(connect(&capture, Some(&sink)), STATUS_SUCCESS);
+    walk_up(&capture);
+    // SAFETY: `sink` is chain 0 of the object just created.
+    let me = unsafe { mxf::com::ComObject::<CallingBack>::value_of::<0>(sink.as_raw()) };
+    *lock(&me.stream) = Some(capture.clone());
+    rig.mpu.receive(&[0x90, 0x40, 0x40], 200);
+    // The delivery calls back; bytes that arrive meanwhile come in the pull it asked for.
+    assert_eq!(put_null(&capture), STATUS_SUCCESS);
+    assert_eq!(*lock(&me.got), [0x90, 0x40, 0x40]);
+    assert_eq!(
+        me.calls.load(Ordering::Relaxed),
+        1,
+        "nothing new: no second delivery"
+    );
+    rig.mpu.receive(&[0x80, 0x40, 0x00], 300);
+    assert_eq!(put_null(&capture), STATUS_SUCCESS);
+    assert_eq!(*lock(&me.got), [0x90, 0x40, 0x40, 0x80, 0x40, 0x00]);
+    *lock(&me.stream) = None;
+    drop((capture, sink));
+    rig.finish();
+}
+
 #[test]
 fn events_put_into_a_capture_stream_go_back_to_the_allocator() {
     let rig = Rig::new();

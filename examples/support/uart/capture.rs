@@ -5,6 +5,14 @@ use super::shared::StreamSlot;
 use mxf::com::{ComRef, IntoComObject, ObjectImpl};
 use mxf::connection::{Outputs, connect_output, disconnect_output};
 use mxf::platform::SpinLock;
+use mxf::platform::atomic::{AtomicU32, Ordering};
+
+/// `CaptureStream::pulling`: no pull under way.
+const IDLE: u32 = 0;
+/// A pull under way.
+const BUSY: u32 = 1;
+/// A pull under way, and another requested meanwhile.
+const BUSY_AGAIN: u32 = 2;
 use mxf::prelude::*;
 
 /// The capture stream (`IMXF`).
@@ -12,8 +20,11 @@ use mxf::prelude::*;
 pub struct CaptureStream {
     /// The connected sink (the port's capture sink); `None`: the allocator.
     output: SpinLock<Outputs<1>>,
-    /// Serialises `PutMessage(NULL)`, so chains leave in the order their bytes arrived.
-    pull: SpinLock<()>,
+    /// Serialises `PutMessage(NULL)`, so chains leave in the order their bytes arrived, without
+    /// ever waiting: `IDLE`, `BUSY` (one call is pulling) or `BUSY_AGAIN` (and another call came
+    /// meanwhile, from another CPU or from the sink calling back inside the delivery: the puller
+    /// pulls once more for it). One atomic, so no request is lost between check and release.
+    pulling: AtomicU32,
     /// The allocator of the pin, AddRef'd: the source of every event sent.
     alloc: IAllocatorMXF,
     /// The master clock, kept for the stream's lifetime (a driver's ISR reads it to stamp
@@ -36,7 +47,7 @@ impl CaptureStream {
     ) -> mxf::abi::Result<IMXF> {
         Self {
             output: SpinLock::new(Outputs::new()),
-            pull: SpinLock::new(()),
+            pulling: AtomicU32::new(IDLE),
             alloc,
             _clock: clock,
             slot,
@@ -45,9 +56,48 @@ impl CaptureStream {
         .into_com_in(pool, <Self as ObjectImpl>::POOL_TAG)
     }
 
-    /// `PutMessage(NULL)`: sends what the FIFO holds as one chain.
+    /// `PutMessage(NULL)`: sends what the FIFO holds as one chain. A lock held across the
+    /// delivery would deadlock a sink that calls back into the stream (a spin lock taken twice at
+    /// DISPATCH_LEVEL hangs the CPU), so a call that finds a pull under way leaves its pull to
+    /// that one and returns at once.
     fn pull(&self) -> NTSTATUS {
-        let _order = self.pull.lock();
+        loop {
+            match self
+                .pulling
+                .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(_) => match self.pulling.compare_exchange(
+                    BUSY,
+                    BUSY_AGAIN,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) | Err(BUSY_AGAIN) => return STATUS_SUCCESS,
+                    // The puller finished in between: try to be the puller.
+                    Err(_) => continue,
+                },
+            }
+        }
+        loop {
+            let status = self.pull_once();
+            match self
+                .pulling
+                .compare_exchange(BUSY, IDLE, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return status,
+                Err(_) if !status.is_success() => {
+                    // Out of events: the bytes stay in the FIFO for the next service.
+                    self.pulling.store(IDLE, Ordering::Release);
+                    return status;
+                }
+                Err(_) => self.pulling.store(BUSY, Ordering::Relaxed),
+            }
+        }
+    }
+
+    /// One pull: the FIFO's bytes as one chain to the sink.
+    fn pull_once(&self) -> NTSTATUS {
         let snapshot = {
             let mut input = self.slot.shared.input.lock();
             if !input.may_produce() {

@@ -605,6 +605,31 @@ fn capture_keeps_sysex_longer_than_the_input_fifo() {
 }
 
 #[test]
+fn capture_keeps_sysex_longer_than_a_capture_buffer() {
+    // A SysEx of more bytes than one 4096-byte capture IRP holds fills several: the client keeps
+    // buffers coming until the packer holds nothing, so the SysEx and the notes after it arrive.
+    let q = u64::from(PPQ);
+    for len in [4100usize, 32_776, 65_536] {
+        let body = demo::long_sysex(len)[1..].to_vec();
+        let bytes = file(
+            Format::SingleTrack,
+            PPQ,
+            vec![track(vec![
+                (0, TrackEventKind::SysEx(&body)),
+                (q, note_on(0, 60, 100)),
+                (q, note_on(0, 60, 0)),
+            ])],
+        );
+        let song = read_smf(&bytes).unwrap();
+        let (out, report) = player::capture(&song).unwrap();
+        balanced(&report);
+        let got = bytes_of(&musical_messages(&out));
+        assert_eq!(got, bytes_of(&song_messages(&song)), "{len}-byte SysEx");
+        assert_eq!(got[0].len(), len);
+    }
+}
+
+#[test]
 fn render_plays_sysex_longer_than_an_irp_buffer() {
     // A record holds at most 4072 data bytes of a 4096-byte buffer: longer SysEx goes as pieces
     // over several buffers, and the unpacker joins them. Lengths around the edges, and a note

@@ -288,6 +288,20 @@ pub fn play(
     Ok((out, report))
 }
 
+/// Submits capture buffers while the packer holds events (a long SysEx fills several), as a
+/// client keeps IRPs queued; stops when a buffer takes nothing more.
+fn drain(pin: &mxf::host::CapturePin) {
+    let mut queued = pin.packer().queued();
+    while queued > 0 {
+        pin.submit_buffer(IRP_BYTES);
+        let now = pin.packer().queued();
+        if now >= queued {
+            break;
+        }
+        queued = now;
+    }
+}
+
 /// Feeds `song` in through the virtual MPU-401's input and the capture graph; returns what the
 /// packer produced, as timed wire messages, and the report.
 pub fn capture(song: &Song) -> Result<(Wire, Report), String> {
@@ -318,14 +332,14 @@ pub fn capture(song: &Song) -> Result<(Wire, Report), String> {
             mpu.receive(piece, m.time);
         }
         report.wire_bytes += m.bytes.len();
+        drain(&pin);
         filled.extend(pin.take_filled());
     }
     pin.submit_buffer(IRP_BYTES);
     pin.set_state(KSSTATE_STOP)
         .map_err(|s| err("stopping the pin", s))?;
-    for _ in 0..4 {
-        pin.submit_buffer(IRP_BYTES);
-    }
+    // Stopping flushed the capture sink's fragments into the packer.
+    drain(&pin);
     filled.extend(pin.take_filled());
     // Records back into timed bytes.
     let mut wire: Vec<(REFERENCE_TIME, u8)> = Vec::new();

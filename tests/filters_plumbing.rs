@@ -240,3 +240,73 @@ fn filters_are_released_with_their_sinks_and_nothing_leaks() {
     drop(f);
     assert!(r.balanced());
 }
+
+/// A filter that is also a synth sink (ddksynth's shape: one stream object for the MIDI pin and
+/// the wave-sink pin), written as an `#[mxf_filter]` listing a further interface of mxf's.
+#[mxf::mxf_filter(mxf::interfaces::ISynthSinkDMus)]
+struct SynthFilter {
+    rendered: std::sync::atomic::AtomicU32,
+}
+
+impl mxf::filter::Filter for SynthFilter {
+    fn process<'a>(&self, event: mxf::event::Event<'a>, out: &mut mxf::filter::Output<'a>) {
+        out.push(event);
+    }
+}
+
+impl mxf::interfaces::ISynthSinkDMus_Impl for SynthFilter {
+    unsafe fn Render(&self, _buffer: *mut u8, length: u32, _position: i64) {
+        self.rendered
+            .fetch_add(length, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn SyncToMaster(&self, _time: REFERENCE_TIME, _start: i32) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+    unsafe fn SampleToRefTime(&self, sample: i64, time: *mut REFERENCE_TIME) -> NTSTATUS {
+        // SAFETY: the caller passes a valid out-pointer.
+        unsafe { time.write(sample * 10) };
+        STATUS_SUCCESS
+    }
+    unsafe fn RefTimeToSample(&self, time: REFERENCE_TIME, sample: *mut i64) -> NTSTATUS {
+        // SAFETY: the caller passes a valid out-pointer.
+        unsafe { sample.write(time / 10) };
+        STATUS_SUCCESS
+    }
+}
+
+#[test]
+fn a_filter_exposes_a_further_interface_of_mxf() {
+    use mxf::interfaces::ISynthSinkDMus;
+    let r = rig();
+    let f = SynthFilter {
+        rendered: std::sync::atomic::AtomicU32::new(0),
+    }
+    .into_filter(&r.alloc)
+    .unwrap();
+    let sink: ISynthSinkDMus = f.cast().expect("the filter answers ISynthSinkDMus");
+    // SAFETY: live interface; a valid buffer and out-pointer.
+    unsafe {
+        let mut buf = [0u8; 16];
+        sink.Render(buf.as_mut_ptr(), 16, 0);
+        let mut t = 0;
+        assert_eq!(sink.SampleToRefTime(5, &mut t), STATUS_SUCCESS);
+        assert_eq!(t, 50);
+    }
+    assert_eq!(
+        f.filter()
+            .rendered
+            .load(std::sync::atomic::Ordering::Relaxed),
+        16
+    );
+    // The same object still filters (its IMXF is the framework's plumbing).
+    let back: IMXF = sink.cast().unwrap();
+    assert_eq!(back.as_raw(), f.as_raw());
+    let e = mxf::event::Event::with_bytes(&r.alloc, &note(60), 1, 0)
+        .unwrap()
+        .into_raw();
+    // SAFETY: handing the event over.
+    assert_eq!(unsafe { back.PutMessage(e) }, STATUS_SUCCESS);
+    assert_eq!(f.stats().events_out, 1);
+    drop((sink, back, f));
+    assert_eq!(r.alloc.stats().outstanding_events, 0);
+}

@@ -28,7 +28,7 @@ pub unsafe trait IUnknown {
 }
 
 /// `IMXF`: the MIDI transform interface every object of the DMus graph speaks.
-#[com_interface(iid = "C096DF9E-FB09-11D1-81B0-0060083316C1")]
+#[com_interface(iid = "C096DF9E-FB09-11D1-81B0-0060083316C1", filter_plumbing)]
 pub unsafe trait IMXF: IUnknown {
     /// Slot 3 (PASSIVE_LEVEL). Sets the streaming state.
     fn SetState(&self, state: KSSTATE) -> NTSTATUS;

@@ -145,8 +145,15 @@ pub use mxf_macros::com_object;
 /// # Ok::<(), NTSTATUS>(())
 /// ```
 ///
-/// Options: further interfaces to expose after IMXF (their `_Impl` traits are implemented by
-/// [`filter::FilterObject`]`<Self>`), `qi_failure = …`, `tag = "…"`.
+/// Options: further interfaces to expose after IMXF, `qi_failure = …`, `tag = "…"`. The struct
+/// implements the `_Impl` trait of each further interface (and of its ancestors other than IMXF);
+/// every `#[com_interface]` forwards its `_Impl` from [`filter::FilterObject`]`<Self>` to the
+/// struct, so `#[mxf_filter(ISynthSinkDMus)]` with `impl ISynthSinkDMus_Impl for MySynth` is a
+/// filter and a synth sink in one object, as ddksynth's stream is.
+///
+/// A panic in `process` (or any method called through a vtable) does not unwind into the caller:
+/// Rust aborts at the `extern "system"` boundary, which in a driver is a bugcheck. Return the
+/// event instead (drop it) and count the fault.
 pub use mxf_macros::mxf_filter;
 
 /// What most code needs: the ABI types, the COM core, the interfaces and the macros.

@@ -16,6 +16,9 @@ pub struct Options {
     pub no_iid: bool,
     /// `root`: this is IUnknown itself (used once, inside mxf).
     pub root: bool,
+    /// `filter_plumbing`: the framework implements this interface for `FilterObject` itself
+    /// (IMXF, inside mxf), so no forwarding to the filter is generated.
+    pub filter_plumbing: bool,
     /// Whether `iid` was written (even if malformed).
     iid_given: bool,
     /// With both `iid` and `no_iid`: the second of the two, where the contradiction is reported.
@@ -83,7 +86,10 @@ pub fn parse(attr: TokenStream, cx: &mut Ctxt) -> Options {
                 }
             }
             ("root", Meta::Path(_)) => o.root = true,
-            ("no_iid" | "root", other) => cx.error_spanned_by(other, "this option takes no value"),
+            ("filter_plumbing", Meta::Path(_)) => o.filter_plumbing = true,
+            ("no_iid" | "root" | "filter_plumbing", other) => {
+                cx.error_spanned_by(other, "this option takes no value")
+            }
             _ => cx.error_spanned_by(
                 meta.path(),
                 format!("unknown option `{ident}`; expected `iid = \"…\"` or `no_iid`"),

@@ -46,6 +46,7 @@ pub fn expand(i: &Interface) -> TokenStream {
         gen_client_methods(i, &n),
         gen_impl_trait(i, &n),
         gen_vtable_for(i, &n),
+        gen_filter_forwarding(i, &n),
         gen_abi_checks(i),
     ];
     quote! { #(#items)* }
@@ -310,6 +311,46 @@ fn gen_vtable_for(i: &Interface, n: &Names) -> TokenStream {
                 base__: #base_slots,
                 #(#slots)*
             };
+        }
+    }
+}
+
+/// `#[mxf_filter(IFoo)]` stores the author's struct in `FilterObject<F>`, a type of mxf's: the
+/// author cannot implement `IFoo_Impl` for it when `IFoo` is mxf's too (the orphan rule), so the
+/// interface's own crate forwards it to the filter, where the author implements it.
+fn gen_filter_forwarding(i: &Interface, n: &Names) -> TokenStream {
+    if !i.forward_to_filter || i.base.is_none() {
+        return TokenStream::new();
+    }
+    let imp = &n.imp;
+    let filter = Ident::new("__F", Span::mixed_site());
+    let methods = i.methods.iter().map(|m| {
+        let (names, types) = params(m);
+        let (name, r) = (&m.ident, ret(m));
+        if m.unsafe_impl {
+            quote! {
+                #[allow(non_snake_case, clippy::too_many_arguments)]
+                unsafe fn #name(&self #(, #names: #types)*) #r {
+                    // SAFETY: the caller's contract, passed on unchanged.
+                    unsafe { <#filter as #imp>::#name(self.filter() #(, #names)*) }
+                }
+            }
+        } else {
+            quote! {
+                #[allow(non_snake_case, clippy::too_many_arguments)]
+                fn #name(&self #(, #names: #types)*) #r {
+                    <#filter as #imp>::#name(self.filter() #(, #names)*)
+                }
+            }
+        }
+    });
+    quote! {
+        /// An `#[mxf_filter]` object exposes the interface through its filter's implementation.
+        impl<#filter> #imp for ::mxf::filter::FilterObject<#filter>
+        where
+            #filter: ::mxf::filter::Filter + #imp,
+        {
+            #(#methods)*
         }
     }
 }

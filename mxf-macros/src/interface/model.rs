@@ -14,6 +14,10 @@ pub struct Interface {
     pub base: Option<Path>,
     pub iid: Option<u128>,
     pub methods: Vec<Method>,
+    /// Generate `impl IFoo_Impl for FilterObject<F> where F: IFoo_Impl` (forwarding to the
+    /// filter), so an `#[mxf_filter]` struct can expose the interface: every interface but the
+    /// root and the one the filter plumbing implements (IMXF).
+    pub forward_to_filter: bool,
 }
 
 pub struct Method {
@@ -86,6 +90,7 @@ impl Interface {
             } else {
                 Some(options.iid.unwrap_or(0))
             },
+            forward_to_filter: !options.root && !options.filter_plumbing,
             methods,
         })
     }

@@ -23,7 +23,9 @@ use std::process::ExitCode;
 ///
 /// The output is a format 0 file of what reached the MIDI wire: channel messages, SysEx (a SysEx
 /// divided into packets arrives whole, at the time of its first packet) and the tempo map; other
-/// meta events (names, lyrics, markers, signatures) are not played and not written.
+/// meta events (names, lyrics, markers, signatures, MIDI ports) are not played and not written.
+/// Times are written on the input's tick grid (SMPTE input: 480 ticks a quarter note at 120 bpm),
+/// so a time a filter makes (an echo) is rounded to the nearest tick.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Args {

@@ -941,6 +941,46 @@ fn defects_that_lose_nothing_are_tolerated_with_a_warning() {
 }
 
 #[test]
+fn header_tempo_and_length_defects_are_named() {
+    let body = [
+        0x00, 0x90, 0x3C, 0x40, 0x60, 0x80, 0x3C, 0x00, 0x00, 0xFF, 0x2F, 0x00,
+    ];
+    let want = ticks_and_bytes(&read_smf(&small_file()).unwrap());
+    // A tempo event of 4 bytes is refused like one of 2 (midly would read its first three).
+    let mut f = mthd(0, 1, 96);
+    f.extend(mtrk(&[
+        0x00, 0xFF, 0x51, 0x04, 0x07, 0xA1, 0x20, 0x00, 0x00, 0xFF, 0x2F, 0x00,
+    ]));
+    assert!(refused(&f).contains("tempo event of 4 bytes"));
+    // A delta time of five bytes is named as such, not as a cut track.
+    let mut f = mthd(0, 1, 96);
+    f.extend(mtrk(&[
+        0x81, 0x81, 0x81, 0x81, 0x01, 0x90, 0x3C, 0x40, 0x00, 0xFF, 0x2F, 0x00,
+    ]));
+    assert!(refused(&f).contains("more than 4 bytes"));
+    // Zero where the header or a tempo needs a positive number: read as 1, with a warning.
+    let mut f = mthd(0, 1, 0);
+    f.extend(mtrk(&body));
+    tolerated(&f, "0 ticks a quarter note");
+    let mut f = mthd(0, 1, 0xE700);
+    f.extend(mtrk(&body));
+    tolerated(&f, "0 ticks a frame");
+    let mut f = mthd(0, 1, 96);
+    let mut t = vec![0x00, 0xFF, 0x51, 0x03, 0x00, 0x00, 0x00];
+    t.extend_from_slice(&body);
+    f.extend(mtrk(&t));
+    tolerated(&f, "a tempo of 0 microseconds");
+    // MIDI port events are not kept: said once per track.
+    let mut f = mthd(0, 1, 96);
+    let mut t = vec![0x00, 0xFF, 0x21, 0x01, 0x01, 0x00, 0xFF, 0x21, 0x01, 0x00];
+    t.extend_from_slice(&body);
+    f.extend(mtrk(&t));
+    let song = tolerated(&f, "MIDI port (FF 21)");
+    assert_eq!(song.warnings.len(), 1, "{:?}", song.warnings);
+    assert_eq!(ticks_and_bytes(&song), want);
+}
+
+#[test]
 fn a_divided_sysex_stays_whole_among_other_tracks() {
     // Track 1 sends a SysEx in three packets 48 ticks apart; track 2 plays notes in between.
     // On the wire a note inside a SysEx would end it and turn its remaining bytes into running

@@ -313,6 +313,9 @@ fn vlq(b: &[u8]) -> Option<(usize, u64)> {
 /// Why the event at the start of `ev` (a delta time, then the event) cannot be read.
 fn diagnose(ev: &[u8], running: Option<u8>) -> std::string::String {
     let Some((d, _)) = vlq(ev) else {
+        if ev.len() >= 4 && ev.iter().take(4).all(|b| b & 0x80 != 0) {
+            return "a delta time of more than 4 bytes (the most a MIDI file allows)".into();
+        }
         return "the track is cut in the middle of a delta time".into();
     };
     let rest = ev.get(d..).unwrap_or(&[]);
@@ -369,6 +372,13 @@ fn meta_event(ev: &[u8]) -> Option<(usize, u64, u8)> {
         .checked_add(l)?
         .checked_add(usize::try_from(len).ok()?)?;
     (total <= ev.len()).then_some((total, delta, kind))
+}
+
+/// The data length of the meta event at the start of `ev`, `total` bytes long in all.
+fn tempo_len(ev: &[u8], total: usize) -> Option<usize> {
+    let (d, _) = vlq(ev)?;
+    let (l, _) = vlq(ev.get(d.checked_add(2)?..)?)?;
+    total.checked_sub(d.checked_add(2)?.checked_add(l)?)
 }
 
 /// Whether the event at the start of `ev` begins with a data byte (running status).
@@ -433,6 +443,7 @@ fn read_track(
     // events (the specification cancels it there; some writers do not).
     let mut last_status: Option<u8> = None;
     let mut kept_status = false;
+    let mut port_warned = false;
     let mut index = 0usize;
     loop {
         let before = it.unread();
@@ -524,7 +535,30 @@ fn read_track(
                 None => {}
             },
             TrackEventKind::Meta(MetaMessage::Tempo(t)) => {
+                // midly reads the first three bytes of a longer tempo event: refused as a
+                // shorter one is (the times after it would be guesses).
+                if let Some((total, _, _)) = meta_event(before)
+                    && let Some(n) = tempo_len(before, total)
+                    && n != 3
+                {
+                    return Err(SmfError(std::format!(
+                        "track {k}, byte {}: a tempo event of {n} bytes (a tempo holds 3)",
+                        offset_in(file, before)
+                    )));
+                }
+                if t.as_int() == 0 {
+                    warnings.push(std::format!(
+                        "track {k}, byte {}: a tempo of 0 microseconds a quarter note: read as 1",
+                        offset_in(file, before)
+                    ));
+                }
                 out.tempo.push((tick, t.as_int().max(1)));
+            }
+            TrackEventKind::Meta(MetaMessage::MidiPort(_)) if !port_warned => {
+                port_warned = true;
+                warnings.push(std::format!(
+                    "track {k}: MIDI port (FF 21) events: ignored, every track plays on channel group 1"
+                ));
             }
             // midly leaves a tempo event of the wrong length unread: the times after it would
             // be guesses.
@@ -645,9 +679,15 @@ pub fn read_smf(bytes: &[u8]) -> Result<Song, SmfError> {
         }
     };
     let (ppq, smpte) = if division & 0x8000 == 0 {
+        if division == 0 {
+            warnings.push("the header gives 0 ticks a quarter note: read as 1".into());
+        }
         (Some(division.max(1)), (0, 1))
     } else {
         // Ticks a frame (the low byte; at most 255) and the frame rate (the high byte, negated).
+        if division as u8 == 0 {
+            warnings.push("the header gives 0 ticks a frame: read as 1".into());
+        }
         let sub = u32::from(division as u8).max(1);
         let fps = (division >> 8) as u8 as i8;
         let (frames, secs): (u32, u32) = match fps {

@@ -184,7 +184,7 @@ fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
     let idx: Vec<_> = (0..n).collect();
     // Each listed path is named once, in its `__Listed` alias, so an unknown name is one error.
     // The chain is that type if it is an interface, else IUnknown (see `gen_probe`): a type
-    // that is not an interface fails only its `ComInterface` check, at the user's path.
+    // that is not an interface fails only its `__ComInterface` check, at the user's path.
     let alias_items = chains.iter().zip(&listed).zip(&aliases).map(|((c, l), a)| {
         let listed_item = quote_spanned! {c.span()=> #[allow(non_camel_case_types)] type #l = #c; };
         quote! {
@@ -194,7 +194,7 @@ fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
         }
     });
     let interface_checks = chains.iter().zip(&listed).map(|(c, l)| {
-        quote_spanned! {c.span()=> let () = <#l as ComInterface>::CHECKED; }
+        quote_spanned! {c.span()=> let () = <#l as __ComInterface>::CHECKED; }
     });
     let vtable_refs = aliases.iter().zip(&idx).zip(&chains).map(|((a, k), c)| {
         quote_spanned! {c.span()=>
@@ -262,7 +262,7 @@ fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
 ///
 /// `__Probe<T>` answers without an error: its inherent `IS_INTERFACE` exists only when `T` is an
 /// interface, and then wins over the `false` of the `__Fallback` trait. For `false`,
-/// `__If<false>` substitutes IUnknown for the chain, and only the local `ComInterface` check fails
+/// `__If<false>` substitutes IUnknown for the chain, and only the local `__ComInterface` check fails
 /// (its blanket impl is `do_not_recommend`, so the error names the listed type and not the
 /// `mxf::com::Interface` bound behind it). For interfaces the pick is the identity.
 fn gen_probe() -> TokenStream {
@@ -297,11 +297,11 @@ fn gen_probe() -> TokenStream {
             label = "not an interface declared with `#[com_interface]`",
             note = "list the interfaces the object exposes, such as `IMXF`; the struct implements their `_Impl` traits"
         )]
-        trait ComInterface {
+        trait __ComInterface {
             const CHECKED: () = ();
         }
         #[diagnostic::do_not_recommend]
-        impl<T: ::mxf::com::Interface> ComInterface for T {}
+        impl<T: ::mxf::com::Interface> __ComInterface for T {}
     }
 }
 

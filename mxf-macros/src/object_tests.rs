@@ -223,12 +223,12 @@ fn every_mistake_is_reported() {
 
 #[test]
 fn each_listed_type_is_checked_once() {
-    // The expansion checks each listed type once against the local `ComInterface` trait, at the
+    // The expansion checks each listed type once against the local `__ComInterface` trait, at the
     // user's path; every other use goes through the chain alias, which is always an interface.
     let out = object(quote! { IMXF, IServiceSink });
     let text = compact(&out);
     assert_eq!(
-        text.matches("as ComInterface>::CHECKED".replace(' ', "").as_str())
+        text.matches("as __ComInterface>::CHECKED".replace(' ', "").as_str())
             .count(),
         2,
         "{out}"

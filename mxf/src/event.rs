@@ -387,7 +387,7 @@ impl<'a> Chain<'a> {
     /// Takes ownership of a whole chain. A cyclic chain (a caller's bug) is cut where it would
     /// come back to an event already in it, so each of its events is owned once; a misaligned
     /// link (no allocator produces one) is cut and not followed, and a misaligned `head` gives
-    /// an empty chain. Finding the tail is one walk over the chain ([`scan_chain`]).
+    /// an empty chain. Finding the tail is one walk over the chain (`scan_chain`).
     ///
     /// # Safety
     /// `head` is NULL or a chain of live events the caller owns and gives up, from `alloc`.

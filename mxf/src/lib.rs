@@ -67,10 +67,16 @@ pub mod platform;
 /// ```
 ///
 /// The trait must be `unsafe` and name exactly one base interface. Methods take `&self`, are
-/// neither generic, `async`, `const` nor `unsafe`, have no body, and use only types that can
-/// cross a vtable ([`com::AbiSafe`]; results: [`com::AbiReturn`]). Options: `iid = "…"`
-/// (required) or `no_iid` for the interfaces no header gives an IID (they are then never
-/// answered by QueryInterface).
+/// neither generic, `async` nor `const`, have no body, carry no `#[cfg]` (the slot order is the
+/// ABI), and use only types that can cross a vtable ([`com::AbiSafe`]; results:
+/// [`com::AbiReturn`]). A method with a pointer parameter, or declared `unsafe fn`, is an
+/// `unsafe fn` in the `_Impl` trait (its implementation relies on the COM caller's contract);
+/// the parameters of the others must be [`com::PlainValue`]s. Options: `iid = "…"` (required)
+/// or `no_iid` for the interfaces no header gives an IID (they are then never answered by
+/// QueryInterface, and [`com::Interface::cast`] to them does not compile).
+///
+/// The macros name the runtime `::mxf`: a crate that renames the dependency in its
+/// `Cargo.toml` writes `extern crate renamed as mxf;` at its root.
 pub use mxf_macros::com_interface;
 
 /// Turns a struct into a kernel COM object implementing the listed interfaces.

@@ -346,6 +346,7 @@ fn gen_filter_forwarding(i: &Interface, n: &Names) -> TokenStream {
     });
     quote! {
         /// An `#[mxf_filter]` object exposes the interface through its filter's implementation.
+        #[diagnostic::do_not_recommend]
         impl<#filter> #imp for ::mxf::filter::FilterObject<#filter>
         where
             #filter: ::mxf::filter::Filter + #imp,

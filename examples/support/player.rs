@@ -288,6 +288,21 @@ pub fn play(
     Ok((out, report))
 }
 
+/// Appends the timed bytes of the DirectMusic records in capture buffer `b` to `wire`.
+fn decode_records(b: &mxf::host::CapturedBuffer, wire: &mut Vec<(REFERENCE_TIME, u8)>) {
+    let mut off = 0;
+    while off + 20 <= b.data.len() {
+        let h: DMUS_EVENTHEADER = bytemuck_header(&b.data[off..off + 20]);
+        let cb = h.cbEvent as usize;
+        let Some(data) = b.data.get(off + 20..off + 20 + cb) else {
+            break;
+        };
+        let t = b.base_time + h.rtDelta;
+        wire.extend(data.iter().map(|&x| (t, x)));
+        off += DMUS_EVENT_SIZE(cb);
+    }
+}
+
 /// Submits capture buffers while the packer holds events (a long SysEx fills several), as a
 /// client keeps IRPs queued; stops when a buffer takes nothing more.
 fn drain(pin: &mxf::host::CapturePin) {
@@ -321,7 +336,17 @@ pub fn capture(song: &Song) -> Result<(Wire, Report), String> {
         messages_in: song.messages.len(),
         ..Report::default()
     };
-    let mut filled = Vec::new();
+    // Completed buffers are decoded as they come (a buffer per message would otherwise hold 4 KiB
+    // for every message of the song).
+    let mut wire: Vec<(REFERENCE_TIME, u8)> = Vec::new();
+    let mut irps = 0u64;
+    let mut collect = |pin: &mxf::host::CapturePin, report: &mut Report| {
+        for b in pin.take_filled() {
+            irps += 1;
+            report.buffer_bytes += b.data.len() as u64;
+            decode_records(&b, &mut wire);
+        }
+    };
     for m in &song.messages {
         port.set_time(m.time);
         pin.submit_buffer(IRP_BYTES);
@@ -333,31 +358,15 @@ pub fn capture(song: &Song) -> Result<(Wire, Report), String> {
         }
         report.wire_bytes += m.bytes.len();
         drain(&pin);
-        filled.extend(pin.take_filled());
+        collect(&pin, &mut report);
     }
     pin.submit_buffer(IRP_BYTES);
     pin.set_state(KSSTATE_STOP)
         .map_err(|s| err("stopping the pin", s))?;
     // Stopping flushed the capture sink's fragments into the packer.
     drain(&pin);
-    filled.extend(pin.take_filled());
-    // Records back into timed bytes.
-    let mut wire: Vec<(REFERENCE_TIME, u8)> = Vec::new();
-    for b in &filled {
-        report.buffer_bytes += b.data.len() as u64;
-        let mut off = 0;
-        while off + 20 <= b.data.len() {
-            let h: DMUS_EVENTHEADER = bytemuck_header(&b.data[off..off + 20]);
-            let cb = h.cbEvent as usize;
-            let Some(data) = b.data.get(off + 20..off + 20 + cb) else {
-                break;
-            };
-            let t = b.base_time + h.rtDelta;
-            wire.extend(data.iter().map(|&x| (t, x)));
-            off += DMUS_EVENT_SIZE(cb);
-        }
-    }
-    report.irps = (filled.len() as u64, filled.len() as u64);
+    collect(&pin, &mut report);
+    report.irps = (irps, irps);
     let out = split_wire(&wire);
     report.messages_out = out.len();
     report.allocator = pin.allocator().stats();

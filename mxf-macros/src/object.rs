@@ -153,7 +153,20 @@ fn parse_options(attr: TokenStream, kind: Kind, cx: &mut Ctxt) -> Options {
 }
 
 fn check_struct(s: &ItemStruct, kind: Kind, cx: &mut Ctxt) {
-    if !s.generics.params.is_empty() || s.generics.where_clause.is_some() {
+    let only_lifetimes = !s.generics.params.is_empty()
+        && s.generics
+            .params
+            .iter()
+            .all(|p| matches!(p, syn::GenericParam::Lifetime(_)));
+    if only_lifetimes {
+        cx.error_spanned_by(
+            &s.generics,
+            format!(
+                "{} cannot borrow: its callers hold it for as long as they keep a reference (it is `'static`); own the data, or hold a counted interface pointer",
+                kind.name()
+            ),
+        );
+    } else if !s.generics.params.is_empty() || s.generics.where_clause.is_some() {
         cx.error_spanned_by(
             &s.generics,
             format!(

@@ -186,7 +186,7 @@ fn generic_object() {
         quote! { struct Sink<'a> { value: &'a u32 } },
         Kind::Object,
     );
-    assert_one_error(&out, "cannot be generic");
+    assert_one_error(&out, "#[com_object] cannot borrow");
     let out = com_object_core(
         quote! { IMXF },
         quote! { struct Sink where u32: Copy { value: u32 } },

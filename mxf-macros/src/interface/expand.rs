@@ -117,8 +117,15 @@ fn gen_vtable(i: &Interface, n: &Names) -> TokenStream {
     let fields = i.methods.iter().map(|m| {
         let (names, types) = params(m);
         let (name, r, attrs) = (&m.ident, ret(m), &m.attrs);
+        // Documented either way: an undocumented method is reported once, at the user's method
+        // (its `_Impl` declaration), not also here.
+        let fallback = attrs.is_empty().then(|| {
+            let doc = format!("The slot of `{}`.", name.unraw());
+            quote! { #[doc = #doc] }
+        });
         quote! {
             #(#attrs)*
+            #fallback
             pub #name: unsafe extern "system" fn(#this: *mut ::core::ffi::c_void #(, #names: #types)*) #r,
         }
     });
@@ -214,8 +221,9 @@ fn gen_impl_trait(i: &Interface, n: &Names) -> TokenStream {
     let methods = i.methods.iter().map(|m| {
         let (names, types) = params(m);
         let (name, r, attrs) = (&m.ident, ret(m), &m.attrs);
+        // Spanned at the user's method: a lint about it (say `missing_docs`) points there.
         if m.unsafe_impl {
-            quote! {
+            quote_spanned! {m.ident.span()=>
                 #(#attrs)*
                 ///
                 /// # Safety
@@ -226,7 +234,7 @@ fn gen_impl_trait(i: &Interface, n: &Names) -> TokenStream {
                 unsafe fn #name(&self #(, #names: #types)*) #r;
             }
         } else {
-            quote! {
+            quote_spanned! {m.ident.span()=>
                 #(#attrs)*
                 #[allow(non_snake_case, clippy::too_many_arguments)]
                 fn #name(&self #(, #names: #types)*) #r;

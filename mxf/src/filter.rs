@@ -378,7 +378,7 @@ mod loom_tests {
         fn SetState(&self, _s: KSSTATE) -> NTSTATUS {
             STATUS_SUCCESS
         }
-        fn PutMessage(&self, e: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+        unsafe fn PutMessage(&self, e: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
             // SAFETY: we own the chain handed to us.
             let c = unsafe { Chain::from_raw(e, &self.alloc) };
             self.got.fetch_add(c.len() as u64, Ordering::Relaxed);

@@ -1009,6 +1009,265 @@ impl EventList {
     }
 }
 
+/// How many sorted runs a [`TimeQueue`] keeps at most. Runs are merged so that each is more than
+/// twice as long as the next, so 2^RUNS events could not fill them; at the limit the two newest
+/// are merged before another is added.
+const RUNS: usize = 64;
+
+/// One sorted run of a [`TimeQueue`].
+#[derive(Clone, Copy)]
+struct Run {
+    head: *mut DMUS_KERNEL_EVENT,
+    tail: *mut DMUS_KERNEL_EVENT,
+    len: usize,
+}
+
+impl Run {
+    const EMPTY: Run = Run {
+        head: null_mut(),
+        tail: null_mut(),
+        len: 0,
+    };
+}
+
+/// A queue of events ordered by presentation time, stably (equal times leave in arrival order),
+/// for a sequencer: the events wait in a few sorted runs, in arrival order, instead of one
+/// sorted list, so that a chain whose times interleave with what is queued (an echo's repeats,
+/// seconds ahead) costs O(log n) a event, amortised, rather than a walk of the whole queue.
+///
+/// * [`insert_sorted_chain`](Self::insert_sorted_chain): a chain that starts no earlier than the
+///   newest run's last event extends that run (O(1), the common case); otherwise it is a new run.
+///   Then the two newest runs are merged while the older is at most twice as long as the newer
+///   (a binary counter's carries), which keeps a run count of about log2(n).
+/// * [`take_until`](Self::take_until) detaches each run's due prefix and merges the prefixes,
+///   older runs first on equal times: O(runs + due events × runs).
+/// * [`first_time`](Self::first_time): the earliest time, O(runs).
+///
+/// Nothing allocates (the runs are a fixed array) and nothing recurses. Like [`EventList`], a
+/// queue dropped with events in it does not return them: its owner takes them out first.
+///
+/// Invariant: `runs[..count]` are non-empty, sorted, acyclic, disjoint chains of live events the
+/// queue owns (each `tail` the last of its run, with a NULL link), every event of `runs[i]`
+/// arrived before every event of `runs[i + 1]`, and `len` is the sum of their lengths.
+pub struct TimeQueue {
+    runs: [Run; RUNS],
+    count: usize,
+    len: usize,
+}
+
+// SAFETY: the queue owns its events exclusively; events are plain data that any CPU may touch.
+unsafe impl Send for TimeQueue {}
+
+impl Default for TimeQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TimeQueue {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        Self {
+            runs: [Run::EMPTY; RUNS],
+            count: 0,
+            len: 0,
+        }
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The earliest presentation time queued.
+    pub fn first_time(&self) -> Option<REFERENCE_TIME> {
+        self.live()
+            .iter()
+            // SAFETY: every run's head is a live event of the queue (invariant).
+            .map(|r| unsafe { time_of(r.head) })
+            .min()
+    }
+
+    /// The runs in use.
+    fn live(&self) -> &[Run] {
+        self.runs.get(..self.count).unwrap_or(&[])
+    }
+
+    /// Queues a chain sorted by [`sort_chain_by_time`] (the sort can run outside the queue
+    /// owner's lock).
+    ///
+    /// # Safety
+    /// `head` heads a sorted, acyclic chain of `n` live events, owned by the caller and given up,
+    /// none of them in a list or queue; `tail` is its last event.
+    pub unsafe fn insert_sorted_chain(
+        &mut self,
+        head: *mut DMUS_KERNEL_EVENT,
+        tail: *mut DMUS_KERNEL_EVENT,
+        n: usize,
+    ) {
+        if head.is_null() || tail.is_null() {
+            return;
+        }
+        self.len = self.len.saturating_add(n);
+        let newest = self.count.checked_sub(1).and_then(|i| self.runs.get_mut(i));
+        if let Some(r) = newest
+            // SAFETY: the newest run's tail is live (invariant), `head` is the caller's.
+            && unsafe { time_of(r.tail) <= time_of(head) }
+        {
+            // SAFETY: the run's tail is ours; the chain joins the run after it.
+            unsafe { (*r.tail).pNextEvt = head };
+            r.tail = tail;
+            r.len = r.len.saturating_add(n);
+        } else {
+            if self.count == RUNS {
+                // Unreachable by the run lengths (see RUNS); merged rather than refused.
+                self.merge_newest();
+            }
+            if let Some(slot) = self.runs.get_mut(self.count) {
+                *slot = Run { head, tail, len: n };
+                self.count = self.count.saturating_add(1);
+            }
+        }
+        while let (Some(i), Some(j)) = (self.count.checked_sub(2), self.count.checked_sub(1)) {
+            let (older, newer) = match (self.runs.get(i), self.runs.get(j)) {
+                (Some(a), Some(b)) => (a.len, b.len),
+                _ => break,
+            };
+            if older > newer.saturating_mul(2) {
+                break;
+            }
+            self.merge_newest();
+        }
+    }
+
+    /// Merges the two newest runs into one (older events first on equal times).
+    fn merge_newest(&mut self) {
+        let (Some(i), Some(j)) = (self.count.checked_sub(2), self.count.checked_sub(1)) else {
+            return;
+        };
+        let (Some(&a), Some(&b)) = (self.runs.get(i), self.runs.get(j)) else {
+            return;
+        };
+        // SAFETY: two sorted, disjoint runs of the queue; `a` arrived first.
+        let merged = unsafe { merge_runs(a, b) };
+        if let Some(slot) = self.runs.get_mut(i) {
+            *slot = merged;
+        }
+        if let Some(slot) = self.runs.get_mut(j) {
+            *slot = Run::EMPTY;
+        }
+        self.count = j;
+    }
+
+    /// Detaches every event whose presentation time is at most `due`, as one list in time order
+    /// (equal times in arrival order).
+    pub fn take_until(&mut self, due: REFERENCE_TIME) -> EventList {
+        let mut out = Run::EMPTY;
+        let mut kept = 0usize;
+        for k in 0..self.count {
+            let Some(r) = self.runs.get_mut(k) else {
+                break;
+            };
+            // SAFETY: a run of the queue (invariant); its due prefix is detached.
+            let prefix = unsafe { detach_until(r, due) };
+            if prefix.len > 0 {
+                // SAFETY: `out` holds events of older runs than `prefix`.
+                out = unsafe { merge_runs(out, prefix) };
+            }
+            if r.len > 0 {
+                let r = *r;
+                if let Some(slot) = self.runs.get_mut(kept) {
+                    *slot = r;
+                }
+                kept = kept.saturating_add(1);
+            }
+        }
+        for slot in self.runs.iter_mut().take(self.count).skip(kept) {
+            *slot = Run::EMPTY;
+        }
+        self.count = kept;
+        self.len = self.len.saturating_sub(out.len);
+        EventList {
+            head: out.head,
+            tail: out.tail,
+            len: out.len,
+        }
+    }
+
+    /// Takes every event out, in time order, leaving the queue empty.
+    pub fn take_all(&mut self) -> EventList {
+        self.take_until(REFERENCE_TIME::MAX)
+    }
+}
+
+/// Detaches the leading events of `r` whose time is at most `due`, as a run of their own.
+///
+/// # Safety
+/// `r` is a run of live events (as [`TimeQueue`]'s invariant says).
+unsafe fn detach_until(r: &mut Run, due: REFERENCE_TIME) -> Run {
+    let mut last = null_mut::<DMUS_KERNEL_EVENT>();
+    let mut cur = r.head;
+    let mut n = 0usize;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a live event of the run.
+        let (time, next) = unsafe { ((*cur).ullPresTime100ns, (*cur).pNextEvt) };
+        if time > due {
+            break;
+        }
+        last = cur;
+        n = n.saturating_add(1);
+        cur = next;
+    }
+    if last.is_null() {
+        return Run::EMPTY;
+    }
+    let taken = Run {
+        head: r.head,
+        tail: last,
+        len: n,
+    };
+    // SAFETY: `last` is a live event of the run; cutting after it splits the run in two.
+    unsafe { (*last).pNextEvt = null_mut() };
+    if cur.is_null() {
+        *r = Run::EMPTY;
+    } else {
+        r.head = cur;
+        r.len = r.len.saturating_sub(n);
+    }
+    taken
+}
+
+/// Merges two sorted, disjoint runs, stably (`a`'s events first on equal times), keeping the
+/// tail and the length.
+///
+/// # Safety
+/// `a` and `b` are runs of live events the caller owns (either may be empty).
+unsafe fn merge_runs(a: Run, b: Run) -> Run {
+    if a.len == 0 {
+        return b;
+    }
+    if b.len == 0 {
+        return a;
+    }
+    // SAFETY: both tails are live; on equal last times `b`'s tail ends the merge.
+    let tail = if unsafe { time_of(a.tail) <= time_of(b.tail) } {
+        b.tail
+    } else {
+        a.tail
+    };
+    Run {
+        // SAFETY: forwarded: two sorted, disjoint chains the caller owns.
+        head: unsafe { merge_by_time(a.head, b.head) },
+        tail,
+        len: a.len.saturating_add(b.len),
+    }
+}
+
 /// The presentation time of a live event.
 ///
 /// # Safety
@@ -1256,6 +1515,75 @@ mod tests {
             assert_eq!(h.stats().outstanding_events, 0);
             assert_eq!(h.stats().anomalies.misuse(), 0, "each event went home");
         }
+    }
+
+    /// Times and identities (the channel group) of a list, in order.
+    fn drain_list(mut l: EventList, alloc: &IAllocatorMXF) -> Vec<(REFERENCE_TIME, u16)> {
+        let mut out = Vec::new();
+        // SAFETY: the test's events, all of `alloc`.
+        while let Some(e) = unsafe { l.pop_front(alloc) } {
+            out.push((e.time(), e.channel_group()));
+        }
+        out
+    }
+
+    #[test]
+    fn a_time_queue_is_a_stable_sort_of_its_chains() {
+        let a = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let alloc = a.interface();
+        // A pseudo-random stream of chains, each sorted, with times that interleave with the
+        // queue's; the channel group numbers the events in arrival order.
+        let mut q = TimeQueue::new();
+        let mut expected: Vec<(REFERENCE_TIME, u16)> = Vec::new();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut serial = 0u16;
+        for round in 0..300 {
+            let n = (next() % 6 + 1) as usize;
+            let base = (next() % 50) as REFERENCE_TIME;
+            let mut times: Vec<REFERENCE_TIME> = (0..n)
+                .map(|_| base + (next() % 8) as REFERENCE_TIME)
+                .collect();
+            times.sort_unstable();
+            let mut c = Chain::new(alloc);
+            for &t in &times {
+                c.push_back(Event::with_bytes(alloc, &[0x90, 60, 1], serial, t).unwrap());
+                expected.push((t, serial));
+                serial += 1;
+            }
+            let len = c.len();
+            let head = c.into_raw();
+            // SAFETY: a sorted chain of ours.
+            let (h, t) = unsafe { sort_chain_by_time(head) };
+            // SAFETY: as above, given up to the queue.
+            unsafe { q.insert_sorted_chain(h, t, len) };
+            assert!(
+                q.count <= 2 + usize::BITS as usize,
+                "runs stay few: {}",
+                q.count
+            );
+            if round % 7 == 6 {
+                let due = (next() % 60) as REFERENCE_TIME;
+                let first = q.first_time();
+                let got = drain_list(q.take_until(due), alloc);
+                // What is due, stably sorted, leaves; the rest stays.
+                let mut due_now: Vec<_> = expected.iter().copied().filter(|e| e.0 <= due).collect();
+                due_now.sort_by_key(|e| e.0);
+                expected.retain(|e| e.0 > due);
+                assert_eq!(got, due_now);
+                assert_eq!(first, expected.iter().chain(&due_now).map(|e| e.0).min());
+            }
+            assert_eq!(q.len(), expected.len());
+        }
+        expected.sort_by_key(|e| e.0);
+        assert_eq!(drain_list(q.take_all(), alloc), expected);
+        assert!(q.is_empty() && q.first_time().is_none());
+        assert_eq!(a.stats().outstanding_events, 0);
     }
 
     #[test]

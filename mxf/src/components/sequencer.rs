@@ -34,9 +34,11 @@
 //!
 //! # Cost
 //! An incoming chain is sorted by time outside the lock (one walk when it is in order, the
-//! common case; a stable merge sort otherwise, O(n log n)), then merged into the queue under it:
-//! O(1) when it starts no earlier than the last queued event (the common case), one walk of the
-//! queue otherwise. Nothing allocates, nothing recurses.
+//! common case; a stable merge sort otherwise, O(n log n)), then queued under it in a
+//! [`TimeQueue`]: O(1) when it starts no earlier than the last queued event (the common case),
+//! O(log n) a event amortised when its times interleave with the queue's (an echo's repeats,
+//! seconds ahead of the stream: one walk of the whole queue per chain made that quadratic).
+//! Nothing allocates, nothing recurses.
 
 use crate::abi::{
     DMUS_KERNEL_EVENT, DONT_HOLD_FOR_SEQUENCING, KSSTATE, NTSTATUS, REFERENCE_TIME, Result,
@@ -44,7 +46,7 @@ use crate::abi::{
 };
 use crate::com::{ComRef, ObjectHandle};
 use crate::connection::{Outputs, connect_output, disconnect_output};
-use crate::event::{ChainEnd, EventList, scan_chain, sort_chain_by_time};
+use crate::event::{ChainEnd, EventList, TimeQueue, scan_chain, sort_chain_by_time};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl, IMasterClock};
 use crate::platform::SpinLock;
 use crate::platform::atomic::{AtomicU64, Ordering};
@@ -86,8 +88,8 @@ pub struct SequencerStats {
 }
 
 struct State {
-    /// Events not yet due, sorted by time.
-    queue: EventList,
+    /// Events not yet due, by time.
+    queue: TimeQueue,
     /// Due events waiting for the CPU that is delivering.
     outbox: EventList,
     /// A CPU is delivering (outside the lock).
@@ -135,7 +137,7 @@ impl Sequencer {
             prefetch: AtomicU64::new(schedule_prefetch),
             min_delay: AtomicU64::new(MIN_RESCHEDULE_DELAY),
             state: SpinLock::new(State {
-                queue: EventList::new(),
+                queue: TimeQueue::new(),
                 outbox: EventList::new(),
                 delivering: false,
                 output: Outputs::new(),
@@ -178,14 +180,10 @@ impl Sequencer {
                 Due::Nothing => EventList::new(),
             };
             st.outbox.append(taken);
-            let delay = st
-                .queue
-                .first()
-                .map(|e| e.ullPresTime100ns)
-                .map(|next| match due {
-                    Due::Until { due, .. } => delay_until(next, due, min_delay),
-                    Due::All | Due::Nothing => min_delay,
-                });
+            let delay = st.queue.first_time().map(|next| match due {
+                Due::Until { due, .. } => delay_until(next, due, min_delay),
+                Due::All | Due::Nothing => min_delay,
+            });
             st.wakeup = match (due, delay) {
                 (Due::Until { now, .. }, Some(d)) => {
                     Some(now.saturating_add(i64::try_from(d).unwrap_or(i64::MAX)))

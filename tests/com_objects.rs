@@ -784,7 +784,7 @@ fn interface_pointers_are_send_and_sync() {
     assert_send_sync::<ISynthSinkDMus>();
     assert_send_sync::<IMasterClock>();
     assert_send_sync::<IAllocatorMXF>();
-    assert_send_sync::<mxf::com::ComPtr>();
+    assert_send_sync::<mxf::com::ComPtr<mxf::interfaces::IMXF>>();
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! `deny(clippy::undocumented_unsafe_blocks)`, `deny(clippy::multiple_unsafe_ops_per_block)`
 //! and `deny(missing_docs)`, so an undocumented `unsafe` block, an unsafe operation outside an
 //! `unsafe` block, or a public item without docs in the generated code fails the build or
-//! `cargo clippy --all-targets -- -D warnings`.
+//! `cargo clippy --all-targets -- -D warnings`. The user's own `unsafe` (an interface's promise
+//! that its IID names its layout) is the user's to document, as here.
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(clippy::multiple_unsafe_ops_per_block)]
@@ -16,6 +17,7 @@ use mxf::prelude::*;
 
 /// A made-up volume control deriving from IMXF.
 #[com_interface(iid = "3F2A1C55-0B7E-4D21-9C4A-6E8D2B1F0A77")]
+// SAFETY: the IID is this interface's own, for these slots in this order.
 pub unsafe trait IVolumeMXF: IMXF {
     /// Slot 7. Sets the volume.
     fn SetVolume(&self, volume: u32) -> NTSTATUS;
@@ -25,6 +27,7 @@ pub unsafe trait IVolumeMXF: IMXF {
 
 /// A made-up private interface without a header IID.
 #[com_interface(no_iid)]
+// SAFETY: no IID, so nothing can ask for it with another layout.
 pub unsafe trait IPrivateTick: IUnknown {
     /// Slot 3. Counts a tick; returns the new total.
     fn Tick(&self) -> u32;

@@ -18,6 +18,7 @@ use core::ffi::c_void;
 
 /// `IUnknown` as kernel COM declares it: `QueryInterface` returns an `NTSTATUS`.
 #[com_interface(iid = "00000000-0000-0000-C000-000000000046", root)]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait IUnknown {
     /// Slot 0. Stores an AddRef'd pointer to `iid` in `*out`, or NULL and an error status.
     fn QueryInterface(&self, iid: *const GUID, out: *mut *mut c_void) -> NTSTATUS;
@@ -29,6 +30,7 @@ pub unsafe trait IUnknown {
 
 /// `IMXF`: the MIDI transform interface every object of the DMus graph speaks.
 #[com_interface(iid = "C096DF9E-FB09-11D1-81B0-0060083316C1", filter_plumbing)]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait IMXF: IUnknown {
     /// Slot 3 (PASSIVE_LEVEL). Sets the streaming state.
     fn SetState(&self, state: KSSTATE) -> NTSTATUS;
@@ -42,7 +44,12 @@ pub unsafe trait IMXF: IUnknown {
 }
 
 /// `IAllocatorMXF`: the per-pin source and final destination of every event.
-#[com_interface(iid = "A5F0D62C-B30F-11D2-B7A3-0060083316C1")]
+///
+/// `IAllocatorMXF_Impl` is an `unsafe trait` (`unsafe_impl`): the safe event layer trusts an
+/// allocator, copying up to `GetBufferSize()` bytes into the buffers `GetBuffer` returns and
+/// taking the events `GetMessage` returns as fresh and its own.
+#[com_interface(iid = "A5F0D62C-B30F-11D2-B7A3-0060083316C1", unsafe_impl)]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait IAllocatorMXF: IMXF {
     /// Slot 7. Stores a fresh event in `*event`.
     fn GetMessage(&self, event: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS;
@@ -60,6 +67,7 @@ pub unsafe trait IAllocatorMXF: IMXF {
 /// queries for it and passes the pointer to `NewStream` directly. It is declared `no_iid` rather
 /// than given an invented IID.
 #[com_interface(no_iid)]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait IMasterClock: IUnknown {
     /// Slot 3 (any IRQL). Stores the current time.
     fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS;
@@ -70,6 +78,7 @@ pub unsafe trait IMasterClock: IUnknown {
 /// Port-private: no header defines an IID for it (declared `no_iid`). The header's return type
 /// (`void`) is used; the documentation's HRESULT is wrong (`domain.md` §1.6).
 #[com_interface(no_iid)]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait IPositionNotify: IUnknown {
     /// Slot 3. The events up to `byte_position` of the render stream have been consumed.
     fn PositionNotify(&self, byte_position: u64);
@@ -77,6 +86,7 @@ pub unsafe trait IPositionNotify: IUnknown {
 
 /// `IServiceSink`: something a service group can call back.
 #[com_interface(iid = "22C6AC64-851B-11D0-9A7F-00AA0038ACFE")]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait IServiceSink: IUnknown {
     /// Slot 3. Service is requested (called at DISPATCH_LEVEL).
     fn RequestService(&self);
@@ -84,6 +94,7 @@ pub unsafe trait IServiceSink: IUnknown {
 
 /// `IServiceGroup`: a set of service sinks serviced together.
 #[com_interface(iid = "22C6AC65-851B-11D0-9A7F-00AA0038ACFE")]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait IServiceGroup: IServiceSink {
     /// Slot 4. Adds a member (AddRef'd by the group).
     fn AddMember(&self, sink: Option<ComRef<'_, IServiceSink>>) -> NTSTATUS;
@@ -99,6 +110,7 @@ pub unsafe trait IServiceGroup: IServiceSink {
 
 /// `IPort`: the common base of PortCls ports.
 #[com_interface(iid = "B4C90A25-5791-11D0-86F9-00A0C911B544")]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait IPort: IUnknown {
     /// Slot 3. `Init(DeviceObject, Irp, UnknownMiniport, UnknownAdapter, ResourceList)`.
     fn Init(
@@ -133,6 +145,7 @@ pub unsafe trait IPort: IUnknown {
 
 /// `IPortDMus`: the DMus port as its miniport sees it.
 #[com_interface(iid = "C096DF9C-FB09-11D1-81B0-0060083316C1")]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait IPortDMus: IPort {
     /// Slot 6 (any IRQL). Requests service of `group`, or of the miniport's and every stream's
     /// group for NULL.
@@ -143,6 +156,7 @@ pub unsafe trait IPortDMus: IPort {
 
 /// `IMiniport`: the common base of PortCls miniports.
 #[com_interface(iid = "B4C90A24-5791-11D0-86F9-00A0C911B544")]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait IMiniport: IUnknown {
     /// Slot 3. Stores the filter descriptor (`PPCFILTER_DESCRIPTOR*`).
     fn GetDescription(&self, description: *mut *mut c_void) -> NTSTATUS;
@@ -161,6 +175,7 @@ pub unsafe trait IMiniport: IUnknown {
 
 /// `IMiniportDMus`: a DirectMusic miniport.
 #[com_interface(iid = "C096DF9D-FB09-11D1-81B0-0060083316C1")]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait IMiniportDMus: IMiniport {
     /// Slot 5 (PASSIVE_LEVEL). `Init(UnknownAdapter, ResourceList, Port, ServiceGroup)`.
     fn Init(
@@ -190,6 +205,7 @@ pub unsafe trait IMiniportDMus: IMiniport {
 
 /// `ISynthSinkDMus`: the wave sink of a software synthesizer's stream.
 #[com_interface(iid = "1F476974-679B-11D2-8F7D-00C04FBF8FEF")]
+// SAFETY: the IID (if any) is the header\'s, for these slots in this order (domain.md §1).
 pub unsafe trait ISynthSinkDMus: IMXF {
     /// Slot 7. Renders `length` sample frames at sample position `position` into `buffer`.
     fn Render(&self, buffer: *mut u8, length: u32, position: i64);

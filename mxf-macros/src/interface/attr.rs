@@ -19,6 +19,8 @@ pub struct Options {
     /// `filter_plumbing`: the framework implements this interface for `FilterObject` itself
     /// (IMXF, inside mxf), so no forwarding to the filter is generated.
     pub filter_plumbing: bool,
+    /// `unsafe_impl`: implementing the interface is a promise safe code relies on.
+    pub unsafe_impl: bool,
     /// Whether `iid` was written (even if malformed).
     iid_given: bool,
     /// With both `iid` and `no_iid`: the second of the two, where the contradiction is reported.
@@ -87,12 +89,15 @@ pub fn parse(attr: TokenStream, cx: &mut Ctxt) -> Options {
             }
             ("root", Meta::Path(_)) => o.root = true,
             ("filter_plumbing", Meta::Path(_)) => o.filter_plumbing = true,
-            ("no_iid" | "root" | "filter_plumbing", other) => {
+            ("unsafe_impl", Meta::Path(_)) => o.unsafe_impl = true,
+            ("no_iid" | "root" | "filter_plumbing" | "unsafe_impl", other) => {
                 cx.error_spanned_by(other, "this option takes no value")
             }
             _ => cx.error_spanned_by(
                 meta.path(),
-                format!("unknown option `{ident}`; expected `iid = \"…\"` or `no_iid`"),
+                format!(
+                    "unknown option `{ident}`; expected `iid = \"…\"`, `no_iid` or `unsafe_impl`"
+                ),
             ),
         }
     }

@@ -143,6 +143,29 @@ fn plain_value(ty: &Type) -> bool {
     }
 }
 
+/// A `ComRef` parameter is lent for the call: a named lifetime (`'static`) would let a safe
+/// implementation keep it after the caller released it.
+fn borrowed_for_the_call(tp: &syn::TypePath, cx: &mut Ctxt) {
+    let Some(last) = tp.path.segments.last() else {
+        return;
+    };
+    if last.ident != "ComRef" {
+        return;
+    }
+    if let PathArguments::AngleBracketed(a) = &last.arguments {
+        for ga in &a.args {
+            if let GenericArgument::Lifetime(l) = ga
+                && l.ident != "_"
+            {
+                cx.error_spanned_by(
+                    l,
+                    "an interface parameter is lent for the call only: write `ComRef<'_, I>` (to keep it, clone it into an owned pointer)",
+                );
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Position {
     Param,
@@ -216,6 +239,9 @@ fn ffi_type(ty: &Type, pos: Position, cx: &mut Ctxt) {
                             && !matches!(inner, Type::Path(_))
                         {
                             ffi_type(inner, pos, cx);
+                        }
+                        if let GenericArgument::Type(Type::Path(inner)) = ga {
+                            borrowed_for_the_call(inner, cx);
                         }
                     }
                 }

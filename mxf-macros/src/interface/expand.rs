@@ -86,7 +86,7 @@ fn gen_pointer_type(i: &Interface) -> TokenStream {
         /// method calls through the object's vtable, so it works on objects written in C++ too.
         #[repr(transparent)]
         #[derive(Clone, PartialEq, Eq, Debug)]
-        #vis struct #ident(::mxf::com::ComPtr);
+        #vis struct #ident(::mxf::com::ComPtr<#ident>);
     }
 }
 
@@ -149,8 +149,22 @@ fn gen_interface_impl(i: &Interface, n: &Names) -> TokenStream {
     let base_match = i.base.as_ref().map(
         |_| quote_spanned! {base_span(i)=> || <#alias as ::mxf::com::Interface>::matches(iid) },
     );
+    // The user's own `unsafe` token: declaring an interface promises that its IID names this
+    // layout (a wrong IID lets `cast` hand out a pointer with another vtable), and a crate that
+    // forbids `unsafe_code` must see that promise.
+    // A marker impl spanned at the user's own `unsafe`: declaring an interface promises that
+    // its IID names this layout (a wrong IID lets `cast` hand out a pointer with another
+    // vtable), and a crate that forbids `unsafe_code` must see that promise.
+    let promise = i.unsafety.map(|u| {
+        quote_spanned! {u.span=>
+            #[doc(hidden)]
+            unsafe impl ::mxf::com::IidNamesLayout for #ident {}
+        }
+    });
     quote! {
-        // SAFETY: repr(transparent) over ComPtr; the vtable begins with the base's.
+        #promise
+        // SAFETY: repr(transparent) over ComPtr; the vtable begins with the base's; the IID is
+        // the user's promise.
         unsafe impl ::mxf::com::Interface for #ident {
             type Vtable = #vtbl;
             const IID: ::mxf::abi::GUID = ::mxf::abi::GUID::from_u128(#iid);
@@ -247,11 +261,26 @@ fn gen_impl_trait(i: &Interface, n: &Names) -> TokenStream {
         "an object exposing `{ident}` implements `{imp}` and the `_Impl` trait of every ancestor of `{ident}`"
     );
     // Spanned at the user's trait name: "`X` does not implement" errors point there.
+    let (unsafety, safety_doc) = if i.unsafe_impl_trait {
+        (
+            quote! { unsafe },
+            quote! {
+                ///
+                /// # Safety
+                /// Safe code trusts what an implementation returns (an allocator's
+                /// `GetBufferSize` sizes the copies into its buffers, say): each method keeps
+                /// the contract the interface's documentation gives it.
+            },
+        )
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
     quote_spanned! {i.ident.span()=>
         #[doc = #doc]
+        #safety_doc
         #[allow(non_camel_case_types)]
         #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-        #vis trait #imp {
+        #vis #unsafety trait #imp {
             #(#methods)*
         }
     }
@@ -332,6 +361,9 @@ fn gen_filter_forwarding(i: &Interface, n: &Names) -> TokenStream {
     }
     let imp = &n.imp;
     let filter = Ident::new("__F", Span::mixed_site());
+    // SAFETY (of the generated `unsafe impl`): every method forwards to the filter's own
+    // implementation of the same unsafe trait, which keeps the contract.
+    let unsafety = i.unsafe_impl_trait.then(|| quote! { unsafe });
     let methods = i.methods.iter().map(|m| {
         let (names, types) = params(m);
         let (name, r) = (&m.ident, ret(m));
@@ -355,7 +387,7 @@ fn gen_filter_forwarding(i: &Interface, n: &Names) -> TokenStream {
     quote! {
         /// An `#[mxf_filter]` object exposes the interface through its filter's implementation.
         #[diagnostic::do_not_recommend]
-        impl<#filter> #imp for ::mxf::filter::FilterObject<#filter>
+        #unsafety impl<#filter> #imp for ::mxf::filter::FilterObject<#filter>
         where
             #filter: ::mxf::filter::Filter + #imp,
         {

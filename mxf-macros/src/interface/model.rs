@@ -8,6 +8,12 @@ use syn::{Attribute, ItemTrait, Path, TraitItem, Type, TypeParamBound, Visibilit
 
 pub struct Interface {
     pub attrs: Vec<Attribute>,
+    /// The user's `unsafe` (the promise that the IID names this layout): re-emitted on the
+    /// `unsafe impl Interface`, so `#![forbid(unsafe_code)]` sees it.
+    pub unsafety: Option<syn::Token![unsafe]>,
+    /// `unsafe_impl`: the `_Impl` trait is an `unsafe trait` (safe code trusts what its
+    /// implementations return, as the event layer trusts an allocator's `GetBufferSize`).
+    pub unsafe_impl_trait: bool,
     pub vis: Visibility,
     pub ident: Ident,
     /// `None` only for the root (IUnknown).
@@ -91,6 +97,8 @@ impl Interface {
                 Some(options.iid.unwrap_or(0))
             },
             forward_to_filter: !options.root && !options.filter_plumbing,
+            unsafety: t.unsafety,
+            unsafe_impl_trait: options.unsafe_impl,
             methods,
         })
     }

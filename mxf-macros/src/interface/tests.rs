@@ -42,7 +42,7 @@ fn valid_interface_expands_without_errors() {
     assert_no_error(&out);
     let text = compact(&out);
     for item in [
-        "pubstructIFoo(::mxf::com::ComPtr)",
+        "pubstructIFoo(::mxf::com::ComPtr<IFoo>)",
         "pubstructIFoo_Vtbl",
         "pubtraitIFoo_Impl",
         "unsafeimpl::mxf::com::InterfaceforIFoo",
@@ -343,6 +343,10 @@ fn method_modifiers() {
         (
             quote! { #[cfg(any())] fn Gone(&self) -> u32; },
             "cannot be conditional",
+        ),
+        (
+            quote! { fn Keep(&self, s: Option<ComRef<'static, IMXF>>) -> NTSTATUS; },
+            "lent for the call only",
         ),
         (
             quote! { #[inline] fn Fast(&self) -> u32; },

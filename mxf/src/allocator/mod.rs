@@ -346,7 +346,9 @@ impl IMXF_Impl for Allocator {
     }
 }
 
-impl IAllocatorMXF_Impl for Allocator {
+// SAFETY: GetBufferSize is the constant size of every buffer GetBuffer hands out, and GetMessage
+// hands out fresh events of this allocator, each to one owner (tested against domain.md §6).
+unsafe impl IAllocatorMXF_Impl for Allocator {
     #[inline]
     unsafe fn GetMessage(&self, event: *mut *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
         if !is_usable_out(event) {

@@ -12,8 +12,8 @@ mod self_ref;
 
 pub use handle::ObjectHandle;
 pub use interface::{
-    AbiReturn, AbiSafe, CloneInterface, ComPtr, ComRef, Interface, PlainValue, assert_abi_return,
-    assert_abi_safe, assert_plain_value,
+    AbiReturn, AbiSafe, CloneInterface, ComPtr, ComRef, IidNamesLayout, Interface, PlainValue,
+    assert_abi_return, assert_abi_safe, assert_plain_value,
 };
 pub use object::{ComImpl, ComObject, IntoComObject, ObjectImpl, VtableFor};
 pub use refcount::{RefCount, Released};

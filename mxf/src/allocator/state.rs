@@ -95,8 +95,10 @@ pub(crate) struct EventSlot {
 ))]
 const STATE_BEFORE_EVENT: usize = EVENT_OFFSET - offset_of!(EventSlot, state);
 
-/// A long-event buffer with its state word and free-list link.
-#[repr(C, align(16))]
+/// A long-event buffer with its state word and free-list link. Aligned to no more than a pool
+/// block is (8 bytes on 32-bit Windows, `MEMORY_ALLOCATION_ALIGNMENT`): a page of slots more
+/// aligned than that cannot be allocated there.
+#[repr(C, align(8))]
 pub(crate) struct BufferSlot {
     state: u32,
     next: *mut BufferSlot,
@@ -106,7 +108,10 @@ pub(crate) struct BufferSlot {
 const EVENT_OFFSET: usize = offset_of!(EventSlot, event);
 const DATA_OFFSET: usize = offset_of!(BufferSlot, data);
 const _: () = assert!(size_of::<EventSlot>() - size_of::<DMUS_KERNEL_EVENT>() <= 8);
-const _: () = assert!(size_of::<BufferSlot>() == 256);
+// 256 bytes on 64-bit targets, 248 on 32-bit ones; 16 to a page either way.
+const _: () = assert!(size_of::<BufferSlot>() <= 256 && BUFFERS_PER_PAGE == 16);
+const _: () = assert!(align_of::<BufferSlot>() <= crate::platform::POOL_ALIGNMENT);
+const _: () = assert!(align_of::<EventSlot>() <= crate::platform::POOL_ALIGNMENT);
 
 /// The first 16 bytes of an event slot being handed out, written by one store under the lock
 /// ([`State::pop_event`]): the state word 0 (handed out), the padding, and the first 8 bytes of

@@ -90,6 +90,14 @@ fn item29_disconnect_current_or_null_succeeds_other_fails() {
         STATUS_SUCCESS,
         "NULL succeeds when unconnected too"
     );
+    // Unconnected, the filter's sink is its allocator (as in Microsoft's MXFs): naming it
+    // succeeds and changes nothing; while connected elsewhere it is not the sink.
+    let alloc_as_mxf: IMXF = (**r.alloc).clone();
+    assert_eq!(disconnect(&f, Some(&alloc_as_mxf)), STATUS_SUCCESS);
+    assert_eq!(connect(&f, &r.sink), STATUS_SUCCESS);
+    assert_eq!(disconnect(&f, Some(&alloc_as_mxf)), STATUS_UNSUCCESSFUL);
+    r.put(&f, &[Ev::new(&note(63))]).unwrap();
+    assert_eq!(r.log.take().len(), 1, "still connected");
     assert!(r.balanced());
 }
 
@@ -309,4 +317,23 @@ fn a_filter_exposes_a_further_interface_of_mxf() {
     assert_eq!(f.stats().events_out, 1);
     drop((sink, back, f));
     assert_eq!(r.alloc.stats().outstanding_events, 0);
+}
+
+#[test]
+fn a_filter_cannot_be_connected_to_itself() {
+    // Every event it delivered would come straight back in, without end.
+    let r = rig();
+    let f = Transpose::new(1).into_filter(&r.alloc).unwrap();
+    let me: IMXF = (*f).clone();
+    assert_eq!(connect(&f, &me), STATUS_INVALID_PARAMETER);
+    // Still unconnected: its output goes to the allocator.
+    let e = mxf::event::Event::with_bytes(&r.alloc, &note(60), 1, 0)
+        .unwrap()
+        .into_raw();
+    // SAFETY: handing the event over.
+    assert_eq!(unsafe { f.PutMessage(e) }, STATUS_SUCCESS);
+    assert_eq!(r.alloc.stats().outstanding_events, 0);
+    // Another filter is still a fine sink.
+    let g = Transpose::new(2).into_filter(&r.alloc).unwrap();
+    assert_eq!(connect(&f, &g), STATUS_SUCCESS);
 }

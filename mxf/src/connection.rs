@@ -94,9 +94,26 @@ pub fn connect_output<S, const N: usize>(
     sink: Option<ComRef<'_, IMXF>>,
     limit: usize,
 ) -> NTSTATUS {
+    connect_output_not_to(lock, outputs, sink, limit, |_| false)
+}
+
+/// [`connect_output`] for an object that refuses a connection to itself: `is_self(sink)` tells
+/// (usually [`ComObject::holds_interface`](crate::com::ComObject::holds_interface)), and such a
+/// sink is refused with `STATUS_INVALID_PARAMETER` (every event delivered would come back in,
+/// without end).
+pub fn connect_output_not_to<S, const N: usize>(
+    lock: &SpinLock<S>,
+    outputs: impl FnOnce(&mut S) -> &mut Outputs<N>,
+    sink: Option<ComRef<'_, IMXF>>,
+    limit: usize,
+    is_self: impl FnOnce(*const core::ffi::c_void) -> bool,
+) -> NTSTATUS {
     let Some(sink) = sink else {
         return STATUS_UNSUCCESSFUL;
     };
+    if is_self(sink.as_raw()) {
+        return crate::abi::STATUS_INVALID_PARAMETER;
+    }
     let sink = sink.to_owned();
     let refused = {
         let mut guard = lock.lock();
@@ -106,6 +123,36 @@ pub fn connect_output<S, const N: usize>(
         Ok(()) => STATUS_SUCCESS,
         // The refused reference is released here, outside the lock.
         Err(_) => STATUS_UNSUCCESSFUL,
+    }
+}
+
+/// [`disconnect_output`] for an object that delivers to `allocator` while unconnected, as
+/// Microsoft's MXFs do (their sink *is* the allocator then): `DisconnectOutput(allocator)` of an
+/// unconnected object names its current sink and succeeds, changing nothing (`domain.md` §1.3,
+/// item 29).
+pub fn disconnect_output_from<S, const N: usize>(
+    lock: &SpinLock<S>,
+    outputs: impl FnOnce(&mut S) -> &mut Outputs<N>,
+    sink: Option<ComRef<'_, IMXF>>,
+    allocator: &crate::interfaces::IAllocatorMXF,
+) -> NTSTATUS {
+    let taken = {
+        let mut guard = lock.lock();
+        let outs = outputs(&mut guard);
+        match outs.disconnect(sink) {
+            Err(_)
+                if !outs.is_connected()
+                    && sink.is_some_and(|s| s.as_raw() == allocator.as_raw()) =>
+            {
+                Ok([const { None }; N])
+            }
+            other => other,
+        }
+    };
+    match taken {
+        // The references are released here, outside the lock.
+        Ok(_) => STATUS_SUCCESS,
+        Err(s) => s,
     }
 }
 

@@ -14,12 +14,12 @@
 //!   already taken are cut there ([`Chain::unwrap_packages`]). What a filter cannot know is
 //!   whether an event it is given was already returned to its allocator (that takes the
 //!   allocator's books: mxf's allocator refuses such a put itself), nor what lies behind an
-//!   event of another allocator once that allocator refuses it; and a filter connected to
-//!   itself recurses.
+//!   event of another allocator once that allocator refuses it; and a cycle through several
+//!   filters recurses (a connection of a filter to itself is refused, see below).
 //! * **`PutMessage(NULL)`**: succeeds and does nothing (a filter holds no input).
 //! * **Connections** (`domain.md` items 27–30): `ConnectOutput(NULL)` fails; `ConnectOutput(s)`
 //!   connects the first free output (`STATUS_UNSUCCESSFUL` when all are connected: a connection is
-//!   never replaced); `DisconnectOutput(s)` disconnects the output holding `s`,
+//!   never replaced; `STATUS_INVALID_PARAMETER` for the filter itself, which would recurse); `DisconnectOutput(s)` disconnects the output holding `s`,
 //!   `DisconnectOutput(NULL)` disconnects all; anything else fails. An output that is not
 //!   connected delivers to the allocator.
 //! * **State** policy: in `KSSTATE_STOP` and `KSSTATE_ACQUIRE` incoming events go straight back to
@@ -37,8 +37,8 @@ use crate::abi::{
     DMUS_KERNEL_EVENT, KSSTATE, KSSTATE_ACQUIRE, KSSTATE_RUN, KSSTATE_STOP, NTSTATUS, POOL_TYPE,
     Result, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
-use crate::com::{ComRef, ObjectHandle, ObjectImpl};
-use crate::connection::{Outputs, connect_output, disconnect_output};
+use crate::com::{ComObject, ComRef, ObjectHandle, ObjectImpl};
+use crate::connection::{Outputs, connect_output_not_to, disconnect_output_from};
 use crate::event::{Chain, Event};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
@@ -285,7 +285,7 @@ impl<F: Filter> FilterObject<F> {
     }
 }
 
-impl<F: Filter> IMXF_Impl for FilterObject<F> {
+impl<F: Filter + ObjectImpl<Value = FilterObject<F>>> IMXF_Impl for FilterObject<F> {
     fn SetState(&self, state: KSSTATE) -> NTSTATUS {
         if state.known().is_none() {
             return STATUS_INVALID_PARAMETER;
@@ -304,11 +304,17 @@ impl<F: Filter> IMXF_Impl for FilterObject<F> {
 
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
         let limit = F::OUTPUTS.clamp(1, MAX_OUTPUTS);
-        connect_output(&self.plumbing, |p| &mut p.outputs, sink, limit)
+        connect_output_not_to(
+            &self.plumbing,
+            |p| &mut p.outputs,
+            sink,
+            limit,
+            |s| ComObject::<F>::holds_interface(self, s),
+        )
     }
 
     fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        disconnect_output(&self.plumbing, |p| &mut p.outputs, sink)
+        disconnect_output_from(&self.plumbing, |p| &mut p.outputs, sink, &self.alloc)
     }
 }
 

@@ -3,7 +3,7 @@
 use super::CAPTURE_CHANNEL_GROUP;
 use super::shared::StreamSlot;
 use mxf::com::{ComRef, IntoComObject, ObjectImpl};
-use mxf::connection::{Outputs, connect_output, disconnect_output};
+use mxf::connection::{Outputs, connect_output_not_to, disconnect_output_from};
 use mxf::platform::SpinLock;
 use mxf::platform::atomic::{AtomicU32, Ordering};
 
@@ -165,10 +165,16 @@ impl IMXF_Impl for CaptureStream {
     /// The connection rules of every MXF (items 27–29), from `mxf::connection`: NULL and a
     /// second connection are refused; unconnected, captured events go to the allocator.
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        connect_output(&self.output, |o| o, sink, 1)
+        connect_output_not_to(
+            &self.output,
+            |o| o,
+            sink,
+            1,
+            |s| mxf::com::ComObject::<Self>::holds_interface(self, s),
+        )
     }
 
     fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        disconnect_output(&self.output, |o| o, sink)
+        disconnect_output_from(&self.output, |o| o, sink, &self.alloc)
     }
 }

@@ -446,6 +446,22 @@ impl<T: ObjectImpl> ComObject<T> {
         unsafe { &(*obj).value }
     }
 
+    /// Whether `iface` is an interface pointer of the object that holds `value` (one of its
+    /// chains, or its inner unknown): a comparison of addresses, nothing is read. An object uses
+    /// it to refuse a connection to itself (delivering to itself would recurse without end).
+    /// For a `value` that is not inside a `ComObject<T>` the answer is `false` for every
+    /// pointer an object could be handed.
+    pub fn holds_interface(value: &T::Value, iface: *const c_void) -> bool {
+        let value_at = core::ptr::from_ref(value).addr();
+        let Some(base) = value_at.checked_sub(offset_of!(Self, value)) else {
+            return false;
+        };
+        iface
+            .addr()
+            .checked_sub(base)
+            .is_some_and(|d| d % SLOT == 0 && d <= T::CHAINS.saturating_mul(SLOT))
+    }
+
     /// The value behind any interface pointer of this object type.
     ///
     /// # Safety

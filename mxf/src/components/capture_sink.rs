@@ -87,7 +87,7 @@ use crate::abi::{
     STATUS_SUCCESS,
 };
 use crate::com::{ComRef, ObjectHandle};
-use crate::connection::{Outputs, connect_output, disconnect_output};
+use crate::connection::{Outputs, connect_output_not_to, disconnect_output_from};
 use crate::event::{Chain, Event};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
@@ -635,11 +635,17 @@ impl IMXF_Impl for CaptureSink {
     }
 
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        connect_output(&self.state, |st| &mut st.output, sink, 1)
+        connect_output_not_to(
+            &self.state,
+            |st| &mut st.output,
+            sink,
+            1,
+            |s| crate::com::ComObject::<CaptureSink>::holds_interface(self, s),
+        )
     }
 
     fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        disconnect_output(&self.state, |st| &mut st.output, sink)
+        disconnect_output_from(&self.state, |st| &mut st.output, sink, &self.alloc)
     }
 }
 

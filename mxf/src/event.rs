@@ -902,6 +902,26 @@ impl EventList {
         unsafe { Event::from_raw(p.as_ptr(), alloc) }
     }
 
+    /// Merges `other` in by presentation time, stably (on equal times this list's events
+    /// first). O(1) when `other` starts no earlier than this list's last event, one walk of both
+    /// otherwise.
+    ///
+    /// # Safety
+    /// Both lists are sorted by presentation time (the merge finds the new tail from that).
+    pub unsafe fn merge_sorted(&mut self, other: EventList) {
+        if other.is_empty() {
+            return;
+        }
+        if self.tail.is_null() {
+            *self = other;
+            return;
+        }
+        let n = other.len;
+        // SAFETY: `other` is an acyclic list of live events we now own (its invariant), sorted
+        // (the caller's contract), in no other list; its tail is its last event.
+        unsafe { self.insert_sorted_chain(other.head, other.tail, n) };
+    }
+
     /// Appends `other`, keeping both orders.
     pub fn append(&mut self, other: EventList) {
         if other.is_empty() {

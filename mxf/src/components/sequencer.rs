@@ -17,7 +17,8 @@
 //!   ([`SequencerHandle::next_wakeup`] gives the same deadline as an absolute clock time).
 //! * `SetState` returns `STATUS_NOT_IMPLEMENTED` and does not gate delivery (item 35).
 //! * `ConnectOutput` / `DisconnectOutput` follow `domain.md` §1.3 (items 27–29); while no output
-//!   is connected, due events go to the allocator (item 30).
+//!   is connected, due events go to the allocator (item 30). A connection to the sequencer itself
+//!   is refused with `STATUS_INVALID_PARAMETER`.
 //! * Destroying the sequencer returns every queued event to the allocator (item 36).
 //!
 //! # Differences from Microsoft's sequencer
@@ -45,7 +46,7 @@ use crate::abi::{
     STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS,
 };
 use crate::com::{ComRef, ObjectHandle};
-use crate::connection::{Outputs, connect_output, disconnect_output};
+use crate::connection::{Outputs, connect_output_not_to, disconnect_output_from};
 use crate::event::{ChainEnd, EventList, TimeQueue, scan_chain, sort_chain_by_time};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl, IMasterClock};
 use crate::platform::SpinLock;
@@ -179,7 +180,12 @@ impl Sequencer {
                 Due::Until { due, .. } => st.queue.take_until(due),
                 Due::Nothing => EventList::new(),
             };
-            st.outbox.append(taken);
+            // Merged, not appended: another CPU's delivery may still hold an earlier batch in
+            // the outbox, and an event put since may be due before its last one; one chain
+            // goes out sorted either way (items 31–32).
+            // SAFETY: the outbox holds only batches taken from the queue, each sorted, merged
+            // sorted; `taken` is such a batch.
+            unsafe { st.outbox.merge_sorted(taken) };
             let delay = st.queue.first_time().map(|next| match due {
                 Due::Until { due, .. } => delay_until(next, due, min_delay),
                 Due::All | Due::Nothing => min_delay,
@@ -305,11 +311,17 @@ impl IMXF_Impl for Sequencer {
     }
 
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        connect_output(&self.state, |st| &mut st.output, sink, 1)
+        connect_output_not_to(
+            &self.state,
+            |st| &mut st.output,
+            sink,
+            1,
+            |s| crate::com::ComObject::<Sequencer>::holds_interface(self, s),
+        )
     }
 
     fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        disconnect_output(&self.state, |st| &mut st.output, sink)
+        disconnect_output_from(&self.state, |st| &mut st.output, sink, &self.alloc)
     }
 }
 
@@ -827,6 +839,11 @@ mod tests {
         assert_eq!(r.connect(Some(&r.sink)), STATUS_SUCCESS);
         r.put(&[(3, 0)]);
         assert_eq!(r.tags(), [vec![1u8], vec![3]]);
+        // Not to itself: its deliveries would come back in without end.
+        assert_eq!(r.disconnect(None), STATUS_SUCCESS);
+        let me: IMXF = (*r.seq).clone();
+        assert_eq!(r.connect(Some(&me)), STATUS_INVALID_PARAMETER);
+        assert_eq!(r.connect(Some(&r.sink)), STATUS_SUCCESS);
     }
 
     #[test]
@@ -934,5 +951,55 @@ mod tests {
         assert_eq!(r.outstanding(), 0);
         let st = r.seq.stats();
         assert_eq!(st.received, st.delivered);
+    }
+
+    #[test]
+    fn every_delivered_chain_is_sorted_under_concurrent_puts_and_timer_runs() {
+        // Two CPUs put chains around "now" (some already due) while a third moves the clock and
+        // runs the timer: batches taken by different CPUs meet in the outbox, and each chain that
+        // leaves must still be in time order (items 31–32).
+        let r = Arc::new(Rig::new(500));
+        let per = if cfg!(miri) { 20 } else { 3000 };
+        let putters: Vec<_> = (0..2u8)
+            .map(|t| {
+                let r = r.clone();
+                std::thread::spawn(move || {
+                    let mut x = 0x9E37_79B9u32.wrapping_add(u32::from(t));
+                    for _ in 0..per {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        let now = r.now.load(Ordering::Relaxed);
+                        let t0 = now + i64::from(x % 20_000) - 2_000;
+                        r.put(&[(t, t0), (t, t0 + 1)]);
+                    }
+                })
+            })
+            .collect();
+        let timer = {
+            let r = r.clone();
+            std::thread::spawn(move || {
+                for _ in 0..per {
+                    r.now.fetch_add(7, Ordering::Relaxed);
+                    r.seq.process_queues();
+                }
+            })
+        };
+        for h in putters {
+            h.join().unwrap();
+        }
+        timer.join().unwrap();
+        r.now.store(i64::MAX, Ordering::Relaxed);
+        r.seq.process_queues();
+        let calls = r.calls();
+        for c in &calls {
+            assert!(
+                c.windows(2).all(|w| w[0].time <= w[1].time),
+                "a delivered chain out of time order: {:?}",
+                c.iter().map(|s| s.time).collect::<Vec<_>>()
+            );
+        }
+        assert_eq!(calls.iter().map(Vec::len).sum::<usize>(), 2 * 2 * per);
+        assert_eq!(r.outstanding(), 0);
     }
 }

@@ -50,9 +50,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Where the master clock comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClockMode {
-    /// Time moves only through [`Port::set_time`]: deterministic, as fast as possible.
+    /// Time moves only through [`Port::set_time`]: deterministic, as fast as possible. Its
+    /// timers are exact, so a render pin's sequencer re-arms for the next event's time itself
+    /// rather than no sooner than 1 ms (`domain.md` item 34 models the kernel's timer
+    /// resolution, which would only make events leave late here): a deliberate deviation.
     Virtual,
-    /// The host's monotonic clock, in 100 ns since the port was created.
+    /// The host's monotonic clock, in 100 ns since the port was created. The sequencer keeps
+    /// item 34's 1 ms floor.
     Real,
 }
 

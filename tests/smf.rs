@@ -1212,3 +1212,33 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn writing_refuses_songs_too_long_for_a_file_of_reasonable_size() {
+    // The latest time at the finest grid: 2^26 bridging events; refused, not gigabytes.
+    let e = write_smf_until(
+        &[(i64::MAX, vec![0x90, 60, 1])],
+        &TempoMap::constant(0x7FFF, 1),
+        0,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("empty events"), "{e}");
+    // A map built by hand with a zero tempo and division reads them as 1 (no division by zero).
+    let map = TempoMap {
+        ppq: Some(0),
+        smpte_ticks_per_second: (0, 1),
+        changes: vec![(0, 0)],
+    };
+    assert!(write_smf_until(&[(10, vec![0x90, 60, 1])], &map, 10).is_ok());
+    // A long gap that fits is still bridged exactly.
+    let song = read_smf(
+        &write_smf_until(
+            &[(0, vec![0x90, 60, 1]), (i64::MAX / 4, vec![0x80, 60, 0])],
+            &TempoMap::constant(96, 500_000),
+            0,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(song.messages.len(), 2);
+}

@@ -86,7 +86,8 @@ impl TempoMap {
     /// 100 ns units per tick at a tempo.
     fn units_per_tick(&self, usec_per_quarter: u32) -> f64 {
         match self.ppq {
-            Some(ppq) => f64::from(usec_per_quarter) * 10.0 / f64::from(ppq),
+            // A map built by hand may hold 0 for either: read as 1, as the reader does.
+            Some(ppq) => f64::from(usec_per_quarter.max(1)) * 10.0 / f64::from(ppq.max(1)),
             None => {
                 let (ticks, secs) = self.smpte_ticks_per_second;
                 10_000_000.0 * f64::from(secs.max(1)) / f64::from(ticks.max(1))
@@ -862,6 +863,9 @@ pub fn write_smf(
     write_smf_until(messages, tempo, 0)
 }
 
+/// The most empty events [`write_smf_until`] writes to bridge long gaps.
+const MAX_BRIDGES: u64 = 1 << 20;
+
 /// The longest delta time an SMF event holds.
 const MAX_DELTA: u64 = 0x0FFF_FFFF;
 
@@ -906,6 +910,15 @@ pub fn write_smf_until(
     }
     timed.sort_by_key(|e| (e.0, e.1));
     let end_tick = times.tick_of(end).max(timed.last().map_or(0, |e| e.0));
+    // Each gap longer than a delta time holds takes an empty event per 2^28 - 1 ticks: a song
+    // whose ticks would need more than a million of them is refused rather than written as
+    // gigabytes of padding.
+    let bridges = end_tick / MAX_DELTA;
+    if bridges > MAX_BRIDGES {
+        return Err(SmfError(std::format!(
+            "the song ends at tick {end_tick}: writing it would take {bridges} empty events to span the gaps (at most {MAX_BRIDGES})"
+        )));
+    }
     timed.push((end_tick, 2, TrackEventKind::Meta(MetaMessage::EndOfTrack)));
     let mut track: Vec<TrackEvent<'_>> = Vec::with_capacity(timed.len());
     let mut last = 0u64;

@@ -1280,3 +1280,66 @@ fn a_truncated_buffer_through_the_port_still_completes_its_irp() {
     assert_eq!(st.outstanding_events, 0);
     assert_eq!(st.anomalies.misuse(), 0);
 }
+
+/// The render pin of [`a_filter_that_submits_to_its_own_pin_does_not_deadlock`].
+static REENTERED_PIN: OnceLock<mxf::host::RenderPin> = OnceLock::new();
+
+/// On its first event, submits another IRP to its own pin (from inside the pin's serving).
+#[mxf_filter]
+struct Resubmit {
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Filter for Resubmit {
+    fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst)
+            && let Some(p) = REENTERED_PIN.get()
+        {
+            let _ = p.submit(one_note_buffer(0x40), 0);
+        }
+        out.push(event);
+    }
+}
+
+fn one_note_buffer(key: u8) -> Vec<u8> {
+    let mut buf = vec![0u8; 64];
+    let n = {
+        let mut w = DmusBufferWriter::new(&mut buf);
+        w.push(1, 0, true, &[0x90, key, 1]).unwrap();
+        w.len()
+    };
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn a_filter_that_submits_to_its_own_pin_does_not_deadlock() {
+    let mpu = VirtualMpu401::new();
+    let port = Port::new(
+        create_uart_miniport(mpu.clone()).unwrap(),
+        ClockMode::Virtual,
+    )
+    .unwrap();
+    let pin = port
+        .open_render_pin(
+            1,
+            StreamFormat::DirectMusic,
+            FilterPlacement::BeforeSequencer,
+            |a| {
+                Ok(vec![
+                    Resubmit {
+                        done: std::sync::atomic::AtomicBool::new(false),
+                    }
+                    .into_filter(a)?
+                    .into_interface(),
+                ])
+            },
+        )
+        .unwrap();
+    let pin = REENTERED_PIN.get_or_init(|| pin);
+    pin.set_state(KSSTATE_RUN).unwrap();
+    pin.submit(one_note_buffer(0x3C), 0).unwrap();
+    // The nested IRP was served by the running serve: both notes reach the wire.
+    let wire: Vec<u8> = mpu.take_output().into_iter().map(|(_, b)| b).collect();
+    assert_eq!(wire, [0x90, 0x3C, 0x01, 0x90, 0x40, 0x01], "{wire:02X?}");
+}

@@ -1574,10 +1574,13 @@ fn item_66_the_capture_service_calls_put_message_null_and_fills_capture_irps() {
         ]
     );
 
-    // Without an empty IRP the data waits in the packer; a new IRP takes it.
+    // Without an empty IRP the data waits in the packer; a new IRP takes it. An IRP whose
+    // buffer cannot exist is dropped, not a panic, and the next one is filled.
     lock(&s.input).push((800, NOTE_OFF.to_vec()));
     g.notify_through(&port);
     assert_eq!(s.put_nulls(), 2);
+    assert!(pin.take_filled().is_empty());
+    pin.submit_buffer(usize::MAX);
     assert!(pin.take_filled().is_empty());
     pin.submit_buffer(256);
     let filled = pin.take_filled();

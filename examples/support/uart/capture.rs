@@ -4,15 +4,8 @@ use super::CAPTURE_CHANNEL_GROUP;
 use super::shared::StreamSlot;
 use mxf::com::{ComRef, IntoComObject, ObjectImpl};
 use mxf::connection::{Outputs, connect_output_not_to, disconnect_output_from};
+use mxf::platform::OneAtATime;
 use mxf::platform::SpinLock;
-use mxf::platform::atomic::{AtomicU32, Ordering};
-
-/// `CaptureStream::pulling`: no pull under way.
-const IDLE: u32 = 0;
-/// A pull under way.
-const BUSY: u32 = 1;
-/// A pull under way, and another requested meanwhile.
-const BUSY_AGAIN: u32 = 2;
 use mxf::prelude::*;
 
 /// The capture stream (`IMXF`).
@@ -21,10 +14,9 @@ pub struct CaptureStream {
     /// The connected sink (the port's capture sink); `None`: the allocator.
     output: SpinLock<Outputs<1>>,
     /// Serialises `PutMessage(NULL)`, so chains leave in the order their bytes arrived, without
-    /// ever waiting: `IDLE`, `BUSY` (one call is pulling) or `BUSY_AGAIN` (and another call came
-    /// meanwhile, from another CPU or from the sink calling back inside the delivery: the puller
-    /// pulls once more for it). One atomic, so no request is lost between check and release.
-    pulling: AtomicU32,
+    /// ever waiting (a call during a pull, from another CPU or from the sink calling back, is
+    /// served by one more pull).
+    pulling: OneAtATime,
     /// The allocator of the pin, AddRef'd: the source of every event sent.
     alloc: IAllocatorMXF,
     /// The master clock, kept for the stream's lifetime (a driver's ISR reads it to stamp
@@ -47,7 +39,7 @@ impl CaptureStream {
     ) -> mxf::abi::Result<IMXF> {
         Self {
             output: SpinLock::new(Outputs::new()),
-            pulling: AtomicU32::new(IDLE),
+            pulling: OneAtATime::new(),
             alloc,
             _clock: clock,
             slot,
@@ -59,39 +51,20 @@ impl CaptureStream {
     /// `PutMessage(NULL)`: sends what the FIFO holds as one chain. A lock held across the
     /// delivery would deadlock a sink that calls back into the stream (a spin lock taken twice at
     /// DISPATCH_LEVEL hangs the CPU), so a call that finds a pull under way leaves its pull to
-    /// that one and returns at once.
+    /// that one and returns at once ([`OneAtATime`]).
     fn pull(&self) -> NTSTATUS {
-        loop {
-            match self
-                .pulling
-                .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(_) => match self.pulling.compare_exchange(
-                    BUSY,
-                    BUSY_AGAIN,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) | Err(BUSY_AGAIN) => return STATUS_SUCCESS,
-                    // The puller finished in between: try to be the puller.
-                    Err(_) => continue,
-                },
-            }
+        if !self.pulling.enter() {
+            return STATUS_SUCCESS;
         }
         loop {
             let status = self.pull_once();
-            match self
-                .pulling
-                .compare_exchange(BUSY, IDLE, Ordering::Release, Ordering::Relaxed)
-            {
-                Ok(_) => return status,
-                Err(_) if !status.is_success() => {
-                    // Out of events: the bytes stay in the FIFO for the next service.
-                    self.pulling.store(IDLE, Ordering::Release);
-                    return status;
-                }
-                Err(_) => self.pulling.store(BUSY, Ordering::Relaxed),
+            if !status.is_success() {
+                // Out of events: the bytes stay in the FIFO for the next service.
+                self.pulling.abandon();
+                return status;
+            }
+            if self.pulling.leave() {
+                return status;
             }
         }
     }

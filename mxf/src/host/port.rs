@@ -31,6 +31,7 @@ use crate::components::packer::{PackerFormat, PackerHandle};
 use crate::components::sequencer::SequencerHandle;
 use crate::components::unpacker::{DmusUnpacker, KsUnpacker, Unpacker};
 use crate::interfaces::*;
+use crate::platform::OneAtATime;
 use core::ffi::c_void;
 use std::boxed::Box;
 use std::collections::VecDeque;
@@ -469,6 +470,7 @@ impl Port {
             pin_sink,
             state: Mutex::new(KSSTATE_STOP),
             deadline: Mutex::new(None),
+            serving: OneAtATime::new(),
         });
         *lock(&core.graph) = Some(GraphRef::Render(Arc::downgrade(&graph)));
         lock(&self.timers).push(Arc::downgrade(&graph));
@@ -679,6 +681,9 @@ struct RenderGraph {
     pin_sink: IServiceSink,
     state: Mutex<KSSTATE>,
     deadline: Mutex<Option<REFERENCE_TIME>>,
+    /// One `serve` at a time, never waited for: a filter that submits to its own pin from
+    /// `process` (inside `serve`) leaves the IRP to the running `serve`.
+    serving: OneAtATime,
 }
 
 impl RenderGraph {
@@ -700,6 +705,18 @@ impl RenderGraph {
 
     /// ServeRender: every IRP not yet handed to the unpacker goes in, in order.
     fn serve(&self) {
+        if !self.serving.enter() {
+            return;
+        }
+        loop {
+            self.serve_once();
+            if self.serving.leave() {
+                return;
+            }
+        }
+    }
+
+    fn serve_once(&self) {
         loop {
             let next = {
                 let mut a = lock(&self.core.acct);
@@ -940,7 +957,13 @@ impl CaptureGraph {
             let Some(size) = lock(&self.buffers).pop_front() else {
                 break;
             };
-            let mut buf = std::vec![0u8; size];
+            // A buffer that cannot be allocated (an absurd size) is an IRP no client could
+            // have sent: dropped, as the I/O manager would refuse it.
+            let mut buf = Vec::new();
+            if buf.try_reserve_exact(size).is_err() {
+                continue;
+            }
+            buf.resize(size, 0);
             let base = self.port.clock.now();
             let f = self.packer.fill(&mut buf, base);
             if f.bytes == 0 {
@@ -948,6 +971,7 @@ impl CaptureGraph {
                 break;
             }
             buf.truncate(f.bytes);
+            buf.shrink_to_fit();
             lock(&self.filled).push(CapturedBuffer {
                 data: buf,
                 base_time: base,
@@ -963,7 +987,8 @@ pub struct CapturePin {
 }
 
 impl CapturePin {
-    /// Queues an empty capture IRP of `size` bytes.
+    /// Queues an empty capture IRP of `size` bytes (one whose buffer cannot be allocated is
+    /// dropped when its turn comes).
     pub fn submit_buffer(&self, size: usize) {
         lock(&self.graph.buffers).push_back(size);
         self.graph.fill();

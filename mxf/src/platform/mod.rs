@@ -27,7 +27,9 @@ mod kernel;
 #[cfg(all(windows, feature = "kernel"))]
 use kernel as backend;
 
+mod gate;
 mod lock;
+pub use gate::OneAtATime;
 pub use lock::{SpinLock, SpinLockGuard};
 
 /// Atomics: `core`'s, or loom's when model checking.

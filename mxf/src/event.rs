@@ -591,7 +591,10 @@ impl<'a> Chain<'a> {
     }
 
     /// Delivers the whole chain with one `PutMessage` to `sink` (or to the allocator for
-    /// `None`). An empty chain is not delivered.
+    /// `None`). An empty chain is not delivered. The sink must return events to this chain's
+    /// allocator (every MXF of one pin does): a sink bound to another allocator hands them to
+    /// one that does not own them, which refuses them (mxf's counts them as foreign), and they
+    /// are lost.
     pub fn deliver(self, sink: Option<&crate::interfaces::IMXF>) -> NTSTATUS {
         if self.is_empty() {
             return STATUS_SUCCESS;

@@ -422,7 +422,10 @@ impl ObjectHandle<Allocator, IAllocatorMXF> {
 
     /// Checks the pool against its books: `true` if the free lists hold exactly the free events
     /// and buffers, each once, each one of this allocator's and marked free. For tests and
-    /// diagnostics: it takes the lock for a time proportional to the pool size.
+    /// diagnostics: it takes the lock for a time proportional to the pool size. Called from a
+    /// `PositionNotify` of a put with more than 64 positioned events it reports `false`: the
+    /// events past the first 64 are in transit then (marked returning, pushed after their
+    /// notifications), and the books count them as returned.
     pub fn audit(&self) -> bool {
         self.value().lock().audit()
     }

@@ -7,7 +7,9 @@
 //!
 //! * [`DmusUnpacker`] for `KSDATAFORMAT_SUBTYPE_DIRECTMUSIC`: `DMUS_EVENTHEADER` records (§5.1).
 //!   Structured records go through the MIDI parser below; unstructured records are copied
-//!   verbatim in chunks.
+//!   verbatim in chunks, flagged INCOMPLETE when more bytes follow the record in the buffer
+//!   (Microsoft's quirk, item 52; [`DmusUnpacker::with_raw_chunk_flags`] switches to per-record
+//!   flags).
 //! * [`KsUnpacker`] for `KSDATAFORMAT_SUBTYPE_MIDI`: `KSMUSICFORMAT` packets, copied as raw
 //!   INCOMPLETE chunks on channel group 1, without parsing (§5.4).
 //!
@@ -198,6 +200,31 @@ impl<'a> Emitter<'a> {
         incomplete: bool,
         data_pos: u64,
     ) -> Result<()> {
+        self.emit_chunks(data, group, time, data_pos, |_| incomplete)
+    }
+
+    /// Raw bytes in chunks, each INCOMPLETE but the last ([`RawChunkFlags::PerRecord`]).
+    fn emit_raw_per_record(
+        &mut self,
+        data: &[u8],
+        group: u16,
+        time: REFERENCE_TIME,
+        data_pos: u64,
+    ) -> Result<()> {
+        let len = data.len();
+        self.emit_chunks(data, group, time, data_pos, |end| end < len)
+    }
+
+    /// Raw bytes in chunks of at most `chunk` bytes; `incomplete(end)` flags the chunk that
+    /// ends at offset `end`.
+    fn emit_chunks(
+        &mut self,
+        data: &[u8],
+        group: u16,
+        time: REFERENCE_TIME,
+        data_pos: u64,
+        incomplete: impl Fn(usize) -> bool,
+    ) -> Result<()> {
         let mut done = 0usize;
         while done < data.len() {
             let end = done.saturating_add(self.chunk).min(data.len());
@@ -209,7 +236,7 @@ impl<'a> Emitter<'a> {
                 piece,
                 group,
                 time,
-                incomplete,
+                incomplete(end),
                 data_pos.saturating_add(len64(done)),
             )?;
         }
@@ -500,11 +527,25 @@ impl MidiParser {
     }
 }
 
+/// How the chunks of an unstructured record are flagged (`domain.md` item 52).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RawChunkFlags {
+    /// Microsoft's (the default, bug-compatible): every chunk is INCOMPLETE exactly when more
+    /// bytes follow the record in the IRP buffer, so a record alone in its buffer gives only
+    /// COMPLETE chunks, and one followed by another only INCOMPLETE ones.
+    #[default]
+    MoreInBuffer,
+    /// Per record: every chunk but the record's last is INCOMPLETE (the record's bytes continue
+    /// in the next event), whatever follows the record.
+    PerRecord,
+}
+
 /// The DirectMusic-format unpacker (`KSDATAFORMAT_SUBTYPE_DIRECTMUSIC`: `DMUS_EVENTHEADER`
 /// records). See the module docs.
 pub struct DmusUnpacker {
     core: Core,
     parser: MidiParser,
+    raw_flags: RawChunkFlags,
 }
 
 impl DmusUnpacker {
@@ -513,7 +554,14 @@ impl DmusUnpacker {
         Self {
             core: Core::new(alloc),
             parser: MidiParser::new(),
+            raw_flags: RawChunkFlags::default(),
         }
+    }
+
+    /// The same, flagging unstructured chunks by `rule` (item 52's quirk is the default).
+    pub fn with_raw_chunk_flags(mut self, rule: RawChunkFlags) -> Self {
+        self.raw_flags = rule;
+        self
     }
 
     /// The state last set.
@@ -571,11 +619,18 @@ impl Unpacker for DmusUnpacker {
                 self.core.stats.dropped_bytes = self.parser.dropped;
                 r
             } else {
-                // Bug-compatible: INCOMPLETE means "more bytes follow this record in the buffer".
-                let more = next < data.len();
-                self.core
-                    .emitter()
-                    .emit_raw(payload, origin.group, origin.time, more, data_pos)
+                let mut em = self.core.emitter();
+                match self.raw_flags {
+                    // Bug-compatible: INCOMPLETE means "more bytes follow this record in the
+                    // buffer".
+                    RawChunkFlags::MoreInBuffer => {
+                        let more = next < data.len();
+                        em.emit_raw(payload, origin.group, origin.time, more, data_pos)
+                    }
+                    RawChunkFlags::PerRecord => {
+                        em.emit_raw_per_record(payload, origin.group, origin.time, data_pos)
+                    }
+                }
             };
             if let Err(s) = r {
                 self.parser.reset();
@@ -1115,6 +1170,14 @@ mod tests {
         ]);
         feed(&mut u, &b, 0, 0);
         assert_eq!(r.bytes(), [vec![0x90, 0x3C, 0x40]]);
+        // Switched off: the record's own chunks say whether it goes on, whatever follows.
+        for buffer in [&alone, &followed] {
+            let mut per = r.dmus().with_raw_chunk_flags(RawChunkFlags::PerRecord);
+            r.calls.lock().unwrap().clear();
+            assert_eq!(feed(&mut per, buffer, 0, 0), STATUS_SUCCESS);
+            let flags: Vec<bool> = r.seen().iter().take(3).map(Seen::incomplete).collect();
+            assert_eq!(flags, [true, true, false]);
+        }
         assert_eq!(r.outstanding(), 0);
         assert_eq!(r.alloc.stats().outstanding_buffers, 0);
     }

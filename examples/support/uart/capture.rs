@@ -3,7 +3,7 @@
 use super::CAPTURE_CHANNEL_GROUP;
 use super::shared::StreamSlot;
 use mxf::com::{ComRef, IntoComObject, ObjectImpl};
-use mxf::connection::{Outputs, connect_output_not_to, disconnect_output_from};
+use mxf::connection::{Outputs, connect_output, disconnect_output_from};
 use mxf::platform::OneAtATime;
 use mxf::platform::SpinLock;
 use mxf::prelude::*;
@@ -137,14 +137,10 @@ impl IMXF_Impl for CaptureStream {
 
     /// The connection rules of every MXF (items 27–29), from `mxf::connection`: NULL and a
     /// second connection are refused; unconnected, captured events go to the allocator.
+    /// A connection to itself is allowed (item 28): what the stream is given goes back to the
+    /// allocator, so nothing loops.
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        connect_output_not_to(
-            &self.output,
-            |o| o,
-            sink,
-            1,
-            |s| mxf::com::ComObject::<Self>::holds_interface(self, s),
-        )
+        connect_output(&self.output, |o| o, sink, 1)
     }
 
     fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {

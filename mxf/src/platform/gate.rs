@@ -83,12 +83,13 @@ impl OneAtATime {
     pub fn leave(&self) -> bool {
         if self
             .state
-            .compare_exchange(BUSY, IDLE, Ordering::Release, Ordering::Relaxed)
+            .compare_exchange(BUSY, IDLE, Ordering::Release, Ordering::Acquire)
             .is_ok()
         {
             return true;
         }
-        // BUSY_AGAIN: the requests that came are served by one more run.
+        // BUSY_AGAIN (read with Acquire: what the requesters did before asking is seen by the
+        // next run): the requests that came are served by one more run.
         self.state.store(BUSY, Ordering::Relaxed);
         false
     }

@@ -60,21 +60,24 @@ impl OneAtATime {
     /// `false`: the job is running; this request is left to its runner.
     pub fn enter(&self) -> bool {
         loop {
+            let cur =
+                match self
+                    .state
+                    .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => return true,
+                    Err(cur) => cur,
+                };
+            // Ask for one more run with a write (also when one is asked for already), so that
+            // the runner's next look at the state sees what this caller did before asking.
             if self
                 .state
-                .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(cur, BUSY_AGAIN, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
-                return true;
+                return false;
             }
-            match self
-                .state
-                .compare_exchange(BUSY, BUSY_AGAIN, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) | Err(BUSY_AGAIN) => return false,
-                // The runner left in between: try to be the runner.
-                Err(_) => {}
-            }
+            // The state moved in between (the runner left, or ran again): look again.
         }
     }
 
@@ -136,10 +139,11 @@ mod loom_tests {
             let posted = Arc::new(AtomicUsize::new(0));
             let done = Arc::new(AtomicUsize::new(0));
             let run = |gate: &OneAtATime, posted: &AtomicUsize, done: &AtomicUsize| {
-                posted.fetch_add(1, Ordering::SeqCst);
+                // Relaxed: only the gate orders a request before the run that serves it.
+                posted.fetch_add(1, Ordering::Relaxed);
                 if gate.enter() {
                     loop {
-                        done.store(posted.load(Ordering::SeqCst), Ordering::SeqCst);
+                        done.fetch_max(posted.load(Ordering::Relaxed), Ordering::Relaxed);
                         if gate.leave() {
                             break;
                         }

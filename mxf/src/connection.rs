@@ -136,24 +136,7 @@ pub fn disconnect_output_from<S, const N: usize>(
     sink: Option<ComRef<'_, IMXF>>,
     allocator: &crate::interfaces::IAllocatorMXF,
 ) -> NTSTATUS {
-    let taken = {
-        let mut guard = lock.lock();
-        let outs = outputs(&mut guard);
-        match outs.disconnect(sink) {
-            Err(_)
-                if !outs.is_connected()
-                    && sink.is_some_and(|s| s.as_raw() == allocator.as_raw()) =>
-            {
-                Ok([const { None }; N])
-            }
-            other => other,
-        }
-    };
-    match taken {
-        // The references are released here, outside the lock.
-        Ok(_) => STATUS_SUCCESS,
-        Err(s) => s,
-    }
+    disconnect(lock, outputs, sink, |s| s == allocator.as_raw())
 }
 
 /// `DisconnectOutput` for an object whose outputs live in `lock`, reached through `outputs`.
@@ -162,9 +145,25 @@ pub fn disconnect_output<S, const N: usize>(
     outputs: impl FnOnce(&mut S) -> &mut Outputs<N>,
     sink: Option<ComRef<'_, IMXF>>,
 ) -> NTSTATUS {
+    disconnect(lock, outputs, sink, |_| false)
+}
+
+/// Both of the above: `is_allocator(sink)` names the sink an unconnected object delivers to.
+fn disconnect<S, const N: usize>(
+    lock: &SpinLock<S>,
+    outputs: impl FnOnce(&mut S) -> &mut Outputs<N>,
+    sink: Option<ComRef<'_, IMXF>>,
+    is_allocator: impl FnOnce(*mut core::ffi::c_void) -> bool,
+) -> NTSTATUS {
     let taken = {
         let mut guard = lock.lock();
-        outputs(&mut guard).disconnect(sink)
+        let outs = outputs(&mut guard);
+        match outs.disconnect(sink) {
+            Err(_) if !outs.is_connected() && sink.is_some_and(|s| is_allocator(s.as_raw())) => {
+                Ok([const { None }; N])
+            }
+            other => other,
+        }
     };
     match taken {
         // The references are released here, outside the lock.

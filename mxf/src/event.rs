@@ -1037,22 +1037,6 @@ impl EventList {
 /// are merged before another is added.
 const RUNS: usize = 64;
 
-/// One sorted run of a [`TimeQueue`].
-#[derive(Clone, Copy)]
-struct Run {
-    head: *mut DMUS_KERNEL_EVENT,
-    tail: *mut DMUS_KERNEL_EVENT,
-    len: usize,
-}
-
-impl Run {
-    const EMPTY: Run = Run {
-        head: null_mut(),
-        tail: null_mut(),
-        len: 0,
-    };
-}
-
 /// A queue of events ordered by presentation time, stably (equal times leave in arrival order),
 /// for a sequencer: the events wait in a few sorted runs, in arrival order, instead of one
 /// sorted list, so that a chain whose times interleave with what is queued (an echo's repeats,
@@ -1069,11 +1053,11 @@ impl Run {
 /// Nothing allocates (the runs are a fixed array) and nothing recurses. Like [`EventList`], a
 /// queue dropped with events in it does not return them: its owner takes them out first.
 ///
-/// Invariant: `runs[..count]` are non-empty, sorted, acyclic, disjoint chains of live events the
-/// queue owns (each `tail` the last of its run, with a NULL link), every event of `runs[i]`
-/// arrived before every event of `runs[i + 1]`, and `len` is the sum of their lengths.
+/// Invariant: `runs[..count]` are non-empty, sorted, disjoint [`EventList`]s the queue owns,
+/// `runs[count..]` are empty, every event of `runs[i]` arrived before every event of
+/// `runs[i + 1]`, and `len` is the sum of their lengths.
 pub struct TimeQueue {
-    runs: [Run; RUNS],
+    runs: [EventList; RUNS],
     count: usize,
     len: usize,
 }
@@ -1091,7 +1075,7 @@ impl TimeQueue {
     /// An empty queue.
     pub const fn new() -> Self {
         Self {
-            runs: [Run::EMPTY; RUNS],
+            runs: [const { EventList::new() }; RUNS],
             count: 0,
             len: 0,
         }
@@ -1111,13 +1095,12 @@ impl TimeQueue {
     pub fn first_time(&self) -> Option<REFERENCE_TIME> {
         self.live()
             .iter()
-            // SAFETY: every run's head is a live event of the queue (invariant).
-            .map(|r| unsafe { time_of(r.head) })
+            .filter_map(|r| r.first().map(|e| e.ullPresTime100ns))
             .min()
     }
 
     /// The runs in use.
-    fn live(&self) -> &[Run] {
+    fn live(&self) -> &[EventList] {
         self.runs.get(..self.count).unwrap_or(&[])
     }
 
@@ -1142,17 +1125,16 @@ impl TimeQueue {
             // SAFETY: the newest run's tail is live (invariant), `head` is the caller's.
             && unsafe { time_of(r.tail) <= time_of(head) }
         {
-            // SAFETY: the run's tail is ours; the chain joins the run after it.
-            unsafe { (*r.tail).pNextEvt = head };
-            r.tail = tail;
-            r.len = r.len.saturating_add(n);
+            // SAFETY: the caller's sorted chain, starting no earlier than the run's end: the
+            // list appends it (O(1)).
+            unsafe { r.insert_sorted_chain(head, tail, n) };
         } else {
             if self.count == RUNS {
                 // Unreachable by the run lengths (see RUNS); merged rather than refused.
                 self.merge_newest();
             }
             if let Some(slot) = self.runs.get_mut(self.count) {
-                *slot = Run { head, tail, len: n };
+                *slot = EventList { head, tail, len: n };
                 self.count = self.count.saturating_add(1);
             }
         }
@@ -1173,16 +1155,12 @@ impl TimeQueue {
         let (Some(i), Some(j)) = (self.count.checked_sub(2), self.count.checked_sub(1)) else {
             return;
         };
-        let (Some(&a), Some(&b)) = (self.runs.get(i), self.runs.get(j)) else {
+        let Some(newer) = self.runs.get_mut(j).map(EventList::take_all) else {
             return;
         };
-        // SAFETY: two sorted, disjoint runs of the queue; `a` arrived first.
-        let merged = unsafe { merge_runs(a, b) };
-        if let Some(slot) = self.runs.get_mut(i) {
-            *slot = merged;
-        }
-        if let Some(slot) = self.runs.get_mut(j) {
-            *slot = Run::EMPTY;
+        if let Some(older) = self.runs.get_mut(i) {
+            // SAFETY: two sorted runs of the queue (invariant); `older` arrived first.
+            unsafe { older.merge_sorted(newer) };
         }
         self.count = j;
     }
@@ -1190,104 +1168,30 @@ impl TimeQueue {
     /// Detaches every event whose presentation time is at most `due`, as one list in time order
     /// (equal times in arrival order).
     pub fn take_until(&mut self, due: REFERENCE_TIME) -> EventList {
-        let mut out = Run::EMPTY;
+        let mut out = EventList::new();
         let mut kept = 0usize;
         for k in 0..self.count {
             let Some(r) = self.runs.get_mut(k) else {
                 break;
             };
-            // SAFETY: a run of the queue (invariant); its due prefix is detached.
-            let prefix = unsafe { detach_until(r, due) };
-            if prefix.len > 0 {
-                // SAFETY: `out` holds events of older runs than `prefix`.
-                out = unsafe { merge_runs(out, prefix) };
-            }
-            if r.len > 0 {
-                let r = *r;
+            // SAFETY: `out` holds the due events of older runs than `r`'s, both sorted.
+            unsafe { out.merge_sorted(r.take_until(due)) };
+            if !r.is_empty() {
+                let r = r.take_all();
                 if let Some(slot) = self.runs.get_mut(kept) {
                     *slot = r;
                 }
                 kept = kept.saturating_add(1);
             }
         }
-        for slot in self.runs.iter_mut().take(self.count).skip(kept) {
-            *slot = Run::EMPTY;
-        }
         self.count = kept;
         self.len = self.len.saturating_sub(out.len);
-        EventList {
-            head: out.head,
-            tail: out.tail,
-            len: out.len,
-        }
+        out
     }
 
     /// Takes every event out, in time order, leaving the queue empty.
     pub fn take_all(&mut self) -> EventList {
         self.take_until(REFERENCE_TIME::MAX)
-    }
-}
-
-/// Detaches the leading events of `r` whose time is at most `due`, as a run of their own.
-///
-/// # Safety
-/// `r` is a run of live events (as [`TimeQueue`]'s invariant says).
-unsafe fn detach_until(r: &mut Run, due: REFERENCE_TIME) -> Run {
-    let mut last = null_mut::<DMUS_KERNEL_EVENT>();
-    let mut cur = r.head;
-    let mut n = 0usize;
-    while !cur.is_null() {
-        // SAFETY: `cur` is a live event of the run.
-        let (time, next) = unsafe { ((*cur).ullPresTime100ns, (*cur).pNextEvt) };
-        if time > due {
-            break;
-        }
-        last = cur;
-        n = n.saturating_add(1);
-        cur = next;
-    }
-    if last.is_null() {
-        return Run::EMPTY;
-    }
-    let taken = Run {
-        head: r.head,
-        tail: last,
-        len: n,
-    };
-    // SAFETY: `last` is a live event of the run; cutting after it splits the run in two.
-    unsafe { (*last).pNextEvt = null_mut() };
-    if cur.is_null() {
-        *r = Run::EMPTY;
-    } else {
-        r.head = cur;
-        r.len = r.len.saturating_sub(n);
-    }
-    taken
-}
-
-/// Merges two sorted, disjoint runs, stably (`a`'s events first on equal times), keeping the
-/// tail and the length.
-///
-/// # Safety
-/// `a` and `b` are runs of live events the caller owns (either may be empty).
-unsafe fn merge_runs(a: Run, b: Run) -> Run {
-    if a.len == 0 {
-        return b;
-    }
-    if b.len == 0 {
-        return a;
-    }
-    // SAFETY: both tails are live; on equal last times `b`'s tail ends the merge.
-    let tail = if unsafe { time_of(a.tail) <= time_of(b.tail) } {
-        b.tail
-    } else {
-        a.tail
-    };
-    Run {
-        // SAFETY: forwarded: two sorted, disjoint chains the caller owns.
-        head: unsafe { merge_by_time(a.head, b.head) },
-        tail,
-        len: a.len.saturating_add(b.len),
     }
 }
 

@@ -1235,14 +1235,20 @@ fn malformed_buffers_of_both_formats_never_leak() {
     assert_eq!(st.anomalies.misuse(), 0);
 }
 
-#[test]
-fn a_truncated_buffer_through_the_port_still_completes_its_irp() {
+/// A virtual-clock port on the sample UART miniport and its virtual MPU-401.
+fn uart_port() -> (Arc<VirtualMpu401>, Port) {
     let mpu = VirtualMpu401::new();
     let port = Port::new(
         create_uart_miniport(mpu.clone()).unwrap(),
         ClockMode::Virtual,
     )
     .unwrap();
+    (mpu, port)
+}
+
+#[test]
+fn a_truncated_buffer_through_the_port_still_completes_its_irp() {
+    let (mpu, port) = uart_port();
     let pin = port
         .open_render_pin(
             1,
@@ -1295,31 +1301,15 @@ impl Filter for Resubmit {
         if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst)
             && let Some(p) = REENTERED_PIN.get()
         {
-            let _ = p.submit(one_note_buffer(0x40), 0);
+            let _ = p.submit(dmus(&[(0, true, &[0x90, 0x40, 1])]), 0);
         }
         out.push(event);
     }
 }
 
-fn one_note_buffer(key: u8) -> Vec<u8> {
-    let mut buf = vec![0u8; 64];
-    let n = {
-        let mut w = DmusBufferWriter::new(&mut buf);
-        w.push(1, 0, true, &[0x90, key, 1]).unwrap();
-        w.len()
-    };
-    buf.truncate(n);
-    buf
-}
-
 #[test]
 fn a_filter_that_submits_to_its_own_pin_does_not_deadlock() {
-    let mpu = VirtualMpu401::new();
-    let port = Port::new(
-        create_uart_miniport(mpu.clone()).unwrap(),
-        ClockMode::Virtual,
-    )
-    .unwrap();
+    let (mpu, port) = uart_port();
     let pin = port
         .open_render_pin(
             1,
@@ -1338,7 +1328,7 @@ fn a_filter_that_submits_to_its_own_pin_does_not_deadlock() {
         .unwrap();
     let pin = REENTERED_PIN.get_or_init(|| pin);
     pin.set_state(KSSTATE_RUN).unwrap();
-    pin.submit(one_note_buffer(0x3C), 0).unwrap();
+    pin.submit(dmus(&[(0, true, &[0x90, 0x3C, 1])]), 0).unwrap();
     // The nested IRP was served by the running serve: both notes reach the wire.
     let wire: Vec<u8> = mpu.take_output().into_iter().map(|(_, b)| b).collect();
     assert_eq!(wire, [0x90, 0x3C, 0x01, 0x90, 0x40, 0x01], "{wire:02X?}");

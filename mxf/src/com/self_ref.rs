@@ -11,8 +11,8 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 /// The framework hands an object's methods `&self`, not the interface pointer they were called
 /// through. An object that must give a counted pointer to itself away (to a timer, or to a
 /// stream that keeps its miniport alive) stores its own interface pointer here once, right after
-/// creation (`unsafe { handle.value().this.set(handle.interface()) }`), without a reference: a reference
-/// would keep the object alive forever.
+/// creation (the `unsafe` [`set`](Self::set) with `handle.interface()`), without a reference: a
+/// reference would keep the object alive forever.
 pub struct SelfRef<I: Interface> {
     raw: AtomicPtr<c_void>,
     _interface: PhantomData<fn() -> I>,

@@ -7,9 +7,11 @@
 //!
 //! Context rows: `locked_list_floor_pair` is the least any locked free list can do for a
 //! get+put (two lock round trips, a pop, the fresh-state reset, a push; no validation, no
-//! books), so the distance between it and `get_put_pair` is what double-put detection,
-//! membership checks and statistics cost; `chain64_walk_only` is the floor of any walk of a
-//! 64-event chain (one dependent load per event).
+//! books), taking the lock as the allocator does (one compare-exchange that falls through);
+//! `locked_list_floor_pair_dispatched` is the same list behind a vtable, called as a port calls
+//! `GetMessage` and `PutMessage`, so the distance between it and `get_put_pair` is what
+//! double-put detection, membership checks and statistics cost; `chain64_walk_only` is the
+//! floor of any walk of a 64-event chain (one dependent load per event).
 //!
 //! Every measured closure reaches what it uses through one load from its own state: the lock
 //! unit and the floor hold a reference to their mutex, the allocator benches hold the interface
@@ -85,8 +87,13 @@ unsafe impl Send for FloorList {}
 
 #[inline(never)]
 fn floor_get(m: &spin::Mutex<FloorList>) -> *mut DMUS_KERNEL_EVENT {
+    floor_get_inline(m)
+}
+
+#[inline(always)]
+fn floor_get_inline(m: &spin::Mutex<FloorList>) -> *mut DMUS_KERNEL_EVENT {
     let e = {
-        let mut g = m.lock();
+        let mut g = lock_fast(m);
         let e = g.head;
         // SAFETY: a non-empty list of live events (the bench keeps it so).
         g.head = unsafe { (*e).pNextEvt };
@@ -99,7 +106,12 @@ fn floor_get(m: &spin::Mutex<FloorList>) -> *mut DMUS_KERNEL_EVENT {
 
 #[inline(never)]
 fn floor_put(m: &spin::Mutex<FloorList>, e: *mut DMUS_KERNEL_EVENT) {
-    let mut g = m.lock();
+    floor_put_inline(m, e)
+}
+
+#[inline(always)]
+fn floor_put_inline(m: &spin::Mutex<FloorList>, e: *mut DMUS_KERNEL_EVENT) {
+    let mut g = lock_fast(m);
     // SAFETY: an event taken off this list.
     unsafe { (*e).pNextEvt = g.head };
     g.head = e;
@@ -116,6 +128,91 @@ fn locked_list_floor_pair(b: Bencher) {
     }
     let m = spin::Mutex::new(FloorList { head });
     b.bench_local(|| floor_put(&m, black_box(floor_get(&m))));
+    drop(events);
+}
+
+/// The floor list behind a COM-shaped object: a vtable pointer first, its two methods
+/// `extern "system"` functions taking the object, reached through the vtable as a port reaches
+/// `GetMessage` and `PutMessage`. The same work as `locked_list_floor_pair`, plus the dispatch.
+#[repr(C)]
+struct DispatchedFloor {
+    vtbl: &'static FloorVtbl,
+    list: spin::Mutex<FloorList>,
+}
+
+#[repr(C)]
+struct FloorVtbl {
+    get: unsafe extern "system" fn(*const DispatchedFloor, *mut *mut DMUS_KERNEL_EVENT) -> i32,
+    put: unsafe extern "system" fn(*const DispatchedFloor, *mut DMUS_KERNEL_EVENT) -> i32,
+}
+
+/// The lock as the allocator's fast paths take it: one compare-exchange that falls through,
+/// the wait out of line.
+#[inline(always)]
+fn lock_fast(m: &spin::Mutex<FloorList>) -> spin::MutexGuard<'_, FloorList> {
+    #[cold]
+    #[inline(never)]
+    fn wait(m: &spin::Mutex<FloorList>) -> spin::MutexGuard<'_, FloorList> {
+        m.lock()
+    }
+    match m.try_lock() {
+        Some(g) => g,
+        None => wait(m),
+    }
+}
+
+/// # Safety
+/// `this` is a live `DispatchedFloor` whose list is not empty; `out` is writable.
+unsafe extern "system" fn dispatched_get(
+    this: *const DispatchedFloor,
+    out: *mut *mut DMUS_KERNEL_EVENT,
+) -> i32 {
+    // SAFETY: as the function's contract says.
+    unsafe { out.write(floor_get_inline(&(*this).list)) };
+    0
+}
+
+/// # Safety
+/// `this` is a live `DispatchedFloor`; `e` came from its list.
+unsafe extern "system" fn dispatched_put(
+    this: *const DispatchedFloor,
+    e: *mut DMUS_KERNEL_EVENT,
+) -> i32 {
+    // SAFETY: as the function's contract says.
+    floor_put_inline(unsafe { &(*this).list }, e);
+    0
+}
+
+static FLOOR_VTBL: FloorVtbl = FloorVtbl {
+    get: dispatched_get,
+    put: dispatched_put,
+};
+
+/// Context: `locked_list_floor_pair` called through a vtable, the part of `get_put_pair`'s
+/// distance from the floor that any COM allocator pays.
+#[divan::bench(sample_size = 1000)]
+fn locked_list_floor_pair_dispatched(b: Bencher) {
+    let mut events: Vec<DMUS_KERNEL_EVENT> = vec![DMUS_KERNEL_EVENT::FRESH; 256];
+    let mut head = null_mut();
+    for e in events.iter_mut() {
+        e.pNextEvt = head;
+        head = e;
+    }
+    let floor = DispatchedFloor {
+        vtbl: &FLOOR_VTBL,
+        list: spin::Mutex::new(FloorList { head }),
+    };
+    // The bench sees the object as a port sees an interface pointer: an address it was given.
+    let obj: *const DispatchedFloor = black_box(&floor);
+    b.bench_local(move || {
+        let mut e = null_mut();
+        // SAFETY: `obj` points to `floor`, alive for the whole bench; its list never empties
+        // (every event taken goes straight back).
+        unsafe {
+            ((*obj).vtbl.get)(obj, &mut e);
+            ((*obj).vtbl.put)(obj, black_box(e));
+        }
+    });
     drop(events);
 }
 

@@ -50,6 +50,7 @@ FASTEST = [
     "chain64_get_and_put per event",
     "buffer_pair",
     "locked_list_floor_pair",
+    "locked_list_floor_pair_dispatched",
 ]
 
 
@@ -78,6 +79,10 @@ def derived(rows):
         out["buffer_pair / box_240_pair"] = rows["buffer_pair"] / rows["box_240_pair"]
     if "get_put_pair" in rows and "locked_list_floor_pair" in rows:
         out["get_put_pair / locked_list_floor_pair"] = rows["get_put_pair"] / rows["locked_list_floor_pair"]
+    if "get_put_pair" in rows and "locked_list_floor_pair_dispatched" in rows:
+        out["get_put_pair / locked_list_floor_pair_dispatched"] = (
+            rows["get_put_pair"] / rows["locked_list_floor_pair_dispatched"]
+        )
     for name, ns in rows.items():
         if name.endswith("_com"):
             direct = rows.get(name[: -len("_com")] + "_direct")

@@ -2,14 +2,18 @@
 
 use crate::abi::{NonPagedPool, POOL_TYPE};
 
-/// What `GetBuffer` reports when it cannot allocate.
+/// What `GetBuffer` reports when it hands out no buffer: the pool could not allocate a page, or
+/// [`AllocatorConfig::max_buffers`] buffers are outstanding. Either way `*ppBuffer` is NULL and
+/// the refusal is counted in the statistics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum GetBufferFailure {
-    /// `STATUS_INSUFFICIENT_RESOURCES` with `*ppBuffer = NULL` (the default; a deliberate
-    /// deviation from Microsoft's allocator, `domain.md` §6 item 21).
+    /// `STATUS_INSUFFICIENT_RESOURCES` (the default; a deliberate deviation from Microsoft's
+    /// allocator, `domain.md` §6 item 21).
     #[default]
     ReportError,
-    /// `STATUS_SUCCESS` with `*ppBuffer = NULL`, as Microsoft's allocator does (bug-compatible).
+    /// `STATUS_SUCCESS`, as Microsoft's allocator does (bug-compatible): its `GetBuffer` never
+    /// returns another status, so callers written for it look at the pointer. This holds at
+    /// the bound too.
     BugCompatible,
 }
 
@@ -22,12 +26,13 @@ pub struct AllocatorConfig {
     /// At most this many events outstanding at once; `GetMessage` beyond it returns
     /// `STATUS_INSUFFICIENT_RESOURCES` until events come back. `None`: no bound.
     pub max_events: Option<u32>,
-    /// The same bound for long-event buffers.
+    /// The same bound for long-event buffers: `GetBuffer` beyond it answers as
+    /// [`get_buffer_failure`](Self::get_buffer_failure) says.
     pub max_buffers: Option<u32>,
     /// Events to allocate at creation (rounded up to whole pages). Creation fails with
     /// `STATUS_INSUFFICIENT_RESOURCES` if they cannot be allocated.
     pub prefill_events: u32,
-    /// `GetBuffer`'s answer to an allocation failure.
+    /// `GetBuffer`'s status when it hands out no buffer.
     pub get_buffer_failure: GetBufferFailure,
 }
 

@@ -14,6 +14,9 @@
 //!
 //! A put that meets `FREE` or `RETURNING` has found a double put (or, when the epoch is its own,
 //! a cycle); it stops following that chain, because such an event's `pNextEvt` is the pool's.
+//! Epochs wrap after 2^30 put calls: a double put of an event freed a multiple of 2^30 calls
+//! earlier is counted as a cycle instead. Only the counter differs; the refusal and the status
+//! are the same.
 //!
 //! # One lock acquisition per put, whatever the chain
 //! Byte positions are notified with the lock released (the pin completes IRPs from there). A put

@@ -63,7 +63,9 @@ pub struct AllocatorStats {
     pub puts: u64,
     /// `PositionNotify` calls made.
     pub position_notifications: u64,
-    /// Byte positions at or above `0xFFFF_FFFF_FFFF_F000` (about to roll over).
+    /// Byte positions at or above `0xFFFF_FFFF_FFFF_F000` (about to roll over) in events put
+    /// back, counted only by an allocator with a notification target: without one, byte
+    /// positions are never notified, so they are not read.
     pub position_rollover_warnings: u64,
     /// Times the lock was taken by `GetMessage`, `PutMessage`, `GetBuffer` and `PutBuffer`.
     pub lock_acquisitions: u64,

@@ -490,6 +490,40 @@ fn item_15_no_notify_for_zero_or_none() {
 }
 
 #[test]
+fn rollover_warnings_are_counted_where_positions_are_notified() {
+    const NEAR_END: u64 = 0xFFFF_FFFF_FFFF_F000;
+    let (n, seen) = recorder();
+    let a = Raw::with(AllocatorConfig::default(), Some(n));
+    // A single put, a chain (one below the threshold), and a package's contents.
+    let x = a.get_ok();
+    ev(x).ullBytePosition = NEAR_END;
+    assert_eq!(a.put(x), STATUS_SUCCESS);
+    let (y, z) = (a.get_ok(), a.get_ok());
+    ev(y).ullBytePosition = NEAR_END - 1;
+    ev(z).ullBytePosition = u64::MAX - 1;
+    assert_eq!(a.put(chain(&[y, z])), STATUS_SUCCESS);
+    let (shell, inner) = (a.get_ok(), a.get_ok());
+    ev(inner).ullBytePosition = NEAR_END + 1;
+    assert_eq!(a.put(package(shell, inner)), STATUS_SUCCESS);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [NEAR_END, NEAR_END - 1, u64::MAX - 1, NEAR_END + 1]
+    );
+    let s = a.stats();
+    assert_eq!(s.position_rollover_warnings, 3);
+    assert_eq!(s.position_notifications, 4);
+    assert_eq!(s.outstanding_events, 0);
+
+    // Without a target positions are not read, so nothing is counted (documented).
+    let quiet = Raw::new();
+    let w = quiet.get_ok();
+    ev(w).ullBytePosition = NEAR_END;
+    assert_eq!(quiet.put(w), STATUS_SUCCESS);
+    assert_eq!(quiet.stats().position_rollover_warnings, 0);
+    assert_eq!(quiet.stats().outstanding_events, 0);
+}
+
+#[test]
 fn item_16_shell_never_notifies_contents_do() {
     let (n, seen) = recorder();
     let a = Raw::with(AllocatorConfig::default(), Some(n));
@@ -567,6 +601,38 @@ fn item_21_get_buffer_failure_is_reported() {
         "bug-compatible mode keeps Microsoft's status"
     );
     assert!(b.is_null());
+}
+
+#[test]
+fn bug_compatible_get_buffer_keeps_success_at_the_bound_too() {
+    for (mode, status) in [
+        (GetBufferFailure::ReportError, STATUS_INSUFFICIENT_RESOURCES),
+        (GetBufferFailure::BugCompatible, STATUS_SUCCESS),
+    ] {
+        let a = Raw::with(
+            AllocatorConfig {
+                max_buffers: Some(1),
+                get_buffer_failure: mode,
+                ..Default::default()
+            },
+            None,
+        );
+        let (s, held) = a.get_buffer();
+        assert_eq!(s, STATUS_SUCCESS);
+        assert!(!held.is_null());
+        let (s, b) = a.get_buffer();
+        assert_eq!((s, b), (status, null_mut()), "{mode:?} at the bound");
+        assert_eq!(a.stats().anomalies.bound_refusals, 1);
+        assert_eq!(a.stats().outstanding_buffers, 1);
+        assert_eq!(a.put_buffer(held), STATUS_SUCCESS);
+        let (s, b) = a.get_buffer();
+        assert_eq!(
+            s, STATUS_SUCCESS,
+            "{mode:?} recovers once the buffer is back"
+        );
+        assert_eq!(b, held, "LIFO reuse");
+        assert_eq!(a.put_buffer(b), STATUS_SUCCESS);
+    }
 }
 
 #[test]

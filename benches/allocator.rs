@@ -117,15 +117,22 @@ fn floor_put_inline(m: &spin::Mutex<FloorList>, e: *mut DMUS_KERNEL_EVENT) {
     g.head = e;
 }
 
-/// Context: the least a locked free list does for a get+put (no validation, no books).
-#[divan::bench(sample_size = 1000)]
-fn locked_list_floor_pair(b: Bencher) {
-    let mut events: Vec<DMUS_KERNEL_EVENT> = vec![DMUS_KERNEL_EVENT::FRESH; 256];
+/// Links `events` into a free list through `pNextEvt` and returns its head; the events must
+/// outlive every use of the list.
+fn link_floor_list(events: &mut [DMUS_KERNEL_EVENT]) -> *mut DMUS_KERNEL_EVENT {
     let mut head = null_mut();
     for e in events.iter_mut() {
         e.pNextEvt = head;
         head = e;
     }
+    head
+}
+
+/// Context: the least a locked free list does for a get+put (no validation, no books).
+#[divan::bench(sample_size = 1000)]
+fn locked_list_floor_pair(b: Bencher) {
+    let mut events: Vec<DMUS_KERNEL_EVENT> = vec![DMUS_KERNEL_EVENT::FRESH; 256];
+    let head = link_floor_list(&mut events);
     let m = spin::Mutex::new(FloorList { head });
     b.bench_local(|| floor_put(&m, black_box(floor_get(&m))));
     drop(events);
@@ -193,11 +200,7 @@ static FLOOR_VTBL: FloorVtbl = FloorVtbl {
 #[divan::bench(sample_size = 1000)]
 fn locked_list_floor_pair_dispatched(b: Bencher) {
     let mut events: Vec<DMUS_KERNEL_EVENT> = vec![DMUS_KERNEL_EVENT::FRESH; 256];
-    let mut head = null_mut();
-    for e in events.iter_mut() {
-        e.pNextEvt = head;
-        head = e;
-    }
+    let head = link_floor_list(&mut events);
     let floor = DispatchedFloor {
         vtbl: &FLOOR_VTBL,
         list: spin::Mutex::new(FloorList { head }),

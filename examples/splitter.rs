@@ -1,14 +1,13 @@
 //! `cargo run --example splitter`: the [`Splitter`] sample filter.
 //!
-//! Teaches several outputs: `const OUTPUTS: usize = 3`, `ConnectOutput` filling them in order,
+//! Teaches several outputs: `const OUTPUTS: OutputCount = OutputCount::new(3)`, `ConnectOutput` filling them in order,
 //! copies made with `Output::clone_event` (long SysEx buffers included), and an unconnected
 //! output delivering to the allocator.
 
 use mxf::abi::NTSTATUS;
 use mxf::filter::IntoFilter;
+use mxf::testing::{Ev, connect_output};
 use mxf_suite::filters::Splitter;
-use mxf_suite::raw::{self, Ev};
-use mxf_suite::recorder::Recorder;
 use mxf_suite::showcase::Showcase;
 
 fn main() -> Result<(), NTSTATUS> {
@@ -16,10 +15,10 @@ fn main() -> Result<(), NTSTATUS> {
         "splitter",
         "One input, three outputs: output 0 and 1 go to recorders, output 2 is not connected.",
     )?;
-    let filter = Splitter::new().into_filter(&show.alloc)?;
+    let filter = Splitter::new().into_filter(show.allocator())?;
     show.connect(&filter)?;
-    let (second, second_log) = Recorder::create(&show.alloc)?;
-    raw::connect(&filter, &second).ok()?;
+    let (second, second_log) = show.recorder()?;
+    connect_output(&filter, &second).ok()?;
 
     let sysex: Vec<u8> = [0xF0, 0x7D]
         .into_iter()
@@ -30,9 +29,9 @@ fn main() -> Result<(), NTSTATUS> {
         &filter,
         "output 0 (the original events)",
         &[
-            Ev::at(0, &[0x90, 60, 100]),
-            Ev::at(0, &sysex),
-            Ev::at(10, &[0x80, 60, 64]),
+            Ev::new(&[0x90, 60, 100]),
+            Ev::new(&sysex),
+            Ev::new(&[0x80, 60, 64]).at(10),
         ],
     )?;
     println!("output 1 (copies):");

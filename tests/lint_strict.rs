@@ -17,7 +17,6 @@ use mxf::prelude::*;
 
 /// A made-up volume control deriving from IMXF.
 #[com_interface(iid = "3F2A1C55-0B7E-4D21-9C4A-6E8D2B1F0A77")]
-// SAFETY: the IID is this interface's own, for these slots in this order.
 pub unsafe trait IVolumeMXF: IMXF {
     /// Slot 7. Sets the volume.
     fn SetVolume(&self, volume: u32) -> NTSTATUS;
@@ -27,7 +26,6 @@ pub unsafe trait IVolumeMXF: IMXF {
 
 /// A made-up private interface without a header IID.
 #[com_interface(no_iid)]
-// SAFETY: no IID, so nothing can ask for it with another layout.
 pub unsafe trait IPrivateTick: IUnknown {
     /// Slot 3. Counts a tick; returns the new total.
     fn Tick(&self) -> u32;
@@ -122,11 +120,10 @@ fn expansions_work_under_strict_lints() {
     }
     .into_com()
     .expect("created");
-    // SAFETY: no pointer arguments.
-    let status = unsafe { tick.Tick() };
+    // A method without pointer parameters is safe to call.
+    let status = tick.Tick();
     assert_eq!(status, 1);
-    // SAFETY: as above.
-    let status = unsafe { tick.Tick() };
+    let status = tick.Tick();
     assert_eq!(status, 2);
     assert!(tick.cast::<IVolumeMXF>().is_ok());
 

@@ -52,7 +52,26 @@ pub fn com_object_core(attr: TokenStream, item: TokenStream, kind: Kind) -> Toke
             };
             cx.error_at(span, format!("{} applies to a struct", kind.name()));
             let errors = cx.check().err().unwrap_or_default();
-            return quote! { #errors #other };
+            // Still an object's value for the `impl IMXF_Impl` the author wrote beside it, so
+            // that the mistake is one error.
+            let marker = match (&other, kind) {
+                (
+                    Item::Enum(syn::ItemEnum {
+                        ident, generics, ..
+                    }),
+                    Kind::Object,
+                )
+                | (
+                    Item::Union(syn::ItemUnion {
+                        ident, generics, ..
+                    }),
+                    Kind::Object,
+                ) if generics.params.is_empty() => {
+                    quote! { impl ::mxf::com::ObjectValue for #ident {} }
+                }
+                _ => TokenStream::new(),
+            };
+            return quote! { #errors #other #marker };
         }
     };
     if kind == Kind::Object && options.interfaces.is_empty() && cx.len() == 0 {
@@ -65,9 +84,16 @@ pub fn com_object_core(attr: TokenStream, item: TokenStream, kind: Kind) -> Toke
             ),
         );
     }
+    let mut s = s;
+    other_object_attribute(&mut s, kind, &mut cx);
     check_struct(&s, kind, &mut cx);
     if let Err(errors) = cx.check() {
-        return quote! { #errors #s };
+        // The struct stays an object's value, so its `impl IMXF_Impl` is not a second error.
+        let name = &s.ident;
+        let (ig, tg, wc) = s.generics.split_for_impl();
+        let marker = (kind == Kind::Object)
+            .then(|| quote! { impl #ig ::mxf::com::ObjectValue for #name #tg #wc {} });
+        return quote! { #errors #s #marker };
     }
     let generated = expand(&s, &options, kind);
     quote! { #s #generated }
@@ -152,6 +178,31 @@ fn parse_options(attr: TokenStream, kind: Kind, cx: &mut Ctxt) -> Options {
     o
 }
 
+/// `#[mxf_filter]` and `#[com_object]` on one struct: the filter already is the COM object.
+/// Reported at the second attribute, which is removed so that it does not expand as well.
+fn other_object_attribute(s: &mut ItemStruct, kind: Kind, cx: &mut Ctxt) {
+    let other = match kind {
+        Kind::Object => "mxf_filter",
+        Kind::Filter => "com_object",
+    };
+    let mut found = false;
+    s.attrs.retain(|a| {
+        let is_other = a
+            .path()
+            .segments
+            .last()
+            .is_some_and(|seg| seg.ident == other);
+        if is_other && !found {
+            found = true;
+            cx.error_spanned_by(
+                a,
+                "an `#[mxf_filter]` already is a COM object (IMXF first, then the interfaces it lists): use `#[mxf_filter(IFoo, …)]` alone",
+            );
+        }
+        !is_other
+    });
+}
+
 fn check_struct(s: &ItemStruct, kind: Kind, cx: &mut Ctxt) {
     let only_lifetimes = !s.generics.params.is_empty()
         && s.generics
@@ -198,14 +249,28 @@ fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
     // Each listed path is named once, in its `__Listed` alias, so an unknown name is one error.
     // The chain is that type if it is an interface, else IUnknown (see `gen_probe`): a type
     // that is not an interface fails only its `__ComInterface` check, at the user's path.
-    let alias_items = chains.iter().zip(&listed).zip(&aliases).map(|((c, l), a)| {
-        let listed_item = quote_spanned! {c.span()=> #[allow(non_camel_case_types)] type #l = #c; };
-        quote! {
-            #listed_item
-            #[allow(non_camel_case_types)]
-            type #a = <__If<{ <__Probe<#l>>::IS_INTERFACE }> as __PickChain<#l>>::Chain;
-        }
-    });
+    // A filter's IMXF chain is IUnknown too while the struct is no `Filter`: that mistake is
+    // reported once, by the value type `FilterObject<Self>`, at the struct's name.
+    let alias_items =
+        chains
+            .iter()
+            .zip(&listed)
+            .zip(&aliases)
+            .enumerate()
+            .map(|(k, ((c, l), a))| {
+                let listed_item =
+                    quote_spanned! {c.span()=> #[allow(non_camel_case_types)] type #l = #c; };
+                let usable = if kind == Kind::Filter && k == 0 {
+                    quote! { <__IsFilter<#name>>::IS_FILTER }
+                } else {
+                    quote! { <__Probe<#l>>::IS_INTERFACE }
+                };
+                quote! {
+                    #listed_item
+                    #[allow(non_camel_case_types)]
+                    type #a = <__If<{ #usable }> as __PickChain<#l>>::Chain;
+                }
+            });
     let interface_checks = chains.iter().zip(&listed).map(|(c, l)| {
         quote_spanned! {c.span()=> let () = <#l as __ComInterface>::CHECKED; }
     });
@@ -225,16 +290,56 @@ fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
         .qi_failure
         .as_ref()
         .map(|e| quote! { const QI_FAILURE: ::mxf::abi::NTSTATUS = #e; });
+    // A QueryInterface that fails must say so: a success status with a NULL out-pointer makes
+    // the caller use NULL as an interface.
+    let qi_check = o.qi_failure.as_ref().map(|e| {
+        quote_spanned! {e.span()=>
+            const _: () = ::core::assert!(
+                !::mxf::abi::NTSTATUS::is_success(<#name as ::mxf::com::ObjectImpl>::QI_FAILURE),
+                "`qi_failure` is the status of a QueryInterface that fails: an error status such as `STATUS_NOINTERFACE` (a success status with a NULL out-pointer makes the caller use NULL)"
+            );
+        }
+    });
     let tag = o.tag.map(|t| {
         let v = u32::from_le_bytes(t);
         quote! { const POOL_TAG: u32 = #v; }
     });
     let probe = gen_probe();
+    let clashes = gen_iid_clash_checks(&chains, &aliases);
+    let thread_safety = gen_thread_safety(s, &value_ty);
+    let (value_marker, filter_items) = match kind {
+        Kind::Object => (
+            quote! { impl ::mxf::com::ObjectValue for #name {} },
+            TokenStream::new(),
+        ),
+        Kind::Filter => (TokenStream::new(), gen_filter_items(name)),
+    };
+    let filter_probe = (kind == Kind::Filter).then(|| {
+        quote! {
+            #[allow(dead_code, non_camel_case_types)]
+            struct __IsFilter<T: ?Sized>(::core::marker::PhantomData<T>);
+            #[allow(non_camel_case_types)]
+            trait __NotAFilter {
+                const IS_FILTER: bool = false;
+            }
+            impl<T: ?Sized> __NotAFilter for __IsFilter<T> {}
+            impl<T: ::mxf::filter::Filter> __IsFilter<T> {
+                #[allow(dead_code)]
+                const IS_FILTER: bool = true;
+            }
+        }
+    });
     quote! {
+        #value_marker
         const _: () = {
             #probe
+            #filter_probe
+            #filter_items
             #(#alias_items)*
             #(#interface_checks)*
+            #clashes
+            #thread_safety
+            #qi_check
 
             #[repr(C)]
             #[derive(Clone, Copy)]
@@ -267,6 +372,120 @@ fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
 
             let () = ::mxf::com::ComObject::<#name>::LAYOUT_OK;
         };
+    }
+}
+
+/// No two different interfaces of one object (its chains and their ancestors) may share an IID:
+/// QueryInterface answers the first chain that matches, so the second would be handed out with
+/// the first one's layout. Reported at the later of the two listed interfaces.
+fn gen_iid_clash_checks(chains: &[TokenStream], aliases: &[proc_macro2::Ident]) -> TokenStream {
+    let mut checks = Vec::new();
+    for (j, (later, b)) in chains.iter().zip(aliases).enumerate() {
+        for (earlier, a) in chains.iter().zip(aliases).take(j) {
+            let msg = format!(
+                "`{}` shares an IID with `{}` (or their ancestors) in this object: QueryInterface would hand out one for the other; give each interface its own IID",
+                later.to_string().replace(' ', ""),
+                earlier.to_string().replace(' ', "")
+            );
+            checks.push(quote_spanned! {later.span()=>
+                const _: () = ::core::assert!(
+                    !::mxf::com::Lineage::clash(
+                        <#a as ::mxf::com::Interface>::LINEAGE,
+                        <#b as ::mxf::com::Interface>::LINEAGE,
+                    ),
+                    #msg
+                );
+            });
+        }
+    }
+    quote! { #(#checks)* }
+}
+
+/// The object's value is `Send + Sync` (its methods are called from several CPUs at once). A
+/// struct that is not is reported at each field whose type is not, once, with the hint; the
+/// last check covers a struct that is not although every field is (a negative impl).
+fn gen_thread_safety(s: &ItemStruct, value_ty: &TokenStream) -> TokenStream {
+    let name = &s.ident;
+    let fields: Vec<&syn::Type> = s.fields.iter().map(|f| &f.ty).collect();
+    let field_checks = fields.iter().map(|ty| {
+        let probe = quote_spanned! {name.span()=> <__SendSync<#value_ty>>::SEND_SYNC };
+        quote_spanned! {ty.span()=>
+            ::mxf::com::assert_thread_safe_field::<#ty, { #probe }>();
+        }
+    });
+    let msg = format!(
+        "`{name}` is not `Send + Sync` although its fields are: a COM object is called from several CPUs at once"
+    );
+    // Spanned at the struct's name, where a filter without `impl Filter` is reported already.
+    let whole = quote_spanned! {name.span()=>
+        const _: () = ::core::assert!(
+            <__SendSync<#value_ty>>::SEND_SYNC || !<__SendSync<(#(#fields,)*)>>::SEND_SYNC,
+            #msg
+        );
+    };
+    quote! {
+        #[allow(dead_code, non_camel_case_types)]
+        struct __SendSync<T: ?Sized>(::core::marker::PhantomData<T>);
+        #[allow(non_camel_case_types)]
+        trait __NotSendSync {
+            const SEND_SYNC: bool = false;
+        }
+        impl<T: ?Sized> __NotSendSync for __SendSync<T> {}
+        impl<T: ?Sized + ::core::marker::Send + ::core::marker::Sync> __SendSync<T> {
+            #[allow(dead_code)]
+            const SEND_SYNC: bool = true;
+        }
+        #(#field_checks)*
+        #whole
+    }
+}
+
+/// Items of `#[mxf_filter]` beside the object: the filter's declared constants evaluated by
+/// `cargo check` (a count out of range is reported at the author's line), and an `into_com`
+/// that explains that a filter is created with `into_filter`.
+fn gen_filter_items(name: &proc_macro2::Ident) -> TokenStream {
+    // Evaluated only when the struct is a `Filter` (a missing impl is reported once, elsewhere).
+    let declarations = quote_spanned! {name.span()=>
+        const _: () = {
+            #[allow(non_camel_case_types)]
+            trait __Declarations<T: ?Sized> {
+                const EVALUATED: () = ();
+            }
+            impl<T: ?Sized> __Declarations<T> for __If<false> {}
+            impl<T: ::mxf::filter::Filter> __Declarations<T> for __If<true> {
+                const EVALUATED: () = {
+                    let _ = <T as ::mxf::filter::Filter>::OUTPUTS;
+                };
+            }
+            let () = <__If<{ <__IsFilter<#name>>::IS_FILTER }> as __Declarations<#name>>::EVALUATED;
+        };
+    };
+    quote! {
+        #declarations
+        #[allow(dead_code)]
+        impl #name {
+            /// A filter is created with [`IntoFilter::into_filter`](::mxf::filter::IntoFilter::into_filter),
+            /// which binds the allocator its events go back to; this method only says so.
+            #[doc(hidden)]
+            pub fn into_com<__I>(self) -> ::mxf::abi::Result<__I>
+            where
+                __I: ::mxf::filter::NotIntoCom<Self>,
+            {
+                <__I as ::mxf::filter::NotIntoCom<Self>>::refuse(self)
+            }
+            /// As `into_com`: a filter is created with `into_filter_in`.
+            #[doc(hidden)]
+            pub fn into_com_in<__I>(
+                self,
+                _pool: ::mxf::abi::POOL_TYPE,
+                _tag: u32,
+            ) -> ::mxf::abi::Result<__I>
+            where
+                __I: ::mxf::filter::NotIntoCom<Self>,
+            {
+                <__I as ::mxf::filter::NotIntoCom<Self>>::refuse(self)
+            }
+        }
     }
 }
 

@@ -38,8 +38,66 @@ fn valid_object_expands_without_errors() {
         "constPOOL_TAG:u32={}u32",
         u32::from_le_bytes(*b"Tst1")
     )));
-    // Each listed path is named once (in its alias): an unknown interface is one error.
-    assert_eq!(text.matches("ISynthSinkDMus").count(), 1, "{out}");
+    // Each listed path is named once (in its alias; messages aside): an unknown interface is one
+    // error.
+    assert_eq!(
+        without_strings(&text).matches("ISynthSinkDMus").count(),
+        1,
+        "{out}"
+    );
+    // The struct is an object's value (it may implement IMXF itself); the chains' IIDs are
+    // checked against each other, and the fields for thread safety.
+    assert!(
+        text.contains("impl::mxf::com::ObjectValueforSink{}"),
+        "{out}"
+    );
+    assert!(text.contains("::mxf::com::Lineage::clash("), "{out}");
+    assert!(
+        text.contains("assert_thread_safe_field::<AtomicU32"),
+        "{out}"
+    );
+    assert!(text.contains("NTSTATUS::is_success("), "{out}");
+}
+
+/// `text` without its string literals.
+fn without_strings(text: &str) -> String {
+    text.split('"').step_by(2).collect()
+}
+
+#[test]
+fn a_filter_is_no_object_value_and_says_how_it_is_created() {
+    let out = com_object_core(quote! {}, quote! { struct Thru; }, Kind::Filter);
+    assert_no_error(&out);
+    let text = compact(&out);
+    assert!(!text.contains("ObjectValue"), "{out}");
+    assert!(text.contains("pubfninto_com<__I>(self)"), "{out}");
+    assert!(text.contains("::mxf::filter::NotIntoCom<Self>"), "{out}");
+    assert!(
+        text.contains("<Tas::mxf::filter::Filter>::OUTPUTS"),
+        "{out}"
+    );
+}
+
+#[test]
+fn both_object_macros_on_one_struct_are_one_error() {
+    for (kind, other) in [
+        (Kind::Filter, quote! { #[com_object(IMXF)] }),
+        (Kind::Object, quote! { #[mxf_filter] }),
+    ] {
+        let attr = if kind == Kind::Object {
+            quote! { IMXF }
+        } else {
+            quote! {}
+        };
+        let out = com_object_core(attr, quote! { #other struct Thru; }, kind);
+        assert_one_error(&out, "already is a COM object");
+        // The other attribute is gone, so it does not expand too.
+        let text = without_strings(&compact(&out));
+        assert!(
+            !text.contains("#[com_object") && !text.contains("#[mxf_filter"),
+            "{out}"
+        );
+    }
 }
 
 #[test]

@@ -4,9 +4,42 @@
 //! been delivered goes back to its allocator, so safe code can neither leak an event nor put it
 //! twice. Raw pointers enter and leave only through the `unsafe` `from_raw` / `into_raw` pairs.
 //!
-//! MIDI content is read through `midly`'s live-event parser ([`Event::message`]); long events
-//! (more than `sizeof(PBYTE)` bytes: 4 on 32-bit targets, 8 on 64-bit ones) live in allocator
-//! buffers; INCOMPLETE fragments and packages are exposed as they are.
+//! MIDI content is read through [`midly`]'s live-event parser
+//! ([`Event::message`]); long events (more than `sizeof(PBYTE)` bytes: 4 on 32-bit targets, 8 on
+//! 64-bit ones) live in allocator buffers; INCOMPLETE fragments and packages are exposed as they
+//! are.
+//!
+//! [`EventList`] and [`TimeQueue`] are the queues a component keeps events in between calls
+//! (they do not borrow an allocator, so their owner returns what they hold).
+//!
+//! ```
+//! use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+//! use mxf::prelude::*;
+//!
+//! let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+//! let mut chain = Chain::new(&alloc);
+//! chain.push_back(Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 0)?);
+//! chain.push_back(Event::with_bytes(&alloc, &[0x80, 60, 0], 1, 5_000_000)?);
+//!
+//! // A package: a chain handled as one, inside a shell event.
+//! let shell = Event::new(&alloc).ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+//! let package = shell.into_package(chain)?;
+//! assert!(package.is_package());
+//!
+//! // Taken apart again: the shell (now an empty event) and the contents.
+//! let (shell, contents) = package.unwrap_package();
+//! drop(shell); // back to the allocator
+//! let times: Vec<REFERENCE_TIME> = contents.map(|e| e.time()).collect();
+//! assert_eq!(times, [0, 5_000_000]);
+//! assert_eq!(alloc.stats().outstanding_events, 0); // every event went back exactly once
+//!
+//! // Raw pointers enter and leave only through the `unsafe` pairs.
+//! let raw = Event::with_bytes(&alloc, &[0xF8], 1, 0)?.into_raw();
+//! // SAFETY: `raw` is an event of `alloc` that nothing else owns.
+//! let clock = unsafe { Event::from_raw(raw, &alloc) }.ok_or(STATUS_INVALID_PARAMETER)?;
+//! assert_eq!(clock.data(), &[0xF8]);
+//! # Ok::<(), NTSTATUS>(())
+//! ```
 
 use crate::abi::{
     DMUS_KEF_PACKAGE_EVENT, DMUS_KERNEL_EVENT, INLINE_DATA_BYTES, NTSTATUS, REFERENCE_TIME, Result,
@@ -187,8 +220,7 @@ impl<'a> Event<'a> {
         if p.is_null() {
             return &[];
         }
-        // SAFETY: a long event's buffer holds GetBufferSize bytes; never read past them.
-        let cap = unsafe { self.alloc.GetBufferSize() } as usize;
+        let cap = self.alloc.GetBufferSize() as usize;
         // SAFETY: `p` is the event's buffer of at least `cap` bytes.
         unsafe { core::slice::from_raw_parts(p, n.min(cap)) }
     }
@@ -218,8 +250,7 @@ impl<'a> Event<'a> {
         if self.is_package() {
             return Err(STATUS_INVALID_DEVICE_REQUEST);
         }
-        // SAFETY: GetBufferSize has no preconditions.
-        let cap = unsafe { self.alloc.GetBufferSize() } as usize;
+        let cap = self.alloc.GetBufferSize() as usize;
         if bytes.len() > cap.max(INLINE_DATA_BYTES) || bytes.len() > u16::MAX as usize {
             return Err(STATUS_INVALID_PARAMETER);
         }

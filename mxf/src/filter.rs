@@ -31,10 +31,52 @@
 //!   is dropped and counted ([`FilterStats::exhausted`]), never a panic.
 //!
 //! Filters are called concurrently from several CPUs: `process` takes `&self`, so mutable state
-//! goes behind [`crate::platform::SpinLock`] or atomics.
+//! goes behind [`crate::platform::SpinLock`] or atomics ([`crate::platform::atomic`], which loom
+//! models can check).
+//!
+//! ```
+//! use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+//! use mxf::prelude::*;
+//!
+//! /// Sends every event twice: now, and again 100 ms later.
+//! #[mxf_filter]
+//! struct Doubler;
+//!
+//! impl Filter for Doubler {
+//!     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+//!         // A new event comes from the allocator; `None` (exhausted) is counted for us.
+//!         let echo = out.clone_event(&event);
+//!         let time = event.time();
+//!         out.push(event);
+//!         if let Some(mut echo) = echo {
+//!             echo.set_time(time.saturating_add(1_000_000));
+//!             out.push(echo);
+//!         }
+//!     }
+//! }
+//!
+//! let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+//! let doubler = Doubler.into_filter(&alloc)?;
+//! let note = || Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 0);
+//!
+//! let mut chain = Chain::new(&alloc);
+//! chain.push_back(note()?);
+//! assert_eq!(chain.deliver(Some(doubler.interface())), STATUS_SUCCESS);
+//! let s = doubler.stats();
+//! assert_eq!((s.events_in, s.events_out), (1, 2)); // unconnected: to the allocator
+//!
+//! // In STOP, what the filter is given goes back to the allocator without `process`.
+//! assert_eq!(doubler.SetState(KSSTATE_STOP), STATUS_SUCCESS);
+//! let mut chain = Chain::new(&alloc);
+//! chain.push_back(note()?);
+//! chain.deliver(Some(doubler.interface()));
+//! assert_eq!(doubler.stats().discarded, 1);
+//! assert_eq!(alloc.stats().outstanding_events, 0);
+//! # Ok::<(), NTSTATUS>(())
+//! ```
 
 use crate::abi::{
-    DMUS_KERNEL_EVENT, KSSTATE, KSSTATE_ACQUIRE, KSSTATE_RUN, KSSTATE_STOP, NTSTATUS, POOL_TYPE,
+    DMUS_KERNEL_EVENT, KSSTATE, KSSTATE_ACQUIRE, KSSTATE_STOP, KsState, NTSTATUS, POOL_TYPE,
     Result, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 use crate::com::{ComObject, ComRef, ObjectHandle, ObjectImpl};
@@ -46,6 +88,65 @@ use crate::platform::SpinLock;
 /// The most outputs a filter can declare.
 pub const MAX_OUTPUTS: usize = 8;
 
+/// How many outputs a filter has ([`Filter::OUTPUTS`]): 1 to [`MAX_OUTPUTS`].
+///
+/// ```
+/// use mxf::filter::OutputCount;
+///
+/// const THREE: OutputCount = OutputCount::new(3);
+/// assert_eq!(THREE.get(), 3);
+/// ```
+///
+/// A count out of range is refused where it is written: in a `const`, such as
+/// `Filter::OUTPUTS`, that is a compile error at that line (`cargo check` reports it).
+///
+/// ```compile_fail,E0080
+/// use mxf::filter::OutputCount;
+///
+/// const NONE: OutputCount = OutputCount::new(0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputCount(usize);
+
+impl OutputCount {
+    /// One output, the default.
+    pub const ONE: OutputCount = OutputCount(1);
+
+    /// `n` outputs.
+    ///
+    /// # Panics
+    /// If `n` is 0 or more than [`MAX_OUTPUTS`]. Written in a `const` (as `Filter::OUTPUTS` is),
+    /// that panic is a compile error at the caller's line, never a run-time one.
+    #[track_caller]
+    pub const fn new(n: usize) -> OutputCount {
+        assert!(
+            n >= 1 && n <= MAX_OUTPUTS,
+            "a filter has 1 to 8 outputs (mxf::filter::MAX_OUTPUTS)"
+        );
+        OutputCount(n)
+    }
+
+    /// The number of outputs.
+    pub const fn get(self) -> usize {
+        self.0
+    }
+}
+
+/// What `into_com` on an `#[mxf_filter]` asks for: nothing implements it, so the call does not
+/// compile and says to use [`IntoFilter::into_filter`], which binds the filter's allocator.
+#[diagnostic::on_unimplemented(
+    message = "`{F}` is an `#[mxf_filter]`: create it with `into_filter`, not `into_com`",
+    label = "a filter is created with `into_filter(&allocator)`",
+    note = "`into_filter` binds the allocator the filter's events go back to and returns its IMXF (`into_filter_in` also takes a pool and a tag)"
+)]
+#[doc(hidden)]
+pub trait NotIntoCom<F> {
+    /// Never called: there is no implementation.
+    fn refuse(filter: F) -> Result<Self>
+    where
+        Self: Sized;
+}
+
 /// How a filter treats incoming packages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PackagePolicy {
@@ -55,20 +156,151 @@ pub enum PackagePolicy {
     PassWhole,
 }
 
-/// A MIDI transform. Implement `process`; the framework does the rest (see the module docs).
+/// A MIDI transform: the trait an `#[mxf_filter]` struct implements. Implement `process`; the
+/// framework does the rest (see the module docs).
+///
+/// | item | default | what it decides |
+/// |---|---|---|
+/// | [`process`](Self::process) | required | what becomes of one event |
+/// | [`state_changed`](Self::state_changed) | nothing | a reaction to each successful `SetState` |
+/// | [`PACKAGES`](Self::PACKAGES) | [`PackagePolicy::Unwrap`] | packages taken apart, or passed whole |
+/// | [`OUTPUTS`](Self::OUTPUTS) | one | how many outputs `ConnectOutput` fills |
+/// | [`INITIAL_STATE`](Self::INITIAL_STATE) | `KsState::Run` | the state of a new filter |
+///
+/// The constants are checked when the filter is compiled: there is no value the framework
+/// would refuse at run time.
+///
+/// # `PACKAGES`
+///
+/// ```
+/// use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+/// use mxf::platform::atomic::{AtomicU32, Ordering};
+/// use mxf::prelude::*;
+///
+/// /// Looks at every event, but leaves packages alone: they go to output 0 whole.
+/// #[mxf_filter]
+/// struct Look {
+///     looked: AtomicU32,
+/// }
+///
+/// impl Filter for Look {
+///     const PACKAGES: PackagePolicy = PackagePolicy::PassWhole;
+///     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+///         self.looked.fetch_add(1, Ordering::Relaxed);
+///         out.push(event);
+///     }
+/// }
+///
+/// let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+/// let look = Look { looked: AtomicU32::new(0) }.into_filter(&alloc)?;
+/// let mut chord = Chain::new(&alloc);
+/// chord.push_back(Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 0)?);
+/// chord.push_back(Event::with_bytes(&alloc, &[0x90, 64, 100], 1, 0)?);
+/// let package = Event::new(&alloc).ok_or(STATUS_INSUFFICIENT_RESOURCES)?.into_package(chord)?;
+/// let mut chain = Chain::new(&alloc);
+/// chain.push_back(package);
+/// chain.deliver(Some(look.interface()));
+/// assert_eq!(look.filter().looked.load(Ordering::Relaxed), 0); // with `Unwrap`: 2
+/// assert_eq!(look.stats().events_out, 1);
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// # `OUTPUTS`
+///
+/// ```
+/// use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+/// use mxf::filter::OutputCount;
+/// use mxf::platform::atomic::{AtomicU32, Ordering};
+/// use mxf::prelude::*;
+///
+/// /// Drums (channel 10) to output 1, everything else to output 0.
+/// #[mxf_filter]
+/// struct SplitDrums;
+///
+/// impl Filter for SplitDrums {
+///     const OUTPUTS: OutputCount = OutputCount::new(2);
+///     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+///         let drums = event.data().first().is_some_and(|s| s & 0x0F == 9);
+///         out.push_to(usize::from(drums), event);
+///     }
+/// }
+///
+/// #[mxf_filter]
+/// struct Count {
+///     got: AtomicU32,
+/// }
+///
+/// impl Filter for Count {
+///     fn process<'a>(&self, _event: Event<'a>, _out: &mut Output<'a>) {
+///         self.got.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+/// let split = SplitDrums.into_filter(&alloc)?;
+/// let melody = Count { got: AtomicU32::new(0) }.into_filter(&alloc)?;
+/// let drums = Count { got: AtomicU32::new(0) }.into_filter(&alloc)?;
+/// // ConnectOutput fills the outputs in order.
+/// assert_eq!(split.ConnectOutput(Some(melody.to_ref())), STATUS_SUCCESS);
+/// assert_eq!(split.ConnectOutput(Some(drums.to_ref())), STATUS_SUCCESS);
+///
+/// let mut chain = Chain::new(&alloc);
+/// chain.push_back(Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 0)?);
+/// chain.push_back(Event::with_bytes(&alloc, &[0x99, 36, 100], 1, 0)?);
+/// chain.deliver(Some(split.interface()));
+/// assert_eq!(melody.filter().got.load(Ordering::Relaxed), 1);
+/// assert_eq!(drums.filter().got.load(Ordering::Relaxed), 1);
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// # `INITIAL_STATE`
+///
+/// ```
+/// use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+/// use mxf::prelude::*;
+///
+/// /// Starts stopped, as the port's own MXFs do, and passes nothing until it runs.
+/// #[mxf_filter]
+/// struct Held;
+///
+/// impl Filter for Held {
+///     const INITIAL_STATE: KsState = KsState::Stop;
+///     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+///         out.push(event);
+///     }
+/// }
+///
+/// let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+/// let held = Held.into_filter(&alloc)?;
+/// let note = || Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 0);
+///
+/// let mut chain = Chain::new(&alloc);
+/// chain.push_back(note()?);
+/// chain.deliver(Some(held.interface()));
+/// assert_eq!(held.stats().discarded, 1); // STOP: straight back to the allocator
+///
+/// assert_eq!(held.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+/// let mut chain = Chain::new(&alloc);
+/// chain.push_back(note()?);
+/// chain.deliver(Some(held.interface()));
+/// assert_eq!(held.stats().events_out, 1);
+/// # Ok::<(), NTSTATUS>(())
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is no filter: it lacks `impl Filter for {Self}`",
     label = "an `#[mxf_filter]` struct implements `mxf::filter::Filter`",
     note = "write `impl Filter for {Self} {{ fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {{ out.push(event) }} }}`"
 )]
-pub trait Filter: Send + Sync + Sized + 'static {
+pub trait Filter: Sized + 'static {
     /// Package handling.
     const PACKAGES: PackagePolicy = PackagePolicy::Unwrap;
-    /// Number of outputs (1..=[`MAX_OUTPUTS`], checked at compile time); `ConnectOutput` fills
-    /// them in order.
-    const OUTPUTS: usize = 1;
-    /// The state a new filter starts in (a known `KSSTATE`, checked at compile time).
-    const INITIAL_STATE: KSSTATE = KSSTATE_RUN;
+    /// Number of outputs, 1 to [`MAX_OUTPUTS`]: `const OUTPUTS: OutputCount =
+    /// OutputCount::new(3);` (a count out of range is a compile error at that line).
+    /// `ConnectOutput` fills them in order.
+    const OUTPUTS: OutputCount = OutputCount::ONE;
+    /// The state a new filter starts in: one of the four states, so nothing `SetState` would
+    /// refuse.
+    const INITIAL_STATE: KsState = KsState::Run;
 
     /// Transforms one event: push it (changed or not) to `out`, push others, or drop it (it then
     /// goes back to the allocator).
@@ -186,29 +418,14 @@ pub struct FilterObject<F: Filter> {
 }
 
 impl<F: Filter> FilterObject<F> {
-    /// The filter's declared constants, checked when the filter is compiled: a filter declaring
-    /// `OUTPUTS = 0` or more than [`MAX_OUTPUTS`], or an `INITIAL_STATE` that `SetState` would
-    /// refuse, does not build.
-    const DECLARATIONS_OK: () = {
-        assert!(
-            F::OUTPUTS >= 1 && F::OUTPUTS <= MAX_OUTPUTS,
-            "Filter::OUTPUTS is 1..=MAX_OUTPUTS (8)"
-        );
-        assert!(
-            F::INITIAL_STATE.known().is_some(),
-            "Filter::INITIAL_STATE is one of KSSTATE_STOP, KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN"
-        );
-    };
-
     /// Wraps `filter`, which returns events to `alloc`.
     pub fn new(filter: F, alloc: IAllocatorMXF) -> Self {
-        let () = Self::DECLARATIONS_OK;
         Self {
             filter,
             alloc,
             plumbing: SpinLock::new(Plumbing {
                 outputs: Outputs::new(),
-                state: F::INITIAL_STATE,
+                state: KSSTATE::from(F::INITIAL_STATE),
                 stats: FilterStats::default(),
             }),
         }
@@ -255,7 +472,7 @@ impl<F: Filter> FilterObject<F> {
         if packages && F::PACKAGES == PackagePolicy::Unwrap {
             status = input.unwrap_packages().deliver(None);
         }
-        let mut out = Output::new(alloc, F::OUTPUTS);
+        let mut out = Output::new(alloc, F::OUTPUTS.get());
         let mut received = 0u64;
         while let Some(event) = input.pop_front() {
             received = received.wrapping_add(1);
@@ -285,6 +502,8 @@ impl<F: Filter> FilterObject<F> {
     }
 }
 
+impl<F: Filter> crate::com::ObjectValue for FilterObject<F> {}
+
 impl<F: Filter + ObjectImpl<Value = FilterObject<F>>> IMXF_Impl for FilterObject<F> {
     fn SetState(&self, state: KSSTATE) -> NTSTATUS {
         if state.known().is_none() {
@@ -303,7 +522,7 @@ impl<F: Filter + ObjectImpl<Value = FilterObject<F>>> IMXF_Impl for FilterObject
     }
 
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        let limit = F::OUTPUTS.clamp(1, MAX_OUTPUTS);
+        let limit = F::OUTPUTS.get();
         connect_output_not_to(
             &self.plumbing,
             |p| &mut p.outputs,
@@ -485,7 +704,7 @@ mod tests {
         assert!(alloc.audit());
         // A cyclic chain while stopped: each event is discarded, and counted, once.
         // SAFETY: a valid state.
-        assert_eq!(unsafe { f.SetState(KSSTATE_STOP) }, STATUS_SUCCESS);
+        assert_eq!(f.SetState(KSSTATE_STOP), STATUS_SUCCESS);
         let v = chain_of(&alloc, 2);
         let (a, b) = (v[0], v[1]);
         // SAFETY: events of the test (b links back to a), then handed over.

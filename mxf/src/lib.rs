@@ -3,14 +3,110 @@
 //! mxf lets a Windows audio-driver author write the MXF components and DMus miniport streams of
 //! PortCls as plain Rust structs and traits. Proc macros generate the kernel COM machinery the
 //! DMus port calls: `#[repr(C)]` vtables, `extern "system"` shims, reference counting and
-//! QueryInterface.
+//! QueryInterface. Everything also runs in user mode, so a filter or a miniport is unit-tested,
+//! fed MIDI files and measured without a Windows kernel.
+//!
+//! A filter is a struct and one method; the framework does chains, packages, connections,
+//! states and the allocator's rules:
+//!
+//! ```
+//! use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+//! use mxf::platform::atomic::{AtomicU8, Ordering};
+//! use mxf::prelude::*;
+//!
+//! /// Transposes notes, editing the event's bytes in place.
+//! #[mxf_filter]
+//! struct Transpose {
+//!     semitones: u8,
+//! }
+//!
+//! impl Filter for Transpose {
+//!     fn process<'a>(&self, mut event: Event<'a>, out: &mut Output<'a>) {
+//!         if let [status, key, _] = event.data_mut() {
+//!             if *status & 0xE0 == 0x80 {
+//!                 // Note on (9n) or note off (8n).
+//!                 *key = key.saturating_add(self.semitones).min(127);
+//!             }
+//!         }
+//!         out.push(event);
+//!     }
+//! }
+//!
+//! /// Remembers the last key it saw, then lets the event go back to the allocator.
+//! #[mxf_filter]
+//! struct LastKey {
+//!     key: AtomicU8,
+//! }
+//!
+//! impl Filter for LastKey {
+//!     fn process<'a>(&self, event: Event<'a>, _out: &mut Output<'a>) {
+//!         if let Some(&key) = event.data().get(1) {
+//!             self.key.store(key, Ordering::Relaxed);
+//!         }
+//!         // Dropped: the event returns to its allocator.
+//!     }
+//! }
+//!
+//! // One allocator per pin; every MXF of the pin returns events to it.
+//! let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+//! let transpose = Transpose { semitones: 12 }.into_filter(&alloc)?;
+//! let last = LastKey { key: AtomicU8::new(0) }.into_filter(&alloc)?;
+//! // Both belong to the same pin: they return events to the same allocator.
+//! assert_eq!(transpose.ConnectOutput(Some(last.to_ref())), STATUS_SUCCESS);
+//!
+//! // What the port does: one PutMessage with a chain of events.
+//! let mut chain = Chain::new(&alloc);
+//! chain.push_back(Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 0)?);
+//! assert_eq!(chain.deliver(Some(transpose.interface())), STATUS_SUCCESS);
+//!
+//! assert_eq!(last.filter().key.load(Ordering::Relaxed), 72);
+//! assert_eq!(alloc.stats().outstanding_events, 0); // nothing lost, nothing leaked
+//! # Ok::<(), NTSTATUS>(())
+//! ```
+//!
+//! # Modules
 //!
 //! | layer | module |
 //! |---|---|
-//! | raw ABI: `GUID`, `NTSTATUS`, `KSSTATE`, `DMUS_KERNEL_EVENT`, … | [`abi`] |
-//! | kernel COM core: interface pointers, refcount, objects | [`com`] |
+//! | raw ABI: `GUID`, `NTSTATUS`, `KSSTATE`, `DMUS_KERNEL_EVENT` and its flag helpers, … | [`abi`] |
+//! | the platform seam: pool allocation, spin lock, atomics (loom-checkable), `OneAtATime` | [`platform`] |
+//! | kernel COM core: interface pointers, refcount, objects, aggregation | [`com`] |
 //! | the DMus interface set (IUnknown … ISynthSinkDMus) | [`interfaces`] |
-//! | pool allocation and spin lock, per environment | [`platform`] |
+//! | the built-in `IAllocatorMXF`: events, long-event buffers, statistics | [`allocator`] |
+//! | the safe event layer: owned [`Event`](event::Event)s and [`Chain`](event::Chain)s, queues | [`event`] |
+//! | writing filters: [`Filter`](filter::Filter), [`Output`](filter::Output), `#[mxf_filter]` | [`filter`] |
+//! | an MXF's output connections and their rules | [`connection`] |
+//! | the port's own MXFs: sequencer, unpackers, capture sink, packer, service group | [`components`] |
+#![cfg_attr(
+    feature = "std",
+    doc = "| the user-mode DMus port and Standard MIDI Files (feature `std`) | [`host`] |"
+)]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "| the user-mode DMus port and Standard MIDI Files (feature `std`) | `host` |"
+)]
+#![cfg_attr(
+    feature = "std",
+    doc = "| testing filters: a rig with an allocator and a recording sink, events by their bytes, raw vtable calls (feature `std`) | [`testing`] |"
+)]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "| testing filters: a rig with an allocator and a recording sink, events by their bytes, raw vtable calls (feature `std`) | `testing` |"
+)]
+//! | the MIDI vocabulary of [`Event::message`](event::Event::message): `midly`, re-exported | [`midly`] |
+//! | what most code imports: `use mxf::prelude::*;` | [`prelude`] |
+//!
+//! The macros: [`com_interface`] declares an interface, [`com_object`] makes a struct a COM
+//! object, [`mxf_filter`] makes it an IMXF filter.
+//!
+//! # Features
+//!
+//! * `std` (default): the user-mode port and SMF I/O (`host`), the test kit (`testing`). Never
+//!   enabled for a driver.
+//! * `fault-injection` (tests, implies `std`): `platform::fault` makes the Nth pool
+//!   allocation of a thread fail, and counts live blocks.
+//! * `kernel` (on `cfg(windows)` only): the kernel backend of the platform seam (pool
+//!   allocation and spin locks through `wdk-sys`).
 //!
 //! The crate is `#![no_std]`: nothing in it panics on an ABI path, every allocation is fallible,
 //! and the `std` feature only adds user-mode conveniences.
@@ -45,6 +141,42 @@ pub mod filter;
 pub mod host;
 pub mod interfaces;
 pub mod platform;
+#[cfg(feature = "std")]
+pub mod testing;
+
+/// The MIDI vocabulary of mxf: the [`midly`](https://docs.rs/midly/0.5) crate, the version
+/// [`Event::message`](event::Event::message) and [`Event::set_message`](event::Event::set_message)
+/// speak (`midly::live::LiveEvent`). Name it as `mxf::midly` and a driver never depends on a
+/// second, mismatched version; the SMF I/O of `host` uses it too.
+///
+/// It is built without default features (no_std, no allocation), so in a driver its live-event
+/// parser is all there is of it; the `std` feature adds `alloc` (SMF files) and `strict`.
+///
+/// ```
+/// use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+/// use mxf::midly::MidiMessage;
+/// use mxf::midly::live::LiveEvent;
+/// use mxf::prelude::*;
+///
+/// let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+/// let mut event = Event::with_bytes(&alloc, &[0x91, 64, 90], 1, 0)?;
+/// let Some(LiveEvent::Midi { channel, message: MidiMessage::NoteOn { key, vel } }) =
+///     event.message()
+/// else {
+///     panic!("a note on");
+/// };
+/// assert_eq!((channel.as_int(), key.as_int(), vel.as_int()), (1, 64, 90));
+///
+/// // And back: `set_message` encodes a midly message into the event.
+/// let off = LiveEvent::Midi {
+///     channel,
+///     message: MidiMessage::NoteOff { key, vel: 0.into() },
+/// };
+/// event.set_message(&off)?;
+/// assert_eq!(event.data(), &[0x81, 64, 0]);
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+pub use midly;
 
 /// Declares a kernel COM interface from an `unsafe trait`.
 ///
@@ -66,25 +198,227 @@ pub mod platform;
 /// assert_eq!(core::mem::size_of::<IVolumeMXF_Vtbl>(), 9 * core::mem::size_of::<usize>());
 /// ```
 ///
-/// The trait must be `unsafe` and name exactly one base interface. Methods take `&self`, are
-/// neither generic, `async` nor `const`, have no body, carry no `#[cfg]` (the slot order is the
-/// ABI), and use only types that can cross a vtable ([`com::AbiSafe`]; results:
-/// [`com::AbiReturn`]). A method with a pointer parameter, or declared `unsafe fn`, is an
-/// `unsafe fn` in the `_Impl` trait (its implementation relies on the COM caller's contract);
-/// the parameters of the others must be [`com::PlainValue`]s. Options: `iid = "…"` (required)
-/// or `no_iid` for the interfaces no header gives an IID (they are then never answered by
-/// QueryInterface, and [`com::Interface::cast`] to them does not compile).
+/// # What it generates
+///
+/// For `unsafe trait IFoo: IBase { … }`:
+///
+/// * `IFoo`, the interface pointer: an owned reference (`Clone` calls `AddRef`, `Drop` calls
+///   `Release`) that derefs to `IBase` and has one client method per slot, calling through the
+///   object's vtable, so it works on objects written in C++ too. A method whose parameters are
+///   all plain values is safe to call; one with a pointer parameter (or declared `unsafe fn`) is
+///   an `unsafe fn`, whose caller vouches for the pointers;
+/// * `IFoo_Vtbl`: `#[repr(C)]`, the base's vtable first (`base__`), then one
+///   `unsafe extern "system" fn` per method in declaration order;
+/// * `IFoo_Impl`: the trait an object implements to expose `IFoo` (together with the `_Impl`
+///   trait of every ancestor but IUnknown);
+/// * the [`com::Interface`] implementation (ancestry, vtable), [`com::HasIid`] unless `no_iid`,
+///   and the vtable of every object type, built in a `const` (no statics, no lazy init).
+///
+/// `docs/expansion.md` in the repository writes an expansion out.
+///
+/// # Rules
+///
+/// The trait must be `unsafe` (declaring an interface promises that its IID names this layout)
+/// and name exactly one base interface; IUnknown's methods are inherited, never declared again.
+/// Methods take `&self`, are neither generic, `async` nor `const`, have no body, carry no
+/// `#[cfg]` (the slot order is the ABI), and use only types that can cross a vtable
+/// ([`com::AbiSafe`]; results: [`com::AbiReturn`]). A method with a pointer parameter, or
+/// declared `unsafe fn`, is an `unsafe fn` in the `_Impl` trait (its implementation relies on the
+/// COM caller's contract); the parameters of the others must be [`com::PlainValue`]s.
 ///
 /// The macros name the runtime `::mxf`: a crate that renames the dependency in its
 /// `Cargo.toml` writes `extern crate renamed as mxf;` at its root.
+///
+/// # Options
+///
+/// | option | meaning |
+/// |---|---|
+/// | `iid = "XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX"` | the interface's IID, as the header gives it (braces allowed); required unless `no_iid` |
+/// | `no_iid` | no header defines an IID: QueryInterface never answers the interface, its pointer is passed directly |
+/// | `unsafe_impl` | `IFoo_Impl` is an `unsafe trait`: safe code trusts what its implementations return |
+/// | `root` | crate-internal: the root interface, IUnknown |
+/// | `filter_plumbing` | crate-internal: the framework implements the interface for every `#[mxf_filter]` (IMXF) |
+///
+/// ## `iid = "…"`
+///
+/// The IID of the header that defines the interface, hexadecimal digits in the usual groups,
+/// with or without braces. It becomes [`com::HasIid::IID`], what QueryInterface compares.
+///
+/// ```
+/// use mxf::prelude::*;
+///
+/// #[com_interface(iid = "{8E1F0B52-3C4D-4E6F-8A9B-0C1D2E3F4A5B}")]
+/// pub unsafe trait ITempo: IUnknown {
+///     fn SetTempo(&self, usec_per_quarter: u32) -> NTSTATUS;
+/// }
+///
+/// assert_eq!(ITempo::IID, GUID::from_u128(0x8E1F0B52_3C4D_4E6F_8A9B_0C1D2E3F4A5B));
+/// ```
+///
+/// ## `no_iid`
+///
+/// For the interfaces no header gives an IID (mxf's IMasterClock and IPositionNotify): none is
+/// invented. The interface has no [`com::HasIid`], so QueryInterface cannot be asked for it
+/// ([`com::Interface::cast`] to it does not compile); its pointer is handed over directly, as the
+/// port passes its IMasterClock to `NewStream`. An object exposes it all the same, and creating
+/// the object as that interface selects its chain by type.
+///
+/// ```
+/// use mxf::platform::atomic::{AtomicI64, Ordering};
+/// use mxf::prelude::*;
+///
+/// /// A pin's private callback.
+/// #[com_interface(no_iid)]
+/// pub unsafe trait ITick: IUnknown {
+///     fn Tick(&self, time: REFERENCE_TIME);
+/// }
+///
+/// #[com_object(ITick)]
+/// struct LastTick {
+///     time: AtomicI64,
+/// }
+///
+/// impl ITick_Impl for LastTick {
+///     fn Tick(&self, time: REFERENCE_TIME) {
+///         self.time.store(time, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let tick: ITick = LastTick { time: AtomicI64::new(0) }.into_com()?;
+/// tick.Tick(10_000); // a method without pointer parameters is safe to call
+/// // QueryInterface still answers the interfaces that have an IID.
+/// let _identity: IUnknown = tick.cast()?;
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// ```compile_fail,E0277
+/// # use mxf::prelude::*;
+/// # #[com_interface(no_iid)]
+/// # pub unsafe trait ITick: IUnknown {
+/// #     fn Tick(&self, time: REFERENCE_TIME);
+/// # }
+/// # #[com_object(ITick)]
+/// # struct LastTick;
+/// # impl ITick_Impl for LastTick {
+/// #     fn Tick(&self, _time: REFERENCE_TIME) {}
+/// # }
+/// let tick: ITick = LastTick.into_com()?;
+/// let again: ITick = tick.cast()?; // error: `ITick` has no IID
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// ## `unsafe_impl`
+///
+/// Makes `IFoo_Impl` an `unsafe trait`, for an interface whose callers' memory safety rests on
+/// what an implementation returns: implementing it is then a promise, written
+/// `unsafe impl IFoo_Impl for …`. mxf's IAllocatorMXF is declared so: the event layer copies up
+/// to `GetBufferSize()` bytes into the buffers `GetBuffer` returns.
+///
+/// ```
+/// use mxf::prelude::*;
+///
+/// /// A device's identity bytes.
+/// #[com_interface(iid = "2F7C9E10-4B6A-4D3E-8C21-5A9B0D7E6F43", unsafe_impl)]
+/// pub unsafe trait IIdentity: IUnknown {
+///     /// How many bytes `Read` writes; callers size their buffer with it.
+///     fn Size(&self) -> u32;
+///     /// Writes exactly `Size()` bytes to `out`.
+///     fn Read(&self, out: *mut u8) -> NTSTATUS;
+/// }
+///
+/// const ID: [u8; 3] = [0x41, 0x10, 0x42];
+///
+/// #[com_object(IIdentity)]
+/// struct Mpu401;
+///
+/// // SAFETY: `Read` writes exactly `Size()` bytes.
+/// unsafe impl IIdentity_Impl for Mpu401 {
+///     fn Size(&self) -> u32 {
+///         ID.len() as u32
+///     }
+///     unsafe fn Read(&self, out: *mut u8) -> NTSTATUS {
+///         if out.is_null() {
+///             return STATUS_INVALID_PARAMETER;
+///         }
+///         // SAFETY: the caller passes `Size()` writable bytes.
+///         unsafe { core::ptr::copy_nonoverlapping(ID.as_ptr(), out, ID.len()) };
+///         STATUS_SUCCESS
+///     }
+/// }
+///
+/// let id: IIdentity = Mpu401.into_com()?;
+/// let mut buf = vec![0u8; id.Size() as usize];
+/// // SAFETY: `buf` holds `Size()` bytes, all that `Read` writes: the implementation's promise.
+/// assert_eq!(unsafe { id.Read(buf.as_mut_ptr()) }, STATUS_SUCCESS);
+/// assert_eq!(buf, ID);
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// ## `root` (crate-internal)
+///
+/// Marks the root of every interface, mxf's IUnknown: it has no base, declares exactly
+/// `QueryInterface`, `AddRef` and `Release` in that order, and gets **no `_Impl` trait**: those
+/// three slots of every vtable are the object's own. The framework supplies them for every
+/// object (one reference count per object, QueryInterface over all its chains, delegation to the
+/// controlling unknown when aggregated), so there is no `IUnknown_Impl` to write. A driver never
+/// declares a root: its interfaces derive from [`interfaces::IUnknown`].
+///
+/// ```
+/// use mxf::prelude::*;
+///
+/// #[com_object(IServiceSink)]
+/// struct Quiet;
+///
+/// impl IServiceSink_Impl for Quiet {
+///     fn RequestService(&self) {}
+/// }
+///
+/// // No IUnknown_Impl: QueryInterface, AddRef and Release come with the object.
+/// let sink: IServiceSink = Quiet.into_com()?;
+/// let unknown: IUnknown = sink.cast()?; // QueryInterface
+/// let again = unknown.clone(); // AddRef
+/// drop(again); // Release
+/// assert_eq!(sink.cast::<IMXF>().err(), Some(STATUS_INVALID_PARAMETER));
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// ## `filter_plumbing` (crate-internal)
+///
+/// Marks mxf's IMXF: every `#[mxf_filter]` object gets its IMXF methods (`PutMessage`,
+/// `ConnectOutput`, `DisconnectOutput`, `SetState`) from the framework, which implements
+/// `IMXF_Impl` for [`filter::FilterObject`]`<F>`. For every other interface the macro generates
+/// `impl IFoo_Impl for FilterObject<F> where F: IFoo_Impl`, forwarding to the author's struct;
+/// `filter_plumbing` leaves that out, and lets only an object's own value implement the `_Impl`
+/// trait (a `#[com_object]` struct, or `FilterObject`), so an `#[mxf_filter]` struct that
+/// implements `IMXF_Impl` itself is a compile error rather than dead code. A driver's own
+/// interfaces do not use it.
+///
+/// ```
+/// use mxf::filter::FilterObject;
+/// use mxf::prelude::*;
+///
+/// #[mxf_filter]
+/// struct Pass;
+///
+/// impl Filter for Pass {
+///     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+///         out.push(event);
+///     }
+/// }
+///
+/// // IMXF is the framework's, implemented on the object's value, not on `Pass`.
+/// fn implements_imxf<T: IMXF_Impl>() {}
+/// implements_imxf::<FilterObject<Pass>>();
+/// ```
 pub use mxf_macros::com_interface;
 
 /// Turns a struct into a kernel COM object implementing the listed interfaces.
 ///
 /// Each listed interface is one *chain*: one vtable pointer in the object, answering
 /// QueryInterface for that interface and all its ancestors (when two chains share an ancestor,
-/// the first listed answers). The struct implements the `_Impl` trait of every interface in
-/// every chain.
+/// the first listed answers). The first chain is the object's identity: QueryInterface for
+/// IUnknown answers it, whichever chain is asked. The struct implements the `_Impl` trait of
+/// every interface in every chain (IUnknown excepted, see below).
 ///
 /// ```
 /// use mxf::prelude::*;
@@ -115,10 +449,124 @@ pub use mxf_macros::com_interface;
 /// # Ok::<(), NTSTATUS>(())
 /// ```
 ///
-/// Options: `qi_failure = STATUS_…` (what QueryInterface returns for an unknown IID; default
-/// `STATUS_INVALID_PARAMETER`) and `tag = "abcd"` (the pool tag). The struct must be
-/// `Send + Sync` and not generic. Objects are created with [`com::IntoComObject`] or
-/// [`com::ComObject::create_raw`] (aggregation, C-style out-pointer).
+/// # IUnknown: nothing to implement
+///
+/// There is no `IUnknown_Impl`: IUnknown is the root interface (see [`com_interface`]'s `root`),
+/// and the framework supplies `QueryInterface`, `AddRef` and `Release` for every object. It
+/// keeps one reference count per object, answers QueryInterface over every chain and its
+/// ancestors as kernel COM does (an `NTSTATUS`; the out-pointer AddRef'd through the interface
+/// returned, or NULL on failure), delegates all three to the controlling unknown when the object
+/// is aggregated, and frees the object to its pool at the last `Release`. A `Release` too many
+/// is counted ([`com::refcount::anomalies`]) and never frees twice.
+///
+/// # Options
+///
+/// | option | meaning | default |
+/// |---|---|---|
+/// | `IFoo, IBar, …` | the interfaces, one chain each, in this order; at least one | — |
+/// | `qi_failure = EXPR` | the [`NTSTATUS`](abi::NTSTATUS) QueryInterface returns for an IID the object does not implement | `STATUS_INVALID_PARAMETER` |
+/// | `tag = "abcd"` | the pool tag of the object's block: four ASCII characters, as a pool dump shows them | `"mxfO"` |
+///
+/// ## The interface list
+///
+/// ```
+/// use mxf::platform::atomic::{AtomicI64, Ordering};
+/// use mxf::prelude::*;
+///
+/// /// A clock that advances 1 ms each time it is serviced: two chains in one object.
+/// #[com_object(IMasterClock, IServiceSink)]
+/// struct Metronome {
+///     now: AtomicI64,
+/// }
+///
+/// impl IMasterClock_Impl for Metronome {
+///     unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+///         if time.is_null() {
+///             return STATUS_INVALID_PARAMETER;
+///         }
+///         // SAFETY: non-NULL out-pointer from the caller.
+///         unsafe { time.write(self.now.load(Ordering::Relaxed)) };
+///         STATUS_SUCCESS
+///     }
+/// }
+///
+/// impl IServiceSink_Impl for Metronome {
+///     fn RequestService(&self) {
+///         self.now.fetch_add(10_000, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let clock: IMasterClock = Metronome { now: AtomicI64::new(0) }.into_com()?;
+/// // IServiceSink has an IID: QueryInterface reaches the other chain.
+/// let sink: IServiceSink = clock.cast()?;
+/// sink.RequestService();
+/// let mut t = 0;
+/// // SAFETY: `t` is a valid out-pointer.
+/// unsafe { clock.GetTime(&mut t) };
+/// assert_eq!(t, 10_000);
+/// // One object, one identity.
+/// assert_eq!(clock.cast::<IUnknown>()?, sink.cast::<IUnknown>()?);
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// ## `qi_failure = …`
+///
+/// Kernel COM leaves the status of a refused QueryInterface to the object: most answer
+/// `STATUS_INVALID_PARAMETER`, Microsoft's allocator `STATUS_INVALID_PARAMETER_1`. Any constant
+/// expression of type `NTSTATUS`.
+///
+/// ```
+/// use mxf::prelude::*;
+///
+/// #[com_object(IServiceSink, qi_failure = STATUS_INVALID_PARAMETER_1)]
+/// struct Strict;
+///
+/// impl IServiceSink_Impl for Strict {
+///     fn RequestService(&self) {}
+/// }
+///
+/// let sink: IServiceSink = Strict.into_com()?;
+/// assert_eq!(sink.cast::<IMXF>().err(), Some(STATUS_INVALID_PARAMETER_1));
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// ## `tag = "…"`
+///
+/// The tag under which [`com::IntoComObject::into_com`] and [`com::ObjectHandle::create`]
+/// allocate the object (`into_com_in` and `create_in` take one explicitly).
+///
+/// ```
+/// use mxf::com::ObjectImpl;
+/// use mxf::prelude::*;
+///
+/// #[com_object(IServiceSink, tag = "Svc1")]
+/// struct Tagged;
+///
+/// impl IServiceSink_Impl for Tagged {
+///     fn RequestService(&self) {}
+/// }
+///
+/// assert_eq!(<Tagged as ObjectImpl>::POOL_TAG, pool_tag(b"Svc1"));
+/// let _sink: IServiceSink = Tagged.into_com()?; // allocated under "Svc1"
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// # Creating objects
+///
+/// * [`com::IntoComObject::into_com`] / `into_com_in`: the object as one of its interfaces;
+/// * [`com::ObjectHandle::create`] / `create_in`: an interface with the struct at hand
+///   (`handle.value()`), as a C++ driver keeps its class pointer;
+/// * [`com::ComObject::create_raw`] (a C-style out-pointer, the shape of `NewStream`'s) and
+///   [`com::ComObject::create_aggregated`] (aggregation by an outer unknown).
+///
+/// Every creation is fallible: a full pool is `STATUS_INSUFFICIENT_RESOURCES`, nothing leaked.
+///
+/// # Restrictions
+///
+/// The struct must be `Send + Sync` (checked: kernel COM objects are called from any CPU), not
+/// generic and without lifetimes (each object type has its own vtables, and callers keep it as
+/// long as they hold a reference), without `#[repr]` (the macro chooses the layout), and no
+/// field may need an alignment above [`platform::POOL_ALIGNMENT`].
 pub use mxf_macros::com_object;
 
 /// Turns a struct into an IMXF filter: implement [`filter::Filter`] for it, create it with
@@ -151,23 +599,190 @@ pub use mxf_macros::com_object;
 /// # Ok::<(), NTSTATUS>(())
 /// ```
 ///
-/// Options: further interfaces to expose after IMXF, `qi_failure = …`, `tag = "…"`. The struct
-/// implements the `_Impl` trait of each further interface (and of its ancestors other than IMXF);
-/// every `#[com_interface]` forwards its `_Impl` from [`filter::FilterObject`]`<Self>` to the
-/// struct, so `#[mxf_filter(ISynthSinkDMus)]` with `impl ISynthSinkDMus_Impl for MySynth` is a
-/// filter and a synth sink in one object, as ddksynth's stream is.
+/// # What the framework implements
+///
+/// * **IMXF**: the object's value is a [`filter::FilterObject`]`<Self>`, which implements
+///   `IMXF_Impl` (chains, packages, connections, states, the allocator's rules). IMXF is always
+///   the filter's first chain and is the framework's: the struct does not implement `IMXF_Impl`
+///   itself, and an `impl IMXF_Impl` for it does not compile.
+/// * **IUnknown**, as for every object (see [`com_object`]): nothing to implement.
+///
+/// ```compile_fail,E0277
+/// use mxf::prelude::*;
+///
+/// #[mxf_filter]
+/// struct Mine;
+///
+/// impl Filter for Mine {
+///     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+///         out.push(event);
+///     }
+/// }
+///
+/// // error: an `#[mxf_filter]` gets IMXF from the framework
+/// impl IMXF_Impl for Mine {
+///     fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
+///         STATUS_SUCCESS
+///     }
+///     unsafe fn PutMessage(&self, _event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+///         STATUS_SUCCESS
+///     }
+///     fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+///         STATUS_SUCCESS
+///     }
+///     fn DisconnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+///         STATUS_SUCCESS
+///     }
+/// }
+/// ```
+///
+/// What the struct implements is [`filter::Filter`]: `process`, and optionally the constants
+/// `PACKAGES` ([`filter::PackagePolicy`], default `Unwrap`), `OUTPUTS` ([`filter::OutputCount`],
+/// 1 to 8, default one) and `INITIAL_STATE` ([`abi::KsState`], default `Run`), each checked when
+/// the filter is compiled; the trait's documentation has an example of each.
 ///
 /// A panic in `process` (or any method called through a vtable) does not unwind into the caller:
 /// Rust aborts at the `extern "system"` boundary, which in a driver is a bugcheck. Return the
 /// event instead (drop it) and count the fault.
+///
+/// # Options
+///
+/// | option | meaning | default |
+/// |---|---|---|
+/// | `IFoo, …` | further interfaces, chains after IMXF (IMXF itself is not listed) | none |
+/// | `qi_failure = EXPR` | as for [`com_object`] | `STATUS_INVALID_PARAMETER` |
+/// | `tag = "abcd"` | as for [`com_object`] | `"mxfO"` |
+///
+/// ## Further interfaces
+///
+/// The struct implements the `_Impl` trait of each further interface (and of its ancestors
+/// other than IMXF); every `#[com_interface]` forwards its `_Impl` from
+/// [`filter::FilterObject`]`<Self>` to the struct, so `#[mxf_filter(ISynthSinkDMus)]` with
+/// `impl ISynthSinkDMus_Impl for MySynth` is a filter and a synth sink in one object, as
+/// ddksynth's stream is.
+///
+/// ```
+/// use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+/// use mxf::platform::atomic::{AtomicBool, Ordering};
+/// use mxf::prelude::*;
+///
+/// /// Drops everything until it is serviced once.
+/// #[mxf_filter(IServiceSink)]
+/// struct Gate {
+///     open: AtomicBool,
+/// }
+///
+/// impl Filter for Gate {
+///     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+///         if self.open.load(Ordering::Acquire) {
+///             out.push(event);
+///         }
+///     }
+/// }
+///
+/// impl IServiceSink_Impl for Gate {
+///     fn RequestService(&self) {
+///         self.open.store(true, Ordering::Release);
+///     }
+/// }
+///
+/// let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+/// let gate = Gate { open: AtomicBool::new(false) }.into_filter(&alloc)?;
+/// let note = || Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 0);
+/// let mut chain = Chain::new(&alloc);
+/// chain.push_back(note()?);
+/// chain.deliver(Some(gate.interface()));
+/// assert_eq!(gate.stats().events_out, 0);
+///
+/// let sink: IServiceSink = gate.cast()?;
+/// sink.RequestService();
+/// let mut chain = Chain::new(&alloc);
+/// chain.push_back(note()?);
+/// chain.deliver(Some(gate.interface()));
+/// assert_eq!(gate.stats().events_out, 1);
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// ## `qi_failure = …`
+///
+/// ```
+/// use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+/// use mxf::prelude::*;
+///
+/// #[mxf_filter(qi_failure = STATUS_INVALID_PARAMETER_1)]
+/// struct Pass;
+///
+/// impl Filter for Pass {
+///     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+///         out.push(event);
+///     }
+/// }
+///
+/// let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+/// let pass = Pass.into_filter(&alloc)?;
+/// assert_eq!(pass.cast::<IServiceSink>().err(), Some(STATUS_INVALID_PARAMETER_1));
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// ## `tag = "…"`
+///
+/// The tag [`filter::IntoFilter::into_filter`] allocates the filter object under
+/// (`into_filter_in` takes one explicitly).
+///
+/// ```
+/// use mxf::com::ObjectImpl;
+/// use mxf::prelude::*;
+///
+/// #[mxf_filter(tag = "Echo")]
+/// struct Echo;
+///
+/// impl Filter for Echo {
+///     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+///         out.push(event);
+///     }
+/// }
+///
+/// assert_eq!(<Echo as ObjectImpl>::POOL_TAG, pool_tag(b"Echo"));
+/// ```
 pub use mxf_macros::mxf_filter;
 
 /// What most code needs: the ABI types, the COM core, the interfaces and the macros.
+///
+/// `use mxf::prelude::*;` brings every name of [`abi`] (statuses, `KSSTATE`,
+/// `DMUS_KERNEL_EVENT`, …), the interfaces with their `_Impl` and `_Vtbl` items, the traits
+/// that make their methods and IIDs callable, [`Event`](event::Event) and
+/// [`Chain`](event::Chain), the [`Filter`](filter::Filter) vocabulary and the three macros.
+/// Its [`Result`](abi::Result) is `Result<T, NTSTATUS>` by default and still takes a second
+/// parameter, so it does not shadow `core`'s for code that names an error type.
+///
+/// ```
+/// use mxf::prelude::*;
+///
+/// /// Passes note messages, drops the rest.
+/// #[mxf_filter]
+/// struct NotesOnly;
+///
+/// impl Filter for NotesOnly {
+///     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+///         if event.data().first().is_some_and(|s| matches!(s & 0xF0, 0x80 | 0x90)) {
+///             out.push(event);
+///         }
+///     }
+/// }
+///
+/// fn check(status: NTSTATUS) -> Result<()> {
+///     status.ok()
+/// }
+/// assert_eq!(check(STATUS_SUCCESS), Ok(()));
+/// let parsed: Result<u8, core::num::ParseIntError> = "7".parse();
+/// assert_eq!(parsed, Ok(7));
+/// assert_ne!(IMXF::IID, IUnknown::IID);
+/// ```
 pub mod prelude {
     pub use crate::abi::*;
-    pub use crate::com::{ComRef, Interface, IntoComObject};
+    pub use crate::com::{ComRef, HasIid, Interface, IntoComObject};
     pub use crate::event::{Chain, Event};
-    pub use crate::filter::{Filter, IntoFilter, Output, PackagePolicy};
+    pub use crate::filter::{Filter, IntoFilter, Output, OutputCount, PackagePolicy};
     pub use crate::interfaces::*;
     pub use crate::{com_interface, com_object, mxf_filter};
 }

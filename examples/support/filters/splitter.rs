@@ -1,7 +1,7 @@
 //! `Splitter`: one input, several outputs.
 
 use mxf::event::Event;
-use mxf::filter::{Filter, Output};
+use mxf::filter::{Filter, Output, OutputCount};
 use mxf::mxf_filter;
 use mxf::platform::atomic::{AtomicU64, Ordering};
 
@@ -39,7 +39,7 @@ impl Splitter {
 }
 
 impl Filter for Splitter {
-    const OUTPUTS: usize = SPLITTER_OUTPUTS;
+    const OUTPUTS: OutputCount = OutputCount::new(SPLITTER_OUTPUTS);
 
     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
         for k in 1..out.outputs() {

@@ -12,6 +12,8 @@ use syn::{Expr, Lit, Meta, Token};
 pub struct Options {
     /// The IID as a 128-bit number, or `None` with `no_iid`.
     pub iid: Option<u128>,
+    /// The IID string the user wrote, where a clash with an ancestor's IID is reported.
+    pub iid_span: Option<Span>,
     /// `no_iid`: the header defines no IID for this interface.
     pub no_iid: bool,
     /// `root`: this is IUnknown itself (used once, inside mxf).
@@ -59,7 +61,10 @@ pub fn parse(attr: TokenStream, cx: &mut Ctxt) -> Options {
                 match &nv.value {
                     Expr::Lit(l) => match &l.lit {
                         Lit::Str(s) => match parse_guid(&s.value()) {
-                            Ok(v) => o.iid = Some(v),
+                            Ok(v) => {
+                                o.iid = Some(v);
+                                o.iid_span = Some(s.span());
+                            }
                             Err(msg) => cx.error_spanned_by(s, msg),
                         },
                         other => cx.error_spanned_by(

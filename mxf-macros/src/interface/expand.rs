@@ -48,6 +48,7 @@ pub fn expand(i: &Interface) -> TokenStream {
         gen_vtable_for(i, &n),
         gen_filter_forwarding(i, &n),
         gen_abi_checks(i),
+        gen_lineage_checks(i, &n),
     ];
     quote! { #(#items)* }
 }
@@ -94,12 +95,13 @@ fn gen_base_alias(i: &Interface, n: &Names) -> TokenStream {
     let Some(base) = &i.base else {
         return TokenStream::new();
     };
-    let (vis, alias) = (&i.vis, &n.base);
-    // The user's base path appears only here: an unknown base gives exactly one error.
-    quote! {
-        #[doc(hidden)]
+    let alias = &n.base;
+    // The user's base path appears only here: an unknown base gives exactly one error. Private
+    // (aliases are transparent to the privacy checks), so a base less visible than the
+    // interface is reported where it is used in the interface's public items, at the base path.
+    quote_spanned! {base_span(i)=>
         #[allow(non_camel_case_types)]
-        #vis type #alias = #base;
+        type #alias = #base;
     }
 }
 
@@ -142,38 +144,71 @@ fn gen_vtable(i: &Interface, n: &Names) -> TokenStream {
 
 fn gen_interface_impl(i: &Interface, n: &Names) -> TokenStream {
     let (ident, vtbl, alias) = (&i.ident, &n.vtbl, &n.base);
-    let (iid, has) = match i.iid {
-        Some(v) => (v, true),
-        None => (0, false),
+    let base_match = i
+        .base
+        .as_ref()
+        .map(|_| quote_spanned! {base_span(i)=> <#alias as ::mxf::com::Interface>::matches(iid) });
+    let own_match = i.iid.map(|v| {
+        quote! { *iid == ::mxf::abi::GUID::from_u128(#v) }
+    });
+    let matches = match (own_match, base_match) {
+        (Some(o), Some(b)) => quote! { #o || #b },
+        (Some(o), None) => o,
+        (None, Some(b)) => b,
+        (None, None) => quote! { { let _ = iid; false } },
     };
-    let base_match = i.base.as_ref().map(
-        |_| quote_spanned! {base_span(i)=> || <#alias as ::mxf::com::Interface>::matches(iid) },
-    );
-    // The user's own `unsafe` token: declaring an interface promises that its IID names this
-    // layout (a wrong IID lets `cast` hand out a pointer with another vtable), and a crate that
-    // forbids `unsafe_code` must see that promise.
+    let lineage_iid = match i.iid {
+        Some(v) => quote! { ::core::option::Option::Some(::mxf::abi::GUID::from_u128(#v)) },
+        None => quote! { ::core::option::Option::None },
+    };
+    let lineage_base = match &i.base {
+        Some(_) => quote_spanned! {base_span(i)=>
+            ::core::option::Option::Some(<#alias as ::mxf::com::Interface>::LINEAGE)
+        },
+        None => quote! { ::core::option::Option::None },
+    };
+    let name = ident.unraw().to_string();
+    let methods = i.methods.iter().map(|m| m.ident.unraw().to_string());
     // A marker impl spanned at the user's own `unsafe`: declaring an interface promises that
     // its IID names this layout (a wrong IID lets `cast` hand out a pointer with another
     // vtable), and a crate that forbids `unsafe_code` must see that promise.
     let promise = i.unsafety.map(|u| {
+        // The declaration is the promise and its documentation: the user's crate gets no
+        // undocumented-unsafe lint for it.
         quote_spanned! {u.span=>
             #[doc(hidden)]
+            #[allow(clippy::undocumented_unsafe_blocks)]
             unsafe impl ::mxf::com::IidNamesLayout for #ident {}
+        }
+    });
+    // Only an interface with an IID has one: `IFoo::IID` of a `no_iid` interface does not
+    // compile (rather than being a zero GUID that QueryInterface refuses at run time).
+    let has_iid = i.iid.map(|v| {
+        quote! {
+            // SAFETY: the IID the declaration names (the user's promise, above).
+            unsafe impl ::mxf::com::HasIid for #ident {
+                const IID: ::mxf::abi::GUID = ::mxf::abi::GUID::from_u128(#v);
+            }
         }
     });
     quote! {
         #promise
-        // SAFETY: repr(transparent) over ComPtr; the vtable begins with the base's; the IID is
-        // the user's promise.
+        // SAFETY: repr(transparent) over ComPtr; the vtable begins with the base's; `matches`
+        // answers this interface's IID (the user's promise) and its ancestors'.
         unsafe impl ::mxf::com::Interface for #ident {
             type Vtable = #vtbl;
-            const IID: ::mxf::abi::GUID = ::mxf::abi::GUID::from_u128(#iid);
-            const HAS_IID: bool = #has;
+            const LINEAGE: &'static ::mxf::com::Lineage = &::mxf::com::Lineage {
+                name: ::core::concat!(::core::module_path!(), "::", #name),
+                iid: #lineage_iid,
+                methods: &[#(#methods),*],
+                base: #lineage_base,
+            };
             #[inline]
             fn matches(iid: &::mxf::abi::GUID) -> bool {
-                (#has && *iid == <Self as ::mxf::com::Interface>::IID) #base_match
+                #matches
             }
         }
+        #has_iid
     }
 }
 
@@ -182,9 +217,12 @@ fn gen_deref(i: &Interface, n: &Names) -> TokenStream {
         return TokenStream::new();
     }
     let (ident, alias) = (&i.ident, &n.base);
+    // The target spanned at the user's base path: a base less visible than the interface is
+    // reported there.
+    let target = quote_spanned! {base_span(i)=> type Target = #alias; };
     quote! {
         impl ::core::ops::Deref for #ident {
-            type Target = #alias;
+            #target
             #[inline]
             fn deref(&self) -> &#alias {
                 // SAFETY: both are repr(transparent) over ComPtr, and this interface's vtable
@@ -201,6 +239,24 @@ fn gen_client_methods(i: &Interface, _n: &Names) -> TokenStream {
     let methods = i.methods.iter().map(|m| {
         let (names, types) = params(m);
         let (name, r, attrs, extra) = (&m.ident, ret(m), &m.attrs, &m.client_attrs);
+        // A method whose parameters are all plain values (checked: `PlainValue`) cannot be
+        // called with arguments that break its contract, and the pointer it is called through
+        // is typed and live: calling it is safe. IUnknown's own slots stay unsafe (Release
+        // gives up a reference the pointer still holds).
+        if !m.unsafe_impl && i.base.is_some() {
+            return quote! {
+                #(#attrs)*
+                #(#extra)*
+                #[inline]
+                #[allow(non_snake_case, clippy::too_many_arguments)]
+                pub fn #name(&self #(, #names: #types)*) #r {
+                    let #vtbl = <Self as ::mxf::com::Interface>::vtable(self);
+                    // SAFETY: the object is live while `self` holds a reference, and every
+                    // argument is a plain value, which no value can make break the contract.
+                    unsafe { (#vtbl.#name)(<Self as ::mxf::com::Interface>::as_raw(self) #(, #names)*) }
+                }
+            };
+        }
         quote! {
             #(#attrs)*
             ///
@@ -275,12 +331,17 @@ fn gen_impl_trait(i: &Interface, n: &Names) -> TokenStream {
     } else {
         (TokenStream::new(), TokenStream::new())
     };
+    // The framework implements this interface for every `#[mxf_filter]`: a filter struct's
+    // own implementation would be dead code, so only an object's value may implement it.
+    let supertrait = i
+        .filter_plumbing
+        .then(|| quote! { : ::mxf::com::ObjectValue });
     quote_spanned! {i.ident.span()=>
         #[doc = #doc]
         #safety_doc
         #[allow(non_camel_case_types)]
         #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-        #vis #unsafety trait #imp {
+        #vis #unsafety trait #imp #supertrait {
             #(#methods)*
         }
     }
@@ -360,7 +421,8 @@ fn gen_filter_forwarding(i: &Interface, n: &Names) -> TokenStream {
         return TokenStream::new();
     }
     let imp = &n.imp;
-    let filter = Ident::new("__F", Span::mixed_site());
+    // Hygienic, so it cannot collide with the user's names; plain, so notes read `FilterObject<F>`.
+    let filter = Ident::new("F", Span::mixed_site());
     // SAFETY (of the generated `unsafe impl`): every method forwards to the filter's own
     // implementation of the same unsafe trait, which keeps the contract.
     let unsafety = i.unsafe_impl_trait.then(|| quote! { unsafe });
@@ -386,7 +448,6 @@ fn gen_filter_forwarding(i: &Interface, n: &Names) -> TokenStream {
     });
     quote! {
         /// An `#[mxf_filter]` object exposes the interface through its filter's implementation.
-        #[diagnostic::do_not_recommend]
         #unsafety impl<#filter> #imp for ::mxf::filter::FilterObject<#filter>
         where
             #filter: ::mxf::filter::Filter + #imp,
@@ -414,6 +475,36 @@ fn gen_abi_checks(i: &Interface) -> TokenStream {
     quote! {
         const _: () = { #(#checks)* };
     }
+}
+
+/// Compile-time checks against the ancestors' declarations, each spanned at the user's token:
+/// a method an ancestor declares already (it would add a slot and move every later one), and
+/// an IID an ancestor has already (QueryInterface would answer with the wrong layout).
+fn gen_lineage_checks(i: &Interface, n: &Names) -> TokenStream {
+    if i.base.is_none() {
+        return TokenStream::new();
+    }
+    let alias = &n.base;
+    let lineage = quote_spanned! {base_span(i)=> <#alias as ::mxf::com::Interface>::LINEAGE };
+    let methods = i.methods.iter().map(|m| {
+        let name = m.ident.unraw().to_string();
+        let msg = format!(
+            "`{name}` is already a method of the base interface (or an ancestor): declaring it again adds a slot and moves every later method; remove it"
+        );
+        quote_spanned! {m.ident.span()=>
+            const _: () = ::core::assert!(!#lineage.declares(#name), #msg);
+        }
+    });
+    let iid = i.iid.map(|v| {
+        let msg = format!(
+            "this IID is already that of an ancestor of `{}`: each interface has its own IID, or QueryInterface hands out the wrong layout",
+            i.ident.unraw()
+        );
+        quote_spanned! {i.iid_span=>
+            const _: () = ::core::assert!(!#lineage.has_iid(#v), #msg);
+        }
+    });
+    quote! { #(#methods)* #iid }
 }
 
 fn format_guid(v: u128) -> String {

@@ -19,11 +19,16 @@ pub struct Interface {
     /// `None` only for the root (IUnknown).
     pub base: Option<Path>,
     pub iid: Option<u128>,
+    /// The user's IID string: a clash with an ancestor's IID is reported there.
+    pub iid_span: proc_macro2::Span,
     pub methods: Vec<Method>,
     /// Generate `impl IFoo_Impl for FilterObject<F> where F: IFoo_Impl` (forwarding to the
     /// filter), so an `#[mxf_filter]` struct can expose the interface: every interface but the
     /// root and the one the filter plumbing implements (IMXF).
     pub forward_to_filter: bool,
+    /// `filter_plumbing`: the framework implements this interface for every `#[mxf_filter]`
+    /// (IMXF), so a filter struct must not implement it itself.
+    pub filter_plumbing: bool,
 }
 
 pub struct Method {
@@ -56,6 +61,15 @@ impl Interface {
         let mut methods: Vec<Method> = Vec::new();
         for item in &t.items {
             match item {
+                TraitItem::Fn(f) if !options.root && is_iunknown_method(&f.sig.ident) => {
+                    let name = &f.sig.ident;
+                    cx.error_spanned_by(
+                        name,
+                        format!(
+                            "`{name}` is IUnknown's: every interface inherits QueryInterface, AddRef and Release through its base, so declaring it again (as C headers do) adds a slot and moves every later method; remove it"
+                        ),
+                    );
+                }
                 TraitItem::Fn(f) => {
                     if let Some(m) = check::method(f, cx) {
                         if methods.iter().any(|o| o.ident == m.ident) {
@@ -96,7 +110,9 @@ impl Interface {
             } else {
                 Some(options.iid.unwrap_or(0))
             },
+            iid_span: options.iid_span.unwrap_or_else(|| t.ident.span()),
             forward_to_filter: !options.root && !options.filter_plumbing,
+            filter_plumbing: options.filter_plumbing,
             unsafety: t.unsafety,
             unsafe_impl_trait: options.unsafe_impl,
             methods,
@@ -160,4 +176,10 @@ fn base_interface(t: &ItemTrait, root: bool, cx: &mut Ctxt) -> Option<Path> {
             None
         }
     }
+}
+
+/// QueryInterface, AddRef and Release: the root's slots, which a C header repeats in every
+/// interface and a Rust declaration must not.
+fn is_iunknown_method(name: &proc_macro2::Ident) -> bool {
+    name == "QueryInterface" || name == "AddRef" || name == "Release"
 }

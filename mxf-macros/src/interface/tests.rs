@@ -47,7 +47,7 @@ fn valid_interface_expands_without_errors() {
         "pubtraitIFoo_Impl",
         "unsafeimpl::mxf::com::InterfaceforIFoo",
         "typeTarget=__IFoo_Base",
-        "pubtype__IFoo_Base=IMXF",
+        "type__IFoo_Base=IMXF",
         "assert_abi_safe::<u32>",
         "assert_abi_return::<NTSTATUS>",
         "diagnostic::on_unimplemented",
@@ -61,6 +61,22 @@ fn valid_interface_expands_without_errors() {
     )));
     // The user's base path appears exactly once (in the alias): an unknown base is one error.
     assert_eq!(text.matches("IMXF;").count(), 1);
+    // The alias is private: a base less visible than the interface is reported where the
+    // interface's public items use it, at the base path.
+    assert!(!text.contains("pubtype__IFoo_Base"), "{out}");
+    // The IID is only `HasIid`'s; the lineage records it, the methods and the base's lineage.
+    assert!(
+        text.contains("unsafeimpl::mxf::com::HasIidforIFoo"),
+        "{out}"
+    );
+    assert!(text.contains("methods:&[\"SetVolume\""), "{out}");
+    assert!(
+        text.contains("<__IFoo_Baseas::mxf::com::Interface>::LINEAGE"),
+        "{out}"
+    );
+    // Each method is checked against the ancestors' methods, and the IID against theirs.
+    assert!(text.contains("LINEAGE.declares(\"SetVolume\")"), "{out}");
+    assert!(text.contains("LINEAGE.has_iid("), "{out}");
 }
 
 #[test]
@@ -76,7 +92,7 @@ fn impl_methods_are_unsafe_exactly_when_they_take_pointers_or_say_so() {
     });
     assert_no_error(&out);
     let text = compact(&out);
-    // In the `_Impl` trait (client methods are `pub unsafe fn`, always).
+    // In the `_Impl` trait.
     let imp = &text[text.find("traitIFoo_Impl").expect("no _Impl trait")..];
     assert!(imp.contains("too_many_arguments)]fnPlain(&self"), "{out}");
     for m in ["Out", "Nested", "Callback", "Declared"] {
@@ -97,7 +113,8 @@ fn a_raw_identifier_names_an_interface() {
     });
     assert_no_error(&out);
     let text = compact(&out);
-    assert!(text.contains("pubtype__IRaw_Base=IMXF"), "{out}");
+    assert!(text.contains("type__IRaw_Base=IMXF"), "{out}");
+    assert!(text.contains("methods:&[\"type\"]"), "{out}");
     assert!(text.contains("pubtraitIRaw_Impl"), "{out}");
 }
 
@@ -108,7 +125,51 @@ fn no_iid_interface_expands_without_errors() {
         quote! { pub unsafe trait IClock: IUnknown { fn GetTime(&self, time: *mut i64) -> NTSTATUS; } },
     );
     assert_no_error(&out);
-    assert!(compact(&out).contains("constHAS_IID:bool=false"));
+    let text = compact(&out);
+    // No IID at all: no `HasIid`, and the lineage says so.
+    assert!(!text.contains("HasIid"), "{out}");
+    assert!(text.contains("iid:::core::option::Option::None"), "{out}");
+}
+
+#[test]
+fn iunknown_methods_declared_again_are_errors() {
+    for m in ["QueryInterface", "AddRef", "Release"] {
+        let name = proc_macro2::Ident::new(m, proc_macro2::Span::call_site());
+        let out = expand_trait(quote! {
+            pub unsafe trait IFoo: IUnknown {
+                fn #name(&self) -> u32;
+                fn Other(&self) -> u32;
+            }
+        });
+        assert_one_error(&out, &format!("`{m}` is IUnknown's"));
+    }
+}
+
+#[test]
+fn client_methods_are_safe_exactly_when_every_parameter_is_a_plain_value() {
+    let out = expand_trait(quote! {
+        pub unsafe trait IFoo: IUnknown {
+            fn Plain(&self, volume: u32, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS;
+            fn NoParams(&self) -> u32;
+            fn Out(&self, volume: *mut u32) -> NTSTATUS;
+            unsafe fn Declared(&self, handle: u32) -> NTSTATUS;
+        }
+    });
+    assert_no_error(&out);
+    let text = compact(&out);
+    let client = &text[text.find("implIFoo{").expect("no client methods")..];
+    for m in ["Plain", "NoParams"] {
+        assert!(
+            client.contains(&format!("pubfn{m}(&self")),
+            "`{m}` is unsafe:\n{out}"
+        );
+    }
+    for m in ["Out", "Declared"] {
+        assert!(
+            client.contains(&format!("pubunsafefn{m}(&self")),
+            "`{m}` is safe:\n{out}"
+        );
+    }
 }
 
 #[test]

@@ -42,6 +42,52 @@
 //! The slow paths are out of line and reached by a tail jump, so the fast paths keep no stack
 //! frame (see the `extern "C"` block of slow paths). Each event costs 8 bytes of bookkeeping
 //! beside its 40 (64-bit) or 32 (32-bit) bytes. Measured figures: `docs/allocator.md`.
+//!
+//! # Use
+//!
+//! The port creates one allocator per pin and hands it to `NewStream`; every MXF of the pin gets
+//! events from it and returns them to it. In tests, and for a component of one's own, an
+//! [`AllocatorHandle`] is the allocator with its books at hand:
+//!
+//! ```
+//! use mxf::allocator::{AllocatorConfig, AllocatorHandle, EVENTS_PER_PAGE};
+//! use mxf::prelude::*;
+//!
+//! // A bounded allocator: at most two events out at once.
+//! let config = AllocatorConfig { max_events: Some(2), ..AllocatorConfig::default() };
+//! let alloc = AllocatorHandle::new(config, None)?;
+//!
+//! let note = Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 0)?;
+//! // Nine bytes do not fit inline: they live in one of the allocator's buffers.
+//! let xg_reset = [0xF0, 0x43, 0x10, 0x4C, 0x00, 0x00, 0x7E, 0x00, 0xF7];
+//! let sysex = Event::with_bytes(&alloc, &xg_reset, 1, 0)?;
+//! assert!(Event::new(&alloc).is_none()); // the bound: GetMessage refuses a third
+//!
+//! let s = alloc.stats();
+//! assert_eq!((s.outstanding_events, s.outstanding_buffers), (2, 1));
+//! assert_eq!(s.anomalies.bound_refusals, 1);
+//!
+//! drop((note, sysex)); // an event that is dropped goes back, with its buffer
+//! let s = alloc.stats();
+//! assert_eq!((s.outstanding_events, s.outstanding_buffers), (0, 0));
+//! assert_eq!(s.total_events, EVENTS_PER_PAGE as u64); // one page, grown on first use
+//! assert!(alloc.audit());
+//!
+//! // What a C caller sees: the IAllocatorMXF vtable.
+//! let mut raw = core::ptr::null_mut();
+//! // SAFETY: `raw` is a valid out-pointer.
+//! assert_eq!(unsafe { alloc.GetMessage(&mut raw) }, STATUS_SUCCESS);
+//! // SAFETY: `raw` is an event of this allocator, returned once.
+//! assert_eq!(unsafe { alloc.PutMessage(raw) }, STATUS_SUCCESS);
+//! // A second put of the same event is refused and counted, never corrupting the pool.
+//! // SAFETY: `raw` is in the pool now: the allocator reads its own slot, nothing else.
+//! assert_eq!(unsafe { alloc.PutMessage(raw) }, STATUS_INVALID_PARAMETER);
+//! assert_eq!(alloc.stats().anomalies.double_puts, 1);
+//! # Ok::<(), NTSTATUS>(())
+//! ```
+//!
+//! Inside a driver the allocator comes from the port as an [`IAllocatorMXF`]; [`create_allocator`]
+//! makes one for a port of one's own.
 
 mod config;
 mod slab;
@@ -205,8 +251,7 @@ impl Allocator {
             }
             drop(st);
             if notified {
-                // SAFETY: `notify` is a live IPositionNotify we hold a reference to.
-                unsafe { notify.PositionNotify(pos) };
+                notify.PositionNotify(pos);
             }
             return STATUS_SUCCESS;
         }
@@ -229,14 +274,12 @@ impl Allocator {
         };
         drop(st);
         for p in positions.drain() {
-            // SAFETY: `notify` is a live IPositionNotify we hold a reference to.
-            unsafe { notify.PositionNotify(p) };
+            notify.PositionNotify(p);
         }
         if let Some(list) = rest {
             // SAFETY: the list came from `mark_returning` and is this put's until pushed.
             for p in unsafe { list.positions() } {
-                // SAFETY: as above.
-                unsafe { notify.PositionNotify(p) };
+                notify.PositionNotify(p);
             }
             // SAFETY: as above; not used afterwards.
             unsafe { list.push(&self.returned) };

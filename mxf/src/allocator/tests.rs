@@ -5,7 +5,7 @@ extern crate std;
 
 use super::*;
 use crate::abi::*;
-use crate::com::{Interface, IntoComObject};
+use crate::com::{HasIid, Interface, IntoComObject};
 use crate::interfaces::{IPositionNotify, IPositionNotify_Impl, IUnknown};
 use crate::platform::fault;
 use core::ffi::c_void;

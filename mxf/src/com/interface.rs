@@ -97,12 +97,11 @@ pub unsafe trait IidNamesLayout {}
 pub unsafe trait Interface: Sized + 'static {
     /// The `#[repr(C)]` vtable.
     type Vtable: 'static;
-    /// The interface identifier; [`GUID::NULL`] for the interfaces no header gives an IID
-    /// (`HAS_IID` is false for those).
-    const IID: GUID;
-    /// False for interfaces without an IID (IMasterClock, IPositionNotify): no QueryInterface
-    /// can answer them.
-    const HAS_IID: bool = true;
+    /// What the declaration said: the name, the IID (if any), the methods and the base's
+    /// lineage. The macros check declarations against it at compile time (no method declared
+    /// again, no IID shared by two interfaces of one object).
+    #[doc(hidden)]
+    const LINEAGE: &'static Lineage;
 
     /// True if `iid` names this interface or one of its ancestors.
     fn matches(iid: &GUID) -> bool;
@@ -165,13 +164,7 @@ pub unsafe trait Interface: Sized + 'static {
 
     /// `QueryInterface` for `J`; the result holds its own reference. An interface without an
     /// IID (`no_iid`) cannot be asked for: `cast` to one does not compile.
-    fn cast<J: Interface>(&self) -> Result<J> {
-        const {
-            assert!(
-                J::HAS_IID,
-                "this interface has no IID (`no_iid`): QueryInterface cannot find it; pass the pointer directly"
-            )
-        };
+    fn cast<J: HasIid>(&self) -> Result<J> {
         let mut out: *mut c_void = core::ptr::null_mut();
         let vt = {
             // SAFETY: every vtable begins with the IUnknown slots.
@@ -182,6 +175,110 @@ pub unsafe trait Interface: Sized + 'static {
         status.ok()?;
         // SAFETY: a successful QueryInterface stores an AddRef'd pointer to `J`.
         unsafe { J::from_raw(out) }.ok_or(crate::abi::STATUS_UNSUCCESSFUL)
+    }
+}
+
+/// An interface with an IID: every interface but those declared `no_iid` (IMasterClock,
+/// IPositionNotify), which no header gives one. QueryInterface can ask only for these, so
+/// [`Interface::cast`] and code that names `IFoo::IID` need this trait, and a `no_iid`
+/// interface's IID does not exist rather than being a zero GUID that fails at run time.
+///
+/// ```
+/// use mxf::prelude::*;
+///
+/// assert_eq!(IMXF::IID, GUID::from_u128(0xC096DF9E_FB09_11D1_81B0_0060083316C1));
+/// assert_eq!(IUnknown::IID, GUID::from_u128(0x00000000_0000_0000_C000_000000000046));
+/// ```
+///
+/// # Safety
+/// `IID` names this interface's layout (the promise of the `unsafe` in the declaration).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no IID: it is declared `no_iid`, since no header defines one",
+    label = "QueryInterface cannot ask for `{Self}`",
+    note = "pass the interface pointer directly, as the port passes its IMasterClock to `NewStream`"
+)]
+pub unsafe trait HasIid: Interface {
+    /// The interface identifier.
+    const IID: GUID;
+}
+
+/// What `#[com_interface]` records of a declaration, for the compile-time checks the macros
+/// generate: that no method of an ancestor is declared again (which would add a slot and move
+/// every later one) and that no two interfaces of an ancestry or of one object share an IID
+/// (QueryInterface would hand out the wrong layout).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Lineage {
+    /// The interface's path: `module_path!()` and its name.
+    pub name: &'static str,
+    /// The IID; `None` for `no_iid`.
+    pub iid: Option<GUID>,
+    /// The methods the declaration lists, in slot order.
+    pub methods: &'static [&'static str],
+    /// The base interface's lineage; `None` for the root.
+    pub base: Option<&'static Lineage>,
+}
+
+impl Lineage {
+    /// Whether this interface or an ancestor declares a method called `method`.
+    pub const fn declares(&self, method: &str) -> bool {
+        let mut at = Some(self);
+        while let Some(l) = at {
+            let mut rest = l.methods;
+            while let Some((m, tail)) = rest.split_first() {
+                if str_eq(m, method) {
+                    return true;
+                }
+                rest = tail;
+            }
+            at = l.base;
+        }
+        false
+    }
+
+    /// Whether this interface or an ancestor has the IID `iid`.
+    pub const fn has_iid(&self, iid: u128) -> bool {
+        let mut at = Some(self);
+        while let Some(l) = at {
+            if let Some(g) = &l.iid
+                && g.to_u128() == iid
+            {
+                return true;
+            }
+            at = l.base;
+        }
+        false
+    }
+
+    /// Whether two different interfaces of the ancestries `a` and `b` share an IID (the same
+    /// interface in both, as IUnknown always is, is no clash).
+    pub const fn clash(a: &Lineage, b: &Lineage) -> bool {
+        let mut x = Some(a);
+        while let Some(i) = x {
+            let mut y = Some(b);
+            while let Some(j) = y {
+                if let (Some(gi), Some(gj)) = (&i.iid, &j.iid)
+                    && gi.to_u128() == gj.to_u128()
+                    && !str_eq(i.name, j.name)
+                {
+                    return true;
+                }
+                y = j.base;
+            }
+            x = i.base;
+        }
+        false
+    }
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.split_first(), b.split_first()) {
+            (Some((x, at)), Some((y, bt))) if *x == *y => (a, b) = (at, bt),
+            (None, None) => return true,
+            _ => return false,
+        }
     }
 }
 

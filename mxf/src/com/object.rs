@@ -28,7 +28,7 @@ use crate::abi::{
     GUID, NTSTATUS, POOL_TYPE, Result, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER,
     STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
 };
-use crate::com::Interface;
+use crate::com::{HasIid, Interface};
 use crate::interfaces::{IUnknown, IUnknown_Vtbl};
 use crate::platform;
 use core::alloc::Layout;
@@ -84,15 +84,45 @@ pub trait VtableFor<O: ComImpl, const K: usize>: Sized + 'static {
     const VTABLE: Self;
 }
 
+/// The value of a COM object whose IMXF methods are its own: a `#[com_object]` struct (the
+/// macro implements this) or the framework's [`FilterObject`](crate::filter::FilterObject).
+/// `IMXF_Impl` requires it, so an `#[mxf_filter]` struct, whose IMXF the framework supplies,
+/// cannot implement `IMXF_Impl` too (that implementation would never be called).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot implement IMXF itself: it is no `#[com_object]`",
+    label = "an `#[mxf_filter]` gets PutMessage, ConnectOutput, DisconnectOutput and SetState from the framework",
+    note = "for a filter, remove this impl and put the work in `Filter::process` (and `Filter::state_changed`); a sink or component of your own that implements IMXF itself is a `#[com_object(IMXF)]` struct"
+)]
+pub trait ObjectValue {}
+
+/// A field type of a COM object's struct: `Send + Sync`, since the object's methods are called
+/// from several CPUs at once. The object macros check every field of a struct that is not
+/// `Send + Sync` (`STRUCT_IS_THREAD_SAFE` false), so the error names the field and says what to
+/// use instead; a struct that is needs no field checked.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be shared between the CPUs that call this object",
+    label = "not `Send + Sync`: a COM object's methods run on several CPUs at once",
+    note = "keep mutable state in `mxf::platform::SpinLock<T>` or in atomics (`mxf::platform::atomic`); `Cell`, `RefCell` and `Rc` are for one thread only"
+)]
+#[doc(hidden)]
+pub trait ThreadSafeField<const STRUCT_IS_THREAD_SAFE: bool> {}
+impl<T: ?Sized> ThreadSafeField<true> for T {}
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized + Send + Sync> ThreadSafeField<false> for T {}
+
+/// The check the object macros make of each field (see [`ThreadSafeField`]).
+#[doc(hidden)]
+pub const fn assert_thread_safe_field<T: ?Sized + ThreadSafeField<S>, const S: bool>() {}
+
 /// The object description `#[com_object]` / `#[mxf_filter]` generate for an author's struct.
 ///
 /// # Safety
 /// `Vtables` is `#[repr(C)]` with exactly `CHAINS` `&'static` vtable references, the `k`th built
 /// by `VtableFor<ComObject<Self>, k>`; `find_chain` returns only indices `< CHAINS`; `Value` is
-/// `Send + Sync`.
+/// `Send + Sync` (the macros check it, reporting a struct that is not at its offending fields).
 pub unsafe trait ObjectImpl: Sized + 'static {
     /// What lives in the object: `Self`, or the framework wrapper around it.
-    type Value: Send + Sync + 'static;
+    type Value: 'static;
     /// The `#[repr(C)]` struct of vtable references.
     type Vtables: Copy + 'static;
     /// The vtables of this object.
@@ -376,12 +406,13 @@ impl<T: ObjectImpl> ComObject<T> {
     /// struct, [`IntoComObject::into_com_in`] says the same: `value.into_com_in::<I>(pool, tag)`).
     pub fn create_value<I: Interface>(value: T::Value, pool: POOL_TYPE, tag: u32) -> Result<I> {
         let mut out = core::ptr::null_mut();
-        let iid = if I::HAS_IID { I::IID } else { IUnknown::IID };
+        let declared = I::LINEAGE.iid;
+        let iid = declared.unwrap_or(IUnknown::IID);
         // SAFETY: no outer; `iid` and `out` are valid locals.
         let s =
             unsafe { Self::create_raw(value, core::ptr::null_mut(), pool, tag, &iid, &mut out) };
         s.ok()?;
-        if I::HAS_IID {
+        if declared.is_some() {
             // SAFETY: success stores an AddRef'd pointer to `I`.
             return unsafe { I::from_raw(out) }.ok_or(STATUS_UNSUCCESSFUL);
         }

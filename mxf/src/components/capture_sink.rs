@@ -70,6 +70,47 @@
 //! * Events without data bytes (`cbEvent == 0`) are returned to the allocator, not forwarded.
 //! * Entering STOP forgets pending fragments; unknown `KSSTATE` values are refused with
 //!   `STATUS_INVALID_PARAMETER` and change nothing.
+//!
+//! # Example
+//!
+//! The capture graph's middle: a UART-like stream's raw bytes in, whole messages out to the
+//! packer.
+//!
+//! ```
+//! use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+//! use mxf::components::capture_sink::CaptureSinkHandle;
+//! use mxf::components::packer::{PackerFormat, PackerHandle};
+//! use mxf::prelude::*;
+//!
+//! let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+//! let sink = CaptureSinkHandle::new(alloc.interface().clone())?;
+//! let packer = PackerHandle::new(alloc.interface().clone(), PackerFormat::DirectMusic)?;
+//! assert_eq!(sink.ConnectOutput(Some(packer.to_ref())), STATUS_SUCCESS);
+//! // The pin runs (the packer first, going up).
+//! assert_eq!(packer.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+//! assert_eq!(sink.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+//!
+//! // Raw bytes as the device delivered them, cut anywhere, in INCOMPLETE events.
+//! let mut chain = Chain::new(&alloc);
+//! for (bytes, time) in [(&[0x90, 60][..], 1_000), (&[100, 64, 90][..], 2_000)] {
+//!     let mut e = Event::with_bytes(&alloc, bytes, 1, time)?;
+//!     e.set_incomplete(true);
+//!     chain.push_back(e);
+//! }
+//! chain.deliver(Some(sink.interface()));
+//!
+//! // Two whole messages reached the packer, the second one by running status.
+//! assert_eq!(packer.queued(), 2);
+//! let mut irp = [0u8; 64];
+//! let filled = packer.fill(&mut irp, 0);
+//! assert_eq!(filled.bytes, 2 * DMUS_EVENT_SIZE(3));
+//! let second = &irp[DMUS_EVENT_SIZE(3)..];
+//! let rt_delta = i64::from_ne_bytes(second[8..16].try_into().unwrap());
+//! assert_eq!(rt_delta, 2_000); // the time of the event holding its first byte
+//! assert_eq!(&second[20..23], &[0x90, 64, 90]);
+//! assert_eq!(alloc.stats().outstanding_events, 0);
+//! # Ok::<(), NTSTATUS>(())
+//! ```
 #![cfg_attr(
     not(test),
     deny(
@@ -223,8 +264,7 @@ fn append_byte(e: &mut Event<'_>, n: usize, b: u8) -> Result<()> {
     }
     // Already long: the buffer holds the allocator's buffer size, more than the chunk size.
     let new_len = u16::try_from(n1).map_err(|_| STATUS_INVALID_PARAMETER)?;
-    // SAFETY: GetBufferSize has no preconditions.
-    let cap = unsafe { e.allocator().GetBufferSize() } as usize;
+    let cap = e.allocator().GetBufferSize() as usize;
     if n1 > cap {
         return Err(STATUS_INVALID_PARAMETER);
     }
@@ -519,8 +559,7 @@ pub struct CaptureSink {
 
 impl CaptureSink {
     fn new(alloc: IAllocatorMXF) -> Self {
-        // SAFETY: GetBufferSize has no preconditions.
-        let buffer = usize::from(unsafe { alloc.GetBufferSize() });
+        let buffer = usize::from(alloc.GetBufferSize());
         Self {
             alloc,
             chunk: buffer.clamp(INLINE_DATA_BYTES, SYSEX_CHUNK_BYTES),
@@ -766,14 +805,11 @@ mod tests {
 
         fn with(config: AllocatorConfig) -> Self {
             let rig = Self::unconnected(config);
-            // SAFETY: live interfaces.
-            unsafe {
-                assert_eq!(
-                    rig.sink.ConnectOutput(Some(rig.rec.to_ref())),
-                    STATUS_SUCCESS
-                );
-                assert_eq!(rig.sink.SetState(KSSTATE_RUN), STATUS_SUCCESS);
-            }
+            assert_eq!(
+                rig.sink.ConnectOutput(Some(rig.rec.to_ref())),
+                STATUS_SUCCESS
+            );
+            assert_eq!(rig.sink.SetState(KSSTATE_RUN), STATUS_SUCCESS);
             rig
         }
 
@@ -854,25 +890,19 @@ mod tests {
     fn item_38_stop_and_unconnected_go_to_the_allocator() {
         let rig = Rig::unconnected(AllocatorConfig::default());
         // Connected, but in the initial state (STOP).
-        // SAFETY: live interfaces.
-        unsafe {
-            assert_eq!(
-                rig.sink.ConnectOutput(Some(rig.rec.to_ref())),
-                STATUS_SUCCESS
-            )
-        };
+        assert_eq!(
+            rig.sink.ConnectOutput(Some(rig.rec.to_ref())),
+            STATUS_SUCCESS
+        );
         rig.feed(&[0x90, 0x3C, 0x40], 1, 0);
         assert_eq!(rig.calls(), 0);
         rig.assert_balanced();
         // Running, but disconnected.
-        // SAFETY: live interfaces.
-        unsafe {
-            assert_eq!(rig.sink.SetState(KSSTATE_RUN), STATUS_SUCCESS);
-            assert_eq!(
-                rig.sink.DisconnectOutput(Some(rig.rec.to_ref())),
-                STATUS_SUCCESS
-            );
-        }
+        assert_eq!(rig.sink.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+        assert_eq!(
+            rig.sink.DisconnectOutput(Some(rig.rec.to_ref())),
+            STATUS_SUCCESS
+        );
         rig.feed(&[0x90, 0x3C, 0x40], 1, 0);
         assert_eq!(
             rig.put(rig.event(&[0xC0, 5], 1, 0, 0).into_raw()),
@@ -882,20 +912,16 @@ mod tests {
         assert_eq!(rig.sink.stats().discarded, 3);
         rig.assert_balanced();
         // Connected and STOP again: still nothing.
-        // SAFETY: live interfaces.
-        unsafe {
-            assert_eq!(
-                rig.sink.ConnectOutput(Some(rig.rec.to_ref())),
-                STATUS_SUCCESS
-            );
-            assert_eq!(rig.sink.SetState(KSSTATE_STOP), STATUS_SUCCESS);
-        }
+        assert_eq!(
+            rig.sink.ConnectOutput(Some(rig.rec.to_ref())),
+            STATUS_SUCCESS
+        );
+        assert_eq!(rig.sink.SetState(KSSTATE_STOP), STATUS_SUCCESS);
         rig.feed(&[0x90, 0x3C, 0x40], 1, 0);
         assert_eq!(rig.calls(), 0);
         // ACQUIRE and PAUSE parse.
         for s in [KSSTATE_ACQUIRE, KSSTATE_PAUSE] {
-            // SAFETY: live interface.
-            unsafe { assert_eq!(rig.sink.SetState(s), STATUS_SUCCESS) };
+            assert_eq!(rig.sink.SetState(s), STATUS_SUCCESS);
             rig.feed(&[0x90, 0x3C, 0x40], 1, 0);
             assert_eq!(bytes_of(&rig.take()), vec![vec![0x90, 0x3C, 0x40]]);
         }
@@ -1307,8 +1333,7 @@ mod tests {
         rig.assert_balanced();
         // Unconnected, a flush returns the fragments to the allocator.
         rig.feed(&[0x90, 0x3C], 1, 0);
-        // SAFETY: live interface.
-        unsafe { assert_eq!(rig.sink.DisconnectOutput(None), STATUS_SUCCESS) };
+        assert_eq!(rig.sink.DisconnectOutput(None), STATUS_SUCCESS);
         rig.sink.flush();
         assert!(rig.take().is_empty());
         rig.assert_balanced();
@@ -1323,36 +1348,30 @@ mod tests {
         }
         .into_com()
         .unwrap();
-        // SAFETY: live interfaces.
-        unsafe {
-            assert_eq!(rig.sink.ConnectOutput(None), STATUS_UNSUCCESSFUL);
-            assert_eq!(rig.sink.DisconnectOutput(None), STATUS_SUCCESS);
-            assert_eq!(
-                rig.sink.ConnectOutput(Some(rig.rec.to_ref())),
-                STATUS_SUCCESS
-            );
-            assert_eq!(
-                rig.sink.ConnectOutput(Some(other.to_ref())),
-                STATUS_UNSUCCESSFUL
-            );
-            assert_eq!(
-                rig.sink.DisconnectOutput(Some(other.to_ref())),
-                STATUS_UNSUCCESSFUL
-            );
-            assert_eq!(rig.sink.SetState(KSSTATE_RUN), STATUS_SUCCESS);
-        }
+        assert_eq!(rig.sink.ConnectOutput(None), STATUS_UNSUCCESSFUL);
+        assert_eq!(rig.sink.DisconnectOutput(None), STATUS_SUCCESS);
+        assert_eq!(
+            rig.sink.ConnectOutput(Some(rig.rec.to_ref())),
+            STATUS_SUCCESS
+        );
+        assert_eq!(
+            rig.sink.ConnectOutput(Some(other.to_ref())),
+            STATUS_UNSUCCESSFUL
+        );
+        assert_eq!(
+            rig.sink.DisconnectOutput(Some(other.to_ref())),
+            STATUS_UNSUCCESSFUL
+        );
+        assert_eq!(rig.sink.SetState(KSSTATE_RUN), STATUS_SUCCESS);
         // The first connection stayed.
         rig.feed(&[0xF8], 1, 0);
         assert_eq!(rig.calls(), 1);
-        // SAFETY: live interfaces.
-        unsafe {
-            assert_eq!(
-                rig.sink.DisconnectOutput(Some(rig.rec.to_ref())),
-                STATUS_SUCCESS
-            );
-            assert_eq!(rig.sink.ConnectOutput(Some(other.to_ref())), STATUS_SUCCESS);
-            assert_eq!(rig.sink.DisconnectOutput(None), STATUS_SUCCESS);
-        }
+        assert_eq!(
+            rig.sink.DisconnectOutput(Some(rig.rec.to_ref())),
+            STATUS_SUCCESS
+        );
+        assert_eq!(rig.sink.ConnectOutput(Some(other.to_ref())), STATUS_SUCCESS);
+        assert_eq!(rig.sink.DisconnectOutput(None), STATUS_SUCCESS);
         rig.assert_balanced();
     }
 
@@ -1547,11 +1566,9 @@ mod tests {
         let rig = Rig::new();
         rig.feed(&sysex(40)[..20], 1, 0);
         assert_eq!(rig.alloc.stats().outstanding_events, 1);
-        // SAFETY: live interface.
-        unsafe { assert_eq!(rig.sink.SetState(KSSTATE_STOP), STATUS_SUCCESS) };
+        assert_eq!(rig.sink.SetState(KSSTATE_STOP), STATUS_SUCCESS);
         rig.assert_balanced();
-        // SAFETY: live interface.
-        unsafe { assert_eq!(rig.sink.SetState(KSSTATE_RUN), STATUS_SUCCESS) };
+        assert_eq!(rig.sink.SetState(KSSTATE_RUN), STATUS_SUCCESS);
         rig.feed(&sysex(40)[..20], 1, 0);
         rig.feed(&[0x90, 0x3C], 2, 0);
         assert!(rig.take().is_empty());
@@ -1570,8 +1587,7 @@ mod tests {
     #[test]
     fn unknown_state_values_are_refused() {
         let rig = Rig::new();
-        // SAFETY: live interface.
-        unsafe { assert_eq!(rig.sink.SetState(KSSTATE(7)), STATUS_INVALID_PARAMETER) };
+        assert_eq!(rig.sink.SetState(KSSTATE(7)), STATUS_INVALID_PARAMETER);
         rig.feed(&[0xF8], 1, 0);
         assert_eq!(rig.take().len(), 1);
         rig.assert_balanced();

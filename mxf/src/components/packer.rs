@@ -40,6 +40,30 @@
 //! * KS: the buffer is not truncated to a multiple of 4; a last packet whose padding would run
 //!   past the end of the buffer is written without it (so a 9-byte record fits a 9-byte tail).
 //! * Unknown `KSSTATE` values are refused with `STATUS_INVALID_PARAMETER`.
+//!
+//! # Example
+//!
+//! ```
+//! use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+//! use mxf::components::packer::{PackerFormat, PackerHandle};
+//! use mxf::prelude::*;
+//!
+//! let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+//! // A legacy MIDI capture pin: KSMUSICFORMAT packets.
+//! let packer = PackerHandle::new(alloc.interface().clone(), PackerFormat::Ks)?;
+//! let mut chain = Chain::new(&alloc);
+//! chain.push_back(Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 20_000)?); // at 2 ms
+//! chain.deliver(Some(packer.interface()));
+//!
+//! let mut irp = [0u8; 32];
+//! let filled = packer.fill(&mut irp, 0);
+//! assert_eq!(filled.bytes, 12); // an 8-byte header, 3 bytes, 1 byte of padding
+//! let word = |at: usize| u32::from_ne_bytes(irp[at..at + 4].try_into().unwrap());
+//! assert_eq!((word(0), word(4)), (2, 3)); // TimeDeltaMs, ByteCount
+//! assert_eq!(&irp[8..11], &[0x90, 60, 100]);
+//! assert_eq!(alloc.stats().outstanding_events, 0); // copied, then returned
+//! # Ok::<(), NTSTATUS>(())
+//! ```
 #![cfg_attr(
     not(test),
     deny(
@@ -683,20 +707,16 @@ mod tests {
         // Queued in STOP; ACQUIRE from STOP returns residual data.
         rig.put(vec![rig.event(&[0xF8], 1, BASE, 0)]);
         assert_eq!(rig.packer.queued(), 1);
-        // SAFETY: live interface.
-        unsafe { assert_eq!(rig.packer.SetState(KSSTATE_ACQUIRE), STATUS_SUCCESS) };
+        assert_eq!(rig.packer.SetState(KSSTATE_ACQUIRE), STATUS_SUCCESS);
         assert_eq!(rig.packer.queued(), 0);
         assert_eq!(rig.packer.stats().discarded, 1);
         rig.assert_balanced();
         // Other transitions keep the queue.
         rig.put(vec![rig.event(&[0xF8], 1, BASE, 0)]);
-        // SAFETY: live interface.
-        unsafe {
-            assert_eq!(rig.packer.SetState(KSSTATE_PAUSE), STATUS_SUCCESS);
-            assert_eq!(rig.packer.SetState(KSSTATE_RUN), STATUS_SUCCESS);
-            assert_eq!(rig.packer.SetState(KSSTATE_PAUSE), STATUS_SUCCESS);
-            assert_eq!(rig.packer.SetState(KSSTATE_ACQUIRE), STATUS_SUCCESS);
-        }
+        assert_eq!(rig.packer.SetState(KSSTATE_PAUSE), STATUS_SUCCESS);
+        assert_eq!(rig.packer.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+        assert_eq!(rig.packer.SetState(KSSTATE_PAUSE), STATUS_SUCCESS);
+        assert_eq!(rig.packer.SetState(KSSTATE_ACQUIRE), STATUS_SUCCESS);
         assert_eq!(rig.packer.queued(), 1);
         rig.assert_balanced_after_drop();
     }
@@ -728,8 +748,7 @@ mod tests {
     #[test]
     fn ks_format_packets_time_deltas_and_padding() {
         let rig = Rig::new(PackerFormat::Ks);
-        // SAFETY: live interface.
-        unsafe { assert_eq!(rig.packer.SetState(KSSTATE_ACQUIRE), STATUS_SUCCESS) };
+        assert_eq!(rig.packer.SetState(KSSTATE_ACQUIRE), STATUS_SUCCESS);
         rig.put(vec![
             rig.event(&[0x90, 0x3C, 0x40], 1, BASE + 25_000, 0),
             rig.event(&[0xF8], 1, BASE + 29_999, 0),
@@ -755,11 +774,8 @@ mod tests {
         let f = rig.packer.fill(&mut buf, BASE + 90_000);
         assert_eq!(parse_ks(&buf[..f.bytes]), vec![(6, vec![0xF8])]);
         // ACQUIRE from STOP resets it to the next IRP's base.
-        // SAFETY: live interface.
-        unsafe {
-            assert_eq!(rig.packer.SetState(KSSTATE_STOP), STATUS_SUCCESS);
-            assert_eq!(rig.packer.SetState(KSSTATE_ACQUIRE), STATUS_SUCCESS);
-        }
+        assert_eq!(rig.packer.SetState(KSSTATE_STOP), STATUS_SUCCESS);
+        assert_eq!(rig.packer.SetState(KSSTATE_ACQUIRE), STATUS_SUCCESS);
         rig.put(vec![rig.event(&[0xF8], 1, BASE + 100_000, 0)]);
         let f = rig.packer.fill(&mut buf, BASE + 90_000);
         assert_eq!(parse_ks(&buf[..f.bytes]), vec![(1, vec![0xF8])]);
@@ -867,13 +883,10 @@ mod tests {
             let sink = CaptureSinkHandle::new(alloc.interface().clone()).unwrap();
             let packer = PackerHandle::new(alloc.interface().clone(), format).unwrap();
             // The port's wiring and state order (packer first going up).
-            // SAFETY: live interfaces.
-            unsafe {
-                assert_eq!(sink.ConnectOutput(Some(packer.to_ref())), STATUS_SUCCESS);
-                for s in [KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN] {
-                    assert_eq!(packer.SetState(s), STATUS_SUCCESS);
-                    assert_eq!(sink.SetState(s), STATUS_SUCCESS);
-                }
+            assert_eq!(sink.ConnectOutput(Some(packer.to_ref())), STATUS_SUCCESS);
+            for s in [KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN] {
+                assert_eq!(packer.SetState(s), STATUS_SUCCESS);
+                assert_eq!(sink.SetState(s), STATUS_SUCCESS);
             }
             Self {
                 alloc,

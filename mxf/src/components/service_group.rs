@@ -4,6 +4,40 @@
 //! the group's lock released (a member may add or remove members, or request service again).
 //! Delayed service is recorded as a deadline that the environment's timer reads through
 //! [`ServiceGroupHandle::delayed_deadline`]; the user-mode port fires it from its clock.
+//!
+//! ```
+//! use mxf::com::ObjectHandle;
+//! use mxf::components::service_group::ServiceGroupHandle;
+//! use mxf::platform::atomic::{AtomicU32, Ordering};
+//! use mxf::prelude::*;
+//!
+//! /// A stream's service routine (its DPC work).
+//! #[com_object(IServiceSink)]
+//! struct Dpc {
+//!     runs: AtomicU32,
+//! }
+//!
+//! impl IServiceSink_Impl for Dpc {
+//!     fn RequestService(&self) {
+//!         self.runs.fetch_add(1, Ordering::Relaxed);
+//!     }
+//! }
+//!
+//! let group = ServiceGroupHandle::new()?;
+//! let dpc = ObjectHandle::<Dpc, IServiceSink>::create(Dpc { runs: AtomicU32::new(0) })?;
+//! assert_eq!(group.AddMember(Some(dpc.to_ref())), STATUS_SUCCESS);
+//! group.RequestService(); // what the port's Notify does for the group
+//! assert_eq!(dpc.value().runs.load(Ordering::Relaxed), 1);
+//!
+//! // Delayed service is recorded for the environment's timer.
+//! group.SupportDelayedService();
+//! group.RequestDelayedService(10_000);
+//! assert_eq!(group.take_delayed(), Some(10_000));
+//!
+//! group.RemoveMember(Some(dpc.to_ref()));
+//! assert_eq!(group.members(), 0);
+//! # Ok::<(), NTSTATUS>(())
+//! ```
 
 use crate::abi::{
     NTSTATUS, Result, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
@@ -32,8 +66,7 @@ impl IServiceSink_Impl for ServiceGroup {
         // Snapshot (AddRef) the members so the call happens without the lock.
         let sinks = self.members.lock().sinks.clone();
         for s in sinks.iter().flatten() {
-            // SAFETY: a live member we hold a reference to.
-            unsafe { s.RequestService() };
+            s.RequestService();
         }
     }
 }
@@ -135,16 +168,13 @@ mod tests {
         let g = ServiceGroupHandle::new().unwrap();
         let n = Arc::new(AtomicU32::new(0));
         let sink: IServiceSink = Counter(n.clone()).into_com().unwrap();
-        // SAFETY: live interfaces.
-        unsafe {
-            assert_eq!(g.AddMember(Some(sink.to_ref())), STATUS_SUCCESS);
-            assert_eq!(g.AddMember(None), STATUS_INVALID_PARAMETER);
-            g.RequestService();
-            g.RequestService();
-            assert_eq!(n.load(Ordering::Relaxed), 2);
-            g.RemoveMember(Some(sink.to_ref()));
-            g.RequestService();
-        }
+        assert_eq!(g.AddMember(Some(sink.to_ref())), STATUS_SUCCESS);
+        assert_eq!(g.AddMember(None), STATUS_INVALID_PARAMETER);
+        g.RequestService();
+        g.RequestService();
+        assert_eq!(n.load(Ordering::Relaxed), 2);
+        g.RemoveMember(Some(sink.to_ref()));
+        g.RequestService();
         assert_eq!(n.load(Ordering::Relaxed), 2);
         assert_eq!(g.members(), 0);
     }
@@ -152,17 +182,12 @@ mod tests {
     #[test]
     fn delayed_service_is_recorded_only_when_supported() {
         let g = ServiceGroupHandle::new().unwrap();
-        // SAFETY: live interface.
-        unsafe { g.RequestDelayedService(10_000) };
+        g.RequestDelayedService(10_000);
         assert_eq!(g.take_delayed(), None);
-        // SAFETY: live interface.
-        unsafe {
-            g.SupportDelayedService();
-            g.RequestDelayedService(10_000);
-        }
+        g.SupportDelayedService();
+        g.RequestDelayedService(10_000);
         assert_eq!(g.delayed_deadline(), Some(10_000));
-        // SAFETY: live interface.
-        unsafe { g.CancelDelayedService() };
+        g.CancelDelayedService();
         assert_eq!(g.take_delayed(), None);
     }
 }

@@ -54,6 +54,52 @@
 //!   SysEx or running status.
 //! * Exhaustion moves the last queued event's position to the end of the buffer, as a truncated
 //!   buffer does, so the IRP completes instead of waiting for STOP.
+//!
+//! # Example
+//!
+//! ```
+//! use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+//! use mxf::components::unpacker::{DmusBufferWriter, DmusUnpacker, Unpacker};
+//! use mxf::platform::SpinLock;
+//! use mxf::prelude::*;
+//!
+//! /// Keeps the time and bytes of every event it is given.
+//! #[mxf_filter]
+//! struct Seen {
+//!     events: SpinLock<Vec<(REFERENCE_TIME, Vec<u8>)>>,
+//! }
+//!
+//! impl Filter for Seen {
+//!     fn process<'a>(&self, event: Event<'a>, _out: &mut Output<'a>) {
+//!         self.events.lock().push((event.time(), event.data().to_vec()));
+//!     }
+//! }
+//!
+//! let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+//! let seen = Seen { events: SpinLock::new(Vec::new()) }.into_filter(&alloc)?;
+//!
+//! let mut bytes = [0u8; 64];
+//! let mut buffer = DmusBufferWriter::new(&mut bytes);
+//! // Structured: parsed; the second note on uses running status.
+//! buffer.push(1, 0, true, &[0x90, 60, 100, 64, 100])?;
+//! // Unstructured: copied as it is, 1 ms later.
+//! buffer.push(1, 10_000, false, &[0xF8])?;
+//!
+//! let mut unpacker = DmusUnpacker::new(alloc.interface().clone());
+//! assert_eq!(unpacker.connect_output(seen.interface().clone()), STATUS_SUCCESS);
+//! // The IRP's presentation time is 1 s; its bytes start the pin's stream (position 0).
+//! assert_eq!(unpacker.sink_irp(buffer.as_bytes(), 10_000_000, 0), STATUS_SUCCESS);
+//! assert_eq!(unpacker.process_queues(), STATUS_SUCCESS);
+//! assert_eq!(
+//!     *seen.filter().events.lock(),
+//!     [
+//!         (10_000_000, vec![0x90, 60, 100]),
+//!         (10_000_000, vec![0x90, 64, 100]),
+//!         (10_010_000, vec![0xF8]),
+//!     ]
+//! );
+//! # Ok::<(), NTSTATUS>(())
+//! ```
 
 use crate::abi::{
     DMUS_EVENT_SIZE, DMUS_EVENT_STRUCTURED, DMUS_EVENTHEADER, INLINE_DATA_BYTES, KSMUSICFORMAT,
@@ -256,8 +302,8 @@ struct Core {
 
 impl Core {
     fn new(alloc: IAllocatorMXF) -> Self {
-        // SAFETY: GetBufferSize has no preconditions; the value is constant (query it once).
-        let size = usize::from(unsafe { alloc.GetBufferSize() });
+        // The allocator's buffer size is constant: query it once.
+        let size = usize::from(alloc.GetBufferSize());
         Self {
             alloc,
             sink: None,
@@ -1650,8 +1696,7 @@ mod tests {
         let now = Arc::new(AtomicI64::new(1_000_000));
         let clock: IMasterClock = TestClock(now.clone()).into_com().unwrap();
         let seq = SequencerHandle::new(r.alloc.interface().clone(), clock, 0).unwrap();
-        // SAFETY: live interfaces.
-        let s = unsafe { seq.ConnectOutput(Some(r.sink.to_ref())) };
+        let s = seq.ConnectOutput(Some(r.sink.to_ref()));
         assert_eq!(s, STATUS_SUCCESS);
         let mut u = DmusUnpacker::new(r.alloc.interface().clone());
         assert_eq!(u.connect_output(seq.interface().clone()), STATUS_SUCCESS);
@@ -1680,8 +1725,7 @@ mod tests {
         assert_eq!(r.deliveries(), 2);
         // Teardown order of the port: disconnect, then drop.
         assert_eq!(u.disconnect_output(Some(seq.interface())), STATUS_SUCCESS);
-        // SAFETY: live interface.
-        assert_eq!(unsafe { seq.DisconnectOutput(None) }, STATUS_SUCCESS);
+        assert_eq!(seq.DisconnectOutput(None), STATUS_SUCCESS);
         drop(u);
         drop(seq);
         assert_eq!(r.outstanding(), 0);

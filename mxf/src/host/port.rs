@@ -14,6 +14,144 @@
 //! The port reaches miniports and filters only through their vtables. Service "DPCs" run
 //! synchronously on the calling thread; timers run when [`Port::run_timers`] is called (the
 //! virtual clock is advanced by the caller with [`Port::set_time`]).
+//!
+//! With the render-only miniport of the [module example](super) (its definition hidden here),
+//! a filter of one's own in the graph, a timer and an IRP's completion:
+//!
+//! ```
+//! # use core::ffi::c_void;
+//! use mxf::components::unpacker::DmusBufferWriter;
+//! use mxf::host::{ClockMode, FilterPlacement, Port, StreamFormat};
+//! use mxf::platform::atomic::{AtomicU32, Ordering};
+//! use mxf::prelude::*;
+//! use std::sync::Arc;
+//!
+//! # /// The miniport's render stream: plays what reaches it (here: counts it).
+//! # #[mxf_filter]
+//! # struct Stream {
+//! #     played: Arc<AtomicU32>,
+//! # }
+//! #
+//! # impl Filter for Stream {
+//! #     fn process<'a>(&self, _event: Event<'a>, _out: &mut Output<'a>) {
+//! #         self.played.fetch_add(1, Ordering::Relaxed);
+//! #         // Dropped: the event goes back to the pin's allocator, which completes its IRP.
+//! #     }
+//! # }
+//! #
+//! # /// A render-only DMus miniport.
+//! # #[com_object(IMiniportDMus)]
+//! # struct Miniport {
+//! #     played: Arc<AtomicU32>,
+//! # }
+//! #
+//! # impl IMiniport_Impl for Miniport {
+//! #     unsafe fn GetDescription(&self, _description: *mut *mut c_void) -> NTSTATUS {
+//! #         STATUS_NOT_IMPLEMENTED
+//! #     }
+//! #     unsafe fn DataRangeIntersection(
+//! #         &self,
+//! #         _pin_id: u32,
+//! #         _data_range: *mut c_void,
+//! #         _matching_data_range: *mut c_void,
+//! #         _output_buffer_length: u32,
+//! #         _resultant_format: *mut c_void,
+//! #         _resultant_format_length: *mut u32,
+//! #     ) -> NTSTATUS {
+//! #         STATUS_NOT_IMPLEMENTED
+//! #     }
+//! # }
+//! #
+//! # impl IMiniportDMus_Impl for Miniport {
+//! #     unsafe fn Init(
+//! #         &self,
+//! #         _unknown_adapter: Option<ComRef<'_, IUnknown>>,
+//! #         _resource_list: *mut c_void,
+//! #         _port: Option<ComRef<'_, IPortDMus>>,
+//! #         _service_group: *mut Option<IServiceGroup>,
+//! #     ) -> NTSTATUS {
+//! #         STATUS_SUCCESS
+//! #     }
+//! #     fn Service(&self) {}
+//! #     unsafe fn NewStream(
+//! #         &self,
+//! #         mxf: *mut Option<IMXF>,
+//! #         _outer: Option<ComRef<'_, IUnknown>>,
+//! #         _pool: POOL_TYPE,
+//! #         _pin_id: u32,
+//! #         stream_type: DMUS_STREAM_TYPE,
+//! #         _data_format: *mut KSDATAFORMAT,
+//! #         _service_group: *mut Option<IServiceGroup>,
+//! #         allocator: Option<ComRef<'_, IAllocatorMXF>>,
+//! #         _master_clock: Option<ComRef<'_, IMasterClock>>,
+//! #         schedule_prefetch: *mut u64,
+//! #     ) -> NTSTATUS {
+//! #         let (Some(allocator), false, false) = (allocator, mxf.is_null(), schedule_prefetch.is_null())
+//! #         else {
+//! #             return STATUS_INVALID_PARAMETER;
+//! #         };
+//! #         if stream_type != DMUS_STREAM_MIDI_RENDER {
+//! #             return STATUS_INVALID_DEVICE_REQUEST;
+//! #         }
+//! #         match (Stream { played: self.played.clone() }).into_filter(&allocator) {
+//! #             Ok(stream) => {
+//! #                 // SAFETY: the port's out-pointers, checked non-NULL above.
+//! #                 unsafe {
+//! #                     mxf.write(Some(stream.into_interface()));
+//! #                     schedule_prefetch.write(0);
+//! #                 }
+//! #                 STATUS_SUCCESS
+//! #             }
+//! #             Err(status) => status,
+//! #         }
+//! #     }
+//! # }
+//! #
+//! /// Raises notes by an octave.
+//! #[mxf_filter]
+//! struct Octave;
+//!
+//! impl Filter for Octave {
+//!     fn process<'a>(&self, mut event: Event<'a>, out: &mut Output<'a>) {
+//!         if let [status, key, _] = event.data_mut() {
+//!             if *status & 0xE0 == 0x80 {
+//!                 *key = key.saturating_add(12).min(127);
+//!             }
+//!         }
+//!         out.push(event);
+//!     }
+//! }
+//!
+//! let played = Arc::new(AtomicU32::new(0));
+//! let port = Port::new(Miniport { played: played.clone() }.into_com()?, ClockMode::Virtual)?;
+//! // A filter of our own after the sequencer: it sees events when they are due.
+//! let pin = port.open_render_pin(
+//!     0,
+//!     StreamFormat::DirectMusic,
+//!     FilterPlacement::AfterSequencer,
+//!     |allocator| Ok(vec![Octave.into_filter(allocator)?.into_interface()]),
+//! )?;
+//! // A stopped pin refuses IRPs, as KS does.
+//! assert_eq!(pin.submit(Vec::new(), 0), Err(STATUS_INVALID_DEVICE_STATE));
+//! pin.set_state(KSSTATE_RUN)?; // STOP -> ACQUIRE -> PAUSE -> RUN, one step at a time
+//!
+//! let mut bytes = [0u8; 32];
+//! let mut buffer = DmusBufferWriter::new(&mut bytes);
+//! buffer.push(1, 10_000_000, true, &[0x90, 60, 100])?; // one second from now
+//! let irp = buffer.as_bytes().to_vec();
+//! let len = irp.len() as u64;
+//! pin.submit(irp, 0)?;
+//! assert_eq!(port.next_timer(), Some(10_000_000));
+//! assert_eq!(pin.bytes(), (len, 0)); // submitted, not completed
+//!
+//! port.set_time(10_000_000);
+//! port.run_timers();
+//! assert_eq!(played.load(Ordering::Relaxed), 1);
+//! // The event's byte position came back through IPositionNotify: the IRP completed.
+//! assert_eq!(pin.bytes(), (len, len));
+//! assert!(port.trace().iter().any(|call| call.starts_with("SetState miniport")));
+//! # Ok::<(), NTSTATUS>(())
+//! ```
 
 extern crate std;
 
@@ -161,8 +299,7 @@ impl IPortDMus_Impl for PortObject {
     fn Notify(&self, group: Option<ComRef<'_, IServiceGroup>>) {
         match group {
             Some(g) => {
-                // SAFETY: a live group from the caller.
-                unsafe { g.RequestService() }
+                g.RequestService()
             }
             None => {
                 let mg = lock(&self.shared.miniport_group).clone();
@@ -171,8 +308,7 @@ impl IPortDMus_Impl for PortObject {
                     .map(|(_, g)| g.clone())
                     .collect();
                 for g in mg.iter().chain(streams.iter()) {
-                    // SAFETY: live groups we hold references to.
-                    unsafe { g.RequestService() };
+                    g.RequestService();
                 }
             }
         }
@@ -191,8 +327,7 @@ impl PortObject {
             return;
         }
         if let Some(me) = lock(&self.me).as_ref() {
-            // SAFETY: live group and sink.
-            unsafe { g.AddMember(Some(me.to_ref())) };
+            g.AddMember(Some(me.to_ref()));
         }
         *slot = Some(g);
     }
@@ -213,8 +348,7 @@ impl IServiceSink_Impl for PortObject {
     fn RequestService(&self) {
         let m = lock(&self.shared.miniport).clone();
         if let Some(m) = m {
-            // SAFETY: a live miniport.
-            unsafe { m.Service() };
+            m.Service();
         }
     }
 }
@@ -310,8 +444,7 @@ impl Port {
     }
     /// `IPortDMus::Notify(NULL)`: services the miniport's group and every stream's group.
     pub fn notify_all(&self) {
-        // SAFETY: live port interface.
-        unsafe { self.iface.Notify(None) };
+        self.iface.Notify(None);
     }
 
     /// Runs the sequencer timers that are due on the current clock.
@@ -452,8 +585,7 @@ impl Port {
         let first = upstream.first().cloned().ok_or(STATUS_UNSUCCESSFUL)?;
         unpacker.connect_output(first).ok()?;
         if let Some(g) = &group {
-            // SAFETY: live group and sink: the pin is serviced through the stream's group.
-            unsafe { g.AddMember(Some(pin_sink.to_ref())) };
+            g.AddMember(Some(pin_sink.to_ref()));
             lock(&self.shared.stream_groups).push((serial, g.clone()));
         }
         let graph = Arc::new(RenderGraph {
@@ -513,8 +645,7 @@ impl Port {
             &self.shared,
             [stream.clone(), sink.interface().clone()].into_iter(),
         )?;
-        // SAFETY: live group and sink.
-        unsafe { group.AddMember(Some(pin_sink.to_ref())) };
+        group.AddMember(Some(pin_sink.to_ref()));
         lock(&self.shared.stream_groups).push((serial, group.clone()));
         let graph = Arc::new(CaptureGraph {
             core: core.clone(),
@@ -539,8 +670,7 @@ impl Drop for Port {
         // Break the port ↔ miniport references: the miniport holds the port from Init.
         let g = lock(&self.shared.miniport_group).take();
         if let Some(g) = g {
-            // SAFETY: live group and the port's own sink.
-            unsafe { g.RemoveMember(Some(self.sink_iface.to_ref())) };
+            g.RemoveMember(Some(self.sink_iface.to_ref()));
         }
         lock(&self.shared.miniport).take();
         lock(&self.iface.value().me).take();
@@ -559,8 +689,7 @@ fn next_state_towards(cur: KSSTATE, target: KSSTATE) -> KSSTATE {
 fn connect_chain(port: &PortShared, items: impl Iterator<Item = IMXF>) -> Result<()> {
     let v: Vec<IMXF> = items.collect();
     for (a, b) in v.iter().zip(v.iter().skip(1)) {
-        // SAFETY: live interfaces.
-        let s = unsafe { a.ConnectOutput(Some(b.to_ref())) };
+        let s = a.ConnectOutput(Some(b.to_ref()));
         port.trace(std::format!(
             "ConnectOutput {:p} -> {:p} = {:?}",
             a.as_raw(),
@@ -574,8 +703,7 @@ fn connect_chain(port: &PortShared, items: impl Iterator<Item = IMXF>) -> Result
 
 fn disconnect_chain(items: &[IMXF]) {
     for (a, b) in items.iter().zip(items.iter().skip(1)) {
-        // SAFETY: live interfaces.
-        unsafe { a.DisconnectOutput(Some(b.to_ref())) };
+        a.DisconnectOutput(Some(b.to_ref()));
     }
 }
 
@@ -782,8 +910,7 @@ impl RenderPin {
     /// IRP arrival or RUN: the stream's group is notified, or (no group) the zero-delay timer runs.
     fn kick(&self) {
         match &self.graph.group {
-            // SAFETY: live interfaces.
-            Some(g) => unsafe { self.graph.port_iface.Notify(Some(g.to_ref())) },
+            Some(g) => self.graph.port_iface.Notify(Some(g.to_ref())),
             None => self.graph.serve(),
         }
     }
@@ -807,8 +934,7 @@ impl RenderPin {
                 lock(&self.graph.unpacker).set_state(next);
                 port.trace(std::format!("SetState unpacker {:?}", next));
                 for (i, o) in objects.iter().enumerate() {
-                    // SAFETY: live interface.
-                    let s = unsafe { o.SetState(next) };
+                    let s = o.SetState(next);
                     port.trace(std::format!(
                         "SetState {} {:?} = {:?}",
                         self.graph.name_of(i, objects.len()),
@@ -818,8 +944,7 @@ impl RenderPin {
                 }
             } else {
                 for (i, o) in objects.iter().enumerate().rev() {
-                    // SAFETY: live interface.
-                    let s = unsafe { o.SetState(next) };
+                    let s = o.SetState(next);
                     port.trace(std::format!(
                         "SetState {} {:?} = {:?}",
                         self.graph.name_of(i, objects.len()),
@@ -905,8 +1030,7 @@ impl Drop for RenderPin {
         let g = &self.graph;
         lock(&g.port.stream_groups).retain(|(s, _)| *s != g.core.serial);
         if let Some(grp) = &g.group {
-            // SAFETY: live group and sink.
-            unsafe { grp.RemoveMember(Some(g.pin_sink.to_ref())) };
+            grp.RemoveMember(Some(g.pin_sink.to_ref()));
         }
         let _ = self.set_state(KSSTATE_STOP);
         let _ = lock(&g.unpacker).disconnect_output(None);
@@ -1023,8 +1147,7 @@ impl CapturePin {
                 std::vec![2, 1, 0]
             };
             for (name, o) in order.into_iter().filter_map(|i| objects.get(i)) {
-                // SAFETY: live interface.
-                let s = unsafe { o.SetState(next) };
+                let s = o.SetState(next);
                 g.port
                     .trace(std::format!("SetState {} {:?} = {:?}", name, next, s));
             }
@@ -1060,17 +1183,12 @@ impl Drop for CapturePin {
     fn drop(&mut self) {
         let g = &self.graph;
         lock(&g.port.stream_groups).retain(|(s, _)| *s != g.core.serial);
-        // SAFETY: live group and sink.
-        unsafe { g.group.RemoveMember(Some(g.pin_sink.to_ref())) };
+        g.group.RemoveMember(Some(g.pin_sink.to_ref()));
         let _ = self.set_state(KSSTATE_STOP);
-        // SAFETY: live interfaces.
-        unsafe { g.stream.DisconnectOutput(Some(g.sink.interface().to_ref())) };
-        // SAFETY: live interfaces.
-        unsafe {
-            g.sink
-                .interface()
-                .DisconnectOutput(Some(g.packer.interface().to_ref()))
-        };
+        g.stream.DisconnectOutput(Some(g.sink.interface().to_ref()));
+        g.sink
+            .interface()
+            .DisconnectOutput(Some(g.packer.interface().to_ref()));
         *lock(&g.core.graph) = None;
     }
 }

@@ -147,8 +147,8 @@ fn main() -> Result<()> {
         rendered: AtomicU32::new(0),
     }
     .into_com::<IMXF>()?;
-    // SAFETY: a live IMXF pointer; the state is a valid KSSTATE.
-    assert_eq!(unsafe { mxf.SetState(KSSTATE_RUN) }, STATUS_SUCCESS);
+    // Plain-value methods are safe to call.
+    assert_eq!(mxf.SetState(KSSTATE_RUN), STATUS_SUCCESS);
     assert!(ISynthSinkDMus::matches(&IMXF::IID) && ISynthSinkDMus::matches(&IUnknown::IID));
     // `qi_failure` and `tag`.
     let mut out = core::ptr::null_mut();
@@ -192,8 +192,7 @@ fn main() -> Result<()> {
         value: AtomicU32::new(0),
     }
     .into_com::<IPrivate>()?;
-    // SAFETY: live pointer.
-    assert_eq!(unsafe { private.Answer() }, 42);
+    assert_eq!(private.Answer(), 42);
     assert_eq!(
         core::mem::size_of::<ICounterMXF_Vtbl>(),
         11 * core::mem::size_of::<usize>()
@@ -202,8 +201,7 @@ fn main() -> Result<()> {
         value: AtomicU32::new(0),
     }
     .into_com::<INames>()?;
-    // SAFETY: live pointer; plain integer arguments.
-    assert_eq!(unsafe { names.Sum(1, 2, 3, 4, -5) }, 15);
+    assert_eq!(names.Sum(1, 2, 3, 4, -5), 15);
     let seven = 7u32;
     // SAFETY: a readable pointer, as `Peek` requires.
     assert_eq!(unsafe { names.Peek(&seven) }, 7);

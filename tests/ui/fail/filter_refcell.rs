@@ -1,0 +1,15 @@
+use mxf::prelude::*;
+
+#[mxf_filter]
+struct Counter {
+    seen: core::cell::RefCell<u32>,
+}
+
+impl Filter for Counter {
+    fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+        *self.seen.borrow_mut() += 1;
+        out.push(event);
+    }
+}
+
+fn main() {}

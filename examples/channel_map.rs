@@ -6,8 +6,8 @@
 
 use mxf::abi::NTSTATUS;
 use mxf::filter::IntoFilter;
+use mxf::testing::Ev;
 use mxf_suite::filters::ChannelMap;
-use mxf_suite::raw::Ev;
 use mxf_suite::showcase::Showcase;
 
 fn main() -> Result<(), NTSTATUS> {
@@ -19,18 +19,18 @@ fn main() -> Result<(), NTSTATUS> {
         .remap(1, 0.into(), 9.into())
         .and_then(|m| m.mute(1, 1.into()))
         .map_err(|_| mxf::abi::STATUS_INVALID_PARAMETER)?;
-    let filter = map.into_filter(&show.alloc)?;
+    let filter = map.into_filter(show.allocator())?;
     show.connect(&filter)?;
     show.run(
         &filter,
         "the same messages on two channel groups, and a SysEx (no channel)",
         &[
-            Ev::at(0, &[0x90, 36, 100]),
-            Ev::at(0, &[0x91, 60, 80]),
-            Ev::at(0, &[0xC0, 5]),
-            Ev::at(0, &[0x90, 36, 100]).group(2),
-            Ev::at(0, &[0x91, 60, 80]).group(2),
-            Ev::at(5, &[0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7]),
+            Ev::new(&[0x90, 36, 100]),
+            Ev::new(&[0x91, 60, 80]),
+            Ev::new(&[0xC0, 5]),
+            Ev::new(&[0x90, 36, 100]).group(2),
+            Ev::new(&[0x91, 60, 80]).group(2),
+            Ev::new(&[0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7]).at(5),
         ],
     )?;
     println!("\nmuted: {} events", filter.filter().muted());

@@ -7,8 +7,8 @@
 use mxf::abi::NTSTATUS;
 use mxf::allocator::AllocatorConfig;
 use mxf::filter::IntoFilter;
+use mxf::testing::Ev;
 use mxf_suite::filters::Echo;
-use mxf_suite::raw::Ev;
 use mxf_suite::showcase::Showcase;
 
 /// 100 ms in 100 ns units.
@@ -19,15 +19,15 @@ fn main() -> Result<(), NTSTATUS> {
         "echo",
         "Three repeats 100 ms apart, each at 60% of the previous velocity.",
     )?;
-    let filter = Echo::new(MS_100, 3, 60).into_filter(&show.alloc)?;
+    let filter = Echo::new(MS_100, 3, 60).into_filter(show.allocator())?;
     show.connect(&filter)?;
     show.run(
         &filter,
         "one note and a program change",
         &[
-            Ev::at(0, &[0xC0, 12]),
-            Ev::at(0, &[0x90, 60, 100]),
-            Ev::at(5 * MS_100, &[0x80, 60, 64]),
+            Ev::new(&[0xC0, 12]),
+            Ev::new(&[0x90, 60, 100]),
+            Ev::new(&[0x80, 60, 64]).at(5 * MS_100),
         ],
     )?;
     drop(filter);
@@ -38,12 +38,12 @@ fn main() -> Result<(), NTSTATUS> {
         max_events: Some(4),
         ..Default::default()
     })?;
-    let filter = Echo::new(MS_100, 3, 60).into_filter(&small.alloc)?;
+    let filter = Echo::new(MS_100, 3, 60).into_filter(small.allocator())?;
     small.connect(&filter)?;
     small.run(
         &filter,
         "two notes: the allocator runs out of events for most repeats",
-        &[Ev::at(0, &[0x90, 60, 100]), Ev::at(0, &[0x90, 64, 100])],
+        &[Ev::new(&[0x90, 60, 100]), Ev::new(&[0x90, 64, 100])],
     )?;
     println!(
         "\nrepeats created: {}, dropped: {} (framework count of exhausted allocations: {})",

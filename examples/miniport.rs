@@ -19,8 +19,7 @@ use mxf::abi::NonPagedPool;
 use mxf::allocator::{AllocatorConfig, AllocatorHandle};
 use mxf::com::IntoComObject;
 use mxf::prelude::*;
-use mxf_suite::raw;
-use mxf_suite::recorder::{RecordLog, Recorder};
+use mxf::testing::{Ev, RecordLog, Recorder, chain, package};
 use mxf_suite::uart::{RETRY_DELAY, VirtualMpu401, create_uart_miniport};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -326,29 +325,22 @@ fn main() -> Result<()> {
     let sysex = [
         0xF0, 0x41, 0x10, 0x42, 0x12, 0x40, 0x00, 0x7F, 0x00, 0x41, 0xF7,
     ];
-    let mut chain = raw::chain(
+    let events = chain(
         a,
         &[
-            raw::Ev::new(&[0xC0, 0x00]),
-            raw::Ev::new(&[0x90, 0x3C, 0x64]),
-            raw::Ev::new(&sysex),
+            Ev::new(&[0xC0, 0x00]),
+            Ev::new(&[0x90, 0x3C, 0x64]),
+            Ev::new(&sysex),
+            package([Ev::new(&[0xB0, 0x40, 0x7F]), Ev::new(&[0xB0, 0x40, 0x00])]),
+            Ev::new(&[0x80, 0x3C, 0x00]),
         ],
     )?;
-    let pedal = raw::chain(
-        a,
-        &[
-            raw::Ev::new(&[0xB0, 0x40, 0x7F]),
-            raw::Ev::new(&[0xB0, 0x40, 0x00]),
-        ],
-    )?;
-    chain.push_back(raw::package(a, pedal)?);
-    chain.push_back(raw::Ev::new(&[0x80, 0x3C, 0x00]).build(a)?);
     println!(
         "   PutMessage(program change, note-on, SysEx of {} bytes in a buffer, package of 2 pedal events, note-off)",
         sysex.len()
     );
     // SAFETY: live stream; a chain of this pin's allocator's events, handed over.
-    let status = unsafe { render.PutMessage(chain.into_raw()) };
+    let status = unsafe { render.PutMessage(events.into_raw()) };
     println!("   -> {status:?}");
     show_output(&mpu);
     outstanding("render", &render_alloc);
@@ -356,7 +348,7 @@ fn main() -> Result<()> {
     println!("\n4. A busy device (2 bytes per write)");
     mpu.set_write_budget(Some(2));
     now.store(20_000_000, Ordering::SeqCst);
-    let head = raw::chain(a, &[raw::Ev::new(&[0x90, 0x40, 0x7F])])?.into_raw();
+    let head = chain(a, &[Ev::new(&[0x90, 0x40, 0x7F])])?.into_raw();
     // SAFETY: live stream; this allocator's events, handed over.
     let status = unsafe { render.PutMessage(head) };
     println!("   PutMessage(90 40 7F) -> {status:?}");

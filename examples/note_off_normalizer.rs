@@ -5,8 +5,8 @@
 
 use mxf::abi::NTSTATUS;
 use mxf::filter::IntoFilter;
+use mxf::testing::Ev;
 use mxf_suite::filters::NoteOffNormalizer;
-use mxf_suite::raw::Ev;
 use mxf_suite::showcase::Showcase;
 
 fn main() -> Result<(), NTSTATUS> {
@@ -14,16 +14,16 @@ fn main() -> Result<(), NTSTATUS> {
         "note_off_normalizer",
         "Note-on with velocity 0 becomes note-off with velocity 64; real note-offs are kept.",
     )?;
-    let filter = NoteOffNormalizer::new().into_filter(&show.alloc)?;
+    let filter = NoteOffNormalizer::new().into_filter(show.allocator())?;
     show.connect(&filter)?;
     show.run(
         &filter,
         "running-status style note-offs (9n kk 00) and a real one",
         &[
-            Ev::at(0, &[0x90, 60, 100]),
-            Ev::at(0, &[0x93, 64, 90]),
-            Ev::at(10, &[0x90, 60, 0]),
-            Ev::at(10, &[0x83, 64, 30]),
+            Ev::new(&[0x90, 60, 100]),
+            Ev::new(&[0x93, 64, 90]),
+            Ev::new(&[0x90, 60, 0]).at(10),
+            Ev::new(&[0x83, 64, 30]).at(10),
         ],
     )?;
     println!("\nnormalized: {}", filter.filter().normalized());

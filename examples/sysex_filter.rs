@@ -6,8 +6,8 @@
 
 use mxf::abi::NTSTATUS;
 use mxf::filter::IntoFilter;
+use mxf::testing::Ev;
 use mxf_suite::filters::{SysexAction, SysexFilter};
-use mxf_suite::raw::Ev;
 use mxf_suite::showcase::Showcase;
 
 fn main() -> Result<(), NTSTATUS> {
@@ -18,7 +18,7 @@ fn main() -> Result<(), NTSTATUS> {
     let filter = SysexFilter::new(SysexAction::Drop)
         .with_group(2, SysexAction::Pass)
         .map_err(|_| mxf::abi::STATUS_INVALID_PARAMETER)?
-        .into_filter(&show.alloc)?;
+        .into_filter(show.allocator())?;
     show.connect(&filter)?;
 
     // A 300-byte SysEx: F0, 298 data bytes, F7, split at the 240-byte buffer size.
@@ -30,21 +30,25 @@ fn main() -> Result<(), NTSTATUS> {
         &filter,
         "a note, a SysEx in two chunks with a note between them, the same SysEx on group 2",
         &[
-            Ev::at(0, &[0x90, 60, 100]),
-            Ev::at(1, first).incomplete(),
-            Ev::at(1, &[0x90, 64, 100]).group(3),
-            Ev::at(2, rest),
-            Ev::at(3, &[0x80, 60, 64]),
-            Ev::at(4, first).group(2).incomplete(),
-            Ev::at(5, rest).group(2),
+            Ev::new(&[0x90, 60, 100]),
+            Ev::new(first).at(1).incomplete(),
+            Ev::new(&[0x90, 64, 100]).at(1).group(3),
+            Ev::new(rest).at(2),
+            Ev::new(&[0x80, 60, 64]).at(3),
+            Ev::new(first).at(4).group(2).incomplete(),
+            Ev::new(rest).at(5).group(2),
         ],
     )?;
     show.run(
         &filter,
         "raw capture-style fragments: the SysEx bytes go, the note around them stays",
         &[
-            Ev::at(10, &[0x90, 0x3C, 0x40, 0xF0, 0x43, 0x12]).incomplete(),
-            Ev::at(10, &[0x00, 0x01, 0xF7, 0x80, 0x3C, 0x40]).incomplete(),
+            Ev::new(&[0x90, 0x3C, 0x40, 0xF0, 0x43, 0x12])
+                .at(10)
+                .incomplete(),
+            Ev::new(&[0x00, 0x01, 0xF7, 0x80, 0x3C, 0x40])
+                .at(10)
+                .incomplete(),
         ],
     )?;
     let f = filter.filter();

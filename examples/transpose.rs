@@ -6,8 +6,8 @@
 
 use mxf::abi::NTSTATUS;
 use mxf::filter::IntoFilter;
+use mxf::testing::Ev;
 use mxf_suite::filters::Transpose;
-use mxf_suite::raw::Ev;
 use mxf_suite::showcase::Showcase;
 
 fn main() -> Result<(), NTSTATUS> {
@@ -15,16 +15,16 @@ fn main() -> Result<(), NTSTATUS> {
         "transpose",
         "Shifts notes by an interval that may change while notes sound; note-offs follow their note-ons.",
     )?;
-    let filter = Transpose::new(12).into_filter(&show.alloc)?;
+    let filter = Transpose::new(12).into_filter(show.allocator())?;
     show.connect(&filter)?;
 
     show.run(
         &filter,
         "up an octave: C4 and G4 start, a controller passes untouched",
         &[
-            Ev::at(0, &[0x90, 60, 100]),
-            Ev::at(0, &[0x90, 67, 90]),
-            Ev::at(10, &[0xB0, 7, 100]),
+            Ev::new(&[0x90, 60, 100]),
+            Ev::new(&[0x90, 67, 90]),
+            Ev::new(&[0xB0, 7, 100]).at(10),
         ],
     )?;
 
@@ -33,17 +33,20 @@ fn main() -> Result<(), NTSTATUS> {
         &filter,
         "the interval is now -5: C4 and G4 end where they started (72, 79); a new E4 goes to B3",
         &[
-            Ev::at(20, &[0x80, 60, 64]),
-            Ev::at(20, &[0x90, 67, 0]),
-            Ev::at(30, &[0x90, 64, 80]),
-            Ev::at(40, &[0x80, 64, 64]),
+            Ev::new(&[0x80, 60, 64]).at(20),
+            Ev::new(&[0x90, 67, 0]).at(20),
+            Ev::new(&[0x90, 64, 80]).at(30),
+            Ev::new(&[0x80, 64, 64]).at(40),
         ],
     )?;
 
     show.run(
         &filter,
         "a note shifted below 0 is dropped, and so is its note-off",
-        &[Ev::at(50, &[0x90, 2, 100]), Ev::at(60, &[0x80, 2, 0])],
+        &[
+            Ev::new(&[0x90, 2, 100]).at(50),
+            Ev::new(&[0x80, 2, 0]).at(60),
+        ],
     )?;
 
     let stats = filter.stats();

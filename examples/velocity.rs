@@ -6,8 +6,8 @@
 
 use mxf::abi::NTSTATUS;
 use mxf::filter::IntoFilter;
+use mxf::testing::Ev;
 use mxf_suite::filters::{Velocity, VelocityCurve};
-use mxf_suite::raw::Ev;
 use mxf_suite::showcase::Showcase;
 
 fn main() -> Result<(), NTSTATUS> {
@@ -15,19 +15,19 @@ fn main() -> Result<(), NTSTATUS> {
         "velocity",
         "Compresses note-on velocities into 40..=110; velocity 0 (a note-off) stays 0.",
     )?;
-    let filter = Velocity::new(VelocityCurve::Compress, 40, 110).into_filter(&show.alloc)?;
+    let filter = Velocity::new(VelocityCurve::Compress, 40, 110).into_filter(show.allocator())?;
     show.connect(&filter)?;
     show.run(
         &filter,
         "soft, medium and loud notes, their note-offs, and a controller",
         &[
-            Ev::at(0, &[0x90, 60, 1]),
-            Ev::at(0, &[0x90, 64, 32]),
-            Ev::at(0, &[0x91, 67, 127]),
-            Ev::at(10, &[0x90, 60, 0]),
-            Ev::at(10, &[0x80, 64, 20]),
-            Ev::at(10, &[0x81, 67, 127]),
-            Ev::at(20, &[0xB0, 7, 5]),
+            Ev::new(&[0x90, 60, 1]),
+            Ev::new(&[0x90, 64, 32]),
+            Ev::new(&[0x91, 67, 127]),
+            Ev::new(&[0x90, 60, 0]).at(10),
+            Ev::new(&[0x80, 64, 20]).at(10),
+            Ev::new(&[0x81, 67, 127]).at(10),
+            Ev::new(&[0xB0, 7, 5]).at(20),
         ],
     )?;
 

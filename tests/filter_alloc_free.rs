@@ -11,11 +11,11 @@ use mxf::com::Interface;
 use mxf::event::{Chain, Event};
 use mxf::filter::IntoFilter;
 use mxf::interfaces::{IAllocatorMXF, IMXF};
+use mxf::testing::{connect_output, raw};
 use mxf_suite::filters::{
     ChannelMap, Echo, NoteOffNormalizer, Splitter, SysexAction, SysexFilter, Transpose, Velocity,
     VelocityCurve,
 };
-use mxf_suite::raw;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -132,8 +132,8 @@ fn transpose_velocity_channel_map_chain_allocates_nothing_per_event() {
         .and_then(|m| m.mute(2, 3.into()))
         .unwrap();
     let c = map.into_filter(&alloc).unwrap();
-    assert_eq!(raw::connect(&t, &v), STATUS_SUCCESS);
-    assert_eq!(raw::connect(&v, &c), STATUS_SUCCESS);
+    assert_eq!(connect_output(&t, &v), STATUS_SUCCESS);
+    assert_eq!(connect_output(&v, &c), STATUS_SUCCESS);
     // `c` stays unconnected: its events return to the allocator.
 
     drive(&alloc, &t, 50); // warm-up: buffer pages, lazily built state
@@ -155,9 +155,9 @@ fn creating_and_copying_filters_allocate_nothing_per_event() {
         .unwrap();
     let e = Echo::new(1000, 3, 70).into_filter(&alloc).unwrap();
     let s = Splitter::new().into_filter(&alloc).unwrap();
-    assert_eq!(raw::connect(&n, &x), STATUS_SUCCESS);
-    assert_eq!(raw::connect(&x, &e), STATUS_SUCCESS);
-    assert_eq!(raw::connect(&e, &s), STATUS_SUCCESS);
+    assert_eq!(connect_output(&n, &x), STATUS_SUCCESS);
+    assert_eq!(connect_output(&x, &e), STATUS_SUCCESS);
+    assert_eq!(connect_output(&e, &s), STATUS_SUCCESS);
 
     drive(&alloc, &n, 50);
     let count = allocations_in(|| drive(&alloc, &n, 300));

@@ -7,14 +7,11 @@
 use midly::num::u4;
 use mxf::abi::*;
 use mxf::allocator::AllocatorConfig;
-use mxf::com::Interface;
-use mxf::event::{Chain, Event};
+use mxf::event::Chain;
 use mxf::filter::IntoFilter;
 use mxf::interfaces::{IAllocatorMXF, IMXF};
+use mxf::testing::{Ev, Rig, connect_output, package, put_chain};
 use mxf_suite::filters::*;
-use mxf_suite::raw::{self, Ev};
-use mxf_suite::recorder::Record;
-use mxf_suite::showcase::Showcase;
 use proptest::prelude::*;
 
 /// The number of sample filters.
@@ -79,82 +76,62 @@ fn not_understood() -> Vec<Ev<'static>> {
     const LONG_NOTE: &[u8] = &[0x90, 60, 100, 1, 2, 3, 4, 5, 6, 7, 8, 9];
     vec![
         // Truncated messages.
-        Ev::at(1, &[0x90, 60]),
-        Ev::at(2, &[0x90]),
-        Ev::at(3, &[0xC0]),
-        Ev::at(4, &[0xE0, 1]),
-        Ev::at(5, &[0xB0, 7]),
-        Ev::at(6, &[0xF2, 1]),
+        Ev::new(&[0x90, 60]).at(1),
+        Ev::new(&[0x90]).at(2),
+        Ev::new(&[0xC0]).at(3),
+        Ev::new(&[0xE0, 1]).at(4),
+        Ev::new(&[0xB0, 7]).at(5),
+        Ev::new(&[0xF2, 1]).at(6),
         // Data bytes with no status.
-        Ev::at(7, &[60, 100]),
-        Ev::at(8, &[0]),
-        Ev::at(9, LONG_DATA),
+        Ev::new(&[60, 100]).at(7),
+        Ev::new(&[0]).at(8),
+        Ev::new(LONG_DATA).at(9),
         // A status byte where a data byte belongs.
-        Ev::at(10, &[0x90, 60, 0x90]),
+        Ev::new(&[0x90, 60, 0x90]).at(10),
         // Zero-length events.
-        Ev::at(11, &[]),
-        Ev::at(12, &[]).incomplete(),
+        Ev::new(&[]).at(11),
+        Ev::new(&[]).at(12).incomplete(),
         // INCOMPLETE fragments, even ones that look like whole messages.
-        Ev::at(13, &[0x90, 60]).incomplete(),
-        Ev::at(14, &[100]).incomplete(),
-        Ev::at(15, &[0x90, 60, 0]).incomplete(),
-        Ev::at(16, &[0x91, 60, 100, 62, 100]).incomplete(),
+        Ev::new(&[0x90, 60]).at(13).incomplete(),
+        Ev::new(&[100]).at(14).incomplete(),
+        Ev::new(&[0x90, 60, 0]).at(15).incomplete(),
+        Ev::new(&[0x91, 60, 100, 62, 100]).at(16).incomplete(),
         // Several messages in one complete event.
-        Ev::at(17, &[0x90, 60, 0, 62, 0]),
-        Ev::at(18, &[0x90, 60, 100, 0x80, 60, 0]),
-        Ev::at(19, LONG_NOTE),
+        Ev::new(&[0x90, 60, 0, 62, 0]).at(17),
+        Ev::new(&[0x90, 60, 100, 0x80, 60, 0]).at(18),
+        Ev::new(LONG_NOTE).at(19),
         // Reserved and undefined status bytes.
-        Ev::at(20, &[0xF4]),
-        Ev::at(21, &[0xF5, 1]),
-        Ev::at(22, &[0xF9]),
-        Ev::at(23, &[0xFD]),
+        Ev::new(&[0xF4]).at(20),
+        Ev::new(&[0xF5, 1]).at(21),
+        Ev::new(&[0xF9]).at(22),
+        Ev::new(&[0xFD]).at(23),
         // The same junk on unusual channel groups.
-        Ev::at(24, &[0x90, 60]).group(0),
-        Ev::at(25, &[60, 100]).group(u16::MAX),
-        Ev::at(26, &[0x90, 60, 0]).group(777).incomplete(),
+        Ev::new(&[0x90, 60]).at(24).group(0),
+        Ev::new(&[60, 100]).at(25).group(u16::MAX),
+        Ev::new(&[0x90, 60, 0]).at(26).group(777).incomplete(),
     ]
 }
 
-fn as_tuple(r: &Record) -> (Vec<u8>, u16, i64, u16) {
-    (r.bytes.clone(), r.group, r.time, r.flags)
-}
-
-fn expected(evs: &[Ev<'_>]) -> Vec<(Vec<u8>, u16, i64, u16)> {
-    evs.iter()
-        .map(|e| {
-            let flags = if e.incomplete {
-                DMUS_KEF_EVENT_INCOMPLETE
-            } else {
-                0
-            };
-            (e.bytes.to_vec(), e.group, e.time, flags)
-        })
-        .collect()
-}
-
-fn assert_balanced(r: &Showcase, name: &str) {
-    let s = r.alloc.stats();
-    assert_eq!(s.outstanding_events, 0, "{name}: events outstanding");
-    assert_eq!(s.outstanding_buffers, 0, "{name}: buffers outstanding");
-    assert_eq!(s.anomalies.misuse(), 0, "{name}: misuse");
+fn assert_balanced(r: &Rig, name: &str) {
+    if let Err(unbalanced) = r.check_balanced() {
+        panic!("{name}: {unbalanced}");
+    }
 }
 
 #[test]
 fn what_no_filter_understands_passes_untouched() {
     let evs = not_understood();
     for i in 0..FILTERS {
-        let r = Showcase::with_config(AllocatorConfig::default()).unwrap();
-        let (name, f) = all_filters(&r.alloc).swap_remove(i);
+        let r = Rig::new().unwrap();
+        let (name, f) = all_filters(r.allocator()).swap_remove(i);
         r.connect(&f).unwrap();
         // Once as one chain, once event by event.
         assert_eq!(r.put(&f, &evs).unwrap(), STATUS_SUCCESS, "{name}");
         for e in &evs {
             assert_eq!(r.put(&f, std::slice::from_ref(e)).unwrap(), STATUS_SUCCESS);
         }
-        let got: Vec<_> = r.log.records().iter().map(as_tuple).collect();
-        let mut want = expected(&evs);
-        want.extend(expected(&evs));
-        assert_eq!(got, want, "{name}");
+        let want: Vec<Ev<'_>> = evs.iter().chain(&evs).cloned().collect();
+        assert_eq!(r.received(), want, "{name}");
         drop(f);
         assert_balanced(&r, name);
     }
@@ -163,15 +140,12 @@ fn what_no_filter_understands_passes_untouched() {
 #[test]
 fn port_private_flag_bits_survive_every_filter() {
     for i in 0..FILTERS {
-        let r = Showcase::with_config(AllocatorConfig::default()).unwrap();
-        let (name, f) = all_filters(&r.alloc).swap_remove(i);
+        let r = Rig::new().unwrap();
+        let (name, f) = all_filters(r.allocator()).swap_remove(i);
         r.connect(&f).unwrap();
-        let mut e = Event::with_bytes(&r.alloc, &[0x90, 60, 100], 1, 0).unwrap();
-        e.set_flags(0xC000);
-        // SAFETY: our event, handed over.
-        let s = unsafe { raw::put_message(f.as_raw(), e.into_raw()) };
-        assert_eq!(s, STATUS_SUCCESS);
-        let recs = r.log.records();
+        let port_bits = Ev::new(&[0x90, 60, 100]).with_flags(0xC000);
+        assert_eq!(r.put(&f, &[port_bits]).unwrap(), STATUS_SUCCESS);
+        let recs = r.log().records();
         assert!(!recs.is_empty(), "{name}");
         assert!(
             recs.iter()
@@ -184,7 +158,7 @@ fn port_private_flag_bits_survive_every_filter() {
 }
 
 /// A chain mixing good events, junk, SysEx chunks and nested packages.
-fn mixed_chain(alloc: &IAllocatorMXF) -> Chain<'_> {
+fn mixed_chain() -> Vec<Ev<'static>> {
     let junk = not_understood();
     let good = [
         Ev::new(&[0x90, 60, 100]),
@@ -195,45 +169,40 @@ fn mixed_chain(alloc: &IAllocatorMXF) -> Chain<'_> {
         Ev::new(&[0x11, 0xF7]),
         Ev::new(&[0x90, 60, 100]).group(2),
     ];
-    let inner = raw::chain(alloc, &good[..3]).unwrap();
-    let nested = raw::package(alloc, inner).unwrap();
-    let mut contents = raw::chain(alloc, &junk[..5]).unwrap();
-    contents.push_back(nested);
-    contents.push_back(raw::package(alloc, Chain::new(alloc)).unwrap());
-    let pkg = raw::package(alloc, contents).unwrap();
-    let mut c = raw::chain(alloc, &good).unwrap();
-    c.push_back(pkg);
-    c.prepend(raw::chain(alloc, &junk).unwrap());
-    c
+    let mut contents = junk[..5].to_vec();
+    contents.push(package(good[..3].to_vec()));
+    contents.push(package([]));
+    let mut all = junk;
+    all.extend(good);
+    all.push(package(contents));
+    all
 }
 
 #[test]
 fn packages_and_mixed_chains_lose_nothing() {
     for i in 0..FILTERS {
-        let r = Showcase::with_config(AllocatorConfig::default()).unwrap();
-        let (name, f) = all_filters(&r.alloc).swap_remove(i);
+        let r = Rig::new().unwrap();
+        let (name, f) = all_filters(r.allocator()).swap_remove(i);
         r.connect(&f).unwrap();
-        let head = mixed_chain(&r.alloc).into_raw();
-        // SAFETY: our chain, handed over.
-        let s = unsafe { raw::put_message(f.as_raw(), head) };
-        assert_eq!(s, STATUS_SUCCESS, "{name}");
+        assert_eq!(r.put(&f, &mixed_chain()).unwrap(), STATUS_SUCCESS, "{name}");
         // Unconnected too.
-        let g = all_filters(&r.alloc).swap_remove(i).1;
-        let head = mixed_chain(&r.alloc).into_raw();
-        // SAFETY: as above.
-        let s = unsafe { raw::put_message(g.as_raw(), head) };
+        let g = all_filters(r.allocator()).swap_remove(i).1;
+        let s = r.put(&g, &mixed_chain()).unwrap();
         assert_eq!(s, STATUS_SUCCESS, "{name}, unconnected");
-        assert!(!r.log.records().is_empty());
+        assert!(!r.log().records().is_empty());
         drop((f, g));
         assert_balanced(&r, name);
     }
 }
 
 /// All seven filters in one graph, ending at the recorder; returns the head.
-fn graph(r: &Showcase) -> Vec<IMXF> {
-    let fs: Vec<IMXF> = all_filters(&r.alloc).into_iter().map(|(_, f)| f).collect();
+fn graph(r: &Rig) -> Vec<IMXF> {
+    let fs: Vec<IMXF> = all_filters(r.allocator())
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
     for w in fs.windows(2) {
-        assert_eq!(raw::connect(&w[0], &w[1]), STATUS_SUCCESS);
+        assert_eq!(connect_output(&w[0], &w[1]), STATUS_SUCCESS);
     }
     r.connect(fs.last().unwrap()).unwrap();
     fs
@@ -242,7 +211,7 @@ fn graph(r: &Showcase) -> Vec<IMXF> {
 #[test]
 fn the_whole_graph_under_exhaustion_loses_nothing() {
     for max in [1, 2, 5, 17, 40] {
-        let r = Showcase::with_config(AllocatorConfig {
+        let r = Rig::with_config(AllocatorConfig {
             max_events: Some(max),
             max_buffers: Some(1),
             ..Default::default()
@@ -250,18 +219,16 @@ fn the_whole_graph_under_exhaustion_loses_nothing() {
         .unwrap();
         let fs = graph(&r);
         for _ in 0..3 {
-            let Ok(c) = raw::chain(&r.alloc, &not_understood()[..(max as usize).min(26)]) else {
+            let Ok(c) = r.chain(&not_understood()[..(max as usize).min(26)]) else {
                 continue;
             };
-            // SAFETY: our chain, handed over.
-            let s = unsafe { raw::put_message(fs[0].as_raw(), c.into_raw()) };
-            assert_eq!(s, STATUS_SUCCESS);
+            assert_eq!(put_chain(&fs[0], c), STATUS_SUCCESS);
             assert_balanced(&r, "graph");
         }
         let notes: Vec<[u8; 3]> = (0..max.min(30) as u8)
             .map(|i| [0x90, 40 + i, 100])
             .collect();
-        let evs: Vec<Ev<'_>> = notes.iter().map(|n| Ev::new(n)).collect();
+        let evs: Vec<Ev<'_>> = notes.iter().map(Ev::new).collect();
         assert_eq!(r.put(&fs[0], &evs).unwrap(), STATUS_SUCCESS);
         drop(fs);
         assert_balanced(&r, "graph");
@@ -299,7 +266,7 @@ proptest! {
         ),
         bounded in any::<bool>(),
     ) {
-        let r = Showcase::with_config(AllocatorConfig {
+        let r = Rig::with_config(AllocatorConfig {
             max_events: bounded.then_some(48),
             max_buffers: bounded.then_some(4),
             ..Default::default()
@@ -307,23 +274,21 @@ proptest! {
         .unwrap();
         let fs = graph(&r);
         for (batch, pkg_at) in &batches {
-            let mut c = Chain::new(&r.alloc);
+            let mut c = Chain::new(r.allocator());
             for (i, (bytes, group, incomplete)) in batch.iter().enumerate() {
-                let e = Ev { bytes, group: *group, time: i as i64, incomplete: *incomplete };
-                let Ok(ev) = e.build(&r.alloc) else { continue };
-                if i % 4 == *pkg_at {
-                    let mut inner = Chain::new(&r.alloc);
-                    inner.push_back(ev);
-                    let Ok(p) = raw::package(&r.alloc, inner) else { continue };
-                    c.push_back(p);
-                } else {
-                    c.push_back(ev);
+                let mut e = Ev::new(bytes).group(*group).at(i as i64);
+                if *incomplete {
+                    e = e.incomplete();
                 }
+                if i % 4 == *pkg_at {
+                    e = package([e]);
+                }
+                // Under the bound, what cannot be built is left out.
+                let Ok(ev) = r.event(&e) else { continue };
+                c.push_back(ev);
             }
-            // SAFETY: our chain, handed over.
-            let s = unsafe { raw::put_message(fs[0].as_raw(), c.into_raw()) };
-            prop_assert_eq!(s, STATUS_SUCCESS);
-            let st = r.alloc.stats();
+            prop_assert_eq!(put_chain(&fs[0], c), STATUS_SUCCESS);
+            let st = r.allocator().stats();
             prop_assert_eq!(st.outstanding_events, 0);
             prop_assert_eq!(st.outstanding_buffers, 0);
             prop_assert_eq!(st.anomalies.misuse(), 0);

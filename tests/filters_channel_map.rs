@@ -1,14 +1,12 @@
 //! `ChannelMap` through its IMXF vtable: remapping and muting per channel group.
 
-use mxf::allocator::AllocatorConfig;
 use mxf::filter::IntoFilter;
+use mxf::testing::{Ev, Rig};
 use mxf_suite::filters::{ChannelMap, GroupTableFull};
-use mxf_suite::raw::Ev;
-use mxf_suite::showcase::Showcase;
 
 #[test]
 fn remaps_and_mutes_per_group() {
-    let r = Showcase::with_config(AllocatorConfig::default()).unwrap();
+    let r = Rig::new().unwrap();
     let map = ChannelMap::new()
         .remap(1, 0.into(), 15.into())
         .unwrap()
@@ -18,7 +16,7 @@ fn remaps_and_mutes_per_group() {
         .unwrap()
         .mute(2, 0.into())
         .unwrap();
-    let f = map.into_filter(&r.alloc).unwrap();
+    let f = map.into_filter(r.allocator()).unwrap();
     r.connect(&f).unwrap();
     r.put(
         &f,
@@ -39,7 +37,6 @@ fn remaps_and_mutes_per_group() {
     )
     .unwrap();
     let got: Vec<(u16, Vec<u8>)> = r
-        .log
         .records()
         .into_iter()
         .map(|r| (r.group, r.bytes))
@@ -61,7 +58,7 @@ fn remaps_and_mutes_per_group() {
     assert_eq!(f.filter().muted(), 3);
     assert_eq!(f.stats().events_in, 12);
     assert_eq!(f.stats().events_out, 9);
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]

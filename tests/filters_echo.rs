@@ -3,13 +3,12 @@
 
 use mxf::allocator::AllocatorConfig;
 use mxf::filter::{FilterHandle, IntoFilter};
+use mxf::testing::{Ev, Rig};
 use mxf_suite::filters::Echo;
-use mxf_suite::raw::Ev;
-use mxf_suite::showcase::Showcase;
 
-fn setup(config: AllocatorConfig, echo: Echo) -> (Showcase, FilterHandle<Echo>) {
-    let r = Showcase::with_config(config).unwrap();
-    let f = echo.into_filter(&r.alloc).unwrap();
+fn setup(config: AllocatorConfig, echo: Echo) -> (Rig, FilterHandle<Echo>) {
+    let r = Rig::with_config(config).unwrap();
+    let f = echo.into_filter(r.allocator()).unwrap();
     r.connect(&f).unwrap();
     (r, f)
 }
@@ -20,16 +19,15 @@ fn notes_repeat_later_and_softer_with_their_note_offs() {
     r.put(
         &f,
         &[
-            Ev::at(100, &[0x91, 60, 100]).group(3),
-            Ev::at(100, &[0xB1, 7, 9]).group(3),
-            Ev::at(500, &[0x81, 60, 40]).group(3),
-            Ev::at(600, &[0x91, 62, 2]).group(3),
-            Ev::at(700, &[0x91, 62, 0]).group(3),
+            Ev::new(&[0x91, 60, 100]).at(100).group(3),
+            Ev::new(&[0xB1, 7, 9]).at(100).group(3),
+            Ev::new(&[0x81, 60, 40]).at(500).group(3),
+            Ev::new(&[0x91, 62, 2]).at(600).group(3),
+            Ev::new(&[0x91, 62, 0]).at(700).group(3),
         ],
     )
     .unwrap();
     let got: Vec<(i64, Vec<u8>)> = r
-        .log
         .records()
         .into_iter()
         .inspect(|r| assert_eq!(r.group, 3))
@@ -60,12 +58,12 @@ fn notes_repeat_later_and_softer_with_their_note_offs() {
     assert_eq!(f.filter().created(), 12);
     assert_eq!(f.stats().events_out, 17);
     assert_eq!(
-        r.log.calls(),
+        r.log().calls(),
         1,
         "originals and repeats go down as one chain"
     );
     // Repeats carry no byte position: they never complete render IRPs.
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -76,9 +74,9 @@ fn exhaustion_drops_repeats_never_originals() {
     };
     let (r, f) = setup(config, Echo::new(10, 4, 90));
     let notes: Vec<[u8; 3]> = (0..4).map(|i| [0x90, 60 + i, 100]).collect();
-    let evs: Vec<Ev<'_>> = notes.iter().map(|n| Ev::new(n)).collect();
+    let evs: Vec<Ev<'_>> = notes.iter().map(Ev::new).collect();
     r.put(&f, &evs).unwrap();
-    let recs = r.log.records();
+    let recs = r.log().records();
     // 4 originals + 2 repeats fill the bound of 6.
     assert_eq!(recs.len(), 6);
     for n in &notes {
@@ -87,28 +85,28 @@ fn exhaustion_drops_repeats_never_originals() {
     assert_eq!(f.filter().created(), 2);
     assert_eq!(f.filter().dropped(), 14);
     assert_eq!(f.stats().exhausted, 14);
-    assert!(r.balanced());
+    r.assert_balanced();
     // Once events are back, repeats work again.
-    r.log.take();
+    r.log().take();
     r.put(&f, &[Ev::new(&[0x80, 60, 0])]).unwrap();
-    assert_eq!(r.log.records().len(), 5);
-    assert!(r.balanced());
+    assert_eq!(r.log().records().len(), 5);
+    r.assert_balanced();
 }
 
 #[test]
 fn a_repeat_whose_time_overflows_is_dropped() {
     let (r, f) = setup(AllocatorConfig::default(), Echo::new(i64::MAX / 2, 3, 100));
-    r.put(&f, &[Ev::at(10, &[0x90, 60, 100])]).unwrap();
-    let times: Vec<i64> = r.log.records().iter().map(|r| r.time).collect();
+    r.put(&f, &[Ev::new(&[0x90, 60, 100]).at(10)]).unwrap();
+    let times: Vec<i64> = r.log().records().iter().map(|r| r.time).collect();
     assert_eq!(times, vec![10, 10 + i64::MAX / 2]);
     assert_eq!(f.filter().dropped(), 2);
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
 fn zero_repeats_is_a_pass_through() {
     let (r, f) = setup(AllocatorConfig::default(), Echo::new(10, 0, 50));
     r.put(&f, &[Ev::new(&[0x90, 60, 100])]).unwrap();
-    assert_eq!(r.log.bytes(), vec![vec![0x90, 60, 100]]);
+    assert_eq!(r.log().bytes(), vec![vec![0x90, 60, 100]]);
     assert_eq!(f.filter().created(), 0);
 }

@@ -3,24 +3,18 @@
 
 use mxf::allocator::AllocatorConfig;
 use mxf::filter::IntoFilter;
+use mxf::testing::{Ev, RecordLog, Rig, connect_output};
 use mxf_suite::filters::{SPLITTER_OUTPUTS, Splitter};
-use mxf_suite::raw::{self, Ev};
-use mxf_suite::recorder::{RecordLog, Recorder};
-use mxf_suite::showcase::Showcase;
 
 fn connected(
     config: AllocatorConfig,
-) -> (
-    Showcase,
-    mxf::filter::FilterHandle<Splitter>,
-    Vec<RecordLog>,
-) {
-    let r = Showcase::with_config(config).unwrap();
-    let f = Splitter::new().into_filter(&r.alloc).unwrap();
+) -> (Rig, mxf::filter::FilterHandle<Splitter>, Vec<RecordLog>) {
+    let r = Rig::with_config(config).unwrap();
+    let f = Splitter::new().into_filter(r.allocator()).unwrap();
     let mut logs = Vec::new();
     for _ in 0..SPLITTER_OUTPUTS {
-        let (sink, log) = Recorder::create(&r.alloc).unwrap();
-        raw::connect(&f, &sink).ok().unwrap();
+        let (sink, log) = r.recorder().unwrap();
+        connect_output(&f, &sink).ok().unwrap();
         logs.push(log);
     }
     (r, f, logs)
@@ -31,10 +25,10 @@ fn every_output_gets_the_same_stream() {
     let (r, f, logs) = connected(AllocatorConfig::default());
     let long: Vec<u8> = [0xF0].into_iter().chain(1..=100).chain([0xF7]).collect();
     let evs = [
-        Ev::at(1, &[0x90, 60, 100]).group(2),
-        Ev::at(2, &long),
-        Ev::at(3, &[0xF0, 1, 2]).incomplete(),
-        Ev::at(4, &[]),
+        Ev::new(&[0x90, 60, 100]).at(1).group(2),
+        Ev::new(&long).at(2),
+        Ev::new(&[0xF0, 1, 2]).at(3).incomplete(),
+        Ev::new(&[]).at(4),
     ];
     r.put(&f, &evs).unwrap();
     let first = logs[0].records();
@@ -44,20 +38,20 @@ fn every_output_gets_the_same_stream() {
         assert_eq!(log.calls(), 1);
     }
     assert_eq!(first[1].bytes, long);
-    assert!(first[2].incomplete());
+    assert!(first[2].is_incomplete());
     assert_eq!(f.stats().events_out, 12);
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
 fn unconnected_outputs_deliver_to_the_allocator() {
-    let r = Showcase::with_config(AllocatorConfig::default()).unwrap();
-    let f = Splitter::new().into_filter(&r.alloc).unwrap();
+    let r = Rig::new().unwrap();
+    let f = Splitter::new().into_filter(r.allocator()).unwrap();
     r.connect(&f).unwrap();
     r.put(&f, &[Ev::new(&[0x90, 60, 100])]).unwrap();
-    assert_eq!(r.log.bytes().len(), 1);
+    assert_eq!(r.log().bytes().len(), 1);
     assert_eq!(f.stats().events_out, SPLITTER_OUTPUTS as u64);
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -67,14 +61,14 @@ fn exhaustion_costs_only_copies() {
         ..Default::default()
     });
     let notes: Vec<[u8; 3]> = (0..3).map(|i| [0x90, 60 + i, 100]).collect();
-    let evs: Vec<Ev<'_>> = notes.iter().map(|n| Ev::new(n)).collect();
+    let evs: Vec<Ev<'_>> = notes.iter().map(Ev::new).collect();
     r.put(&f, &evs).unwrap();
     assert_eq!(logs[0].bytes().len(), 3, "originals always reach output 0");
     let copies = logs[1].bytes().len() + logs[2].bytes().len();
     assert_eq!(copies, 1);
     assert_eq!(f.filter().missed(), 5);
     assert_eq!(f.stats().exhausted, 5);
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -89,5 +83,5 @@ fn buffer_exhaustion_costs_only_copies_of_long_events() {
     assert_eq!(logs[1].bytes(), vec![vec![0xF8]]);
     assert_eq!(logs[2].bytes(), vec![vec![0xF8]]);
     assert_eq!(f.filter().missed(), 2);
-    assert!(r.balanced());
+    r.assert_balanced();
 }

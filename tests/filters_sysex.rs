@@ -1,15 +1,13 @@
 //! `SysexFilter` through its IMXF vtable: a SysEx split over several INCOMPLETE events (and
 //! several `PutMessage` calls) is handled as one unit, per channel group.
 
-use mxf::allocator::AllocatorConfig;
 use mxf::filter::{FilterHandle, IntoFilter};
+use mxf::testing::{Ev, Rig, fragments};
 use mxf_suite::filters::{SysexAction, SysexFilter};
-use mxf_suite::raw::Ev;
-use mxf_suite::showcase::Showcase;
 
-fn setup(filter: SysexFilter) -> (Showcase, FilterHandle<SysexFilter>) {
-    let r = Showcase::with_config(AllocatorConfig::default()).unwrap();
-    let f = filter.into_filter(&r.alloc).unwrap();
+fn setup(filter: SysexFilter) -> (Rig, FilterHandle<SysexFilter>) {
+    let r = Rig::new().unwrap();
+    let f = filter.into_filter(r.allocator()).unwrap();
     r.connect(&f).unwrap();
     (r, f)
 }
@@ -26,15 +24,11 @@ fn sysex(n: usize) -> Vec<Vec<u8>> {
     b.chunks(240).map(<[u8]>::to_vec).collect()
 }
 
-fn chunks_as_events(chunks: &[Vec<u8>], group: u16) -> Vec<Ev<'_>> {
-    let last = chunks.len() - 1;
-    chunks
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let e = Ev::new(c).group(group);
-            if i < last { e.incomplete() } else { e }
-        })
+/// The chunks as events on `group`, INCOMPLETE but the last (as the unpacker hands them on).
+fn chunks_as_events(chunks: &[Vec<u8>], group: u16) -> Vec<Ev<'static>> {
+    fragments(&chunks.concat(), 240)
+        .into_iter()
+        .map(|e| e.group(group))
         .collect()
 }
 
@@ -53,12 +47,12 @@ fn a_complete_sysex_is_dropped_and_the_rest_passes() {
     )
     .unwrap();
     assert_eq!(
-        r.log.bytes(),
+        r.log().bytes(),
         vec![vec![0x90, 60, 100], vec![0xF1, 0x10], vec![0x80, 60, 0]]
     );
     assert_eq!(f.filter().dropped_events(), 2);
     assert_eq!(f.filter().dropped_bytes(), 9);
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -69,7 +63,7 @@ fn a_sysex_over_several_events_and_calls_is_one_unit() {
     let evs = chunks_as_events(&chunks, 1);
     // One chunk per PutMessage, with other groups' traffic and a real-time byte in between
     // (a status byte on the same group would abort the SysEx: see below).
-    r.put(&f, &[evs[0]]).unwrap();
+    r.put(&f, &evs[..1]).unwrap();
     r.put(
         &f,
         &[
@@ -79,12 +73,13 @@ fn a_sysex_over_several_events_and_calls_is_one_unit() {
         ],
     )
     .unwrap();
-    r.put(&f, &[evs[1]]).unwrap();
-    r.put(&f, &[evs[2], Ev::new(&[0x80, 60, 0])]).unwrap();
+    r.put(&f, &evs[1..2]).unwrap();
+    r.put(&f, &[evs[2].clone(), Ev::new(&[0x80, 60, 0])])
+        .unwrap();
     // After the unit: data bytes pass again (not ours to judge).
     r.put(&f, &[Ev::new(&[0x12, 0x34]).incomplete()]).unwrap();
     assert_eq!(
-        r.log.bytes(),
+        r.log().bytes(),
         vec![
             vec![0x90, 60, 1],
             vec![0x12, 0x34],
@@ -95,7 +90,7 @@ fn a_sysex_over_several_events_and_calls_is_one_unit() {
     );
     assert_eq!(f.filter().dropped_events(), 3);
     assert_eq!(f.filter().dropped_bytes(), 700);
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -110,8 +105,8 @@ fn a_complete_flag_ends_the_unit_even_without_f7() {
         ],
     )
     .unwrap();
-    assert_eq!(r.log.bytes(), vec![vec![0x13, 0x14]]);
-    assert!(r.balanced());
+    assert_eq!(r.log().bytes(), vec![vec![0x13, 0x14]]);
+    r.assert_balanced();
 }
 
 #[test]
@@ -122,15 +117,25 @@ fn groups_are_independent_and_can_pass() {
     let g2 = chunks_as_events(&chunks, 2);
     let g3 = chunks_as_events(&chunks, 3);
     // Interleaved starts: each group keeps its own "inside" state.
-    r.put(&f, &[g1[0], g2[0], g3[0], g3[1], g2[1], g1[1]])
-        .unwrap();
-    let recs = r.log.records();
+    r.put(
+        &f,
+        &[
+            g1[0].clone(),
+            g2[0].clone(),
+            g3[0].clone(),
+            g3[1].clone(),
+            g2[1].clone(),
+            g1[1].clone(),
+        ],
+    )
+    .unwrap();
+    let recs = r.log().records();
     assert_eq!(recs.len(), 2);
     assert!(recs.iter().all(|r| r.group == 2));
     assert_eq!(recs[0].bytes, chunks[0]);
     assert_eq!(recs[1].bytes, chunks[1]);
-    assert!(recs[0].incomplete() && !recs[1].incomplete());
-    assert!(r.balanced());
+    assert!(recs[0].is_incomplete() && !recs[1].is_incomplete());
+    r.assert_balanced();
 }
 
 #[test]
@@ -139,8 +144,8 @@ fn pass_all_changes_nothing() {
     let chunks = sysex(500);
     let evs = chunks_as_events(&chunks, 1);
     r.put(&f, &evs).unwrap();
-    assert_eq!(r.log.bytes(), chunks);
-    assert!(r.balanced());
+    assert_eq!(r.log().bytes(), chunks);
+    r.assert_balanced();
 }
 
 #[test]
@@ -156,13 +161,13 @@ fn raw_fragments_keep_the_bytes_around_the_sysex() {
     )
     .unwrap();
     assert_eq!(
-        r.log.bytes(),
+        r.log().bytes(),
         vec![vec![0x90, 0x3C, 0x40], vec![0xF8], vec![0x80, 0x3C, 0x40]],
         "real-time bytes inside a SysEx pass"
     );
     assert_eq!(f.filter().trimmed_events(), 3);
-    assert!(r.log.records().iter().all(|r| r.incomplete()));
-    assert!(r.balanced());
+    assert!(r.log().records().iter().all(|r| r.is_incomplete()));
+    r.assert_balanced();
 }
 
 #[test]
@@ -178,11 +183,11 @@ fn a_status_byte_aborts_the_sysex() {
     )
     .unwrap();
     assert_eq!(
-        r.log.bytes(),
+        r.log().bytes(),
         vec![vec![0x90, 60, 100], vec![0x11, 0x12]],
         "after the abort, data bytes are not SysEx any more"
     );
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -198,8 +203,8 @@ fn a_new_f0_inside_a_sysex_starts_over_and_a_stray_f7_passes() {
         ],
     )
     .unwrap();
-    assert_eq!(r.log.bytes(), vec![vec![0xF7]]);
-    assert!(r.balanced());
+    assert_eq!(r.log().bytes(), vec![vec![0xF7]]);
+    r.assert_balanced();
 }
 
 #[test]
@@ -209,7 +214,7 @@ fn a_long_event_trimmed_to_a_short_one_gives_its_buffer_back() {
     bytes.extend([0x10; 20]);
     bytes.extend([0xF7, 0x90, 60, 100]);
     r.put(&f, &[Ev::new(&bytes)]).unwrap();
-    assert_eq!(r.log.bytes(), vec![vec![0x90, 60, 100]]);
-    assert!(r.balanced());
-    assert_eq!(r.alloc.stats().outstanding_buffers, 0);
+    assert_eq!(r.log().bytes(), vec![vec![0x90, 60, 100]]);
+    r.assert_balanced();
+    assert_eq!(r.allocator().stats().outstanding_buffers, 0);
 }

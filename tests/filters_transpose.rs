@@ -2,23 +2,22 @@
 //! changes, the out-of-range policy, per-group and per-channel state, resets.
 
 use mxf::abi::*;
-use mxf::allocator::AllocatorConfig;
-use mxf::com::Interface;
 use mxf::filter::{FilterHandle, IntoFilter};
+use mxf::testing::{Ev, Rig, set_state};
 use mxf_suite::filters::{TRACKED_GROUPS, Transpose, Verdict};
-use mxf_suite::raw::{self, Ev};
-use mxf_suite::showcase::Showcase;
 
-fn setup(semitones: i8) -> (Showcase, FilterHandle<Transpose>) {
-    let r = Showcase::with_config(AllocatorConfig::default()).unwrap();
-    let f = Transpose::new(semitones).into_filter(&r.alloc).unwrap();
+fn setup(semitones: i8) -> (Rig, FilterHandle<Transpose>) {
+    let r = Rig::new().unwrap();
+    let f = Transpose::new(semitones)
+        .into_filter(r.allocator())
+        .unwrap();
     r.connect(&f).unwrap();
     (r, f)
 }
 
-fn out(r: &Showcase) -> Vec<Vec<u8>> {
-    let b = r.log.bytes();
-    r.log.take();
+fn out(r: &Rig) -> Vec<Vec<u8>> {
+    let b = r.log().bytes();
+    r.log().take();
     b
 }
 
@@ -48,7 +47,7 @@ fn shifts_notes_and_passes_everything_else() {
             vec![0x80, 67, 10],
         ]
     );
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -77,7 +76,7 @@ fn note_off_follows_its_note_on_when_the_interval_changes() {
             vec![0x90, 48, 0],
         ]
     );
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -120,7 +119,7 @@ fn state_is_kept_per_group_and_channel() {
         ],
     )
     .unwrap();
-    let recs = r.log.records();
+    let recs = r.log().records();
     let got: Vec<(u16, Vec<u8>)> = recs.into_iter().map(|r| (r.group, r.bytes)).collect();
     assert_eq!(
         got,
@@ -135,7 +134,7 @@ fn state_is_kept_per_group_and_channel() {
             (1, vec![0x82, 62, 0]),
         ]
     );
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -168,7 +167,7 @@ fn out_of_range_notes_are_dropped_with_their_note_offs_and_counted() {
         vec![vec![0x80, 120, 1]],
         "the recorded note 120 ends; note 0 - 128 does not exist"
     );
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -197,11 +196,8 @@ fn stop_forgets_every_note() {
     let (r, f) = setup(1);
     r.put(&f, &[Ev::new(&[0x90, 60, 100])]).unwrap();
     f.filter().set_semitones(2);
-    // SAFETY: live filter.
-    unsafe {
-        assert_eq!(raw::set_state(f.as_raw(), KSSTATE_STOP), STATUS_SUCCESS);
-        assert_eq!(raw::set_state(f.as_raw(), KSSTATE_RUN), STATUS_SUCCESS);
-    }
+    assert_eq!(set_state(&f, KSSTATE_STOP), STATUS_SUCCESS);
+    assert_eq!(set_state(&f, KSSTATE_RUN), STATUS_SUCCESS);
     r.put(&f, &[Ev::new(&[0x80, 60, 0])]).unwrap();
     assert_eq!(out(&r), vec![vec![0x90, 61, 100], vec![0x80, 62, 0]]);
 }
@@ -215,21 +211,21 @@ fn groups_beyond_the_tracked_ones_pass_untransposed() {
         .map(|&g| Ev::new(&[0x90, 60, 100]).group(g))
         .collect();
     r.put(&f, &evs).unwrap();
-    let keys: Vec<u8> = r.log.records().iter().map(|r| r.bytes[1]).collect();
+    let keys: Vec<u8> = r.log().records().iter().map(|r| r.bytes[1]).collect();
     let mut expected = vec![61u8; TRACKED_GROUPS];
     expected.extend([60, 60]);
     assert_eq!(keys, expected);
     assert_eq!(f.filter().untracked(), 2);
-    r.log.take();
+    r.log().take();
     // Their note-offs are untransposed too: nothing hangs.
     let offs: Vec<Ev<'_>> = groups
         .iter()
         .map(|&g| Ev::new(&[0x80, 60, 0]).group(g))
         .collect();
     r.put(&f, &offs).unwrap();
-    let keys: Vec<u8> = r.log.records().iter().map(|r| r.bytes[1]).collect();
+    let keys: Vec<u8> = r.log().records().iter().map(|r| r.bytes[1]).collect();
     assert_eq!(keys, expected);
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -245,11 +241,11 @@ fn apply_is_the_same_transform_as_the_com_path() {
             }
         })
         .collect();
-    let evs: Vec<Ev<'_>> = stream.iter().map(|b| Ev::new(b)).collect();
+    let evs: Vec<Ev<'_>> = stream.iter().map(Ev::new).collect();
     r.put(&f, &evs).unwrap();
     let mut expected = Vec::new();
     for e in &evs {
-        let mut ev = e.build(&r.alloc).unwrap();
+        let mut ev = e.build(r.allocator()).unwrap();
         if direct.apply(&mut ev) == Verdict::Forward {
             expected.push(ev.data().to_vec());
         }
@@ -257,7 +253,7 @@ fn apply_is_the_same_transform_as_the_com_path() {
     assert_eq!(out(&r), expected);
     assert_eq!(f.filter().out_of_range(), direct.out_of_range());
     assert!(f.filter().out_of_range() > 0);
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]
@@ -275,7 +271,7 @@ fn concurrent_callers_keep_the_books() {
             });
         }
     });
-    let recs = r.log.records();
+    let recs = r.log().records();
     assert_eq!(recs.len(), 4 * 200 * 2 - f.filter().out_of_range() as usize);
-    assert!(r.balanced());
+    r.assert_balanced();
 }

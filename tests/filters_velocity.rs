@@ -1,11 +1,9 @@
 //! `Velocity` through its IMXF vtable: curves, clamping, and velocity 0 staying a note-off.
 
 use midly::num::u7;
-use mxf::allocator::AllocatorConfig;
 use mxf::filter::IntoFilter;
+use mxf::testing::{Ev, Rig};
 use mxf_suite::filters::{Velocity, VelocityCurve};
-use mxf_suite::raw::Ev;
-use mxf_suite::showcase::Showcase;
 use proptest::prelude::*;
 
 const CURVES: [VelocityCurve; 7] = [
@@ -20,9 +18,9 @@ const CURVES: [VelocityCurve; 7] = [
 
 #[test]
 fn note_on_velocities_are_shaped_and_the_rest_passes() {
-    let r = Showcase::with_config(AllocatorConfig::default()).unwrap();
+    let r = Rig::new().unwrap();
     let f = Velocity::new(VelocityCurve::Scale { percent: 50 }, 10, 100)
-        .into_filter(&r.alloc)
+        .into_filter(r.allocator())
         .unwrap();
     r.connect(&f).unwrap();
     r.put(
@@ -39,7 +37,7 @@ fn note_on_velocities_are_shaped_and_the_rest_passes() {
     )
     .unwrap();
     assert_eq!(
-        r.log.bytes(),
+        r.log().bytes(),
         vec![
             vec![0x90, 60, 64],
             vec![0x9F, 61, 10],
@@ -50,7 +48,7 @@ fn note_on_velocities_are_shaped_and_the_rest_passes() {
             vec![0xD0, 127],
         ]
     );
-    assert!(r.balanced());
+    r.assert_balanced();
 }
 
 #[test]

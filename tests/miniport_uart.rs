@@ -11,8 +11,7 @@ use mxf::allocator::{AllocatorConfig, AllocatorHandle};
 use mxf::com::IntoComObject;
 use mxf::platform::fault;
 use mxf::prelude::*;
-use mxf_suite::raw::{self, Ev};
-use mxf_suite::recorder::{RecordLog, Recorder};
+use mxf::testing::{Ev, RecordLog, Recorder, chain, package, put_chain};
 use mxf_suite::uart::{
     INPUT_FIFO_SIZE, MAX_ZERO_WRITES, RETRY_DELAY, VirtualMpu401, create_uart_miniport,
 };
@@ -354,8 +353,7 @@ fn disconnect(s: &IMXF, sink: Option<&IMXF>) -> NTSTATUS {
 }
 
 fn put(s: &IMXF, alloc: &IAllocatorMXF, events: &[Ev<'_>]) -> NTSTATUS {
-    // SAFETY: `s` is live and its events return to `alloc`.
-    unsafe { raw::put_events(s.as_raw(), alloc, events) }.expect("events")
+    put_chain(s, chain(alloc, events).expect("events"))
 }
 
 fn put_null(s: &IMXF) -> NTSTATUS {
@@ -810,14 +808,17 @@ fn packages_are_unwrapped_in_place_nested_ones_too() {
     let render = rig.render();
     walk_up(&render);
     let a = &rig.alloc;
-    let inner = raw::package(a, raw::chain(a, &[Ev::new(&[0xB0, 0x40, 0x7F])]).unwrap()).unwrap();
-    let mut contents = raw::chain(a, &[Ev::new(&[0x90, 0x3C, 0x64])]).unwrap();
-    contents.push_back(inner);
-    contents.push_back(Ev::new(&[0xB0, 0x40, 0x00]).build(a).unwrap());
-    let outer = raw::package(a, contents).unwrap();
-    let mut chain = raw::chain(a, &[Ev::new(&[0xC0, 0x01])]).unwrap();
-    chain.push_back(outer);
-    chain.push_back(Ev::new(&[0x80, 0x3C, 0x00]).build(a).unwrap());
+    let inner = package([Ev::new(&[0xB0, 0x40, 0x7F])]);
+    let outer = package([
+        Ev::new(&[0x90, 0x3C, 0x64]),
+        inner,
+        Ev::new(&[0xB0, 0x40, 0x00]),
+    ]);
+    let chain = chain(
+        a,
+        &[Ev::new(&[0xC0, 0x01]), outer, Ev::new(&[0x80, 0x3C, 0x00])],
+    )
+    .unwrap();
 
     // SAFETY: live stream; this allocator's events, handed over.
     let status = unsafe { render.PutMessage(chain.into_raw()) };

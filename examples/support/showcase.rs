@@ -1,21 +1,14 @@
-//! The frame of the sample-filter examples: an allocator, a [`Recorder`] as the filter's sink,
-//! and a before/after listing of every stream pushed through the filter's vtable.
+//! The frame of the sample-filter examples: a [`Rig`] (an allocator and a recorder as the
+//! filter's sink) and a before/after listing of every stream pushed through the filter's vtable.
 
-use crate::raw::{self, Ev};
-use crate::recorder::{RecordLog, Recorder, describe};
 use mxf::abi::{NTSTATUS, Result, STATUS_UNSUCCESSFUL};
-use mxf::allocator::{AllocatorConfig, AllocatorHandle};
-use mxf::com::Interface;
+use mxf::allocator::AllocatorConfig;
 use mxf::interfaces::IMXF;
+use mxf::testing::{Ev, Rig};
 
-/// An allocator and a recording sink, ready for a filter.
+/// A [`Rig`] that prints what goes into a filter and what comes out. Derefs to the rig.
 pub struct Showcase {
-    /// The stream's allocator.
-    pub alloc: AllocatorHandle,
-    /// The recorder, as an interface to connect filters to.
-    pub sink: IMXF,
-    /// What the recorder received.
-    pub log: RecordLog,
+    rig: Rig,
 }
 
 impl Showcase {
@@ -26,16 +19,11 @@ impl Showcase {
         Self::with_config(AllocatorConfig::default())
     }
 
-    /// An allocator built from `config` and a recorder, printing nothing (for tests).
+    /// A showcase on an allocator built from `config` (a bound, for one), printing nothing.
     pub fn with_config(config: AllocatorConfig) -> Result<Self> {
-        let alloc = AllocatorHandle::new(config, None)?;
-        let (sink, log) = Recorder::create(&alloc)?;
-        Ok(Self { alloc, sink, log })
-    }
-
-    /// Connects `filter`'s next output to the recorder (`ConnectOutput` through the vtable).
-    pub fn connect(&self, filter: &IMXF) -> Result<()> {
-        raw::connect(filter, &self.sink).ok()
+        Ok(Self {
+            rig: Rig::with_config(config)?,
+        })
     }
 
     /// Prints `events`, puts them into `filter` as one chain through its vtable (`PutMessage`),
@@ -44,15 +32,14 @@ impl Showcase {
         println!("\n-- {label}");
         println!("before:");
         for e in events {
-            let mut line = String::new();
-            // Writing to a String cannot fail.
-            let _ = describe(&mut line, e.bytes, e.group, e.time, e.incomplete);
-            println!("  {line}");
+            // A package prints its contents on the following lines.
+            for line in e.to_string().lines() {
+                println!("  {line}");
+            }
         }
-        // SAFETY: `filter` is a live IMXF whose events return to `self.alloc`.
-        let status = unsafe { raw::put_events(filter.as_raw(), &self.alloc, events)? };
+        let status = self.rig.put(filter, events)?;
         println!("after (PutMessage returned {status:?}):");
-        let records = self.log.take();
+        let records = self.rig.log().take();
         if records.is_empty() {
             println!("  (nothing)");
         }
@@ -62,22 +49,9 @@ impl Showcase {
         Ok(status)
     }
 
-    /// Puts `events` into `filter` as one chain through its vtable, printing nothing.
-    pub fn put(&self, filter: &IMXF, events: &[Ev<'_>]) -> Result<NTSTATUS> {
-        // SAFETY: `filter` is a live IMXF whose events return to `self.alloc`.
-        unsafe { raw::put_events(filter.as_raw(), &self.alloc, events) }
-    }
-
-    /// True if every event and buffer handed out is back in the allocator and no misuse was
-    /// detected.
-    pub fn balanced(&self) -> bool {
-        let s = self.alloc.stats();
-        s.outstanding_events == 0 && s.outstanding_buffers == 0 && s.anomalies.misuse() == 0
-    }
-
     /// Prints the allocator's books; fails if an event or buffer is still outstanding.
     pub fn finish(self) -> Result<()> {
-        let s = self.alloc.stats();
+        let s = self.rig.allocator().stats();
         println!(
             "\nallocator: {} events handed out, {} outstanding, {} buffers outstanding, misuse {}",
             s.gets,
@@ -85,10 +59,16 @@ impl Showcase {
             s.outstanding_buffers,
             s.anomalies.misuse()
         );
-        if self.balanced() {
-            Ok(())
-        } else {
-            Err(STATUS_UNSUCCESSFUL)
-        }
+        self.rig.check_balanced().map_err(|unbalanced| {
+            println!("{unbalanced}");
+            STATUS_UNSUCCESSFUL
+        })
+    }
+}
+
+impl core::ops::Deref for Showcase {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.rig
     }
 }

@@ -15,19 +15,39 @@ mod test_util;
 
 use proc_macro::TokenStream;
 
-/// Declares a kernel COM interface. See `mxf::com_interface` for the documentation.
+/// Declares a kernel COM interface from an `unsafe trait`: the interface pointer type, the
+/// `#[repr(C)]` vtable, the `_Impl` trait objects implement, and the IID.
+///
+/// Options: `iid = "XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX"` (the header's IID) or `no_iid` (no
+/// header defines one), and `unsafe_impl` (implementing the interface is a promise: the `_Impl`
+/// trait is `unsafe`); `root` and `filter_plumbing` are crate-internal (mxf's IUnknown and IMXF).
+/// Use it as `mxf::com_interface` (also in `mxf::prelude`), documented there with an example of
+/// every option.
 #[proc_macro_attribute]
 pub fn com_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
     interface::com_interface_core(attr.into(), item.into()).into()
 }
 
-/// Turns a struct into a COM object. See `mxf::com_object` for the documentation.
+/// Turns a struct into a kernel COM object: one vtable pointer per listed interface, a reference
+/// count, QueryInterface over every interface and its ancestors, aggregation and fallible pooled
+/// creation. The struct implements the `_Impl` trait of every interface (IUnknown's three
+/// methods are the framework's).
+///
+/// Options: the interfaces (at least one), `qi_failure = STATUS_…` (QueryInterface's answer to an
+/// unknown IID) and `tag = "abcd"` (the pool tag). Use it as `mxf::com_object` (also in
+/// `mxf::prelude`), documented there with an example of every option.
 #[proc_macro_attribute]
 pub fn com_object(attr: TokenStream, item: TokenStream) -> TokenStream {
     object::com_object_core(attr.into(), item.into(), object::Kind::Object).into()
 }
 
-/// Turns a struct into an IMXF filter. See `mxf::mxf_filter` for the documentation.
+/// Turns a struct into an IMXF filter: the struct implements `mxf::filter::Filter` (one event
+/// at a time) and the framework implements IMXF (chains, packages, connections, states, the
+/// allocator's rules).
+///
+/// Options: further interfaces after IMXF, `qi_failure = STATUS_…` and `tag = "abcd"`, as for
+/// `com_object`. Use it as `mxf::mxf_filter` (also in `mxf::prelude`), documented there with an
+/// example of every option.
 #[proc_macro_attribute]
 pub fn mxf_filter(attr: TokenStream, item: TokenStream) -> TokenStream {
     object::com_object_core(attr.into(), item.into(), object::Kind::Filter).into()

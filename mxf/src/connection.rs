@@ -10,6 +10,71 @@
 //!
 //! References are taken before the owner's lock and released after it, so `AddRef`/`Release`
 //! of a sink never run under the lock.
+//!
+//! `#[mxf_filter]` objects and the built-in components use it already. An MXF written with
+//! `#[com_object(IMXF)]` instead (a miniport's capture stream, say) keeps its [`Outputs`] under
+//! its lock and answers `ConnectOutput` / `DisconnectOutput` with these functions:
+//!
+//! ```
+//! use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+//! use mxf::connection::{Outputs, connect_output, disconnect_output_from};
+//! use mxf::platform::SpinLock;
+//! use mxf::platform::atomic::{AtomicU32, Ordering};
+//! use mxf::prelude::*;
+//!
+//! /// A capture stream's output side: sends on what it is given.
+//! #[com_object(IMXF)]
+//! struct Stream {
+//!     alloc: IAllocatorMXF,
+//!     outputs: SpinLock<Outputs<1>>,
+//! }
+//!
+//! impl IMXF_Impl for Stream {
+//!     fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
+//!         STATUS_SUCCESS
+//!     }
+//!     unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+//!         // SAFETY: the caller hands over a chain of events of this pin's allocator.
+//!         let chain = unsafe { Chain::from_raw(event, &self.alloc) };
+//!         // An AddRef'd copy of the sink, so the delivery happens outside the lock.
+//!         let [sink] = self.outputs.lock().snapshot();
+//!         chain.deliver(sink.as_ref()) // unconnected: back to the allocator
+//!     }
+//!     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+//!         connect_output(&self.outputs, |o| o, sink, 1)
+//!     }
+//!     fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+//!         disconnect_output_from(&self.outputs, |o| o, sink, &self.alloc)
+//!     }
+//! }
+//!
+//! /// The next MXF: counts what arrives.
+//! #[mxf_filter]
+//! struct Count {
+//!     got: AtomicU32,
+//! }
+//!
+//! impl Filter for Count {
+//!     fn process<'a>(&self, _event: Event<'a>, _out: &mut Output<'a>) {
+//!         self.got.fetch_add(1, Ordering::Relaxed);
+//!     }
+//! }
+//!
+//! let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+//! let outputs = SpinLock::new(Outputs::new());
+//! let stream: IMXF = Stream { alloc: alloc.interface().clone(), outputs }.into_com()?;
+//! let count = Count { got: AtomicU32::new(0) }.into_filter(&alloc)?;
+//!
+//! assert_eq!(stream.ConnectOutput(None), STATUS_UNSUCCESSFUL);
+//! assert_eq!(stream.ConnectOutput(Some(count.to_ref())), STATUS_SUCCESS);
+//! assert_eq!(stream.ConnectOutput(Some(count.to_ref())), STATUS_UNSUCCESSFUL); // never replaced
+//! let mut chain = Chain::new(&alloc);
+//! chain.push_back(Event::with_bytes(&alloc, &[0xFE], 1, 0)?);
+//! chain.deliver(Some(&stream));
+//! assert_eq!(count.filter().got.load(Ordering::Relaxed), 1);
+//! assert_eq!(stream.DisconnectOutput(None), STATUS_SUCCESS); // disconnects every output
+//! # Ok::<(), NTSTATUS>(())
+//! ```
 
 use crate::abi::{NTSTATUS, STATUS_SUCCESS, STATUS_UNSUCCESSFUL};
 use crate::com::{ComRef, Interface};

@@ -2,6 +2,38 @@
 //!
 //! Everything here is `#[repr(C)]` or `#[repr(transparent)]` and matches the WDK header for both
 //! 32- and 64-bit pointer widths (`domain.md` §0–§2).
+//!
+//! ```
+//! use mxf::abi::*;
+//!
+//! // Statuses: a caller tests success, never a particular error code (`domain.md` §1.3).
+//! assert!(NT_SUCCESS(STATUS_SUCCESS) && !STATUS_INVALID_PARAMETER.is_success());
+//! assert_eq!(STATUS_INSUFFICIENT_RESOURCES.ok(), Err(STATUS_INSUFFICIENT_RESOURCES));
+//!
+//! // C enums keep whatever value a caller passes; `known()` tells the header's values apart.
+//! assert_eq!(KSSTATE(3), KSSTATE_RUN);
+//! assert_eq!(KSSTATE(7).known(), None);
+//!
+//! // An event as the allocator hands it out, filled the way C code fills it.
+//! let mut e = DMUS_KERNEL_EVENT::FRESH;
+//! assert_eq!(usize::from(e.cbStruct), core::mem::size_of::<DMUS_KERNEL_EVENT>());
+//! assert_eq!(e.ullBytePosition, kBytePositionNone);
+//! let mut inline = [0u8; INLINE_DATA_BYTES]; // 4 bytes on x86, 8 on x64: never assume 8
+//! inline[..3].copy_from_slice(&[0x90, 60, 100]);
+//! e.uData.abData = inline;
+//! e.cbEvent = 3;
+//! e.usChannelGroup = 1;
+//! assert!(SHORT_EVT(&e) && COMPLETE_EVT(&e) && !PACKAGE_EVT(&e));
+//! SET_INCOMPLETE_EVT(&mut e);
+//! assert!(e.is_incomplete());
+//!
+//! // GUIDs parse at compile time, as the headers write them.
+//! const IID_IMXF: GUID = match GUID::parse("C096DF9E-FB09-11D1-81B0-0060083316C1") {
+//!     Ok(g) => g,
+//!     Err(_) => panic!("malformed IID"),
+//! };
+//! assert_eq!(IID_IMXF, GUID::from_u128(0xC096DF9E_FB09_11D1_81B0_0060083316C1));
+//! ```
 #![allow(non_camel_case_types, non_upper_case_globals)]
 
 mod event;

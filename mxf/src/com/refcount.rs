@@ -15,6 +15,23 @@
 //!
 //! A `Release` through a pointer to an object that has already been freed cannot be detected by
 //! anyone: the memory is gone. The counter only catches the cases where the memory still exists.
+//!
+//! Every object the macros make keeps one, driven by its `AddRef` and `Release`:
+//!
+//! ```
+//! use mxf::com::refcount::{RefCount, Released, anomalies};
+//!
+//! let count = RefCount::new(1); // the creator's reference
+//! assert_eq!(count.add_ref(), 2);
+//! assert_eq!(count.release(), Released::Alive(1));
+//! assert_eq!(count.release(), Released::Last); // the caller destroys the object now
+//!
+//! // A Release too many: nothing changes, the misuse is counted.
+//! let before = anomalies();
+//! assert_eq!(count.release(), Released::Misuse);
+//! assert_eq!(count.add_ref(), 0); // no resurrection either
+//! assert!(anomalies() >= before + 2);
+//! ```
 
 #[cfg(not(loom))]
 use crate::platform::atomic::AtomicUsize;

@@ -40,6 +40,67 @@
 //! O(log n) a event amortised when its times interleave with the queue's (an echo's repeats,
 //! seconds ahead of the stream: one walk of the whole queue per chain made that quadratic).
 //! Nothing allocates, nothing recurses.
+//!
+//! # Example
+//!
+//! ```
+//! use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+//! use mxf::com::ObjectHandle;
+//! use mxf::components::sequencer::SequencerHandle;
+//! use mxf::platform::atomic::{AtomicI64, AtomicU32, Ordering};
+//! use mxf::prelude::*;
+//!
+//! /// The port's master clock, moved by hand.
+//! #[com_object(IMasterClock)]
+//! struct Clock {
+//!     now: AtomicI64,
+//! }
+//!
+//! impl IMasterClock_Impl for Clock {
+//!     unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+//!         if time.is_null() {
+//!             return STATUS_INVALID_PARAMETER;
+//!         }
+//!         // SAFETY: non-NULL out-pointer from the caller.
+//!         unsafe { time.write(self.now.load(Ordering::Relaxed)) };
+//!         STATUS_SUCCESS
+//!     }
+//! }
+//!
+//! /// Stands where the miniport's render stream would: counts what arrives, then drops it.
+//! #[mxf_filter]
+//! struct Device {
+//!     got: AtomicU32,
+//! }
+//!
+//! impl Filter for Device {
+//!     fn process<'a>(&self, _event: Event<'a>, _out: &mut Output<'a>) {
+//!         self.got.fetch_add(1, Ordering::Relaxed);
+//!     }
+//! }
+//!
+//! let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+//! let clock = ObjectHandle::<Clock, IMasterClock>::create(Clock { now: AtomicI64::new(0) })?;
+//! let device = Device { got: AtomicU32::new(0) }.into_filter(&alloc)?;
+//! // No prefetch: an event leaves when the clock reaches its time.
+//! let sequencer = SequencerHandle::new(alloc.interface().clone(), clock.interface().clone(), 0)?;
+//! assert_eq!(sequencer.ConnectOutput(Some(device.to_ref())), STATUS_SUCCESS);
+//!
+//! let mut chain = Chain::new(&alloc);
+//! chain.push_back(Event::with_bytes(&alloc, &[0x80, 60, 0], 1, 5_000_000)?);
+//! chain.push_back(Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 0)?);
+//! chain.deliver(Some(sequencer.interface()));
+//! // Sorted by time: the note on is due and gone, the note off waits.
+//! assert_eq!(device.filter().got.load(Ordering::Relaxed), 1);
+//! assert_eq!(sequencer.queued(), 1);
+//! assert_eq!(sequencer.next_wakeup(), Some(5_000_000));
+//!
+//! // Half a second later the port's timer runs the queue again.
+//! clock.value().now.store(5_000_000, Ordering::Relaxed);
+//! assert_eq!(sequencer.process_queues(), None); // nothing left to wait for
+//! assert_eq!(device.filter().got.load(Ordering::Relaxed), 2);
+//! # Ok::<(), NTSTATUS>(())
+//! ```
 
 use crate::abi::{
     DMUS_KERNEL_EVENT, DONT_HOLD_FOR_SEQUENCING, KSSTATE, NTSTATUS, REFERENCE_TIME, Result,

@@ -6,6 +6,26 @@
 //! wire. It refuses files that are cut or unreadable, saying where, and tolerates defects that
 //! lose nothing, listing them in [`Song::warnings`]. [`write_smf`] and [`write_smf_until`] turn
 //! timed wire bytes back into a format 0 file with a given tempo map.
+//!
+//! ```
+//! use mxf::host::smf::{SmfError, TempoMap, read_smf, write_smf};
+//!
+//! // 120 bpm at 480 ticks a quarter: a quarter note lasts half a second (5 000 000 × 100 ns).
+//! let tempo = TempoMap::constant(480, 500_000);
+//! assert_eq!(tempo.time_of(480), 5_000_000);
+//! assert_eq!(tempo.tick_of(2_500_000), 240);
+//!
+//! // Timed wire messages (what a device received, say) to a file …
+//! let played = vec![(0, vec![0x90, 60, 100]), (5_000_000, vec![0x80, 60, 0])];
+//! let file: Vec<u8> = write_smf(&played, &tempo)?;
+//!
+//! // … and a file back to messages with presentation times, ready for a render pin.
+//! let song = read_smf(&file)?;
+//! assert!(song.warnings.is_empty());
+//! let back: Vec<_> = song.messages.iter().map(|m| (m.time, m.bytes.clone())).collect();
+//! assert_eq!(back, played);
+//! # Ok::<(), SmfError>(())
+//! ```
 
 extern crate std;
 

@@ -9,6 +9,41 @@
 //!
 //! Every allocation is fallible: callers get `None` and turn it into
 //! `STATUS_INSUFFICIENT_RESOURCES`; nothing here aborts or panics.
+//!
+//! A driver's own objects use the same seam: [`SpinLock`] for state behind a lock (it raises to
+//! DISPATCH_LEVEL in the kernel, so it can be taken in `PutMessage`), [`atomic`] for counters
+//! and flags, [`pool_new`] / [`pool_delete`] for a block of its own, and [`OneAtATime`] for a job
+//! that may be asked for again while it runs.
+//!
+//! ```
+//! use mxf::abi::{NTSTATUS, NonPagedPool, STATUS_INSUFFICIENT_RESOURCES, pool_tag};
+//! use mxf::platform::{SpinLock, pool_delete, pool_new};
+//!
+//! /// What a miniport stream keeps under its lock.
+//! struct Fifo {
+//!     bytes: [u8; 16],
+//!     len: usize,
+//! }
+//!
+//! let tag = pool_tag(b"Fifo");
+//! // Fallible: a full pool gives the value back instead of aborting.
+//! let block = pool_new(NonPagedPool, tag, SpinLock::new(Fifo { bytes: [0; 16], len: 0 }))
+//!     .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+//! {
+//!     // SAFETY: `block` is the live value `pool_new` just wrote; nothing else refers to it.
+//!     let fifo = unsafe { block.as_ref() };
+//!     let mut guard = fifo.lock();
+//!     let f = &mut *guard;
+//!     if let Some(slot) = f.bytes.get_mut(f.len) {
+//!         *slot = 0x90;
+//!         f.len += 1;
+//!     }
+//!     assert_eq!(f.len, 1);
+//! }
+//! // SAFETY: the block came from `pool_new` with this pool and tag, and is not used again.
+//! unsafe { pool_delete(block, NonPagedPool, tag) };
+//! # Ok::<(), NTSTATUS>(())
+//! ```
 
 use crate::abi::POOL_TYPE;
 use core::alloc::Layout;
@@ -32,16 +67,62 @@ mod lock;
 pub use gate::OneAtATime;
 pub use lock::{SpinLock, SpinLockGuard};
 
-/// Atomics: `core`'s, or loom's when model checking.
+/// Atomics: `core::sync::atomic`'s, or loom's when model checking (`--cfg loom`).
+///
+/// Every integer width, `AtomicBool`, `AtomicPtr`, `Ordering` and `fence` are here. In a normal
+/// build (the tests, the driver) they *are* `core`'s types, so they cost nothing. Built with
+/// `RUSTFLAGS="--cfg loom"`, they are loom's, as the framework's [`SpinLock`] is then: a loom
+/// model of an object explores every interleaving of its atomics and its locks.
+///
+/// Which one a driver uses:
+/// * state inside an object that several CPUs touch (counters of a filter, a miniport's
+///   flags): `mxf::platform::atomic`, so the object can be model-checked with loom as mxf's
+///   allocator and filter plumbing are;
+/// * code that never runs inside a loom model (test harnesses, the host side of a test):
+///   either; `core::sync::atomic` is the same type there.
+///
+/// Under loom the constructors are not `const fn`, so a `static` or a `const fn` constructor
+/// holding one of these does not build with `--cfg loom` (build it in a plain `fn`, or keep it
+/// out of the model).
+///
+/// ```
+/// use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+/// use mxf::platform::atomic::{AtomicU64, Ordering};
+/// use mxf::prelude::*;
+///
+/// /// Counts the events it forwards; `process` runs on any CPU, so the counter is atomic.
+/// #[mxf_filter]
+/// struct Counter {
+///     seen: AtomicU64,
+/// }
+///
+/// impl Filter for Counter {
+///     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+///         self.seen.fetch_add(1, Ordering::Relaxed);
+///         out.push(event);
+///     }
+/// }
+///
+/// let alloc = AllocatorHandle::new(AllocatorConfig::default(), None)?;
+/// let counter = Counter { seen: AtomicU64::new(0) }.into_filter(&alloc)?;
+/// let mut chain = Chain::new(&alloc);
+/// chain.push_back(Event::with_bytes(&alloc, &[0x90, 60, 100], 1, 0)?);
+/// chain.push_back(Event::with_bytes(&alloc, &[0x80, 60, 0], 1, 10_000)?);
+/// assert_eq!(chain.deliver(Some(counter.interface())), STATUS_SUCCESS);
+/// assert_eq!(counter.filter().seen.load(Ordering::Relaxed), 2);
+/// # Ok::<(), NTSTATUS>(())
+/// ```
 pub mod atomic {
     #[cfg(loom)]
     pub use loom::sync::atomic::{
-        AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+        AtomicBool, AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicIsize, AtomicPtr, AtomicU8,
+        AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
     };
 
     #[cfg(not(loom))]
     pub use core::sync::atomic::{
-        AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+        AtomicBool, AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicIsize, AtomicPtr, AtomicU8,
+        AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
     };
 }
 

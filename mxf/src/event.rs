@@ -303,6 +303,27 @@ impl<'a> Event<'a> {
         midly::live::LiveEvent::parse(self.data()).ok()
     }
 
+    /// The channel voice message of a complete event whose data is exactly one, read in place
+    /// (no decoding); `None` for fragments, packages, system messages, SysEx and malformed data.
+    /// See [`crate::message`].
+    #[inline]
+    pub fn channel_message(&self) -> Option<crate::message::ChannelMessage<'_>> {
+        if self.is_incomplete() || self.is_package() {
+            return None;
+        }
+        crate::message::ChannelMessage::parse(self.data())
+    }
+
+    /// As [`Event::channel_message`], to edit the message in place: note, velocity, channel,
+    /// controller value, program, pitch bend (no decoding, no encoding, no allocation).
+    #[inline]
+    pub fn channel_message_mut(&mut self) -> Option<crate::message::ChannelMessageMut<'_>> {
+        if self.is_incomplete() || self.is_package() {
+            return None;
+        }
+        crate::message::ChannelMessageMut::parse(self.data_mut())
+    }
+
     /// Replaces the data with the encoding of `msg` (complete event).
     pub fn set_message(&mut self, msg: &midly::live::LiveEvent<'_>) -> Result<()> {
         let mut buf = [0u8; 240];

@@ -140,6 +140,7 @@ pub mod filter;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod interfaces;
+pub mod message;
 pub mod platform;
 #[cfg(feature = "std")]
 pub mod testing;
@@ -513,7 +514,8 @@ pub use mxf_macros::com_interface;
 ///
 /// Kernel COM leaves the status of a refused QueryInterface to the object: most answer
 /// `STATUS_INVALID_PARAMETER`, Microsoft's allocator `STATUS_INVALID_PARAMETER_1`. Any constant
-/// expression of type `NTSTATUS`.
+/// expression of type `NTSTATUS` that is an error: a success status (a refusal that reports
+/// success) does not compile.
 ///
 /// ```
 /// use mxf::prelude::*;

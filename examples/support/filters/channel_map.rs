@@ -1,9 +1,9 @@
 //! `ChannelMap`: remaps and mutes MIDI channels, per channel group.
 
-use super::{GroupTableFull, Verdict, channel_message, forward_if, set_channel_message};
-use midly::num::u4;
+use super::{GroupTableFull, Verdict, forward_if};
 use mxf::event::Event;
 use mxf::filter::{Filter, Output};
+use mxf::message::u4;
 use mxf::mxf_filter;
 use mxf::platform::atomic::{AtomicU64, Ordering};
 
@@ -109,15 +109,15 @@ impl ChannelMap {
         self.muted.load(Ordering::Relaxed)
     }
 
-    /// Remaps or mutes one event in place.
+    /// Remaps or mutes one event in place (its status byte is rewritten where it is).
     pub fn apply(&self, event: &mut Event<'_>) -> Verdict {
-        let Some((channel, message)) = channel_message(event) else {
+        let group = event.channel_group();
+        let Some(mut message) = event.channel_message_mut() else {
             return Verdict::Forward;
         };
-        match self.route(event.channel_group(), channel) {
-            Some(to) if to == channel => Verdict::Forward,
+        match self.route(group, message.get().channel()) {
             Some(to) => {
-                let _ = set_channel_message(event, to, message);
+                message.set_channel(to);
                 Verdict::Forward
             }
             None => {

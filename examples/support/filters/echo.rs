@@ -1,11 +1,9 @@
 //! `Echo`: delayed repeats of every note with decaying velocity.
 
-use super::{channel_message, set_channel_message};
-use midly::MidiMessage;
-use midly::num::u7;
 use mxf::abi::REFERENCE_TIME;
 use mxf::event::Event;
 use mxf::filter::{Filter, Output};
+use mxf::message::{ChannelKind, u7};
 use mxf::mxf_filter;
 use mxf::platform::atomic::{AtomicU64, Ordering};
 
@@ -71,29 +69,25 @@ impl Echo {
 
 impl Filter for Echo {
     fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
-        let Some((channel, message)) = channel_message(&event) else {
+        let Some(m) = event.channel_message() else {
             out.push(event);
             return;
         };
-        let (key, mut vel, on) = match message {
-            MidiMessage::NoteOn { key, vel } => (key, vel, true),
-            MidiMessage::NoteOff { key, vel } => (key, vel, false),
-            _ => {
-                out.push(event);
-                return;
-            }
+        let (Some(key), Some(mut vel)) = (m.key(), m.velocity()) else {
+            out.push(event);
+            return;
         };
+        // The repeats' status byte: the note's kind and channel, as received.
+        let (status, on) = (
+            m.bytes().first().copied().unwrap_or(0),
+            m.kind() == ChannelKind::NoteOn,
+        );
         let (group, start) = (event.channel_group(), event.time());
         out.push(event);
         for k in 1..=i64::from(self.repeats) {
             if on {
                 vel = self.decay(vel);
             }
-            let repeat = if on {
-                MidiMessage::NoteOn { key, vel }
-            } else {
-                MidiMessage::NoteOff { key, vel }
-            };
             let time = self.delay.checked_mul(k).and_then(|d| start.checked_add(d));
             let Some(time) = time else {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -103,7 +97,7 @@ impl Filter for Echo {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
-            if !set_channel_message(&mut e, channel, repeat) {
+            if e.set_bytes(&[status, key.as_int(), vel.as_int()]).is_err() {
                 // `e` goes back to the allocator.
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;

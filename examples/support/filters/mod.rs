@@ -12,8 +12,10 @@
 //! | [`Splitter`] | several outputs (`Filter::OUTPUTS`) and copies of events |
 //!
 //! Common rules, kept by every filter here:
-//! * MIDI is read and written through `midly` ([`channel_message`], [`set_channel_message`]);
-//!   no status byte is decoded by hand.
+//! * Channel messages are read and edited in place through [`mxf::message`]
+//!   ([`Event::channel_message`](mxf::event::Event::channel_message),
+//!   [`channel_message_mut`](mxf::event::Event::channel_message_mut)): no status byte is decoded
+//!   by hand, and no event is decoded into a `midly` value and encoded back.
 //! * What a filter does not understand passes through untouched: fragments, truncated or
 //!   malformed messages, events holding more than one message, zero-length events, other
 //!   message types. Packages are unwrapped by the framework ([`mxf::filter::PackagePolicy`]).
@@ -38,9 +40,6 @@ pub use sysex_filter::{SysexAction, SysexFilter};
 pub use transpose::{TRACKED_GROUPS, Transpose};
 pub use velocity::{Velocity, VelocityCurve};
 
-use midly::MidiMessage;
-use midly::live::LiveEvent;
-use midly::num::u4;
 use mxf::event::Event;
 
 /// A filter's per-group configuration table is full (see the filter's `MAX_GROUPS`).
@@ -62,53 +61,6 @@ impl Verdict {
     pub fn is_forward(self) -> bool {
         self == Verdict::Forward
     }
-}
-
-/// The number of bytes `message` takes on the wire, status byte included.
-fn wire_len(message: &MidiMessage) -> usize {
-    match message {
-        MidiMessage::ProgramChange { .. } | MidiMessage::ChannelAftertouch { .. } => 2,
-        _ => 3,
-    }
-}
-
-/// The channel voice message an event holds, if it is a complete event whose data is exactly one
-/// such message (parsed by `midly`). `None` for fragments, packages, truncated or malformed data,
-/// system messages and events carrying several messages (running status), which filters pass on.
-pub fn channel_message(event: &Event<'_>) -> Option<(u4, MidiMessage)> {
-    match event.message()? {
-        LiveEvent::Midi { channel, message } if event.data().len() == wire_len(&message) => {
-            Some((channel, message))
-        }
-        _ => None,
-    }
-}
-
-/// Replaces the event's data with the encoding of `message` on `channel` (encoded by `midly`).
-/// A channel message fits inline on every architecture, so this never needs a buffer; false (and
-/// the event unchanged) only if the encoding fails.
-pub fn set_channel_message(event: &mut Event<'_>, channel: u4, message: MidiMessage) -> bool {
-    let mut buf = [0u8; 3];
-    let len = {
-        let mut w: &mut [u8] = &mut buf;
-        if (LiveEvent::Midi { channel, message })
-            .write(&mut w)
-            .is_err()
-        {
-            return false;
-        }
-        3 - w.len()
-    };
-    let Some(bytes) = buf.get(..len) else {
-        return false;
-    };
-    // Same length (the usual case): overwrite in place.
-    let data = event.data_mut();
-    if data.len() == len {
-        data.copy_from_slice(bytes);
-        return true;
-    }
-    event.set_bytes(bytes).is_ok()
 }
 
 /// Applies a one-in, at-most-one-out transform inside `Filter::process`.

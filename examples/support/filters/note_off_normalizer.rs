@@ -1,10 +1,9 @@
 //! `NoteOffNormalizer`: note-on with velocity 0 becomes a real note-off.
 
-use super::{Verdict, channel_message, forward_if, set_channel_message};
-use midly::MidiMessage;
-use midly::num::u7;
+use super::{Verdict, forward_if};
 use mxf::event::Event;
 use mxf::filter::{Filter, Output};
+use mxf::message::{ChannelKind, u7};
 use mxf::mxf_filter;
 use mxf::platform::atomic::{AtomicU64, Ordering};
 
@@ -52,16 +51,14 @@ impl NoteOffNormalizer {
 
     /// Rewrites one event in place.
     pub fn apply(&self, event: &mut Event<'_>) -> Verdict {
-        if let Some((channel, MidiMessage::NoteOn { key, vel })) = channel_message(event)
-            && vel == 0
+        if let Some(mut m) = event.channel_message_mut()
+            && m.kind() == ChannelKind::NoteOn
+            && m.get().is_note_off()
+            && m.set_note_kind(ChannelKind::NoteOff)
         {
-            let off = MidiMessage::NoteOff {
-                key,
-                vel: self.release,
-            };
-            if set_channel_message(event, channel, off) {
-                self.normalized.fetch_add(1, Ordering::Relaxed);
-            }
+            // In place: the status byte and the velocity byte.
+            m.set_velocity(self.release);
+            self.normalized.fetch_add(1, Ordering::Relaxed);
         }
         Verdict::Forward
     }

@@ -1,11 +1,10 @@
 //! `Transpose`: shifts notes by a number of semitones that may change while notes sound.
 
-use super::{Verdict, channel_message, forward_if, set_channel_message};
-use midly::MidiMessage;
-use midly::num::{u4, u7};
+use super::{Verdict, forward_if};
 use mxf::abi::{KSSTATE, KSSTATE_STOP};
 use mxf::event::Event;
 use mxf::filter::{Filter, Output};
+use mxf::midly::num::{u4, u7};
 use mxf::mxf_filter;
 use mxf::platform::SpinLock;
 use mxf::platform::atomic::{AtomicU64, Ordering};
@@ -130,33 +129,24 @@ impl Transpose {
         self.notes.lock().reset();
     }
 
-    /// Transposes one event in place.
+    /// Transposes one event in place (its key byte is rewritten where it is).
     pub fn apply(&self, event: &mut Event<'_>) -> Verdict {
-        let Some((channel, message)) = channel_message(event) else {
+        let group = event.channel_group();
+        let Some(mut message) = event.channel_message_mut() else {
             return Verdict::Forward;
         };
-        let group = event.channel_group();
-        type Rebuild = fn(u7, u7) -> MidiMessage;
-        let (key, value, rebuild): (u7, u7, Rebuild) = match message {
-            MidiMessage::NoteOn { key, vel } => {
-                (key, vel, |key, vel| MidiMessage::NoteOn { key, vel })
-            }
-            MidiMessage::NoteOff { key, vel } => {
-                (key, vel, |key, vel| MidiMessage::NoteOff { key, vel })
-            }
-            MidiMessage::Aftertouch { key, vel } => {
-                (key, vel, |key, vel| MidiMessage::Aftertouch { key, vel })
-            }
-            MidiMessage::Controller { controller, .. }
-                if controller == 120 || controller == 123 =>
+        let m = message.get();
+        let channel = m.channel();
+        let Some(key) = m.key() else {
+            if let Some((controller, _)) = m.controller()
+                && (controller == 120 || controller == 123)
             {
                 self.forget_channel(group, channel);
-                return Verdict::Forward;
             }
-            _ => return Verdict::Forward,
+            return Verdict::Forward;
         };
-        let starts = matches!(message, MidiMessage::NoteOn { vel, .. } if vel > 0);
-        let ends = !starts && !matches!(message, MidiMessage::Aftertouch { .. });
+        let starts = m.is_note_on();
+        let ends = m.is_note_off();
 
         let target = {
             let mut notes = self.notes.lock();
@@ -190,10 +180,9 @@ impl Transpose {
             }
         };
         match target {
-            Some(t) if t == key => Verdict::Forward,
             Some(t) => {
-                // Cannot fail for a channel message; if it did, the event would pass unchanged.
-                let _ = set_channel_message(event, channel, rebuild(t, value));
+                // A note, so the key is there to set.
+                message.set_key(t);
                 Verdict::Forward
             }
             None => {

@@ -1,10 +1,9 @@
 //! `Velocity`: reshapes note-on velocities.
 
-use super::{Verdict, channel_message, forward_if, set_channel_message};
-use midly::MidiMessage;
-use midly::num::u7;
+use super::{Verdict, forward_if};
 use mxf::event::Event;
 use mxf::filter::{Filter, Output};
+use mxf::message::{ChannelKind, u7};
 use mxf::mxf_filter;
 
 /// How a [`Velocity`] filter maps a note-on velocity (1..=127) before clamping.
@@ -67,13 +66,13 @@ impl Velocity {
         u7::from(out)
     }
 
-    /// Reshapes one event in place.
+    /// Reshapes one event in place (its velocity byte is rewritten where it is).
     pub fn apply(&self, event: &mut Event<'_>) -> Verdict {
-        if let Some((channel, MidiMessage::NoteOn { key, vel })) = channel_message(event) {
-            let new = self.map(vel);
-            if new != vel {
-                let _ = set_channel_message(event, channel, MidiMessage::NoteOn { key, vel: new });
-            }
+        if let Some(mut m) = event.channel_message_mut()
+            && m.kind() == ChannelKind::NoteOn
+            && let Some(vel) = m.get().velocity()
+        {
+            m.set_velocity(self.map(vel));
         }
         Verdict::Forward
     }

@@ -49,8 +49,7 @@ impl InterruptHandler for UartIsr {
         if read {
             // Queues the DPC in which the port calls the capture stream's PutMessage(NULL)
             // (through the stream's service group, which is this group).
-            // SAFETY: live port and group, held by this routine.
-            unsafe { self.port.Notify(Some(self.group.to_ref())) };
+            self.port.Notify(Some(self.group.to_ref()));
         }
     }
 }
@@ -77,8 +76,7 @@ impl UartMiniport {
         let group = ServiceGroupHandle::new()?.interface().clone();
         let port = port.to_owned();
         // Registered before the interrupt is connected, so that input is serviced at once.
-        // SAFETY: live port and group.
-        unsafe { port.RegisterServiceGroup(Some(group.to_ref())) };
+        port.RegisterServiceGroup(Some(group.to_ref()));
         let isr = Arc::new(UartIsr {
             shared: self.shared.clone(),
             port,

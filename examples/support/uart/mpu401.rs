@@ -262,9 +262,7 @@ impl VirtualMpu401 {
         };
         due.sort_by_key(|t| t.due);
         for t in due {
-            // SAFETY: the timer holds a reference to the live sink; RequestService has no
-            // pointer arguments.
-            unsafe { t.sink.RequestService() };
+            t.sink.RequestService();
         }
     }
 

@@ -2,9 +2,9 @@
 //!
 //! | filter | what it does | what it shows |
 //! |---|---|---|
-//! | [`DrumMap`] | remaps, mutes and layers drum notes on MIDI channel 10 | a fixed table, editing a byte in place, copies through `Output` |
+//! | [`DrumMap`] | remaps, mutes and layers drum notes on MIDI channel 10 | a fixed table, keys edited in place (`Event::channel_message_mut`), copies through `Output` |
 //! | [`VoiceLimit`] | caps the number of sounding notes | state behind a spin lock, a second interface ([`IVoiceLimit`]) |
-//! | [`AftertouchToCc`] | turns channel pressure into a controller | changing the message type (and length) of an event |
+//! | [`AftertouchToCc`] | turns channel pressure into a controller | changing the message type (and length) of an event (`Event::set_bytes`) |
 //!
 //! The code is `no_std` and keeps the kernel's rules: nothing panics, nothing allocates, an event
 //! is pushed on or dropped (then it goes back to the allocator by itself).
@@ -20,9 +20,7 @@
     )
 )]
 
-use mxf::midly::MidiMessage;
-use mxf::midly::live::LiveEvent;
-use mxf::midly::num::{u4, u7};
+use mxf::message::{ChannelKind, u7};
 use mxf::platform::SpinLock;
 use mxf::platform::atomic::{AtomicU64, Ordering};
 use mxf::prelude::*;
@@ -30,31 +28,12 @@ use mxf::prelude::*;
 /// The MIDI channel of General MIDI drums: channel 10, numbered 9 on the wire.
 pub const DRUM_CHANNEL: u8 = 9;
 
-/// The channel voice message an event holds when it is a complete event holding exactly that
-/// one message; `None` for fragments, packages, SysEx, malformed data and running status, which
-/// every filter here passes on untouched.
-fn channel_message(event: &Event<'_>) -> Option<(u4, MidiMessage)> {
-    match event.message()? {
-        LiveEvent::Midi { channel, message } => {
-            let len = match message {
-                MidiMessage::ProgramChange { .. } | MidiMessage::ChannelAftertouch { .. } => 2,
-                _ => 3,
-            };
-            (event.data().len() == len).then_some((channel, message))
-        }
-        _ => None,
+/// Sets the key of a note or key-pressure message in place (no decoding, no encoding).
+fn set_key(event: &mut Event<'_>, key: u7) {
+    if let Some(mut m) = event.channel_message_mut() {
+        m.set_key(key);
     }
 }
-
-/// Sets the key byte (the second byte) of a note or key-pressure message in place.
-fn set_key(event: &mut Event<'_>, key: u8) {
-    if let Some(k) = event.data_mut().get_mut(1) {
-        *k = key;
-    }
-}
-
-/// A key table entry that means "no key".
-const NONE: u8 = 0xFF;
 
 /// Remaps drum notes on MIDI channel 10 (kit A's snare to kit B's, say), mutes some, and layers
 /// others (a second note played with the first). Note-ons, note-offs and key pressure of a key
@@ -64,10 +43,10 @@ const NONE: u8 = 0xFF;
 /// The table is fixed when the filter is created, so `process` reads it without a lock.
 #[mxf_filter]
 pub struct DrumMap {
-    /// The key each key is sent as; [`NONE`] for a muted key.
-    keys: [u8; 128],
-    /// The key each key also plays; [`NONE`] for none.
-    layers: [u8; 128],
+    /// The key each key is sent as; `None` for a muted key.
+    keys: [Option<u7>; 128],
+    /// The key each key also plays, if any.
+    layers: [Option<u7>; 128],
     /// Layer copies that could not be made (the allocator was exhausted).
     missed: AtomicU64,
 }
@@ -81,13 +60,13 @@ impl Default for DrumMap {
 impl DrumMap {
     /// A map that changes nothing.
     pub fn new() -> Self {
-        let mut keys = [0u8; 128];
+        let mut keys = [None; 128];
         for (k, slot) in (0u8..).zip(keys.iter_mut()) {
-            *slot = k;
+            *slot = Some(u7::from_int_lossy(k));
         }
         Self {
             keys,
-            layers: [NONE; 128],
+            layers: [None; 128],
             missed: AtomicU64::new(0),
         }
     }
@@ -96,7 +75,7 @@ impl DrumMap {
     #[must_use]
     pub fn map(mut self, from: u7, to: u7) -> Self {
         if let Some(slot) = self.keys.get_mut(usize::from(from.as_int())) {
-            *slot = to.as_int();
+            *slot = Some(to);
         }
         self
     }
@@ -105,7 +84,7 @@ impl DrumMap {
     #[must_use]
     pub fn mute(mut self, key: u7) -> Self {
         if let Some(slot) = self.keys.get_mut(usize::from(key.as_int())) {
-            *slot = NONE;
+            *slot = None;
         }
         self
     }
@@ -114,7 +93,7 @@ impl DrumMap {
     #[must_use]
     pub fn layer(mut self, key: u7, extra: u7) -> Self {
         if let Some(slot) = self.layers.get_mut(usize::from(key.as_int())) {
-            *slot = extra.as_int();
+            *slot = Some(extra);
         }
         self
     }
@@ -124,18 +103,13 @@ impl DrumMap {
         self.missed.load(Ordering::Relaxed)
     }
 
-    /// The key of a drum note, key-pressure or note-off message, if the event is one.
-    fn drum_key(event: &Event<'_>) -> Option<u8> {
-        let (channel, message) = channel_message(event)?;
-        if channel.as_int() != DRUM_CHANNEL {
+    /// The key of a note-on, note-off or key pressure on the drum channel, if the event is one.
+    fn drum_key(event: &Event<'_>) -> Option<u7> {
+        let m = event.channel_message()?;
+        if m.channel().as_int() != DRUM_CHANNEL {
             return None;
         }
-        match message {
-            MidiMessage::NoteOn { key, .. }
-            | MidiMessage::NoteOff { key, .. }
-            | MidiMessage::Aftertouch { key, .. } => Some(key.as_int()),
-            _ => None,
-        }
+        m.key()
     }
 }
 
@@ -145,33 +119,32 @@ impl Filter for DrumMap {
             out.push(event);
             return;
         };
-        let index = usize::from(key);
-        let layer = self.layers.get(index).copied().unwrap_or(NONE);
-        if layer != NONE {
-            match out.clone_event(&event) {
+        let index = usize::from(key.as_int());
+        let to = self.keys.get(index).copied().flatten();
+        // A layer is a copy of the event, sent right after it, with the layer's key.
+        let layer = match self.layers.get(index).copied().flatten() {
+            Some(extra) => match out.clone_event(&event) {
                 Some(mut copy) => {
-                    set_key(&mut copy, layer);
-                    // After the original, pushed below: the original first on the wire.
-                    let to = self.keys.get(index).copied().unwrap_or(NONE);
-                    if to != NONE {
-                        set_key(&mut event, to);
-                        out.push(event);
-                    }
-                    out.push(copy);
-                    return;
+                    set_key(&mut copy, extra);
+                    Some(copy)
                 }
                 None => {
                     self.missed.fetch_add(1, Ordering::Relaxed);
+                    None
                 }
-            }
-        }
-        match self.keys.get(index).copied() {
-            Some(to) if to != NONE => {
+            },
+            None => None,
+        };
+        match to {
+            Some(to) => {
                 set_key(&mut event, to);
                 out.push(event);
             }
             // Muted: the event goes back to the allocator.
-            _ => drop(event),
+            None => drop(event),
+        }
+        if let Some(copy) = layer {
+            out.push(copy);
         }
     }
 }
@@ -294,47 +267,45 @@ impl VoiceLimit {
 
     /// Whether `event` goes on, updating the notes.
     fn admit(&self, event: &Event<'_>) -> bool {
-        let Some((channel, message)) = channel_message(event) else {
+        let Some(m) = event.channel_message() else {
             return true;
         };
         let group = event.channel_group();
-        let channel = channel.as_int();
+        let channel = m.channel().as_int();
         let voice = |key: u7| Voice {
             group,
             channel,
             key: key.as_int(),
         };
         let mut p = self.state.lock();
-        match message {
-            MidiMessage::NoteOn { key, vel } if vel > 0 => {
-                let v = voice(key);
-                if p.sounding.contains(v) {
-                    true
-                } else if p.sounding.len() < p.limit && p.sounding.insert(v) {
-                    p.refused.remove(v);
-                    true
-                } else {
-                    // Remembered so that its note-off is dropped too (if there is room to).
-                    if !p.refused.contains(v) {
-                        p.refused.insert(v);
-                    }
-                    false
-                }
+        if let (true, Some(key)) = (m.is_note_on(), m.key()) {
+            let v = voice(key);
+            if p.sounding.contains(v) {
+                return true;
             }
-            MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
-                let v = voice(key);
-                p.sounding.remove(v) || !p.refused.remove(v)
+            if p.sounding.len() < p.limit && p.sounding.insert(v) {
+                p.refused.remove(v);
+                return true;
             }
-            MidiMessage::Controller { controller, .. }
-                if controller == 120 || controller == 123 =>
-            {
-                let other = |v: Voice| v.group != group || v.channel != channel;
-                p.sounding.retain(other);
-                p.refused.retain(other);
-                true
+            // Remembered so that its note-off is dropped too (if there is room to).
+            if !p.refused.contains(v) {
+                p.refused.insert(v);
             }
-            _ => true,
+            return false;
         }
+        if let (true, Some(key)) = (m.is_note_off(), m.key()) {
+            let v = voice(key);
+            return p.sounding.remove(v) || !p.refused.remove(v);
+        }
+        // All Sound Off and All Notes Off end the channel's notes.
+        if let Some((controller, _)) = m.controller()
+            && matches!(controller.as_int(), 120 | 123)
+        {
+            let other = |v: Voice| v.group != group || v.channel != channel;
+            p.sounding.retain(other);
+            p.refused.retain(other);
+        }
+        true
     }
 }
 
@@ -406,15 +377,18 @@ impl AftertouchToCc {
 
 impl Filter for AftertouchToCc {
     fn process<'a>(&self, mut event: Event<'a>, out: &mut Output<'a>) {
-        if let Some((channel, MidiMessage::ChannelAftertouch { vel })) = channel_message(&event) {
-            let cc = LiveEvent::Midi {
-                channel,
-                message: MidiMessage::Controller {
-                    controller: self.controller,
-                    value: vel,
-                },
-            };
-            if event.set_message(&cc).is_err() {
+        let pressure = event
+            .channel_message()
+            .filter(|m| m.kind() == ChannelKind::ChannelPressure)
+            .and_then(|m| Some((m.channel(), m.pressure()?)));
+        if let Some((channel, pressure)) = pressure {
+            // Two bytes become three: still inline, so no buffer is involved.
+            let cc = [
+                0xB0 | channel.as_int(),
+                self.controller.as_int(),
+                pressure.as_int(),
+            ];
+            if event.set_bytes(&cc).is_err() {
                 self.failed.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -7,6 +7,7 @@ use crate::abi::{
 };
 use crate::event::{Chain, Event};
 use crate::interfaces::IAllocatorMXF;
+use crate::message::ChannelMessage;
 use core::fmt;
 use midly::MidiMessage;
 use midly::live::{LiveEvent, SystemCommon};
@@ -190,6 +191,16 @@ impl<'b> Ev<'b> {
             return None;
         }
         LiveEvent::parse(self.data()).ok()
+    }
+
+    /// The channel voice message of a complete event holding exactly one, read in place, as
+    /// [`Event::channel_message`] reads it; `None` for a fragment, a package, a system message,
+    /// SysEx and malformed bytes.
+    pub fn channel_message(&self) -> Option<ChannelMessage<'_>> {
+        if self.is_incomplete() || self.is_package() {
+            return None;
+        }
+        ChannelMessage::parse(self.data())
     }
 
     /// A complete event holding the encoding of `message`; `None` if `midly` cannot encode it

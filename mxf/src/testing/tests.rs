@@ -127,6 +127,17 @@ fn messages_parse_and_encode_through_midly() {
     assert!(on.clone().incomplete().message().is_none());
     assert!(package([on]).message().is_none());
     assert!(msg(&[0x90, 60]).message().is_none(), "truncated");
+    let cc = control_change(2, 7, 99).at(4);
+    let m = cc.channel_message().expect("a control change");
+    assert_eq!(
+        (m.channel().as_int(), m.controller()),
+        (2, Some((7.into(), 99.into())))
+    );
+    assert!(cc.clone().incomplete().channel_message().is_none());
+    assert!(
+        msg(&[0xB2, 7, 99, 0xB2, 7, 98]).channel_message().is_none(),
+        "two messages"
+    );
 }
 
 #[test]

@@ -8,13 +8,17 @@
 //! * `chain64_direct`: the same chain taken apart and each event passed to the three filters'
 //!   `apply` functions in Rust, then returned to the allocator as one chain.
 //! * `single_com` / `single_direct`: the same for one event.
+//! * `chain64_cpp` / `single_cpp` (Linux x86-64): the C++ peer, `benches/cpp/peer.cpp`, the same
+//!   three transforms written as the WDK samples write MXF code, called through its vtable on
+//!   the same inputs; `tests/cpp_peer.rs` checks that it gives the Rust filters' output.
 //!
 //! Inputs are built outside the measurement (`with_inputs`) from a pre-filled allocator, so both
 //! sides measure the transforms, the chain handling and the final return to the allocator.
 //! `python3 benches/ratios.py filter_chain` prints every figure as a ratio to `lock_unit` (one
 //! uncontended `spin::Mutex` lock+unlock of the same run), per event for the chain benches;
-//! COM / direct is the ratio of the `_com` and `_direct` rows. Goals: ≤ 1.3 for 64-event chains,
-//! ≤ 2 for single events.
+//! COM / direct is the ratio of the `_com` and `_direct` rows, Rust COM / C++ that of the `_com`
+//! and `_cpp` rows. Goals: Rust COM / C++ ≤ 1.0 per event on 64-event chains, ≤ 1.2 on single
+//! events.
 
 use divan::{Bencher, black_box};
 use mxf::abi::{DMUS_KERNEL_EVENT, STATUS_SUCCESS};
@@ -174,6 +178,76 @@ fn single_direct(b: Bencher) {
     let d = direct();
     b.with_inputs(|| input(&alloc, 1))
         .bench_local_values(|h| put_direct(&d, &alloc, black_box(h)));
+}
+
+/// The C++ peer (`benches/cpp/peer.cpp`, built with -O2 by `build.rs`): the same three
+/// transforms with the same semantics, written as WDK samples write MXF code (C++ objects with
+/// virtual `PutMessage`, raw bytes, each forwarding one chain to the next), over the same
+/// allocator through its vtable.
+#[cfg(mxf_cpp_peer)]
+mod cpp {
+    use core::ffi::c_void;
+
+    unsafe extern "C" {
+        fn mxf_peer_chain_new(allocator: *mut c_void) -> *mut c_void;
+        fn mxf_peer_chain_head(chain: *mut c_void) -> *mut c_void;
+        fn mxf_peer_chain_free(chain: *mut c_void);
+    }
+
+    /// The three C++ filters, connected in a row; freed on drop.
+    pub struct Peer(*mut c_void);
+
+    impl Peer {
+        pub fn new(alloc: &mxf::interfaces::IAllocatorMXF) -> Peer {
+            use mxf::com::Interface;
+            // SAFETY: a live IAllocatorMXF, which outlives the peer (the bench holds both).
+            Peer(unsafe { mxf_peer_chain_new(alloc.as_raw()) })
+        }
+        /// The head filter's IMXF.
+        pub fn head(&self) -> *mut c_void {
+            // SAFETY: a chain made by `mxf_peer_chain_new`, not freed yet.
+            unsafe { mxf_peer_chain_head(self.0) }
+        }
+    }
+
+    impl Drop for Peer {
+        fn drop(&mut self) {
+            // SAFETY: made by `mxf_peer_chain_new`, freed once.
+            unsafe { mxf_peer_chain_free(self.0) }
+        }
+    }
+}
+
+#[cfg(mxf_cpp_peer)]
+fn put_cpp(peer: &cpp::Peer, head: usize) {
+    let this = peer.head();
+    // SAFETY: `this` is the C++ head filter's IMXF, whose vtable has IMXF's slots in order (C++
+    // single inheritance from IUnknown); the chain is this allocator's, handed over.
+    let s = unsafe {
+        let vt = &**this.cast::<*const mxf::interfaces::IMXF_Vtbl>();
+        (vt.PutMessage)(this, head as *mut DMUS_KERNEL_EVENT)
+    };
+    debug_assert_eq!(s, STATUS_SUCCESS);
+}
+
+/// 64 events through the three C++ filters.
+#[cfg(mxf_cpp_peer)]
+#[divan::bench(sample_size = CHAIN_SAMPLE, sample_count = 2000)]
+fn chain64_cpp(b: Bencher) {
+    let alloc = allocator();
+    let peer = cpp::Peer::new(&alloc);
+    b.with_inputs(|| input(&alloc, 64))
+        .bench_local_values(|h| put_cpp(&peer, black_box(h)));
+}
+
+/// One event through the three C++ filters.
+#[cfg(mxf_cpp_peer)]
+#[divan::bench(sample_size = SINGLE_SAMPLE, sample_count = 2000)]
+fn single_cpp(b: Bencher) {
+    let alloc = allocator();
+    let peer = cpp::Peer::new(&alloc);
+    b.with_inputs(|| input(&alloc, 1))
+        .bench_local_values(|h| put_cpp(&peer, black_box(h)));
 }
 
 /// Context: building and returning a 64-event input, the part both chain benches leave out.

@@ -85,13 +85,23 @@ def derived(rows):
         )
     for name, ns in rows.items():
         if name.endswith("_com"):
-            direct = rows.get(name[: -len("_com")] + "_direct")
+            base = name[: -len("_com")]
+            direct = rows.get(base + "_direct")
             if direct:
-                out[name[: -len("_com")] + ": COM / direct"] = ns / direct
+                out[base + ": COM / direct"] = ns / direct
+            cpp = rows.get(base + "_cpp")
+            if cpp:
+                out[base + ": Rust COM / C++"] = ns / cpp
+                if direct:
+                    out[base + ": Rust direct / C++"] = direct / cpp
     return out
 
 
 GOALS = {
+    "filter_chain": [
+        ("chain64: Rust COM / C++", 1.0),
+        ("single: Rust COM / C++", 1.2),
+    ],
     "allocator": [
         ("get_put_pair", 2.2),
         ("chain64 put share per event", 0.3),

@@ -38,11 +38,13 @@
 
 mod event;
 mod guid;
+mod ks;
 mod status;
 mod types;
 
 pub use event::*;
 pub use guid::{GUID, GuidParseError};
+pub use ks::*;
 pub use status::*;
 pub use types::*;
 

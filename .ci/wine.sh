@@ -3,13 +3,17 @@
 # wrote, mingw-w64's <ddk/dmusicks.h>, with the Windows x64 calling convention, run under Wine.
 #
 #   1. compile time, x86_64 and i686: the header's layout (as g++ lays it out) vs mxf's (as rustc
-#      lays it out), number by number, from the two compilers' assembly listings;
+#      lays it out), number by number, from the two compilers' assembly listings; likewise the KS
+#      and PortCls descriptor types and GUIDs of mxf::abi vs <ddk/portcls.h>, <ks.h>, <ksmedia.h>
+#      (tests/wine/layout_ks.c, gcc in a kernel-mode C unit) and the GUIDs only user-mode headers
+#      define (tests/wine/guids_user.c);
 #   2. run time, x86_64 under Wine: tests/wine/client.cpp (header included unmodified) linked with
 #      examples/abi_exports.rs cross-compiled for x86_64-pc-windows-gnu: numbers, slots and GUIDs,
 #      then mxf objects called through the header (a forwarder, the allocator, a #[mxf_filter]
 #      filter, the sample UART miniport and its streams) with C++ objects on the other side;
 #   3. negative controls: the same client with two vtable slots swapped, and with the wrong
-#      calling convention, must fail; a packed header must fail the compile-time comparison.
+#      calling convention, must fail; packed headers (dmusicks.h, and the KS / PortCls headers)
+#      must each fail the compile-time comparison.
 #
 # Every check is one "PASS ..." or "FAIL ..." line; the last line is "N passed, N failed". Exits
 # non-zero on any failure, on a crash, or if the client's closing line is missing.
@@ -116,8 +120,30 @@ cargo_build() {
   [ -f "$RUST_LIB" ] && [ -n "$RUST_ASM" ]
 }
 
-# mxfv FILE: the "name=value" lines of an assembly listing.
-mxfv() { grep -h '# MXFV ' "$1" | sed 's/^.*# MXFV //' | tr -d '\r'; }
+# mxfv FILE...: the "name=value" lines of assembly listings. gcc prints a C operand without the
+# 'c' modifier as "$value" (layout_ks.c needs that for 64-bit values); the '$' is dropped.
+mxfv() { grep -h '# MXFV ' "$@" | sed 's/^.*# MXFV //; s/=\$/=/' | tr -d '\r'; }
+
+# names_of LIST RUST_LIST: the lines of RUST_LIST whose name LIST has too.
+names_of() { awk -F= 'NR == FNR { n[$1] = 1; next } ($1 in n)' "$1" "$2"; }
+
+# ddk_include CC: the folder of mingw-w64's <ddk/wdm.h>, which <ddk/portcls.h> includes as <wdm.h>.
+ddk_include() {
+  local h
+  h=$(printf '#include <ddk/wdm.h>\n' | "$1" -x c -M - 2>/dev/null | tr ' \\' '\n\n' | grep -m1 '/ddk/wdm.h$' || true)
+  [ -n "$h" ] && dirname "$h"
+}
+
+# ks_headers ARCH [DEFINES...]: compiles the KS / PortCls side (layout_ks.c) to $OUT/layout-ks-ARCH*.s.
+ks_headers() {
+  local arch=$1 cc=$1-w64-mingw32-gcc suffix=""
+  shift
+  [ $# -eq 0 ] || suffix=-packed
+  local ddk
+  ddk=$(ddk_include "$cc") || { echo "no <ddk/wdm.h> for $cc"; return 1; }
+  "$cc" -std=gnu11 -O2 -Wall -Wextra -Werror -I"$ddk" "$@" -S -o "$OUT/layout-ks-$arch$suffix.s" \
+    "$SRC/layout_ks.c" >"$LOG/layout-ks-$arch$suffix.txt" 2>&1 || { cat "$LOG/layout-ks-$arch$suffix.txt"; return 1; }
+}
 
 # compare_listings LABEL HEADER_LIST RUST_LIST [quiet]: one check per number. Prints the number of
 # mismatches on fd 3 when quiet (used by the negative control), else PASS/FAIL lines.
@@ -160,13 +186,30 @@ for arch in x86_64 i686; do
     fail "$arch: the header side of the layout comparison does not compile"
     continue
   fi
+  if ks_headers "$arch"; then
+    pass "$arch: <ddk/portcls.h> (with <ks.h>, <ksmedia.h>) and <ddk/dmusicks.h> compile unmodified in a kernel-mode C unit, and match the sizes of kernel.md §1, §4"
+  else
+    fail "$arch: the KS / PortCls side of the layout comparison does not compile"
+    continue
+  fi
+  if $arch-w64-mingw32-gcc -std=gnu11 -O2 -Wall -Wextra -Werror -S -o "$OUT/layout-guids-$arch.s" \
+      "$SRC/guids_user.c" >"$LOG/layout-guids-$arch.txt" 2>&1; then
+    pass "$arch: <dmksctrl.h>, <ksproxy.h>, <devguid.h>, <dmusicc.h> compile unmodified for their GUIDs"
+  else
+    cat "$LOG/layout-guids-$arch.txt"
+    fail "$arch: the user-mode GUID side of the comparison does not compile"
+    continue
+  fi
   if cargo_build "$target"; then
     pass "$arch: mxf and the ABI exports build for $target (mxf's compile-time layout asserts hold)"
   else
     fail "$arch: cargo build of the ABI exports for $target"
     continue
   fi
-  mxfv "$OUT/layout-$arch.s" >"$OUT/layout-$arch.header.txt"
+  mxfv "$OUT/layout-$arch.s" >"$OUT/layout-$arch.dmusicks.txt"
+  mxfv "$OUT/layout-ks-$arch.s" >"$OUT/layout-$arch.ks.txt"
+  cat "$OUT/layout-$arch.dmusicks.txt" "$OUT/layout-$arch.ks.txt" >"$OUT/layout-$arch.header.txt"
+  mxfv "$OUT/layout-guids-$arch.s" >>"$OUT/layout-$arch.header.txt"
   mxfv "$RUST_ASM" >"$OUT/layout-$arch.rust.txt"
   if [ ! -s "$OUT/layout-$arch.header.txt" ] || [ ! -s "$OUT/layout-$arch.rust.txt" ]; then
     fail "$arch: no layout values found in the assembly listings"
@@ -309,21 +352,39 @@ else
   fail "negative controls: the x86_64 build they need is missing"
 fi
 
-# The compile-time comparison must notice a header laid out differently (#pragma pack(4)).
+# The compile-time comparison must notice headers laid out differently (#pragma pack(4)). Each
+# packed side is compared with the Rust values of the same names only, so every difference
+# counted is one the packing made (a name the packed side lacks would count too, and prove
+# nothing).
+# packed_control NAME ARCH PACKED_LIST UNPACKED_LIST
+packed_control() {
+  local name=$1 arch=$2 packed=$3 unpacked=$4 bad
+  names_of "$unpacked" "$OUT/layout-$arch.rust.txt" >"$OUT/layout-$arch-$name.rust.txt"
+  bad=$(compare_listings "$arch packed" "$packed" "$OUT/layout-$arch-$name.rust.txt" quiet)
+  if [ "$bad" -gt 0 ]; then
+    pass "negative control $name-$arch (#pragma pack(4) around the headers): failed as expected ($bad values differ)"
+  else
+    fail "negative control $name-$arch (#pragma pack(4) around the headers): passed, but it must fail"
+  fi
+}
 for arch in x86_64 i686; do
-  if [ -s "$OUT/layout-$arch.rust.txt" ] &&
-     $arch-w64-mingw32-g++ -std=c++17 -I"$SRC" -S -o "$OUT/layout-$arch-packed.s" \
+  if [ ! -s "$OUT/layout-$arch.rust.txt" ]; then
+    fail "negative controls packed-header-$arch, packed-ks-headers-$arch: the Rust listing they need is missing"
+    continue
+  fi
+  if $arch-w64-mingw32-g++ -std=c++17 -I"$SRC" -S -o "$OUT/layout-$arch-packed.s" \
        -DMXF_NEG_PACK4 "$SRC/layout_emit.cpp" 2>"$LOG/layout-$arch-packed.txt"; then
     mxfv "$OUT/layout-$arch-packed.s" >"$OUT/layout-$arch-packed.header.txt"
-    bad=$(compare_listings "$arch packed" "$OUT/layout-$arch-packed.header.txt" "$OUT/layout-$arch.rust.txt" quiet)
-    if [ "$bad" -gt 0 ]; then
-      pass "negative control packed-header-$arch (#pragma pack(4) around the header): failed as expected ($bad values differ)"
-    else
-      fail "negative control packed-header-$arch (#pragma pack(4) around the header): passed, but it must fail"
-    fi
+    packed_control packed-header "$arch" "$OUT/layout-$arch-packed.header.txt" "$OUT/layout-$arch.dmusicks.txt"
   else
     cat "$LOG/layout-$arch-packed.txt" 2>/dev/null || true
     fail "negative control packed-header-$arch: does not build"
+  fi
+  if ks_headers "$arch" -DMXF_NEG_PACK4; then
+    mxfv "$OUT/layout-ks-$arch-packed.s" >"$OUT/layout-$arch-packed.ks.txt"
+    packed_control packed-ks-headers "$arch" "$OUT/layout-$arch-packed.ks.txt" "$OUT/layout-$arch.ks.txt"
+  else
+    fail "negative control packed-ks-headers-$arch: does not build"
   fi
 done
 

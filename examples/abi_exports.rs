@@ -3,8 +3,10 @@
 //!
 //! It exports plain `extern "C"` functions that
 //! * report the Rust side of every compared number (layouts, constants, vtable slots) by name,
-//!   so the client can compare them with what the header gives its compiler;
-//! * report the interface identifiers;
+//!   so the client can compare them with what the header gives its compiler; this includes the
+//!   KS and PortCls descriptor types of `mxf::abi` (`tests/wine/layout_ks.c` is their header
+//!   side);
+//! * report the interface identifiers, and the KS and PortCls GUIDs;
 //! * create mxf objects and hand them out as raw interface pointers: the built-in allocator,
 //!   a small `#[com_object(IMXF)]` forwarder that follows the connection rules of the DMus
 //!   port's own MXFs (`domain.md` §1.3), the sample `#[mxf_filter]` filter
@@ -41,9 +43,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 /// Declares the compile-time numbers once: a const table for the run-time lookup, and the
 /// `# MXFV name=value` lines of the assembly listing.
 macro_rules! layout_values {
-    ($( $name:literal => $value:expr, )*) => {
-        /// The numbers known at compile time, by the names the C++ client uses.
-        const LAYOUT_VALUES: &[(&str, i64)] = &[ $( ($name, $value as i64), )* ];
+    ($table:ident: $( $name:literal => $value:expr, )*) => {
+        /// Numbers known at compile time, by the names the header side uses.
+        const $table: &[(&str, i64)] = &[ $( ($name, $value as i64), )* ];
 
         // Comments only: nothing reaches the object file.
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
@@ -66,7 +68,7 @@ const SIZE_PB_DATA: usize = field(unsafe { &EV.uData.pbData });
 // SAFETY: as above.
 const SIZE_PACKAGE: usize = field(unsafe { &EV.uData.pPackageEvt });
 
-layout_values! {
+layout_values! { LAYOUT_VALUES:
     "sizeof(DMUS_KERNEL_EVENT)" => size_of::<DMUS_KERNEL_EVENT>(),
     "alignof(DMUS_KERNEL_EVENT)" => align_of::<DMUS_KERNEL_EVENT>(),
     "offsetof(DMUS_KERNEL_EVENT, bReserved)" => offset_of!(DMUS_KERNEL_EVENT, bReserved),
@@ -101,6 +103,263 @@ layout_values! {
     "DMUS_STREAM_WAVE_SINK" => DMUS_STREAM_WAVE_SINK.0,
     "sizeof(GUID)" => size_of::<GUID>(),
     "sizeof(PMXF)" => size_of::<Option<IMXF>>(),
+}
+
+// The KS and PortCls descriptor types of `mxf::abi` (mxf/src/abi/ks.rs), compared with
+// mingw-w64's <ddk/portcls.h>, <ks.h>, <ksmedia.h> by tests/wine/layout_ks.c.
+layout_values! { KS_LAYOUT_VALUES:
+    "sizeof(KSIDENTIFIER)" => size_of::<KSIDENTIFIER>(),
+    "alignof(KSIDENTIFIER)" => align_of::<KSIDENTIFIER>(),
+    "offsetof(KSIDENTIFIER, Set)" => offset_of!(KSIDENTIFIER, Set),
+    "offsetof(KSIDENTIFIER, Id)" => offset_of!(KSIDENTIFIER, Id),
+    "offsetof(KSIDENTIFIER, Flags)" => offset_of!(KSIDENTIFIER, Flags),
+    "sizeof(KSPROPERTY)" => size_of::<KSPROPERTY>(),
+    "alignof(KSPROPERTY)" => align_of::<KSPROPERTY>(),
+    "sizeof(KSPIN_INTERFACE)" => size_of::<KSPIN_INTERFACE>(),
+    "sizeof(KSPIN_MEDIUM)" => size_of::<KSPIN_MEDIUM>(),
+    "sizeof(KSPRIORITY)" => size_of::<KSPRIORITY>(),
+    "alignof(KSPRIORITY)" => align_of::<KSPRIORITY>(),
+    "offsetof(KSPRIORITY, PriorityClass)" => offset_of!(KSPRIORITY, PriorityClass),
+    "offsetof(KSPRIORITY, PrioritySubClass)" => offset_of!(KSPRIORITY, PrioritySubClass),
+    "KSPRIORITY_LOW" => KSPRIORITY_LOW,
+    "KSPRIORITY_NORMAL" => KSPRIORITY_NORMAL,
+    "KSPRIORITY_HIGH" => KSPRIORITY_HIGH,
+    "KSPRIORITY_EXCLUSIVE" => KSPRIORITY_EXCLUSIVE,
+    "sizeof(KSPIN_CONNECT)" => size_of::<KSPIN_CONNECT>(),
+    "alignof(KSPIN_CONNECT)" => align_of::<KSPIN_CONNECT>(),
+    "offsetof(KSPIN_CONNECT, Interface)" => offset_of!(KSPIN_CONNECT, Interface),
+    "offsetof(KSPIN_CONNECT, Medium)" => offset_of!(KSPIN_CONNECT, Medium),
+    "offsetof(KSPIN_CONNECT, PinId)" => offset_of!(KSPIN_CONNECT, PinId),
+    "offsetof(KSPIN_CONNECT, PinToHandle)" => offset_of!(KSPIN_CONNECT, PinToHandle),
+    "offsetof(KSPIN_CONNECT, Priority)" => offset_of!(KSPIN_CONNECT, Priority),
+    "sizeof(KSNODEPROPERTY)" => size_of::<KSNODEPROPERTY>(),
+    "alignof(KSNODEPROPERTY)" => align_of::<KSNODEPROPERTY>(),
+    "offsetof(KSNODEPROPERTY, Property)" => offset_of!(KSNODEPROPERTY, Property),
+    "offsetof(KSNODEPROPERTY, NodeId)" => offset_of!(KSNODEPROPERTY, NodeId),
+    "offsetof(KSNODEPROPERTY, Reserved)" => offset_of!(KSNODEPROPERTY, Reserved),
+    "KSPROPERTY_TYPE_GET" => KSPROPERTY_TYPE_GET,
+    "KSPROPERTY_TYPE_SET" => KSPROPERTY_TYPE_SET,
+    "KSPROPERTY_TYPE_SETSUPPORT" => KSPROPERTY_TYPE_SETSUPPORT,
+    "KSPROPERTY_TYPE_BASICSUPPORT" => KSPROPERTY_TYPE_BASICSUPPORT,
+    "KSPROPERTY_TYPE_RELATIONS" => KSPROPERTY_TYPE_RELATIONS,
+    "KSPROPERTY_TYPE_SERIALIZESET" => KSPROPERTY_TYPE_SERIALIZESET,
+    "KSPROPERTY_TYPE_UNSERIALIZESET" => KSPROPERTY_TYPE_UNSERIALIZESET,
+    "KSPROPERTY_TYPE_SERIALIZERAW" => KSPROPERTY_TYPE_SERIALIZERAW,
+    "KSPROPERTY_TYPE_UNSERIALIZERAW" => KSPROPERTY_TYPE_UNSERIALIZERAW,
+    "KSPROPERTY_TYPE_SERIALIZESIZE" => KSPROPERTY_TYPE_SERIALIZESIZE,
+    "KSPROPERTY_TYPE_DEFAULTVALUES" => KSPROPERTY_TYPE_DEFAULTVALUES,
+    "KSPROPERTY_TYPE_TOPOLOGY" => KSPROPERTY_TYPE_TOPOLOGY,
+    "sizeof(KSDATAFORMAT)" => size_of::<KSDATAFORMAT>(),
+    "offsetof(KSDATAFORMAT, FormatSize)" => offset_of!(KSDATAFORMAT, FormatSize),
+    "offsetof(KSDATAFORMAT, Flags)" => offset_of!(KSDATAFORMAT, Flags),
+    "offsetof(KSDATAFORMAT, SampleSize)" => offset_of!(KSDATAFORMAT, SampleSize),
+    "offsetof(KSDATAFORMAT, Reserved)" => offset_of!(KSDATAFORMAT, Reserved),
+    "offsetof(KSDATAFORMAT, MajorFormat)" => offset_of!(KSDATAFORMAT, MajorFormat),
+    "offsetof(KSDATAFORMAT, SubFormat)" => offset_of!(KSDATAFORMAT, SubFormat),
+    "offsetof(KSDATAFORMAT, Specifier)" => offset_of!(KSDATAFORMAT, Specifier),
+    "sizeof(KSDATARANGE)" => size_of::<KSDATARANGE>(),
+    "alignof(KSDATARANGE)" => align_of::<KSDATARANGE>(),
+    "offsetof(KSDATARANGE, FormatSize)" => offset_of!(KSDATARANGE, FormatSize),
+    "offsetof(KSDATARANGE, Flags)" => offset_of!(KSDATARANGE, Flags),
+    "offsetof(KSDATARANGE, SampleSize)" => offset_of!(KSDATARANGE, SampleSize),
+    "offsetof(KSDATARANGE, Reserved)" => offset_of!(KSDATARANGE, Reserved),
+    "offsetof(KSDATARANGE, MajorFormat)" => offset_of!(KSDATARANGE, MajorFormat),
+    "offsetof(KSDATARANGE, SubFormat)" => offset_of!(KSDATARANGE, SubFormat),
+    "offsetof(KSDATARANGE, Specifier)" => offset_of!(KSDATARANGE, Specifier),
+    "sizeof(KSDATARANGE_MUSIC)" => size_of::<KSDATARANGE_MUSIC>(),
+    "alignof(KSDATARANGE_MUSIC)" => align_of::<KSDATARANGE_MUSIC>(),
+    "offsetof(KSDATARANGE_MUSIC, DataRange)" => offset_of!(KSDATARANGE_MUSIC, DataRange),
+    "offsetof(KSDATARANGE_MUSIC, Technology)" => offset_of!(KSDATARANGE_MUSIC, Technology),
+    "offsetof(KSDATARANGE_MUSIC, Channels)" => offset_of!(KSDATARANGE_MUSIC, Channels),
+    "offsetof(KSDATARANGE_MUSIC, Notes)" => offset_of!(KSDATARANGE_MUSIC, Notes),
+    "offsetof(KSDATARANGE_MUSIC, ChannelMask)" => offset_of!(KSDATARANGE_MUSIC, ChannelMask),
+    "sizeof(KSPIN_DATAFLOW)" => size_of::<KSPIN_DATAFLOW>(),
+    "KSPIN_DATAFLOW_IN" => KSPIN_DATAFLOW_IN.0,
+    "KSPIN_DATAFLOW_OUT" => KSPIN_DATAFLOW_OUT.0,
+    "sizeof(KSPIN_COMMUNICATION)" => size_of::<KSPIN_COMMUNICATION>(),
+    "KSPIN_COMMUNICATION_NONE" => KSPIN_COMMUNICATION_NONE.0,
+    "KSPIN_COMMUNICATION_SINK" => KSPIN_COMMUNICATION_SINK.0,
+    "KSPIN_COMMUNICATION_SOURCE" => KSPIN_COMMUNICATION_SOURCE.0,
+    "KSPIN_COMMUNICATION_BOTH" => KSPIN_COMMUNICATION_BOTH.0,
+    "KSPIN_COMMUNICATION_BRIDGE" => KSPIN_COMMUNICATION_BRIDGE.0,
+    "sizeof(KSPIN_DESCRIPTOR)" => size_of::<KSPIN_DESCRIPTOR>(),
+    "alignof(KSPIN_DESCRIPTOR)" => align_of::<KSPIN_DESCRIPTOR>(),
+    "offsetof(KSPIN_DESCRIPTOR, InterfacesCount)" => offset_of!(KSPIN_DESCRIPTOR, InterfacesCount),
+    "offsetof(KSPIN_DESCRIPTOR, Interfaces)" => offset_of!(KSPIN_DESCRIPTOR, Interfaces),
+    "offsetof(KSPIN_DESCRIPTOR, MediumsCount)" => offset_of!(KSPIN_DESCRIPTOR, MediumsCount),
+    "offsetof(KSPIN_DESCRIPTOR, Mediums)" => offset_of!(KSPIN_DESCRIPTOR, Mediums),
+    "offsetof(KSPIN_DESCRIPTOR, DataRangesCount)" => offset_of!(KSPIN_DESCRIPTOR, DataRangesCount),
+    "offsetof(KSPIN_DESCRIPTOR, DataRanges)" => offset_of!(KSPIN_DESCRIPTOR, DataRanges),
+    "offsetof(KSPIN_DESCRIPTOR, DataFlow)" => offset_of!(KSPIN_DESCRIPTOR, DataFlow),
+    "offsetof(KSPIN_DESCRIPTOR, Communication)" => offset_of!(KSPIN_DESCRIPTOR, Communication),
+    "offsetof(KSPIN_DESCRIPTOR, Category)" => offset_of!(KSPIN_DESCRIPTOR, Category),
+    "offsetof(KSPIN_DESCRIPTOR, Name)" => offset_of!(KSPIN_DESCRIPTOR, Name),
+    "offsetof(KSPIN_DESCRIPTOR, Reserved)" => offset_of!(KSPIN_DESCRIPTOR, Anonymous.Reserved),
+    "offsetof(KSPIN_DESCRIPTOR, ConstrainedDataRangesCount)" =>
+        offset_of!(KSPIN_DESCRIPTOR, Anonymous.Anonymous.ConstrainedDataRangesCount),
+    "offsetof(KSPIN_DESCRIPTOR, ConstrainedDataRanges)" =>
+        offset_of!(KSPIN_DESCRIPTOR, Anonymous.Anonymous.ConstrainedDataRanges),
+    "sizeof(PCPROPERTY_ITEM)" => size_of::<PCPROPERTY_ITEM>(),
+    "alignof(PCPROPERTY_ITEM)" => align_of::<PCPROPERTY_ITEM>(),
+    "offsetof(PCPROPERTY_ITEM, Set)" => offset_of!(PCPROPERTY_ITEM, Set),
+    "offsetof(PCPROPERTY_ITEM, Id)" => offset_of!(PCPROPERTY_ITEM, Id),
+    "offsetof(PCPROPERTY_ITEM, Flags)" => offset_of!(PCPROPERTY_ITEM, Flags),
+    "offsetof(PCPROPERTY_ITEM, Handler)" => offset_of!(PCPROPERTY_ITEM, Handler),
+    "sizeof(PCMETHOD_ITEM)" => size_of::<PCMETHOD_ITEM>(),
+    "alignof(PCMETHOD_ITEM)" => align_of::<PCMETHOD_ITEM>(),
+    "offsetof(PCMETHOD_ITEM, Set)" => offset_of!(PCMETHOD_ITEM, Set),
+    "offsetof(PCMETHOD_ITEM, Id)" => offset_of!(PCMETHOD_ITEM, Id),
+    "offsetof(PCMETHOD_ITEM, Flags)" => offset_of!(PCMETHOD_ITEM, Flags),
+    "offsetof(PCMETHOD_ITEM, Handler)" => offset_of!(PCMETHOD_ITEM, Handler),
+    "sizeof(PCEVENT_ITEM)" => size_of::<PCEVENT_ITEM>(),
+    "alignof(PCEVENT_ITEM)" => align_of::<PCEVENT_ITEM>(),
+    "offsetof(PCEVENT_ITEM, Set)" => offset_of!(PCEVENT_ITEM, Set),
+    "offsetof(PCEVENT_ITEM, Id)" => offset_of!(PCEVENT_ITEM, Id),
+    "offsetof(PCEVENT_ITEM, Flags)" => offset_of!(PCEVENT_ITEM, Flags),
+    "offsetof(PCEVENT_ITEM, Handler)" => offset_of!(PCEVENT_ITEM, Handler),
+    "sizeof(PCPFNPROPERTY_HANDLER)" => size_of::<PCPFNPROPERTY_HANDLER>(),
+    "PCPROPERTY_ITEM_FLAG_GET" => PCPROPERTY_ITEM_FLAG_GET,
+    "PCPROPERTY_ITEM_FLAG_SET" => PCPROPERTY_ITEM_FLAG_SET,
+    "PCPROPERTY_ITEM_FLAG_BASICSUPPORT" => PCPROPERTY_ITEM_FLAG_BASICSUPPORT,
+    "PCPROPERTY_ITEM_FLAG_SERIALIZERAW" => PCPROPERTY_ITEM_FLAG_SERIALIZERAW,
+    "PCPROPERTY_ITEM_FLAG_UNSERIALIZERAW" => PCPROPERTY_ITEM_FLAG_UNSERIALIZERAW,
+    "PCPROPERTY_ITEM_FLAG_SERIALIZESIZE" => PCPROPERTY_ITEM_FLAG_SERIALIZESIZE,
+    "PCPROPERTY_ITEM_FLAG_SERIALIZE" => PCPROPERTY_ITEM_FLAG_SERIALIZE,
+    "PCPROPERTY_ITEM_FLAG_DEFAULTVALUES" => PCPROPERTY_ITEM_FLAG_DEFAULTVALUES,
+    "sizeof(PCPROPERTY_REQUEST)" => size_of::<PCPROPERTY_REQUEST>(),
+    "alignof(PCPROPERTY_REQUEST)" => align_of::<PCPROPERTY_REQUEST>(),
+    "offsetof(PCPROPERTY_REQUEST, MajorTarget)" => offset_of!(PCPROPERTY_REQUEST, MajorTarget),
+    "offsetof(PCPROPERTY_REQUEST, MinorTarget)" => offset_of!(PCPROPERTY_REQUEST, MinorTarget),
+    "offsetof(PCPROPERTY_REQUEST, Node)" => offset_of!(PCPROPERTY_REQUEST, Node),
+    "offsetof(PCPROPERTY_REQUEST, PropertyItem)" => offset_of!(PCPROPERTY_REQUEST, PropertyItem),
+    "offsetof(PCPROPERTY_REQUEST, Verb)" => offset_of!(PCPROPERTY_REQUEST, Verb),
+    "offsetof(PCPROPERTY_REQUEST, InstanceSize)" => offset_of!(PCPROPERTY_REQUEST, InstanceSize),
+    "offsetof(PCPROPERTY_REQUEST, Instance)" => offset_of!(PCPROPERTY_REQUEST, Instance),
+    "offsetof(PCPROPERTY_REQUEST, ValueSize)" => offset_of!(PCPROPERTY_REQUEST, ValueSize),
+    "offsetof(PCPROPERTY_REQUEST, Value)" => offset_of!(PCPROPERTY_REQUEST, Value),
+    "offsetof(PCPROPERTY_REQUEST, Irp)" => offset_of!(PCPROPERTY_REQUEST, Irp),
+    "sizeof(PCMETHOD_REQUEST)" => size_of::<PCMETHOD_REQUEST>(),
+    "alignof(PCMETHOD_REQUEST)" => align_of::<PCMETHOD_REQUEST>(),
+    "offsetof(PCMETHOD_REQUEST, MajorTarget)" => offset_of!(PCMETHOD_REQUEST, MajorTarget),
+    "offsetof(PCMETHOD_REQUEST, MinorTarget)" => offset_of!(PCMETHOD_REQUEST, MinorTarget),
+    "offsetof(PCMETHOD_REQUEST, Node)" => offset_of!(PCMETHOD_REQUEST, Node),
+    "offsetof(PCMETHOD_REQUEST, MethodItem)" => offset_of!(PCMETHOD_REQUEST, MethodItem),
+    "offsetof(PCMETHOD_REQUEST, Verb)" => offset_of!(PCMETHOD_REQUEST, Verb),
+    "sizeof(PCEVENT_REQUEST)" => size_of::<PCEVENT_REQUEST>(),
+    "alignof(PCEVENT_REQUEST)" => align_of::<PCEVENT_REQUEST>(),
+    "offsetof(PCEVENT_REQUEST, MajorTarget)" => offset_of!(PCEVENT_REQUEST, MajorTarget),
+    "offsetof(PCEVENT_REQUEST, MinorTarget)" => offset_of!(PCEVENT_REQUEST, MinorTarget),
+    "offsetof(PCEVENT_REQUEST, Node)" => offset_of!(PCEVENT_REQUEST, Node),
+    "offsetof(PCEVENT_REQUEST, EventItem)" => offset_of!(PCEVENT_REQUEST, EventItem),
+    "offsetof(PCEVENT_REQUEST, EventEntry)" => offset_of!(PCEVENT_REQUEST, EventEntry),
+    "offsetof(PCEVENT_REQUEST, Verb)" => offset_of!(PCEVENT_REQUEST, Verb),
+    "offsetof(PCEVENT_REQUEST, Irp)" => offset_of!(PCEVENT_REQUEST, Irp),
+    "sizeof(PCAUTOMATION_TABLE)" => size_of::<PCAUTOMATION_TABLE>(),
+    "alignof(PCAUTOMATION_TABLE)" => align_of::<PCAUTOMATION_TABLE>(),
+    "offsetof(PCAUTOMATION_TABLE, PropertyItemSize)" => offset_of!(PCAUTOMATION_TABLE, PropertyItemSize),
+    "offsetof(PCAUTOMATION_TABLE, PropertyCount)" => offset_of!(PCAUTOMATION_TABLE, PropertyCount),
+    "offsetof(PCAUTOMATION_TABLE, Properties)" => offset_of!(PCAUTOMATION_TABLE, Properties),
+    "offsetof(PCAUTOMATION_TABLE, MethodItemSize)" => offset_of!(PCAUTOMATION_TABLE, MethodItemSize),
+    "offsetof(PCAUTOMATION_TABLE, MethodCount)" => offset_of!(PCAUTOMATION_TABLE, MethodCount),
+    "offsetof(PCAUTOMATION_TABLE, Methods)" => offset_of!(PCAUTOMATION_TABLE, Methods),
+    "offsetof(PCAUTOMATION_TABLE, EventItemSize)" => offset_of!(PCAUTOMATION_TABLE, EventItemSize),
+    "offsetof(PCAUTOMATION_TABLE, EventCount)" => offset_of!(PCAUTOMATION_TABLE, EventCount),
+    "offsetof(PCAUTOMATION_TABLE, Events)" => offset_of!(PCAUTOMATION_TABLE, Events),
+    "offsetof(PCAUTOMATION_TABLE, Reserved)" => offset_of!(PCAUTOMATION_TABLE, Reserved),
+    "sizeof(PCPIN_DESCRIPTOR)" => size_of::<PCPIN_DESCRIPTOR>(),
+    "alignof(PCPIN_DESCRIPTOR)" => align_of::<PCPIN_DESCRIPTOR>(),
+    "offsetof(PCPIN_DESCRIPTOR, MaxGlobalInstanceCount)" => offset_of!(PCPIN_DESCRIPTOR, MaxGlobalInstanceCount),
+    "offsetof(PCPIN_DESCRIPTOR, MaxFilterInstanceCount)" => offset_of!(PCPIN_DESCRIPTOR, MaxFilterInstanceCount),
+    "offsetof(PCPIN_DESCRIPTOR, MinFilterInstanceCount)" => offset_of!(PCPIN_DESCRIPTOR, MinFilterInstanceCount),
+    "offsetof(PCPIN_DESCRIPTOR, AutomationTable)" => offset_of!(PCPIN_DESCRIPTOR, AutomationTable),
+    "offsetof(PCPIN_DESCRIPTOR, KsPinDescriptor)" => offset_of!(PCPIN_DESCRIPTOR, KsPinDescriptor),
+    "sizeof(PCNODE_DESCRIPTOR)" => size_of::<PCNODE_DESCRIPTOR>(),
+    "alignof(PCNODE_DESCRIPTOR)" => align_of::<PCNODE_DESCRIPTOR>(),
+    "offsetof(PCNODE_DESCRIPTOR, Flags)" => offset_of!(PCNODE_DESCRIPTOR, Flags),
+    "offsetof(PCNODE_DESCRIPTOR, AutomationTable)" => offset_of!(PCNODE_DESCRIPTOR, AutomationTable),
+    "offsetof(PCNODE_DESCRIPTOR, Type)" => offset_of!(PCNODE_DESCRIPTOR, Type),
+    "offsetof(PCNODE_DESCRIPTOR, Name)" => offset_of!(PCNODE_DESCRIPTOR, Name),
+    "sizeof(PCCONNECTION_DESCRIPTOR)" => size_of::<PCCONNECTION_DESCRIPTOR>(),
+    "alignof(PCCONNECTION_DESCRIPTOR)" => align_of::<PCCONNECTION_DESCRIPTOR>(),
+    "offsetof(PCCONNECTION_DESCRIPTOR, FromNode)" => offset_of!(PCCONNECTION_DESCRIPTOR, FromNode),
+    "offsetof(PCCONNECTION_DESCRIPTOR, FromNodePin)" => offset_of!(PCCONNECTION_DESCRIPTOR, FromNodePin),
+    "offsetof(PCCONNECTION_DESCRIPTOR, ToNode)" => offset_of!(PCCONNECTION_DESCRIPTOR, ToNode),
+    "offsetof(PCCONNECTION_DESCRIPTOR, ToNodePin)" => offset_of!(PCCONNECTION_DESCRIPTOR, ToNodePin),
+    "PCFILTER_NODE" => PCFILTER_NODE,
+    "sizeof(PCFILTER_DESCRIPTOR)" => size_of::<PCFILTER_DESCRIPTOR>(),
+    "alignof(PCFILTER_DESCRIPTOR)" => align_of::<PCFILTER_DESCRIPTOR>(),
+    "offsetof(PCFILTER_DESCRIPTOR, Version)" => offset_of!(PCFILTER_DESCRIPTOR, Version),
+    "offsetof(PCFILTER_DESCRIPTOR, AutomationTable)" => offset_of!(PCFILTER_DESCRIPTOR, AutomationTable),
+    "offsetof(PCFILTER_DESCRIPTOR, PinSize)" => offset_of!(PCFILTER_DESCRIPTOR, PinSize),
+    "offsetof(PCFILTER_DESCRIPTOR, PinCount)" => offset_of!(PCFILTER_DESCRIPTOR, PinCount),
+    "offsetof(PCFILTER_DESCRIPTOR, Pins)" => offset_of!(PCFILTER_DESCRIPTOR, Pins),
+    "offsetof(PCFILTER_DESCRIPTOR, NodeSize)" => offset_of!(PCFILTER_DESCRIPTOR, NodeSize),
+    "offsetof(PCFILTER_DESCRIPTOR, NodeCount)" => offset_of!(PCFILTER_DESCRIPTOR, NodeCount),
+    "offsetof(PCFILTER_DESCRIPTOR, Nodes)" => offset_of!(PCFILTER_DESCRIPTOR, Nodes),
+    "offsetof(PCFILTER_DESCRIPTOR, ConnectionCount)" => offset_of!(PCFILTER_DESCRIPTOR, ConnectionCount),
+    "offsetof(PCFILTER_DESCRIPTOR, Connections)" => offset_of!(PCFILTER_DESCRIPTOR, Connections),
+    "offsetof(PCFILTER_DESCRIPTOR, CategoryCount)" => offset_of!(PCFILTER_DESCRIPTOR, CategoryCount),
+    "offsetof(PCFILTER_DESCRIPTOR, Categories)" => offset_of!(PCFILTER_DESCRIPTOR, Categories),
+}
+
+/// The 16 bytes of a GUID as they lie in memory, read as one little-endian integer.
+const fn guid_memory(g: GUID) -> u128 {
+    // SAFETY: `GUID` is `#[repr(C)]` {u32, u16, u16, [u8; 8]}: 16 bytes without padding, so all
+    // 16 bytes are initialised, and every bit pattern is a valid `[u8; 16]`.
+    u128::from_le_bytes(unsafe { core::mem::transmute::<GUID, [u8; 16]>(g) })
+}
+
+/// Bytes 0..7 (`half` 0) or 8..15 (`half` 1) of a GUID in memory, as a little-endian integer:
+/// the two numbers the header side computes from the header's definition.
+const fn guid_half(g: GUID, half: u32) -> i64 {
+    (guid_memory(g) >> (64 * half)) as u64 as i64
+}
+
+/// Declares the compared GUIDs once: a const table for the run-time lookup, and the
+/// `# MXFV guid(NAME).lo=…` / `.hi=…` lines of the assembly listing.
+macro_rules! guid_values {
+    ($table:ident: $( $name:ident => $value:expr, )*) => {
+        /// GUIDs compared with mingw-w64's headers byte by byte, by their header names.
+        const $table: &[(&str, GUID)] = &[ $( (stringify!($name), $value), )* ];
+
+        // Comments only: nothing reaches the object file.
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        core::arch::global_asm!(
+            $(
+                concat!("# MXFV guid(", stringify!($name), ").lo={}"),
+                concat!("# MXFV guid(", stringify!($name), ").hi={}"),
+            )*
+            $( const guid_half($value, 0), const guid_half($value, 1), )*
+        );
+    };
+}
+
+// tests/wine/layout_ks.c (kernel headers) and tests/wine/guids_user.c (user-mode headers).
+// KSPROPSETID_Synth is GUID_DMUS_PROP_Volume on the header side (dmusicc.h).
+guid_values! { KS_GUIDS:
+    KSDATAFORMAT_TYPE_MUSIC => KSDATAFORMAT_TYPE_MUSIC,
+    KSDATAFORMAT_SUBTYPE_MIDI => KSDATAFORMAT_SUBTYPE_MIDI,
+    KSDATAFORMAT_SUBTYPE_MIDI_BUS => KSDATAFORMAT_SUBTYPE_MIDI_BUS,
+    KSDATAFORMAT_SUBTYPE_DIRECTMUSIC => KSDATAFORMAT_SUBTYPE_DIRECTMUSIC,
+    KSDATAFORMAT_SPECIFIER_NONE => KSDATAFORMAT_SPECIFIER_NONE,
+    KSMUSIC_TECHNOLOGY_PORT => KSMUSIC_TECHNOLOGY_PORT,
+    KSCATEGORY_AUDIO => KSCATEGORY_AUDIO,
+    KSCATEGORY_RENDER => KSCATEGORY_RENDER,
+    KSCATEGORY_CAPTURE => KSCATEGORY_CAPTURE,
+    KSNODETYPE_SYNTHESIZER => KSNODETYPE_SYNTHESIZER,
+    KSAUDFNAME_MIDI => KSAUDFNAME_MIDI,
+    KSNAME_Pin => KSNAME_Pin,
+    IID_IPort => IPort::IID,
+    IID_IMiniport => IMiniport::IID,
+    IID_IResourceList => IID_IResourceList,
+    IID_IPinCount => IID_IPinCount,
+    IID_IPowerNotify => IID_IPowerNotify,
+    CLSID_PortDMus => CLSID_PortDMus,
+    CLSID_MiniportDriverDMusUART => CLSID_MiniportDriverDMusUART,
+    CLSID_MiniportDriverDMusUARTCapture => CLSID_MiniportDriverDMusUARTCapture,
+    CLSID_Proxy => CLSID_Proxy,
+    GUID_DEVCLASS_MEDIA => GUID_DEVCLASS_MEDIA,
+    KSPROPSETID_Synth => KSPROPSETID_Synth,
 }
 
 /// Slot index of a vtable member (`offset / sizeof(void*)`).
@@ -219,8 +478,14 @@ const GUIDS: &[(&str, GUID)] = &[
 
 /// Whether an interface declares an IID, by name (the header gives none for these two).
 const HAS_IID: &[(&str, bool)] = &[
-    ("IMasterClock", <IMasterClock as Interface>::HAS_IID),
-    ("IPositionNotify", <IPositionNotify as Interface>::HAS_IID),
+    (
+        "IMasterClock",
+        <IMasterClock as Interface>::LINEAGE.iid.is_some(),
+    ),
+    (
+        "IPositionNotify",
+        <IPositionNotify as Interface>::LINEAGE.iid.is_some(),
+    ),
 ];
 
 /// The NUL-terminated C string at `name` as bytes, without the NUL; `None` for NULL.
@@ -254,7 +519,10 @@ pub unsafe extern "C" fn mxf_abi_value(name: *const c_char, out: *mut i64) -> i3
     let Some(name) = (unsafe { c_name(name) }) else {
         return -1;
     };
-    let Some(v) = find(LAYOUT_VALUES, name).or_else(|| find(RUNTIME_VALUES, name)) else {
+    let Some(v) = find(LAYOUT_VALUES, name)
+        .or_else(|| find(KS_LAYOUT_VALUES, name))
+        .or_else(|| find(RUNTIME_VALUES, name))
+    else {
         return -1;
     };
     if out.is_null() {
@@ -275,7 +543,7 @@ pub unsafe extern "C" fn mxf_abi_guid(name: *const c_char, out: *mut GUID) -> i3
     let Some(name) = (unsafe { c_name(name) }) else {
         return -1;
     };
-    let Some(g) = find(GUIDS, name) else {
+    let Some(g) = find(GUIDS, name).or_else(|| find(KS_GUIDS, name)) else {
         return -1;
     };
     if out.is_null() {

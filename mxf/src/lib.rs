@@ -11,6 +11,7 @@
 //!
 //! ```
 //! use mxf::allocator::{AllocatorConfig, AllocatorHandle};
+//! use mxf::message::u7;
 //! use mxf::platform::atomic::{AtomicU8, Ordering};
 //! use mxf::prelude::*;
 //!
@@ -22,13 +23,13 @@
 //!
 //! impl Filter for Transpose {
 //!     fn process<'a>(&self, mut event: Event<'a>, out: &mut Output<'a>) {
-//!         if let [status, key, _] = event.data_mut() {
-//!             if *status & 0xE0 == 0x80 {
-//!                 // Note on (9n) or note off (8n).
-//!                 *key = key.saturating_add(self.semitones).min(127);
+//!         if let Some(mut message) = event.channel_message_mut() {
+//!             // Note on, note off and key pressure have a key; other messages have none.
+//!             if let Some(key) = message.get().key() {
+//!                 message.set_key(u7::new(key.as_int().saturating_add(self.semitones).min(127)));
 //!             }
 //!         }
-//!         out.push(event);
+//!         out.push(event); // anything else passes untouched
 //!     }
 //! }
 //!
@@ -74,6 +75,7 @@
 //! | the DMus interface set (IUnknown … ISynthSinkDMus) | [`interfaces`] |
 //! | the built-in `IAllocatorMXF`: events, long-event buffers, statistics | [`allocator`] |
 //! | the safe event layer: owned [`Event`](event::Event)s and [`Chain`](event::Chain)s, queues | [`event`] |
+//! | channel messages read and edited in place: note, velocity, channel, controller, program, bend | [`message`] |
 //! | writing filters: [`Filter`](filter::Filter), [`Output`](filter::Output), `#[mxf_filter]` | [`filter`] |
 //! | an MXF's output connections and their rules | [`connection`] |
 //! | the port's own MXFs: sequencer, unpackers, capture sink, packer, service group | [`components`] |

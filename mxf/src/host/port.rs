@@ -22,6 +22,7 @@
 //! # use core::ffi::c_void;
 //! use mxf::components::unpacker::DmusBufferWriter;
 //! use mxf::host::{ClockMode, FilterPlacement, Port, StreamFormat};
+//! use mxf::message::u7;
 //! use mxf::platform::atomic::{AtomicU32, Ordering};
 //! use mxf::prelude::*;
 //! use std::sync::Arc;
@@ -113,9 +114,9 @@
 //!
 //! impl Filter for Octave {
 //!     fn process<'a>(&self, mut event: Event<'a>, out: &mut Output<'a>) {
-//!         if let [status, key, _] = event.data_mut() {
-//!             if *status & 0xE0 == 0x80 {
-//!                 *key = key.saturating_add(12).min(127);
+//!         if let Some(mut message) = event.channel_message_mut() {
+//!             if let Some(key) = message.get().key() {
+//!                 message.set_key(u7::new(key.as_int().saturating_add(12).min(127)));
 //!             }
 //!         }
 //!         out.push(event);

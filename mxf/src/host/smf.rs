@@ -22,7 +22,7 @@
 //! // … and a file back to messages with presentation times, ready for a render pin.
 //! let song = read_smf(&file)?;
 //! assert!(song.warnings.is_empty());
-//! let back: Vec<_> = song.messages.iter().map(|m| (m.time, m.bytes.clone())).collect();
+//! let back: Vec<_> = song.messages.iter().map(|m| (m.time, m.bytes.to_vec())).collect();
 //! assert_eq!(back, played);
 //! # Ok::<(), SmfError>(())
 //! ```

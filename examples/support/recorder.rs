@@ -1,3 +1,0 @@
-//! The recording sink of the examples and tests: [`mxf::testing`]'s [`Recorder`].
-
-pub use mxf::testing::{Record, RecordLog, Recorder};

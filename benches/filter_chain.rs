@@ -27,8 +27,8 @@ use mxf::com::Interface;
 use mxf::event::{Chain, Event};
 use mxf::filter::{FilterHandle, IntoFilter};
 use mxf::interfaces::IAllocatorMXF;
+use mxf::testing::{connect_output, raw};
 use mxf_suite::filters::{ChannelMap, Transpose, Velocity, VelocityCurve};
-use mxf_suite::raw;
 
 fn main() {
     divan::main();
@@ -72,8 +72,8 @@ fn com(alloc: &IAllocatorMXF) -> Com {
     let t = transpose().into_filter(alloc).unwrap();
     let v = velocity().into_filter(alloc).unwrap();
     let c = channel_map().into_filter(alloc).unwrap();
-    assert_eq!(raw::connect(&t, &v), STATUS_SUCCESS);
-    assert_eq!(raw::connect(&v, &c), STATUS_SUCCESS);
+    assert_eq!(connect_output(&t, &v), STATUS_SUCCESS);
+    assert_eq!(connect_output(&v, &c), STATUS_SUCCESS);
     Com {
         head: t,
         _rest: (v, c),

@@ -85,8 +85,7 @@ impl IPortDMus_Impl for ExamplePort {
                 .clone(),
         };
         if let Some(g) = target {
-            // SAFETY: a live group we hold a reference to. (A kernel port queues a DPC here.)
-            unsafe { g.RequestService() };
+            g.RequestService();
         }
     }
 
@@ -222,10 +221,7 @@ fn outstanding(what: &str, alloc: &AllocatorHandle) {
 }
 
 fn set_states(stream: &IMXF, states: &[KSSTATE]) -> Vec<NTSTATUS> {
-    let set = |state| {
-        // SAFETY: live stream.
-        unsafe { stream.SetState(state) }
-    };
+    let set = |state| stream.SetState(state);
     states.iter().map(|&s| set(s)).collect()
 }
 
@@ -296,15 +292,13 @@ fn main() -> Result<()> {
 
     // The port wires the capture graph: stream -> capture sink, pin in the stream's group.
     let (sink, log) = Recorder::create(&capture_alloc)?;
-    // SAFETY: live stream and sink.
-    let connected = unsafe { capture.ConnectOutput(Some(sink.to_ref())) };
+    let connected = capture.ConnectOutput(Some(sink.to_ref()));
     let pin: IServiceSink = CapturePin {
         stream: capture.clone(),
     }
     .into_com()?;
     let stream_group = c.group.ok_or(STATUS_UNSUCCESSFUL)?;
-    // SAFETY: live group and pin.
-    let added = unsafe { stream_group.AddMember(Some(pin.to_ref())) };
+    let added = stream_group.AddMember(Some(pin.to_ref()));
     println!(
         "   capture ConnectOutput(capture sink) -> {connected:?}; pin added to the group -> {added:?}"
     );
@@ -390,11 +384,8 @@ fn main() -> Result<()> {
         "                                  capture {:?}",
         set_states(&capture, &down)
     );
-    // SAFETY: live group, pin and stream (the port's pin-close order).
-    unsafe {
-        stream_group.RemoveMember(Some(pin.to_ref()));
-        capture.DisconnectOutput(Some(sink.to_ref()));
-    }
+    stream_group.RemoveMember(Some(pin.to_ref()));
+    capture.DisconnectOutput(Some(sink.to_ref()));
     drop((
         pin,
         stream_group,

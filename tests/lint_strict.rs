@@ -82,8 +82,7 @@ fn expansions_work_under_strict_lints() {
     }
     .into_com()
     .expect("created");
-    // SAFETY: plain values; no pointer arguments.
-    let status = unsafe { vol.SetVolume(90) };
+    let status = vol.SetVolume(90);
     assert_eq!(status, STATUS_SUCCESS);
     let mut v = 0;
     // SAFETY: `v` is a valid out-pointer.
@@ -91,8 +90,7 @@ fn expansions_work_under_strict_lints() {
     assert_eq!(status, STATUS_SUCCESS);
     assert_eq!(v, 90);
     // Deref to the base interface and through the raw vtable.
-    // SAFETY: no pointer arguments.
-    let status = unsafe { vol.SetState(KSSTATE_RUN) };
+    let status = vol.SetState(KSSTATE_RUN);
     assert_eq!(status, STATUS_SUCCESS);
     let raw: *mut c_void = vol.as_raw();
     // SAFETY: `raw` is live while `vol` holds its reference; its first word is the vtable pointer.

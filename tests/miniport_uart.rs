@@ -86,8 +86,7 @@ impl IPortDMus_Impl for TestPort {
             None => lock(&self.log.registered).clone(),
         };
         if let Some(g) = target {
-            // SAFETY: a live group we hold a reference to.
-            unsafe { g.RequestService() };
+            g.RequestService();
         }
     }
     fn RegisterServiceGroup(&self, group: Option<ComRef<'_, IServiceGroup>>) {
@@ -331,8 +330,7 @@ fn bare_miniport() -> (Arc<VirtualMpu401>, IMiniportDMus) {
 }
 
 fn set_state(s: &IMXF, state: KSSTATE) -> NTSTATUS {
-    // SAFETY: live stream.
-    unsafe { s.SetState(state) }
+    s.SetState(state)
 }
 
 /// STOP → ACQUIRE → PAUSE → RUN, one step at a time, as KS delivers states.
@@ -343,13 +341,11 @@ fn walk_up(s: &IMXF) {
 }
 
 fn connect(s: &IMXF, sink: Option<&IMXF>) -> NTSTATUS {
-    // SAFETY: live interfaces.
-    unsafe { s.ConnectOutput(sink.map(|k| k.to_ref())) }
+    s.ConnectOutput(sink.map(|k| k.to_ref()))
 }
 
 fn disconnect(s: &IMXF, sink: Option<&IMXF>) -> NTSTATUS {
-    // SAFETY: live interfaces.
-    unsafe { s.DisconnectOutput(sink.map(|k| k.to_ref())) }
+    s.DisconnectOutput(sink.map(|k| k.to_ref()))
 }
 
 fn put(s: &IMXF, alloc: &IAllocatorMXF, events: &[Ev<'_>]) -> NTSTATUS {
@@ -1034,8 +1030,7 @@ fn capture_is_serviced_through_notify_and_the_group() {
     .into_com()
     .expect("pin");
     // The port adds the pin to the stream's group (here: the miniport's).
-    // SAFETY: live group and sink.
-    let status = unsafe { rig.group.AddMember(Some(pin.to_ref())) };
+    let status = rig.group.AddMember(Some(pin.to_ref()));
     assert_eq!(status, STATUS_SUCCESS);
 
     rig.mpu.receive(&[0x90, 0x3C, 0x64], 77);
@@ -1044,11 +1039,9 @@ fn capture_is_serviced_through_notify_and_the_group() {
     assert!(log.records().iter().all(|r| r.time == 77));
 
     // Service() on the miniport is harmless while a capture stream exists.
-    // SAFETY: live miniport.
-    unsafe { rig.miniport.Service() };
+    rig.miniport.Service();
 
-    // SAFETY: live group and sink.
-    unsafe { rig.group.RemoveMember(Some(pin.to_ref())) };
+    rig.group.RemoveMember(Some(pin.to_ref()));
     drop((pin, capture, sink));
     rig.finish();
 }
@@ -1301,8 +1294,7 @@ fn without_a_capture_stream_input_is_read_and_dropped() {
     let rig = Rig::new();
     rig.mpu.receive(&[0x90, 1, 1], 1);
     assert_eq!(rig.mpu.lost_input(), 0, "the ISR reads the data port");
-    // SAFETY: live miniport.
-    unsafe { rig.miniport.Service() };
+    rig.miniport.Service();
     let (capture, sink, log) = rig.running_capture();
     assert_eq!(put_null(&capture), STATUS_SUCCESS);
     assert_eq!(log.calls(), 0, "nothing from before the stream existed");

@@ -151,8 +151,7 @@ impl GroupCtl {
             core::ptr::with_exposed_provenance_mut::<c_void>(self.addr.load(Ordering::SeqCst));
         // SAFETY: the group is alive (caller) and `raw` is its IServiceGroup pointer, borrowed.
         let g = unsafe { ComRef::<IServiceGroup>::from_raw(raw) }.expect("group address");
-        // SAFETY: live port and group.
-        unsafe { port.interface().Notify(Some(g)) };
+        port.interface().Notify(Some(g));
     }
     /// `RequestService` on the group directly, as a miniport's DPC would.
     fn request_service(&self) {
@@ -160,8 +159,7 @@ impl GroupCtl {
             core::ptr::with_exposed_provenance_mut::<c_void>(self.addr.load(Ordering::SeqCst));
         // SAFETY: as in `notify_through`.
         let g = unsafe { ComRef::<IServiceGroup>::from_raw(raw) }.expect("group address");
-        // SAFETY: a live group.
-        unsafe { g.RequestService() };
+        g.RequestService();
     }
 }
 
@@ -244,8 +242,7 @@ impl IServiceSink_Impl for ProbeGroup {
         self.log.line(format!("{} RequestService", self.ctl.name));
         let members = lock(&self.members).clone();
         for m in &members {
-            // SAFETY: a live member we hold a reference to.
-            unsafe { m.RequestService() };
+            m.RequestService();
         }
     }
 }
@@ -596,8 +593,7 @@ impl IMiniportDMus_Impl for ProbeMiniport {
         if cfg.init_group {
             let g = new_group(&self.log, "miniport group".into());
             if let (true, Some(p)) = (cfg.register_early, port) {
-                // SAFETY: live port and group.
-                unsafe { p.RegisterServiceGroup(Some(g.to_ref())) };
+                p.RegisterServiceGroup(Some(g.to_ref()));
             }
             if cfg.init_status.is_success() {
                 write_out(service_group, Some(g.clone()));

@@ -3,8 +3,6 @@
 pub mod demo;
 pub mod filters;
 pub mod player;
-pub mod raw;
-pub mod recorder;
 pub mod showcase;
 pub mod stages;
 pub mod uart;

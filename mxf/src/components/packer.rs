@@ -17,7 +17,8 @@
 //!     recorded (legacy MIDI has one).
 //!   - An event that does not fit is split: as much as fits goes into this IRP, the rest into the
 //!     next `fill`. An event goes back to the allocator once it is fully copied. Filling stops
-//!     when the space left is smaller than the smallest record (24 bytes DirectMusic, 9 KS).
+//!     when the space left is smaller than the smallest record (24 bytes DirectMusic, 9 KS);
+//!     a whole buffer smaller than that gets nothing ([`PackerFormat::holds_a_record`]).
 //!   - [`PackerFill::discontinuity`] is set if any event copied (even in part) carried the
 //!     capture sink's discontinuity mark ([`DMUS_KEF_CAPTURE_DISCONTINUITY`]); the pin then sets
 //!     `KSSTREAM_HEADER_OPTIONSF_DATADISCONTINUITY` on the IRP.
@@ -33,7 +34,10 @@
 //!
 //! The IRP side stays with the pin: it reads the base time from the IRP header (and treats a zero
 //! numerator or denominator as unusable), sets `DataUsed` from [`PackerFill::bytes`], sets or
-//! clears the data-discontinuity option, and completes the IRP.
+//! clears the data-discontinuity option, and completes the IRP. An IRP too small for one record
+//! is completed at once with `DataUsed` 0 when data waits for it: the port's rule of §4.3 (a
+//! packet whose space left is smaller than the smallest record is terminated and the next IRP
+//! used) applied at its first byte; kept waiting, it would hold every later IRP behind it.
 //!
 //! # Where this differs from the port's packer
 //! * Events without data bytes produce no record.
@@ -110,6 +114,23 @@ impl PackerFormat {
             Self::DirectMusic => DMUS_EVENT_SIZE(1),
             Self::Ks => KS_HEADER + 1,
         }
+    }
+
+    /// Bytes of a buffer of `len` bytes that records may use: DirectMusic truncates the length
+    /// to a multiple of 8 (records are quadword aligned); KS uses it all.
+    pub const fn usable(self, len: usize) -> usize {
+        match self {
+            Self::DirectMusic => len & !7,
+            Self::Ks => len,
+        }
+    }
+
+    /// Whether a buffer of `len` bytes holds at least one record ([`usable`](Self::usable)
+    /// length at least [`min_record`](Self::min_record)). [`PackerHandle::fill`] writes nothing
+    /// into a smaller one: the pin completes such an IRP empty instead of waiting for room that
+    /// never comes.
+    pub const fn holds_a_record(self, len: usize) -> bool {
+        self.usable(len) >= self.min_record()
     }
 
     /// Data bytes of the next record, given `space` bytes left and `rest` bytes to copy.
@@ -274,10 +295,7 @@ impl Packer {
     fn fill(&self, buf: &mut [u8], base_time: REFERENCE_TIME) -> PackerFill {
         let alloc = &self.alloc;
         let format = self.format;
-        let usable = match format {
-            PackerFormat::DirectMusic => buf.len() & !7,
-            PackerFormat::Ks => buf.len(),
-        };
+        let usable = format.usable(buf.len());
         let Some(buf) = buf.get_mut(..usable) else {
             return PackerFill::default();
         };
@@ -418,7 +436,9 @@ impl ObjectHandle<Packer, IMXF> {
     /// truncated to a multiple of 8; KS: KSMUSICFORMAT with TimeDeltaMs, 4-byte padding). A long
     /// event is split across calls when it does not fit; each event goes back to the allocator
     /// once fully copied. Stops when the remaining space is smaller than the smallest record (24
-    /// bytes DirectMusic, 9 bytes KS). `discontinuity` if any copied event carried 0x8000.
+    /// bytes DirectMusic, 9 bytes KS), so a buffer smaller than that
+    /// ([`PackerFormat::holds_a_record`] false) gets nothing and the queue stays as it was.
+    /// `discontinuity` if any copied event carried 0x8000.
     pub fn fill(&self, buf: &mut [u8], base_time: i64) -> PackerFill {
         self.object().fill(buf, base_time)
     }

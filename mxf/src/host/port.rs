@@ -1055,7 +1055,9 @@ struct CaptureGraph {
     filled: Mutex<Vec<CapturedBuffer>>,
 }
 
-/// One completed capture IRP.
+/// One completed capture IRP. Every capture IRP completes with `STATUS_SUCCESS`; its
+/// `DataUsed` is the length of `data`, 0 for a buffer too small for one record (see
+/// [`CapturePin::submit_buffer`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CapturedBuffer {
     /// The records written by the packer.
@@ -1082,6 +1084,16 @@ impl CaptureGraph {
             let Some(size) = lock(&self.buffers).pop_front() else {
                 break;
             };
+            if !self.packer.format().holds_a_record(size) {
+                // No record fits: the packet ends before its first byte (§4.3), the IRP completes
+                // empty and the data goes to the next one.
+                lock(&self.filled).push(CapturedBuffer {
+                    data: Vec::new(),
+                    base_time: self.port.clock.now(),
+                    discontinuity: false,
+                });
+                continue;
+            }
             // A buffer that cannot be allocated (an absurd size) is an IRP no client could
             // have sent: dropped, as the I/O manager would refuse it.
             let mut buf = Vec::new();
@@ -1112,8 +1124,15 @@ pub struct CapturePin {
 }
 
 impl CapturePin {
-    /// Queues an empty capture IRP of `size` bytes (one whose buffer cannot be allocated is
-    /// dropped when its turn comes).
+    /// Queues an empty capture IRP of `size` bytes. IRPs are filled in order as captured data
+    /// waits for them. One too small for a single record (under 24 bytes DirectMusic, counting
+    /// only whole quadwords, under 9 bytes KS: [`PackerFormat::holds_a_record`]) completes
+    /// empty, with `STATUS_SUCCESS` and `DataUsed` 0, when its turn comes with data waiting:
+    /// the packer terminates a packet that has no room for the next record and uses the next IRP
+    /// (domain.md §4.3), and a buffer this small has no room from its first byte. A KS MIDI pin
+    /// does not fail a streaming IRP for its size, and an error would end a client's capture
+    /// loop; an IRP kept waiting would stall every later one. One whose buffer cannot be
+    /// allocated (an absurd size) is dropped when its turn comes.
     pub fn submit_buffer(&self, size: usize) {
         lock(&self.graph.buffers).push_back(size);
         self.graph.fill();

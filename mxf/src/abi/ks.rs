@@ -137,63 +137,8 @@ guids! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// C enums
-
-/// Declares a C enum as a newtype that accepts every value a C caller can pass (see
-/// `abi::types`, whose `KSSTATE` and `POOL_TYPE` have the same shape).
-macro_rules! c_enum {
-    (
-        $(#[$doc:meta])* $ty:ident / $known:ident {
-            $( $(#[$vdoc:meta])* $konst:ident = $variant:ident = $value:expr, )*
-        }
-    ) => {
-        $(#[$doc])*
-        #[repr(transparent)]
-        #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct $ty(pub i32);
-
-        $( $(#[$vdoc])* pub const $konst: $ty = $ty($value); )*
-
-        #[doc = concat!("The values of [`", stringify!($ty), "`] the headers define.")]
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-        pub enum $known {
-            $( $(#[$vdoc])* $variant, )*
-        }
-
-        impl $ty {
-            /// The header value this is, or `None` for a value no header defines.
-            pub const fn known(self) -> Option<$known> {
-                match self.0 {
-                    $( $value => Some($known::$variant), )*
-                    _ => None,
-                }
-            }
-
-            /// The header name of this value, or `None` if it is unknown.
-            pub const fn name(self) -> Option<&'static str> {
-                match self.0 {
-                    $( $value => Some(stringify!($konst)), )*
-                    _ => None,
-                }
-            }
-        }
-
-        impl From<$known> for $ty {
-            fn from(k: $known) -> Self {
-                match k { $( $known::$variant => $konst, )* }
-            }
-        }
-
-        impl fmt::Debug for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self.name() {
-                    Some(n) => f.write_str(n),
-                    None => write!(f, "{}(unknown {})", stringify!($ty), self.0),
-                }
-            }
-        }
-    };
-}
+// C enums (the macro is `abi::types`' own: a newtype that accepts every value a C caller can
+// pass, as `KSSTATE` and `POOL_TYPE` are)
 
 c_enum! {
     /// `KSPIN_DATAFLOW` (ks.h): which way data moves through a pin, seen from the filter.
@@ -1174,13 +1119,10 @@ mod tests {
     use super::*;
     use crate::abi::{
         CLSID_MiniportDriverDMusUART, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC, KSDATAFORMAT_SUBTYPE_MIDI,
-        KSDATAFORMAT_TYPE_MUSIC, STATUS_SUCCESS,
+        KSDATAFORMAT_TYPE_MUSIC, STATUS_BUFFER_OVERFLOW, STATUS_SUCCESS,
     };
     use std::format;
     use std::vec::Vec;
-
-    /// `STATUS_BUFFER_OVERFLOW`: a size query's answer (`kernel.md` §4.7).
-    const STATUS_BUFFER_OVERFLOW: NTSTATUS = NTSTATUS(0x8000_0005_u32 as i32);
 
     /// A GUID from a header's value list (`STATIC_…` / `DEFINE_GUID`), written independently of
     /// the registry strings the constants are parsed from.

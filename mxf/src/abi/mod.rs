@@ -38,9 +38,11 @@
 
 mod event;
 mod guid;
+// First: its `c_enum!` declares the C enums of `ks` too.
+#[macro_use]
+mod types;
 mod ks;
 mod status;
-mod types;
 
 pub use event::*;
 pub use guid::{GUID, GuidParseError};

@@ -36,6 +36,13 @@ macro_rules! statuses {
 statuses! {
     /// The operation succeeded.
     STATUS_SUCCESS = 0x0000_0000;
+    /// A warning: the output buffer was too small and the size needed was returned (a KS
+    /// property size query answers it with `ValueSize` set).
+    STATUS_BUFFER_OVERFLOW = 0x8000_0005;
+    /// The output buffer is too small for the value (a KS property request with a short buffer).
+    STATUS_BUFFER_TOO_SMALL = 0xC000_0023;
+    /// No match: a data-range intersection found no common format.
+    STATUS_NO_MATCH = 0xC000_0272;
     /// Generic failure; what Microsoft's MXFs answer to a refused connection.
     STATUS_UNSUCCESSFUL = 0xC000_0001;
     /// The method exists in the vtable but does nothing for this object.

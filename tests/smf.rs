@@ -13,7 +13,8 @@ use midly::{
 };
 use mxf::abi::REFERENCE_TIME;
 use mxf::host::smf::{
-    MessageKind, Song, TempoMap, read_smf, split_wire, write_smf, write_smf_until,
+    MAX_WARNINGS, MessageKind, SmfWriter, Song, TempoMap, read_smf, split_wire, write_smf,
+    write_smf_until,
 };
 use mxf_suite::demo;
 use mxf_suite::player::{musical_messages, song_messages};
@@ -125,7 +126,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn ticks_and_bytes(song: &Song) -> Vec<(u64, Vec<u8>)> {
     song.messages
         .iter()
-        .map(|m| (m.tick, m.bytes.clone()))
+        .map(|m| (m.tick, m.bytes.to_vec()))
         .collect()
 }
 
@@ -133,7 +134,7 @@ fn ticks_and_bytes(song: &Song) -> Vec<(u64, Vec<u8>)> {
 fn timed(song: &Song) -> Vec<(REFERENCE_TIME, Vec<u8>)> {
     song.messages
         .iter()
-        .map(|m| (m.time, m.bytes.clone()))
+        .map(|m| (m.time, m.bytes.to_vec()))
         .collect()
 }
 
@@ -255,7 +256,7 @@ fn format_1_tracks_merge_by_time_then_track_then_file_order() {
             (120, vec![0x81, 40, 0]),
         ]
     );
-    assert_eq!(song.messages[0].kind, MessageKind::SysEx);
+    assert_eq!(song.messages.get(0).unwrap().kind, MessageKind::SysEx);
     // 600 000 µs per quarter of 120 ticks: 50 000 units per tick.
     assert!(
         song.messages
@@ -336,8 +337,8 @@ fn tempo_map_rounds_each_time_once() {
     );
     let song = read_smf(&late).unwrap();
     assert_eq!(song.tempo.changes, [(0, 500_000), (96, 1_000_000)]);
-    assert_eq!(song.messages[0].time, 5_000_000);
-    assert_eq!(song.messages[1].time, 15_000_000);
+    assert_eq!(song.messages.get(0).unwrap().time, 5_000_000);
+    assert_eq!(song.messages.get(1).unwrap().time, 15_000_000);
     // Two tempo events at one tick: the later one applies.
     let twice = file(
         Format::SingleTrack,
@@ -348,7 +349,10 @@ fn tempo_map_rounds_each_time_once() {
             (96, on(0, 60, 1)),
         ])],
     );
-    assert_eq!(read_smf(&twice).unwrap().messages[0].time, 10_000_000);
+    assert_eq!(
+        read_smf(&twice).unwrap().messages.get(0).unwrap().time,
+        10_000_000
+    );
 }
 
 #[test]
@@ -420,7 +424,7 @@ fn divided_sysex_and_escapes_become_wire_bytes() {
     let got: Vec<(u64, Vec<u8>, MessageKind)> = song
         .messages
         .iter()
-        .map(|m| (m.tick, m.bytes.clone(), m.kind))
+        .map(|m| (m.tick, m.bytes.to_vec(), m.kind))
         .collect();
     use MessageKind::*;
     assert_eq!(
@@ -477,8 +481,8 @@ fn an_escaped_channel_message_counts_as_a_channel_message() {
         ])],
     );
     let song = read_smf(&bytes).unwrap();
-    assert_eq!(song.messages[0].bytes, [0xB0, 0x07, 0x64]);
-    assert_eq!(song.messages[0].kind, MessageKind::Channel);
+    assert_eq!(song.messages.get(0).unwrap().bytes, [0xB0, 0x07, 0x64]);
+    assert_eq!(song.messages.get(0).unwrap().kind, MessageKind::Channel);
     assert_eq!(song_messages(&song).len(), 2);
     // A SysEx begun by an escape (F0 without F7) and ended by another is a SysEx too.
     let bytes = file(
@@ -553,7 +557,7 @@ fn write_smf_of_player_output_keeps_ticks() {
         (0, vec![0x90, 0x3C]),
     ];
     let song = read_smf(&write_smf(&odd, &map).unwrap()).unwrap();
-    let got: Vec<Vec<u8>> = song.messages.iter().map(|m| m.bytes.clone()).collect();
+    let got: Vec<Vec<u8>> = song.messages.iter().map(|m| m.bytes.to_vec()).collect();
     assert_eq!(got, [vec![0xF0, 0x01, 0xF7], vec![0xF8], vec![0x90, 0x3C]]);
 }
 
@@ -1039,7 +1043,7 @@ fn smpte_29_97_is_exact() {
     );
     let song = read_smf(&bytes).unwrap();
     assert_eq!(song.tempo.smpte_ticks_per_second, (120_000, 1001));
-    assert_eq!(song.messages[1].time, 10_010_000_000);
+    assert_eq!(song.messages.get(1).unwrap().time, 10_010_000_000);
 }
 
 #[test]
@@ -1241,4 +1245,376 @@ fn writing_refuses_songs_too_long_for_a_file_of_reasonable_size() {
     )
     .unwrap();
     assert_eq!(song.messages.len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input: chunks, RMID wrappers, escapes.
+// ---------------------------------------------------------------------------------------------
+
+/// The track of [`small_file`], as a chunk.
+fn small_track() -> Vec<u8> {
+    small_file()[14..].to_vec()
+}
+
+/// A track of one program change on channel `ch` at tick 0, as a chunk.
+fn program_track(ch: u8) -> Vec<u8> {
+    mtrk(&[0x00, 0xC0 | ch, 0x05, 0x00, 0xFF, 0x2F, 0x00])
+}
+
+#[test]
+fn a_second_header_is_ignored_with_a_warning() {
+    // Format 1, two tracks, 96 ticks a quarter; a second header (format 0, 480 ticks) before,
+    // between and after the tracks changes nothing.
+    let want_tracks = |song: &Song| {
+        assert_eq!(song.format, 1);
+        assert_eq!(song.tempo.ppq, Some(96));
+        assert_eq!(
+            ticks_and_bytes(song),
+            [
+                (0, vec![0x90, 0x3C, 0x40]),
+                (0, vec![0xC1, 0x05]),
+                (96, vec![0x80, 0x3C, 0x00])
+            ]
+        );
+    };
+    let second = mthd(0, 1, 480);
+    for at in 0..3 {
+        let mut f = mthd(1, 2, 96);
+        let mut chunks = vec![small_track(), program_track(1)];
+        chunks.insert(at, second.clone());
+        let offset = 14 + chunks[..at].iter().map(Vec::len).sum::<usize>();
+        f.extend(chunks.concat());
+        let song = read_smf(&f).unwrap();
+        assert_eq!(
+            song.warnings,
+            [format!("byte {offset}: a second header chunk: ignored")]
+        );
+        want_tracks(&song);
+    }
+}
+
+#[test]
+fn unknown_chunks_between_tracks_are_skipped() {
+    // Chunks of other kinds (XF's `XFIH` and `XFKM`, an odd length, an empty one) are skipped
+    // without a warning, as the SMF specification asks.
+    let unknown = |id: &[u8], body: &[u8]| {
+        let mut c = id.to_vec();
+        c.extend_from_slice(&u32::try_from(body.len()).unwrap().to_be_bytes());
+        c.extend_from_slice(body);
+        c
+    };
+    let mut f = mthd(1, 2, 96);
+    f.extend(unknown(b"XFIH", b"abc"));
+    f.extend(small_track());
+    f.extend(unknown(b"XFKM", &[0xFF; 9]));
+    f.extend(unknown(b"junk", &[]));
+    f.extend(program_track(1));
+    let song = read_smf(&f).unwrap();
+    assert!(song.warnings.is_empty(), "{:?}", song.warnings);
+    assert_eq!(song.messages.len(), 3);
+    // One that claims more bytes than the file holds, before the last track: refused (the tracks
+    // after it cannot be found).
+    let mut f = mthd(1, 2, 96);
+    f.extend(small_track());
+    let at = f.len();
+    f.extend(
+        mtrk_with_len(1000, &[])
+            .iter()
+            .map(|&b| if b == b'M' { b'X' } else { b }),
+    );
+    f.extend(program_track(1));
+    let e = refused(&f);
+    assert!(
+        e.starts_with(&format!("byte {at}: a `XTrk` chunk claims 1000 bytes")),
+        "{e}"
+    );
+    // Bytes that are no chunk (an id that is not text) between tracks: refused, saying where.
+    let mut f = mthd(1, 2, 96);
+    f.extend(small_track());
+    f.extend([0x00, 0x01, 0x02, 0x03, 0, 0, 0, 0]);
+    f.extend(program_track(1));
+    let e = refused(&f);
+    assert!(e.contains("no chunk starts here"), "{e}");
+    // After the last declared track, the same are trailing bytes: tolerated with a warning.
+    let mut f = small_file();
+    f.extend(b"XFKM\0\0\x03\xE8abc");
+    tolerated(&f, "after the last track");
+}
+
+/// An RMID file: `RIFF`, a declared length, `RMID`, then `chunks`.
+fn riff(declared: Option<u32>, chunks: &[(&[u8], Option<u32>, &[u8])]) -> Vec<u8> {
+    let mut body = b"RMID".to_vec();
+    for &(id, len, data) in chunks {
+        body.extend_from_slice(id);
+        let len = len.unwrap_or(u32::try_from(data.len()).unwrap());
+        body.extend_from_slice(&len.to_le_bytes());
+        body.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            body.push(0);
+        }
+    }
+    let mut f = b"RIFF".to_vec();
+    let len = declared.unwrap_or(u32::try_from(body.len()).unwrap());
+    f.extend_from_slice(&len.to_le_bytes());
+    f.extend(body);
+    f
+}
+
+#[test]
+fn rmid_files_with_lying_lengths_or_without_a_data_chunk() {
+    let smf = small_file();
+    let want = ticks_and_bytes(&read_smf(&smf).unwrap());
+    let good = riff(None, &[(b"INFO", None, b"abc"), (b"data", None, &smf)]);
+    let song = read_smf(&good).unwrap();
+    assert!(song.warnings.is_empty(), "{:?}", song.warnings);
+    assert_eq!(ticks_and_bytes(&song), want);
+    // A RIFF length that is too large, too small or zero: the chunks are read by their own
+    // lengths, with a warning.
+    for declared in [u32::MAX, 10, 0] {
+        let f = riff(
+            Some(declared),
+            &[(b"INFO", None, b"abc"), (b"data", None, &smf)],
+        );
+        let song = tolerated(&f, "the RIFF header declares");
+        assert_eq!(song.warnings.len(), 1, "{:?}", song.warnings);
+        assert_eq!(ticks_and_bytes(&song), want);
+    }
+    // A `data` chunk that claims more than the file holds: read to the end, with a warning.
+    let f = riff(None, &[(b"data", Some(1 << 30), &smf)]);
+    let song = tolerated(&f, "the RMID `data` chunk claims 1073741824 bytes");
+    assert_eq!(ticks_and_bytes(&song), want);
+    // One that claims less than its SMF: the SMF is cut, refused.
+    let short = u32::try_from(smf.len() - 4).unwrap();
+    let e = refused(&riff(None, &[(b"data", Some(short), &smf)]));
+    assert!(e.contains("cut"), "{e}");
+    // No `data` chunk; a chunk before it whose length runs past the file (so none is found);
+    // another RIFF form; a `data` chunk holding something else than an SMF.
+    for (what, f) in [
+        ("no data chunk", riff(None, &[(b"INFO", None, b"abc")])),
+        (
+            "a lying chunk before it",
+            riff(
+                None,
+                &[(b"INFO", Some(1 << 20), b"abc"), (b"data", None, &smf)],
+            ),
+        ),
+        ("a cut data chunk", b"RIFF\x10\0\0\0RMIDdat".to_vec()),
+        ("a WAVE file", {
+            let mut w = riff(None, &[(b"data", None, &smf)]);
+            w[8..12].copy_from_slice(b"WAVE");
+            w
+        }),
+    ] {
+        let e = refused(&f);
+        assert!(
+            e.starts_with("not a MIDI file: a RIFF file that is not an RMID file"),
+            "{what}: {e}"
+        );
+    }
+    let e = refused(&riff(None, &[(b"data", None, b"hello, world")]));
+    assert!(e.contains("does not start with `MThd`"), "{e}");
+}
+
+#[test]
+fn an_escape_starting_a_sysex_is_divided_like_a_sysex_event() {
+    // Track 1 begins a SysEx in an escape (F0 without F7) and ends it in another escape 48 ticks
+    // later; track 2 plays a note between them. The SysEx is one message at the time of its
+    // first packet, as for a SysEx event: on the wire the note would cut it.
+    let notes = vec![(24, on(1, 60, 100))];
+    let bytes = file(
+        Format::Parallel,
+        metrical(96),
+        vec![
+            track(vec![
+                (0, TrackEventKind::Escape(&[0xF0, 0x7D, 0x01])),
+                (48, TrackEventKind::Escape(&[0x02, 0xF7])),
+            ]),
+            track(notes),
+        ],
+    );
+    let song = read_smf(&bytes).unwrap();
+    assert!(song.warnings.is_empty(), "{:?}", song.warnings);
+    assert_eq!(
+        ticks_and_bytes(&song),
+        [
+            (0, vec![0xF0, 0x7D, 0x01, 0x02, 0xF7]),
+            (24, vec![0x91, 60, 100])
+        ]
+    );
+    // Never ended: ended with F7 at the end of its track, with a warning.
+    let bytes = file(
+        Format::SingleTrack,
+        metrical(96),
+        vec![track(vec![
+            (0, TrackEventKind::Escape(&[0xF0, 0x7D, 0x01])),
+            (10, on(0, 60, 1)),
+        ])],
+    );
+    let song = read_smf(&bytes).unwrap();
+    assert_eq!(
+        ticks_and_bytes(&song),
+        [(0, vec![0xF0, 0x7D, 0x01, 0xF7]), (10, vec![0x90, 60, 1])]
+    );
+    assert_eq!(song.warnings.len(), 1, "{:?}", song.warnings);
+    assert!(song.warnings[0].contains("before the end of the track"));
+    // An escape carrying F0 inside a divided SysEx ends that SysEx (F0 would end it on the
+    // wire) and is a SysEx of its own.
+    let bytes = file(
+        Format::SingleTrack,
+        metrical(96),
+        vec![track(vec![
+            (0, TrackEventKind::SysEx(&[0x43, 0x10])),
+            (5, TrackEventKind::Escape(&[0xF0, 0x7E, 0xF7])),
+        ])],
+    );
+    let song = read_smf(&bytes).unwrap();
+    assert_eq!(
+        ticks_and_bytes(&song),
+        [
+            (0, vec![0xF0, 0x43, 0x10, 0xF7]),
+            (5, vec![0xF0, 0x7E, 0xF7])
+        ]
+    );
+    assert!(
+        song.warnings[0].contains("before an escape that starts a SysEx"),
+        "{:?}",
+        song.warnings
+    );
+    // A whole SysEx in one escape is one message, as before.
+    let bytes = file(
+        Format::SingleTrack,
+        metrical(96),
+        vec![track(vec![(
+            0,
+            TrackEventKind::Escape(&[0xF0, 0x01, 0xF7]),
+        )])],
+    );
+    let song = read_smf(&bytes).unwrap();
+    assert!(song.warnings.is_empty());
+    assert_eq!(ticks_and_bytes(&song), [(0, vec![0xF0, 0x01, 0xF7])]);
+}
+
+#[test]
+fn zero_length_escapes_are_no_messages() {
+    // Alone: nothing to send, nothing to warn about. Inside a divided SysEx: they add nothing
+    // and the SysEx goes on to its F7.
+    let bytes = file(
+        Format::SingleTrack,
+        metrical(96),
+        vec![track(vec![
+            (0, TrackEventKind::Escape(&[])),
+            (1, TrackEventKind::SysEx(&[0x43])),
+            (2, TrackEventKind::Escape(&[])),
+            (3, TrackEventKind::Escape(&[0x10, 0xF7])),
+            (4, TrackEventKind::Escape(&[])),
+            (5, on(0, 60, 1)),
+        ])],
+    );
+    let song = read_smf(&bytes).unwrap();
+    assert!(song.warnings.is_empty(), "{:?}", song.warnings);
+    assert_eq!(
+        ticks_and_bytes(&song),
+        [(1, vec![0xF0, 0x43, 0x10, 0xF7]), (5, vec![0x90, 60, 1])]
+    );
+    // Written back, they are gone and nothing else changed.
+    let back = rewrite(&song);
+    assert_eq!(ticks_and_bytes(&back), ticks_and_bytes(&song));
+    // An empty message is not written either.
+    let map = TempoMap::constant(96, 500_000);
+    assert_eq!(
+        write_smf(&[(0, vec![]), (5, vec![0xF8])], &map).unwrap(),
+        write_smf(&[(5, vec![0xF8])], &map).unwrap()
+    );
+}
+
+#[test]
+fn a_file_of_many_defects_lists_the_first_hundred_warnings() {
+    // 1000 malformed meta events (a key signature of zero bytes): a warning each would take
+    // more memory than the file; the first MAX_WARNINGS are listed and one line counts the rest.
+    let mut body = Vec::new();
+    for _ in 0..1000 {
+        body.extend_from_slice(&[0x00, 0xFF, 0x59, 0x00]);
+    }
+    body.extend_from_slice(&small_track()[8..]);
+    let mut f = mthd(0, 1, 96);
+    f.extend(mtrk(&body));
+    let song = read_smf(&f).unwrap();
+    assert_eq!(song.warnings.len(), MAX_WARNINGS + 1);
+    assert!(
+        song.warnings[..MAX_WARNINGS]
+            .iter()
+            .all(|w| w.contains("malformed meta event"))
+    );
+    assert_eq!(
+        song.warnings[MAX_WARNINGS],
+        format!(
+            "{} more defects like the ones above: not listed",
+            1000 - MAX_WARNINGS
+        )
+    );
+    assert_eq!(
+        ticks_and_bytes(&song),
+        ticks_and_bytes(&read_smf(&small_file()).unwrap())
+    );
+}
+
+#[test]
+fn messages_are_views_in_play_order() {
+    // Two tracks merged: get, first, last, iteration both ways and len agree.
+    let bytes = file(
+        Format::Parallel,
+        metrical(96),
+        vec![
+            track(vec![(0, on(0, 60, 1)), (20, on(0, 61, 1))]),
+            track(vec![(10, on(1, 62, 1)), (20, on(1, 63, 1))]),
+        ],
+    );
+    let song = read_smf(&bytes).unwrap();
+    let m = &song.messages;
+    assert_eq!(m.len(), 4);
+    let keys: Vec<u8> = m.iter().map(|x| x.bytes[1]).collect();
+    assert_eq!(keys, [60, 62, 61, 63]);
+    let back: Vec<u8> = m.iter().rev().map(|x| x.bytes[1]).collect();
+    assert_eq!(back, [63, 61, 62, 60]);
+    assert_eq!(m.first(), m.get(0));
+    assert_eq!(m.last(), m.get(3));
+    assert_eq!(m.get(4), None);
+    assert_eq!(m.iter().len(), 4);
+    assert_eq!(m.get(1).unwrap().time, song.tempo.time_of(10));
+    assert_eq!(m.get(1).unwrap().kind, MessageKind::of(&[0x91, 62, 1]));
+    assert!(Song::clone(&song) == song);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Messages given in any order are written as if sorted by tick first (ties in the order
+    /// given): the writer streams messages in time order and keeps the rest for the end.
+    #[test]
+    fn the_writer_sorts_messages_given_out_of_order(
+        msgs in proptest::collection::vec(
+            (0i64..50_000_000, prop_oneof![
+                Just(vec![0x90u8, 60, 100]),
+                Just(vec![0xF8]),
+                Just(vec![0x80, 60, 0]),
+                Just(vec![0xF0, 0x01, 0xF7]),
+                Just(vec![0x90, 0x3C]),
+            ]),
+            0..60,
+        ),
+        end in 0i64..60_000_000,
+    ) {
+        let map = TempoMap {
+            ppq: Some(96),
+            smpte_ticks_per_second: (0, 1),
+            changes: vec![(0, 500_000), (200, 250_000), (700, 1_000_000)],
+        };
+        let mut sorted = msgs.clone();
+        sorted.sort_by_key(|m| map.tick_of(m.0));
+        let mut w = SmfWriter::new(&map);
+        for (t, b) in &msgs {
+            w.push(*t, b).unwrap();
+        }
+        prop_assert_eq!(w.finish(end).unwrap(), write_smf_until(&sorted, &map, end).unwrap());
+    }
 }

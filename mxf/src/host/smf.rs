@@ -1,11 +1,15 @@
-//! Standard MIDI Files in and out, through `midly`.
+//! Standard MIDI Files in and out (events read through `midly`).
 //!
 //! [`read_smf`] turns a format 0, 1 or 2 file (also inside a RIFF RMID file) into one
 //! time-ordered list of wire messages with presentation times in 100 ns, following every tempo
 //! change; SysEx (a divided SysEx joined into one message) becomes the bytes that go over the
 //! wire. It refuses files that are cut or unreadable, saying where, and tolerates defects that
 //! lose nothing, listing them in [`Song::warnings`]. [`write_smf`] and [`write_smf_until`] turn
-//! timed wire bytes back into a format 0 file with a given tempo map.
+//! timed wire bytes back into a format 0 file with a given tempo map; [`SmfWriter`] does it one
+//! message at a time and [`WireSplitter`] splits a byte stream into messages as it comes, so a
+//! player can write what it plays without holding it. Songs are held compactly ([`Messages`]),
+//! and sizes that come from a file are allocated fallibly: a file too big for memory is an
+//! error, not an abort.
 //!
 //! ```
 //! use mxf::host::smf::{SmfError, TempoMap, read_smf, write_smf};
@@ -30,8 +34,7 @@
 extern crate std;
 
 use crate::abi::REFERENCE_TIME;
-use midly::num::{u15, u24, u28};
-use midly::{Format, Header, MetaMessage, Smf, Timing, TrackEvent, TrackEventKind};
+use midly::{MetaMessage, TrackEventKind};
 use std::fmt;
 use std::string::String;
 use std::vec::Vec;
@@ -59,18 +62,272 @@ pub enum MessageKind {
     Other,
 }
 
-/// One message on the wire at a presentation time.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TimedMessage {
+impl MessageKind {
+    /// The kind of a message's wire bytes: a channel status first is a channel message; F0
+    /// first, a data byte first (a SysEx continued) or F7 last is a SysEx; anything else
+    /// (system common, real-time) is other.
+    pub fn of(bytes: &[u8]) -> Self {
+        match (bytes.first(), bytes.last()) {
+            (Some(0x80..=0xEF), _) => Self::Channel,
+            (Some(0x00..=0x7F | 0xF0), _) | (_, Some(0xF7)) => Self::SysEx,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// One message on the wire at a presentation time: a view of one of [`Song::messages`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimedMessage<'a> {
     /// Presentation time, 100 ns, from the start of the song.
     pub time: REFERENCE_TIME,
     /// Absolute tick in the file.
     pub tick: u64,
     /// The bytes as sent to a MIDI port (running status expanded).
-    pub bytes: Vec<u8>,
-    /// The message kind.
+    pub bytes: &'a [u8],
+    /// The message kind ([`MessageKind::of`] its bytes).
     pub kind: MessageKind,
 }
+
+/// The wire messages of a [`Song`] in play order, held compactly: the bytes of every message in
+/// one buffer, and for each message its tick and where its bytes end (12 bytes a message besides
+/// its bytes; 16 when several tracks play together and the play order is kept as an index).
+/// Presentation times are computed from the ticks with the song's tempo map, so a song takes
+/// about four times the size of its file.
+///
+/// [`get`](Self::get) and [`iter`](Self::iter) give [`TimedMessage`] views.
+#[derive(Clone, Default)]
+pub struct Messages {
+    /// The bytes of every message, in stored order.
+    bytes: Vec<u8>,
+    /// Where each stored message's bytes end in `bytes`.
+    ends: Vec<u32>,
+    /// Each stored message's tick.
+    ticks: Vec<u64>,
+    /// The play order as indices into the stored order; empty when they are the same.
+    order: Vec<u32>,
+    /// Tick to time.
+    times: Times,
+}
+
+/// `SmfError` for an allocation of `what` that failed.
+fn no_memory(what: &str) -> SmfError {
+    SmfError(std::format!("out of memory for {what}"))
+}
+
+/// Makes room for `n` more elements in `v`, or says that `what` do not fit.
+fn room<T>(v: &mut Vec<T>, n: usize, what: &str) -> Result<(), SmfError> {
+    v.try_reserve(n).map_err(|_| no_memory(what))
+}
+
+/// The most bytes [`Messages`] holds (its offsets are 32-bit).
+const MAX_MESSAGE_BYTES: usize = u32::MAX as usize;
+
+impl Messages {
+    /// Number of messages.
+    pub fn len(&self) -> usize {
+        self.ticks.len()
+    }
+
+    /// True if there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ticks.is_empty()
+    }
+
+    /// The `i`th message in play order.
+    pub fn get(&self, i: usize) -> Option<TimedMessage<'_>> {
+        let j = if self.order.is_empty() {
+            i
+        } else {
+            *self.order.get(i)? as usize
+        };
+        let (tick, bytes) = self.stored(j)?;
+        Some(TimedMessage {
+            time: self.times.time_of(tick).round() as REFERENCE_TIME,
+            tick,
+            bytes,
+            kind: MessageKind::of(bytes),
+        })
+    }
+
+    /// The first message.
+    pub fn first(&self) -> Option<TimedMessage<'_>> {
+        self.get(0)
+    }
+
+    /// The last message.
+    pub fn last(&self) -> Option<TimedMessage<'_>> {
+        self.get(self.len().checked_sub(1)?)
+    }
+
+    /// The messages in play order.
+    pub fn iter(&self) -> MessageIter<'_> {
+        MessageIter {
+            messages: self,
+            front: 0,
+            back: self.len(),
+        }
+    }
+
+    /// Where stored message `j` starts in `bytes`.
+    fn start(&self, j: usize) -> usize {
+        match j.checked_sub(1) {
+            Some(p) => self.ends.get(p).map_or(0, |&e| e as usize),
+            None => 0,
+        }
+    }
+
+    /// Stored message `j`: its tick and bytes.
+    fn stored(&self, j: usize) -> Option<(u64, &[u8])> {
+        let tick = *self.ticks.get(j)?;
+        let end = *self.ends.get(j)? as usize;
+        Some((tick, self.bytes.get(self.start(j)..end)?))
+    }
+
+    /// Makes room for one more message of `n` bytes; its end offset.
+    fn reserve(&mut self, n: usize) -> Result<u32, SmfError> {
+        let end = self
+            .bytes
+            .len()
+            .checked_add(n)
+            .filter(|&e| e <= MAX_MESSAGE_BYTES)
+            .ok_or_else(|| {
+                SmfError(std::format!(
+                    "the song's messages hold more than {MAX_MESSAGE_BYTES} bytes, the most a \
+                     song holds"
+                ))
+            })?;
+        room(&mut self.bytes, n, "the song's messages")?;
+        room(&mut self.ends, 1, "the song's messages")?;
+        room(&mut self.ticks, 1, "the song's messages")?;
+        Ok(end as u32)
+    }
+
+    /// Appends a message at `tick` made of `head` then `tail`.
+    fn push(&mut self, tick: u64, head: &[u8], tail: &[u8]) -> Result<(), SmfError> {
+        let end = self.reserve(head.len().saturating_add(tail.len()))?;
+        self.bytes.extend_from_slice(head);
+        self.bytes.extend_from_slice(tail);
+        self.ends.push(end);
+        self.ticks.push(tick);
+        Ok(())
+    }
+
+    /// Inserts a message at `tick` before stored message `at` (after the last if there is none).
+    fn insert(&mut self, at: usize, tick: u64, data: &[u8]) -> Result<(), SmfError> {
+        if at >= self.len() {
+            return self.push(tick, data, &[]);
+        }
+        self.reserve(data.len())?;
+        let start = self.start(at);
+        // Within MAX_MESSAGE_BYTES, checked by `reserve`.
+        let n = data.len() as u32;
+        self.bytes.splice(start..start, data.iter().copied());
+        self.ticks.insert(at, tick);
+        self.ends.insert(at, start as u32);
+        for e in self.ends.iter_mut().skip(at) {
+            *e = e.saturating_add(n);
+        }
+        Ok(())
+    }
+
+    /// Sets the play order: the stored messages are `tracks` runs (`(first, end)` stored
+    /// indices), each in tick order; they play merged by tick, the earlier track first on a tie.
+    fn merge(&mut self, tracks: &[(usize, usize)]) -> Result<(), SmfError> {
+        if self.ticks.is_sorted() {
+            return Ok(());
+        }
+        let mut order: Vec<u32> = Vec::new();
+        order
+            .try_reserve_exact(self.len())
+            .map_err(|_| no_memory("the song's play order"))?;
+        // The next tick of each track, earliest first (ties: the earlier track).
+        let mut heads = std::collections::BinaryHeap::new();
+        heads
+            .try_reserve_exact(tracks.len())
+            .map_err(|_| no_memory("the song's play order"))?;
+        let mut next: Vec<(usize, usize)> = Vec::new();
+        room(&mut next, tracks.len(), "the song's play order")?;
+        for (k, &(first, end)) in tracks.iter().enumerate() {
+            next.push((first, end));
+            if let Some(&t) = self.ticks.get(first).filter(|_| first < end) {
+                heads.push(core::cmp::Reverse((t, k)));
+            }
+        }
+        while let Some(core::cmp::Reverse((_, k))) = heads.pop() {
+            let Some((j, end)) = next.get_mut(k) else {
+                break;
+            };
+            order.push(*j as u32);
+            *j = j.saturating_add(1);
+            if let Some(&t) = self.ticks.get(*j).filter(|_| *j < *end) {
+                heads.push(core::cmp::Reverse((t, k)));
+            }
+        }
+        self.order = order;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Messages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Messages {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Messages {}
+
+impl<'a> IntoIterator for &'a Messages {
+    type Item = TimedMessage<'a>;
+    type IntoIter = MessageIter<'a>;
+
+    fn into_iter(self) -> MessageIter<'a> {
+        self.iter()
+    }
+}
+
+/// The messages of a [`Messages`] in play order.
+#[derive(Clone, Debug)]
+pub struct MessageIter<'a> {
+    messages: &'a Messages,
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Iterator for MessageIter<'a> {
+    type Item = TimedMessage<'a>;
+
+    fn next(&mut self) -> Option<TimedMessage<'a>> {
+        if self.front >= self.back {
+            return None;
+        }
+        let m = self.messages.get(self.front);
+        self.front = self.front.saturating_add(1);
+        m
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.back.saturating_sub(self.front);
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for MessageIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        self.back = self.back.saturating_sub(1);
+        self.messages.get(self.back)
+    }
+}
+
+impl ExactSizeIterator for MessageIter<'_> {}
 
 /// Tick ↔ time conversion of a file, with every tempo change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,6 +406,7 @@ impl TempoMap {
 }
 
 /// A tempo map prepared for many conversions: each is a binary search over its changes.
+#[derive(Clone, Debug, Default)]
 struct Times {
     segments: Vec<Segment>,
 }
@@ -189,11 +447,12 @@ pub struct Song {
     /// The tempo map.
     pub tempo: TempoMap,
     /// Every wire message of every track, ordered by time (ties keep track order, then file order).
-    pub messages: Vec<TimedMessage>,
+    pub messages: Messages,
     /// The song's end: the latest End-of-Track of its tracks (at least the last message).
     pub end_tick: u64,
     /// Defects of the file that were tolerated, one line each (where, what, what was done);
-    /// empty for a well-formed file.
+    /// empty for a well-formed file. At most [`MAX_WARNINGS`] are listed, then one line counts
+    /// the rest.
     pub warnings: Vec<String>,
 }
 
@@ -201,6 +460,37 @@ impl Song {
     /// The presentation time of the song's end.
     pub fn end_time(&self) -> REFERENCE_TIME {
         self.tempo.time_of(self.end_tick)
+    }
+}
+
+/// The most warnings a song lists; a file with more defects gets one more line that counts the
+/// rest (so a hostile file of a million defects takes no memory for them).
+pub const MAX_WARNINGS: usize = 100;
+
+/// The warnings of a file being read: the first [`MAX_WARNINGS`], and how many more there were.
+#[derive(Default)]
+struct Warnings {
+    list: Vec<String>,
+    more: usize,
+}
+
+impl Warnings {
+    fn push(&mut self, w: String) {
+        if self.list.len() < MAX_WARNINGS && self.list.try_reserve(1).is_ok() {
+            self.list.push(w);
+        } else {
+            self.more = self.more.saturating_add(1);
+        }
+    }
+
+    fn into_list(mut self) -> Vec<String> {
+        if self.more > 0 {
+            self.list.push(std::format!(
+                "{} more defects like the ones above: not listed",
+                self.more
+            ));
+        }
+        self.list
     }
 }
 
@@ -218,7 +508,10 @@ fn offset_in(file: &[u8], part: &[u8]) -> usize {
 }
 
 /// The SMF inside a RIFF RMID file (the `data` chunk of a `RIFF` … `RMID` file).
-fn unwrap_rmid(bytes: &[u8]) -> Result<&[u8], SmfError> {
+/// A RIFF header or a `data` chunk length that does not match the file is listed in `warnings`:
+/// the chunks are read by their own lengths, and a `data` chunk longer than the file is read to
+/// its end.
+fn unwrap_rmid<'a>(bytes: &'a [u8], warnings: &mut Warnings) -> Result<&'a [u8], SmfError> {
     let no = || {
         SmfError(
             "not a MIDI file: a RIFF file that is not an RMID file with a `data` chunk holding \
@@ -229,6 +522,13 @@ fn unwrap_rmid(bytes: &[u8]) -> Result<&[u8], SmfError> {
     if bytes.get(8..12) != Some(b"RMID".as_slice()) {
         return Err(no());
     }
+    let declared = four(bytes, ID_BYTES).map_or(0, u32::from_le_bytes);
+    let holds = bytes.len().saturating_sub(8);
+    if usize::try_from(declared) != Ok(holds) {
+        warnings.push(std::format!(
+            "the RIFF header declares {declared} bytes, the file holds {holds} after it: ignored"
+        ));
+    }
     let mut rest = bytes.get(12..).unwrap_or(&[]);
     while rest.len() >= 8 {
         let (id, len) = (rest.get(..ID_BYTES), four(rest, ID_BYTES));
@@ -236,6 +536,14 @@ fn unwrap_rmid(bytes: &[u8]) -> Result<&[u8], SmfError> {
         let body = rest.get(8..).unwrap_or(&[]);
         let data = body.get(..len).unwrap_or(body);
         if id == Some(b"data".as_slice()) {
+            if len > body.len() {
+                warnings.push(std::format!(
+                    "byte {}: the RMID `data` chunk claims {len} bytes, the file holds {} more: \
+                     read to the end of the file",
+                    offset_in(bytes, rest),
+                    body.len()
+                ));
+            }
             return Ok(data);
         }
         // RIFF chunks are padded to an even length.
@@ -259,7 +567,7 @@ fn track_chunks<'a>(
     file: &[u8],
     smf: &'a [u8],
     declared_tracks: u16,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Result<Chunks<'a>, SmfError> {
     let err = |at: usize, what: std::string::String| SmfError(std::format!("byte {at}: {what}"));
     let mut rest = smf;
@@ -409,34 +717,17 @@ fn uses_running_status(ev: &[u8]) -> bool {
         .is_some_and(|b| *b < 0x80)
 }
 
-/// A wire message of one track, before the tracks are merged.
-struct Raw {
-    tick: u64,
-    track: usize,
-    index: usize,
-    bytes: Vec<u8>,
-    kind: MessageKind,
-}
-
 /// The SysEx a track has begun (an F0 event without F7) and continues with escape events.
 struct Pending {
     tick: u64,
-    index: usize,
+    /// The stored index it takes when it ends: before the messages of its track that came
+    /// after its first packet.
+    at: usize,
     bytes: Vec<u8>,
 }
 
-/// The classification of an escape's bytes.
-fn escape_kind(data: &[u8]) -> MessageKind {
-    match (data.first(), data.last()) {
-        (Some(0x80..=0xEF), _) => MessageKind::Channel,
-        (Some(0x00..=0x7F | 0xF0), _) | (_, Some(0xF7)) => MessageKind::SysEx,
-        _ => MessageKind::Other,
-    }
-}
-
-/// What reading one track gave.
+/// What reading one track gave (its messages went to the song's [`Messages`]).
 struct TrackRead {
-    messages: Vec<Raw>,
     tempo: Vec<(u64, u32)>,
     end: u64,
     /// Whether the track ended with an End-of-Track event.
@@ -449,10 +740,10 @@ fn read_track(
     k: usize,
     data: &[u8],
     start: u64,
-    warnings: &mut Vec<String>,
+    messages: &mut Messages,
+    warnings: &mut Warnings,
 ) -> Result<TrackRead, SmfError> {
     let mut out = TrackRead {
-        messages: Vec::new(),
         tempo: Vec::new(),
         end: start,
         ended: false,
@@ -465,7 +756,6 @@ fn read_track(
     let mut last_status: Option<u8> = None;
     let mut kept_status = false;
     let mut port_warned = false;
-    let mut index = 0usize;
     loop {
         let before = it.unread();
         if before.is_empty() {
@@ -490,7 +780,6 @@ fn read_track(
                     ));
                     tick = tick.saturating_add(delta);
                     it = midly::EventIter::new(before.get(len..).unwrap_or(&[]));
-                    index = index.saturating_add(1);
                     continue;
                 }
                 return Err(SmfError(std::format!(
@@ -500,61 +789,71 @@ fn read_track(
             }
         };
         tick = tick.saturating_add(u64::from(ev.delta.as_int()));
-        let i = index;
-        index = index.saturating_add(1);
         match ev.kind {
             TrackEventKind::Midi { channel, message } => {
                 last_status = it.running_status();
-                let mut b = Vec::with_capacity(3);
+                let mut b = [0u8; 3];
+                let mut w = &mut b[..];
                 midly::live::LiveEvent::Midi { channel, message }
-                    .write(&mut b)
-                    .map_err(|e| SmfError(std::format!("cannot encode a message: {e}")))?;
-                out.messages.push(Raw {
-                    tick,
-                    track: k,
-                    index: i,
-                    bytes: b,
-                    kind: MessageKind::Channel,
-                });
+                    .write(&mut w)
+                    .map_err(|e| SmfError(std::format!("cannot encode a message: {e:?}")))?;
+                let n = 3usize.saturating_sub(w.len());
+                messages.push(tick, b.get(..n).unwrap_or(&b), &[])?;
             }
             TrackEventKind::SysEx(d) => {
                 if let Some(p) = pending.take() {
-                    out.messages
-                        .push(close_sysex(k, p, warnings, "a new SysEx"));
+                    close_sysex(k, p, messages, warnings, "a new SysEx")?;
                 }
-                let mut bytes = Vec::with_capacity(d.len().saturating_add(1));
-                bytes.push(0xF0);
-                bytes.extend_from_slice(d);
-                let p = Pending {
-                    tick,
-                    index: i,
-                    bytes,
-                };
                 if d.last() == Some(&0xF7) {
-                    out.messages.push(sysex(k, p));
+                    messages.push(tick, &[0xF0], d)?;
                 } else {
-                    pending = Some(p);
+                    let mut bytes = Vec::new();
+                    room(&mut bytes, d.len().saturating_add(1), "a SysEx of the file")?;
+                    bytes.push(0xF0);
+                    bytes.extend_from_slice(d);
+                    pending = Some(Pending {
+                        tick,
+                        at: messages.len(),
+                        bytes,
+                    });
                 }
             }
-            TrackEventKind::Escape(d) => match pending.as_mut() {
-                // A packet of the divided SysEx: joined to it.
-                Some(p) => {
-                    p.bytes.extend_from_slice(d);
-                    if d.last() == Some(&0xF7)
-                        && let Some(p) = pending.take()
-                    {
-                        out.messages.push(sysex(k, p));
-                    }
+            TrackEventKind::Escape(d) => {
+                // An escape that starts a SysEx ends the one begun before it, as a new SysEx
+                // event does: F0 inside a SysEx would end it on the wire anyway.
+                if d.first() == Some(&0xF0)
+                    && let Some(p) = pending.take()
+                {
+                    close_sysex(k, p, messages, warnings, "an escape that starts a SysEx")?;
                 }
-                None if !d.is_empty() => out.messages.push(Raw {
-                    tick,
-                    track: k,
-                    index: i,
-                    bytes: d.to_vec(),
-                    kind: escape_kind(d),
-                }),
-                None => {}
-            },
+                match pending.as_mut() {
+                    // A packet of the divided SysEx: joined to it (an empty one adds nothing).
+                    Some(p) => {
+                        room(&mut p.bytes, d.len(), "a SysEx of the file")?;
+                        p.bytes.extend_from_slice(d);
+                        if d.last() == Some(&0xF7)
+                            && let Some(p) = pending.take()
+                        {
+                            messages.insert(p.at, p.tick, &p.bytes)?;
+                        }
+                    }
+                    // A SysEx begun by an escape and not ended by it: divided, as one begun by
+                    // a SysEx event is; the track's next escapes continue it.
+                    None if d.first() == Some(&0xF0) && d.last() != Some(&0xF7) => {
+                        let mut bytes = Vec::new();
+                        room(&mut bytes, d.len(), "a SysEx of the file")?;
+                        bytes.extend_from_slice(d);
+                        pending = Some(Pending {
+                            tick,
+                            at: messages.len(),
+                            bytes,
+                        });
+                    }
+                    // Other escapes are sent as they are; an empty one is no message.
+                    None if !d.is_empty() => messages.push(tick, d, &[])?,
+                    None => {}
+                }
+            }
             TrackEventKind::Meta(MetaMessage::Tempo(t)) => {
                 // midly reads the first three bytes of a longer tempo event: refused as a
                 // shorter one is (the times after it would be guesses).
@@ -573,6 +872,7 @@ fn read_track(
                         offset_in(file, before)
                     ));
                 }
+                room(&mut out.tempo, 1, "the tempo changes")?;
                 out.tempo.push((tick, t.as_int().max(1)));
             }
             TrackEventKind::Meta(MetaMessage::MidiPort(_)) if !port_warned => {
@@ -606,8 +906,7 @@ fn read_track(
         }
     }
     if let Some(p) = pending.take() {
-        out.messages
-            .push(close_sysex(k, p, warnings, "the end of the track"));
+        close_sysex(k, p, messages, warnings, "the end of the track")?;
     }
     if kept_status {
         warnings.push(std::format!(
@@ -621,52 +920,58 @@ fn read_track(
     Ok(out)
 }
 
-/// A whole SysEx of track `k`.
-fn sysex(k: usize, p: Pending) -> Raw {
-    Raw {
-        tick: p.tick,
-        track: k,
-        index: p.index,
-        bytes: p.bytes,
-        kind: MessageKind::SysEx,
-    }
-}
-
-/// A SysEx that `what` interrupted before its F7: ended with one.
-fn close_sysex(k: usize, mut p: Pending, warnings: &mut Vec<String>, what: &str) -> Raw {
+/// A SysEx of track `k` that `what` interrupted before its F7: ended with one, and stored.
+fn close_sysex(
+    k: usize,
+    mut p: Pending,
+    messages: &mut Messages,
+    warnings: &mut Warnings,
+    what: &str,
+) -> Result<(), SmfError> {
     warnings.push(std::format!(
         "track {k}, tick {}: a SysEx without its F7 before {what}: ended with one",
         p.tick
     ));
+    room(&mut p.bytes, 1, "a SysEx of the file")?;
     p.bytes.push(0xF7);
-    sysex(k, p)
+    messages.insert(p.at, p.tick, &p.bytes)
 }
 
 /// Reads a Standard MIDI File (also one inside a RIFF RMID file).
 ///
 /// * Every track is read to its End-of-Track; format 0 and 1 tracks play together, format 2
 ///   tracks one after the other. Meta events other than tempo changes are dropped.
-/// * A SysEx divided into packets (an F0 event without F7, continued by F7 escape events of its
-///   track) becomes one message at the time of its first packet: the port and the wire carry a
-///   SysEx whole, and events of other tracks between the packets would cut it. A SysEx whose F7
-///   never comes is ended with one. Other escape events are sent as they are.
+/// * A SysEx divided into packets (an F0 event without F7, or an escape event that starts with F0
+///   and does not end with F7, continued by F7 escape events of its track) becomes one message
+///   at the time of its first packet: the port and the wire carry a SysEx whole, and events of
+///   other tracks between the packets would cut it. A SysEx whose F7 never comes (the track
+///   ends, or a new SysEx or an escape starting with F0 comes first) is ended with one, with a
+///   warning. Other escape events are sent as they are; an empty one is no message (and adds
+///   nothing to a divided SysEx).
 /// * Defects that lose nothing are tolerated and listed in [`Song::warnings`]: bytes after the
 ///   last track, more tracks than declared, running status across meta and SysEx events,
 ///   malformed meta events other than tempo, bytes after an End-of-Track, a missing
-///   End-of-Track, a second header.
+///   End-of-Track, a second header (ignored), an RMID file whose RIFF header or `data` chunk
+///   length does not match the file. Chunks of unknown kinds are skipped without a warning, as
+///   the SMF specification asks.
 /// * Refused with a one-line [`SmfError`] that says where (track and byte): a file that is empty,
 ///   not an SMF, cut (a chunk longer than the file, fewer tracks than declared, a track that
 ///   ends inside an event), an event that cannot be read, a format above 2, a format 0 file
 ///   with several tracks, SMPTE timing at a frame rate other than 24, 25, 29.97 or 30, and a
 ///   song longer than a `REFERENCE_TIME` can hold.
+/// * Memory: the song takes about four times the file ([`Messages`]); every allocation whose
+///   size comes from the file is fallible, so a song that does not fit in memory is refused
+///   ("out of memory: …"), as is one whose messages hold more than 4 GiB (the most a song
+///   holds), instead of aborting.
 pub fn read_smf(bytes: &[u8]) -> Result<Song, SmfError> {
     if bytes.is_empty() {
         return Err(SmfError(
             "empty file: a MIDI file starts with an `MThd` header".into(),
         ));
     }
+    let mut warnings = Warnings::default();
     let smf = match bytes.get(..ID_BYTES) {
-        Some(b"RIFF") => unwrap_rmid(bytes)?,
+        Some(b"RIFF") => unwrap_rmid(bytes, &mut warnings)?,
         _ => bytes,
     };
     if smf.get(..ID_BYTES) != Some(b"MThd".as_slice()) {
@@ -674,7 +979,6 @@ pub fn read_smf(bytes: &[u8]) -> Result<Song, SmfError> {
             "not a MIDI file: it does not start with `MThd`".into(),
         ));
     }
-    let mut warnings = Vec::new();
     let h: [u8; 6] = smf
         .get(8..14)
         .and_then(|h| h.try_into().ok())
@@ -745,16 +1049,21 @@ pub fn read_smf(bytes: &[u8]) -> Result<Song, SmfError> {
             tracks.len()
         )));
     }
-    // Absolute ticks; format 2 tracks play one after the other.
-    let mut raw: Vec<Raw> = Vec::new();
+    // Absolute ticks; format 2 tracks play one after the other. The messages are stored track
+    // after track (`runs`: the stored indices of each track).
+    let mut messages = Messages::default();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    room(&mut runs, tracks.len(), "the tracks")?;
     let mut tempo_changes: Vec<(u64, u32)> = Vec::new();
     let mut start = 0u64;
     let mut end_tick = 0u64;
     let mut last_ended = true;
     for (k, t) in tracks.iter().enumerate() {
-        let read = read_track(bytes, k, t, start, &mut warnings)?;
+        let first = messages.len();
+        let read = read_track(bytes, k, t, start, &mut messages, &mut warnings)?;
+        runs.push((first, messages.len()));
         last_ended = read.ended;
-        raw.extend(read.messages);
+        room(&mut tempo_changes, read.tempo.len(), "the tempo changes")?;
         tempo_changes.extend(read.tempo);
         end_tick = end_tick.max(read.end);
         if format == 2 {
@@ -783,7 +1092,6 @@ pub fn read_smf(bytes: &[u8]) -> Result<Song, SmfError> {
         smpte_ticks_per_second: smpte,
         changes: tempo_changes,
     };
-    raw.sort_by_key(|r| (r.tick, r.track, r.index));
     let times = Times::new(&tempo);
     // Every track ends at or after its last message, so `end_tick` is the song's last tick.
     let last = times.time_of(end_tick);
@@ -793,86 +1101,167 @@ pub fn read_smf(bytes: &[u8]) -> Result<Song, SmfError> {
             last / 1e7
         )));
     }
-    let messages = raw
-        .into_iter()
-        .map(|r| TimedMessage {
-            time: times.time_of(r.tick).round() as REFERENCE_TIME,
-            tick: r.tick,
-            bytes: r.bytes,
-            kind: r.kind,
-        })
-        .collect::<Vec<_>>();
+    messages.merge(&runs)?;
+    messages.times = times;
     Ok(Song {
         format,
         tempo,
         messages,
         end_tick,
-        warnings,
+        warnings: warnings.into_list(),
     })
 }
 
 /// Splits a byte stream as a MIDI port sends it into messages (a SysEx from F0 to F7 is one
-/// message; real-time bytes inside it are separate). Each message keeps the time of its first byte.
+/// message; real-time bytes inside it are separate). Each message keeps the time of its first
+/// byte. [`WireSplitter`] does the same as the bytes come; a message too big for memory ends the
+/// list here.
 pub fn split_wire(bytes: &[(REFERENCE_TIME, u8)]) -> Vec<(REFERENCE_TIME, Vec<u8>)> {
     let mut out: Vec<(REFERENCE_TIME, Vec<u8>)> = Vec::new();
-    let mut cur: Option<(REFERENCE_TIME, Vec<u8>, usize)> = None; // (time, bytes, expected length or 0 for SysEx)
-    let mut running: Option<u8> = None;
-    for &(t, b) in bytes {
-        if b >= 0xF8 {
-            out.push((t, std::vec![b]));
-            continue;
+    let mut splitter = WireSplitter::new();
+    let mut keep = |t: REFERENCE_TIME, m: &[u8]| -> Result<(), SmfError> {
+        out.push((t, m.to_vec()));
+        Ok(())
+    };
+    let mut split = || -> Result<(), SmfError> {
+        for &(t, b) in bytes {
+            splitter.push(t, b, &mut keep)?;
         }
-        if b & 0x80 != 0 {
-            if let Some((ct, cb, need)) = cur.take() {
-                if need == 0 && b == 0xF7 {
-                    let mut cb = cb;
-                    cb.push(b);
-                    out.push((ct, cb));
-                    continue;
+        splitter.finish(&mut keep)
+    };
+    // The only error is a message that does not fit in memory: the list ends before it.
+    let _ = split();
+    out
+}
+
+/// A byte stream as a MIDI port sends it, split into messages as the bytes come (the rules of
+/// [`split_wire`]): each message goes to a sink, with the time of its first byte, as soon as it
+/// is complete; a real-time byte goes at once, also from inside another message (so it comes
+/// before that message).
+///
+/// ```
+/// use mxf::host::smf::{SmfError, WireSplitter};
+///
+/// let mut got = Vec::new();
+/// let mut sink = |t: i64, m: &[u8]| -> Result<(), SmfError> {
+///     got.push((t, m.to_vec()));
+///     Ok(())
+/// };
+/// let mut s = WireSplitter::new();
+/// for (t, b) in [(0, 0x90), (0, 0x3C), (1, 0xF8), (1, 0x40), (2, 0x3E), (2, 0x00)] {
+///     s.push(t, b, &mut sink)?;
+/// }
+/// s.finish(&mut sink)?;
+/// assert_eq!(
+///     got,
+///     [(1, vec![0xF8]), (0, vec![0x90, 0x3C, 0x40]), (2, vec![0x90, 0x3E, 0x00])]
+/// );
+/// # Ok::<(), SmfError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct WireSplitter {
+    /// The message being assembled; empty when there is none.
+    cur: Vec<u8>,
+    /// Its time (that of its first byte).
+    time: REFERENCE_TIME,
+    /// Its length when complete; 0 for a SysEx (complete at its F7).
+    need: usize,
+    /// The channel status that data bytes without one continue.
+    running: Option<u8>,
+}
+
+/// A message [`WireSplitter`] keeps assembling with no more than this capacity once it is
+/// handed on (a long SysEx's buffer is given back).
+const SPLITTER_KEPT_CAPACITY: usize = 4096;
+
+impl WireSplitter {
+    /// A splitter at the start of a stream (no running status).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes the next byte of the stream, which arrived at `time`; hands every message it
+    /// completes to `sink`. Fails with the sink's error, or if a message does not fit in memory.
+    pub fn push<E, F>(&mut self, time: REFERENCE_TIME, byte: u8, sink: &mut F) -> Result<(), E>
+    where
+        E: From<SmfError>,
+        F: FnMut(REFERENCE_TIME, &[u8]) -> Result<(), E> + ?Sized,
+    {
+        if byte >= 0xF8 {
+            return sink(time, &[byte]);
+        }
+        if byte & 0x80 != 0 {
+            if !self.cur.is_empty() {
+                if self.need == 0 && byte == 0xF7 {
+                    self.add(byte)?;
+                    return self.emit(sink);
                 }
-                out.push((ct, cb));
+                self.emit(sink)?;
             }
-            let need = match b {
+            let need = match byte {
                 0x80..=0xBF | 0xE0..=0xEF | 0xF2 => 3,
                 0xC0..=0xDF | 0xF1 | 0xF3 => 2,
                 0xF0 => 0,
                 _ => 1,
             };
-            running = if b < 0xF0 { Some(b) } else { None };
+            self.running = (byte < 0xF0).then_some(byte);
             if need == 1 {
-                out.push((t, std::vec![b]));
-            } else {
-                cur = Some((t, std::vec![b], need));
+                return sink(time, &[byte]);
             }
-            continue;
+            return Ok(self.start(time, &[byte], need)?);
         }
-        match cur.as_mut() {
-            Some((_, cb, need)) => {
-                cb.push(b);
-                if *need != 0
-                    && cb.len() == *need
-                    && let Some((ct, cb, _)) = cur.take()
-                {
-                    out.push((ct, cb));
-                }
+        if !self.cur.is_empty() {
+            self.add(byte)?;
+            if self.need != 0 && self.cur.len() == self.need {
+                return self.emit(sink);
             }
-            None => {
-                if let Some(s) = running {
-                    let need = if (0xC0..=0xDF).contains(&s) { 2 } else { 3 };
-                    let v = std::vec![s, b];
-                    if v.len() == need {
-                        out.push((t, v));
-                    } else {
-                        cur = Some((t, v, need));
-                    }
-                }
-            }
+            return Ok(());
+        }
+        match self.running {
+            Some(s) if (0xC0..=0xDF).contains(&s) => sink(time, &[s, byte]),
+            Some(s) => Ok(self.start(time, &[s, byte], 3)?),
+            // A data byte with neither a message nor running status: dropped.
+            None => Ok(()),
         }
     }
-    if let Some((ct, cb, _)) = cur {
-        out.push((ct, cb));
+
+    /// The end of the stream: an unfinished message goes to `sink` as it is.
+    pub fn finish<E, F>(&mut self, sink: &mut F) -> Result<(), E>
+    where
+        E: From<SmfError>,
+        F: FnMut(REFERENCE_TIME, &[u8]) -> Result<(), E> + ?Sized,
+    {
+        if self.cur.is_empty() {
+            return Ok(());
+        }
+        self.emit(sink)
     }
-    out
+
+    fn start(&mut self, time: REFERENCE_TIME, bytes: &[u8], need: usize) -> Result<(), SmfError> {
+        room(&mut self.cur, bytes.len(), "a message on the wire")?;
+        self.cur.extend_from_slice(bytes);
+        self.time = time;
+        self.need = need;
+        Ok(())
+    }
+
+    fn add(&mut self, byte: u8) -> Result<(), SmfError> {
+        room(&mut self.cur, 1, "a message on the wire")?;
+        self.cur.push(byte);
+        Ok(())
+    }
+
+    fn emit<E, F>(&mut self, sink: &mut F) -> Result<(), E>
+    where
+        F: FnMut(REFERENCE_TIME, &[u8]) -> Result<(), E> + ?Sized,
+    {
+        let r = sink(self.time, &self.cur);
+        self.cur.clear();
+        if self.cur.capacity() > SPLITTER_KEPT_CAPACITY {
+            self.cur = Vec::new();
+        }
+        r
+    }
 }
 
 /// Writes timed wire messages as a format 0 file with `tempo` (its tempo changes are written too).
@@ -886,86 +1275,321 @@ pub fn write_smf(
 /// The most empty events [`write_smf_until`] writes to bridge long gaps.
 const MAX_BRIDGES: u64 = 1 << 20;
 
-/// The longest delta time an SMF event holds.
+/// The longest delta time an SMF event holds, and the longest SysEx or escape event.
 const MAX_DELTA: u64 = 0x0FFF_FFFF;
 
 /// [`write_smf`], with the End-of-Track no earlier than `end` (a song's rest after its last
 /// message is kept). A gap longer than a delta time holds (2^28 - 1 ticks) is bridged by empty
-/// text events, which readers drop.
+/// text events, which readers drop. Messages are written at their ticks in time order (ties keep
+/// the order of the slice), a tempo change before the messages of its tick; a channel message is
+/// written with running status, a message that is not one SysEx or one channel message as an
+/// escape. [`SmfWriter`] writes the same file one message at a time.
 pub fn write_smf_until(
     messages: &[(REFERENCE_TIME, Vec<u8>)],
     tempo: &TempoMap,
     end: REFERENCE_TIME,
 ) -> Result<Vec<u8>, SmfError> {
-    let ppq = tempo.ppq.unwrap_or(480);
-    // Out files are always metrical: SMPTE input is written at 480 ppq and 120 bpm equivalents.
-    let map = if tempo.ppq.is_some() {
-        tempo.clone()
-    } else {
-        TempoMap::constant(480, 500_000)
-    };
-    let times = Times::new(&map);
-    let mut timed: Vec<(u64, u8, TrackEventKind<'_>)> = Vec::new();
-    for &(tick, us) in &map.changes {
-        timed.push((
-            tick,
-            0,
-            TrackEventKind::Meta(MetaMessage::Tempo(u24::new(us.min(0xFF_FFFF)))),
-        ));
-    }
+    let mut w = SmfWriter::new(tempo);
     for (t, bytes) in messages {
-        let tick = times.tick_of(*t);
-        let kind = match bytes.first() {
-            Some(0xF0) => TrackEventKind::SysEx(bytes.get(1..).unwrap_or(&[])),
-            Some(&s) if (0x80..0xF0).contains(&s) => match midly::live::LiveEvent::parse(bytes) {
-                Ok(midly::live::LiveEvent::Midi { channel, message }) => {
-                    TrackEventKind::Midi { channel, message }
-                }
-                _ => TrackEventKind::Escape(bytes),
-            },
-            Some(_) => TrackEventKind::Escape(bytes),
-            None => continue,
+        w.push(*t, bytes)?;
+    }
+    w.finish(end)
+}
+
+/// Bytes before a format 0 file's first event: the header chunk, then the track chunk's id and
+/// length.
+const FILE_HEAD: usize = 22;
+
+/// Where the track chunk's length sits in the file.
+const TRACK_LENGTH_AT: usize = 18;
+
+/// A format 0 file written one message at a time: the file [`write_smf_until`] writes of the
+/// same messages, without holding them.
+///
+/// Messages that come in time order are written at once, so memory holds little more than the
+/// file. A message earlier than one already written (a real-time byte on the wire overtakes the
+/// message it interrupted, for one) makes the writer keep everything from there on, compactly,
+/// and sort it at [`finish`](Self::finish). Allocation failures are errors, not aborts.
+///
+/// ```
+/// use mxf::host::smf::{SmfError, SmfWriter, TempoMap, read_smf, write_smf};
+///
+/// let tempo = TempoMap::constant(480, 500_000);
+/// let mut w = SmfWriter::new(&tempo);
+/// w.push(0, &[0x90, 60, 100])?;
+/// w.push(5_000_000, &[0x80, 60, 0])?;
+/// let file = w.finish(0)?;
+/// let played = [(0, vec![0x90, 60, 100]), (5_000_000, vec![0x80, 60, 0])];
+/// assert_eq!(file, write_smf(&played, &tempo)?);
+/// assert_eq!(read_smf(&file)?.messages.len(), 2);
+/// # Ok::<(), SmfError>(())
+/// ```
+#[derive(Debug)]
+pub struct SmfWriter {
+    times: Times,
+    /// The map's tempo changes, `(tick, microseconds a quarter)`, by tick.
+    tempo: Vec<(u64, u32)>,
+    /// How many of them are written.
+    tempo_done: usize,
+    /// The file so far: the header, the track chunk's id and length (set at the end), events.
+    out: Vec<u8>,
+    /// The tick of the last event written.
+    tick: u64,
+    /// The channel status a channel message may leave out.
+    running: Option<u8>,
+    /// Once a message came out of time order: every message from the first one on, in the
+    /// order of the calls, written sorted at the end.
+    late: Option<Messages>,
+}
+
+impl SmfWriter {
+    /// A file with the tempo map `tempo` (written at its ticks). Files are always metrical:
+    /// SMPTE timing is written at 480 ticks a quarter note and 120 bpm.
+    pub fn new(tempo: &TempoMap) -> Self {
+        let ppq = tempo.ppq.unwrap_or(480);
+        let map = if tempo.ppq.is_some() {
+            tempo.clone()
+        } else {
+            TempoMap::constant(480, 500_000)
         };
-        timed.push((tick, 1, kind));
+        let mut out = Vec::with_capacity(FILE_HEAD);
+        out.extend_from_slice(b"MThd");
+        out.extend_from_slice(&6u32.to_be_bytes());
+        // Format 0, one track.
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(&ppq.min(0x7FFF).to_be_bytes());
+        out.extend_from_slice(b"MTrk");
+        out.extend_from_slice(&[0; 4]);
+        Self {
+            times: Times::new(&map),
+            tempo: map.changes,
+            tempo_done: 0,
+            out,
+            tick: 0,
+            running: None,
+            late: None,
+        }
     }
-    timed.sort_by_key(|e| (e.0, e.1));
-    let end_tick = times.tick_of(end).max(timed.last().map_or(0, |e| e.0));
-    // Each gap longer than a delta time holds takes an empty event per 2^28 - 1 ticks: a song
-    // whose ticks would need more than a million of them is refused rather than written as
-    // gigabytes of padding.
-    let bridges = end_tick / MAX_DELTA;
-    if bridges > MAX_BRIDGES {
-        return Err(SmfError(std::format!(
-            "the song ends at tick {end_tick}: writing it would take {bridges} empty events to span the gaps (at most {MAX_BRIDGES})"
-        )));
+
+    /// Adds a message at `time` (an empty one is skipped). Refused: a message later than the
+    /// file can reach with at most 2^20 bridging events, one longer than an event holds
+    /// (2^28 - 1 bytes), or one that does not fit in memory.
+    pub fn push(&mut self, time: REFERENCE_TIME, bytes: &[u8]) -> Result<(), SmfError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let tick = self.times.tick_of(time);
+        reachable(tick)?;
+        if self.late.is_none() && tick < self.tick {
+            self.keep_from_here()?;
+        }
+        match self.late.as_mut() {
+            Some(late) => late.push(tick, bytes, &[]),
+            None => {
+                self.tempo_until(tick)?;
+                self.event(tick, bytes)
+            }
+        }
     }
-    timed.push((end_tick, 2, TrackEventKind::Meta(MetaMessage::EndOfTrack)));
-    let mut track: Vec<TrackEvent<'_>> = Vec::with_capacity(timed.len());
-    let mut last = 0u64;
-    for (tick, _, kind) in timed {
-        let mut delta = tick.saturating_sub(last);
-        last = tick;
+
+    /// The file, its End-of-Track at `end` or at its last event if that is later.
+    pub fn finish(mut self, end: REFERENCE_TIME) -> Result<Vec<u8>, SmfError> {
+        if let Some(late) = self.late.take() {
+            let mut order: Vec<u32> = Vec::new();
+            order
+                .try_reserve_exact(late.len())
+                .map_err(|_| no_memory("the messages to write"))?;
+            // Fewer than 2^32 messages: `Messages` holds fewer bytes.
+            order.extend((0..late.len()).map(|i| i as u32));
+            order.sort_by_key(|&i| late.ticks.get(i as usize).copied().unwrap_or(0));
+            for i in order {
+                if let Some((tick, bytes)) = late.stored(i as usize) {
+                    self.tempo_until(tick)?;
+                    self.event(tick, bytes)?;
+                }
+            }
+        }
+        let last_tempo = self.tempo.last().map_or(0, |c| c.0);
+        let end_tick = self.times.tick_of(end).max(self.tick).max(last_tempo);
+        reachable(end_tick)?;
+        self.tempo_until(u64::MAX)?;
+        self.delta_to(end_tick)?;
+        self.put(&[0xFF, 0x2F, 0x00])?;
+        let len = u32::try_from(self.out.len().saturating_sub(FILE_HEAD)).map_err(|_| {
+            SmfError("cannot write the file: its track would hold more than 4 GiB".into())
+        })?;
+        if let Some(at) = self
+            .out
+            .get_mut(TRACK_LENGTH_AT..TRACK_LENGTH_AT.saturating_add(4))
+        {
+            at.copy_from_slice(&len.to_be_bytes());
+        }
+        Ok(self.out)
+    }
+
+    /// Moves what is written back into messages, kept from now on and sorted at the end.
+    fn keep_from_here(&mut self) -> Result<(), SmfError> {
+        let mut late = Messages::default();
+        reread(self.out.get(FILE_HEAD..).unwrap_or(&[]), &mut late)?;
+        self.out.truncate(FILE_HEAD);
+        self.tempo_done = 0;
+        self.tick = 0;
+        self.running = None;
+        self.late = Some(late);
+        Ok(())
+    }
+
+    /// Writes the tempo changes up to `tick`.
+    fn tempo_until(&mut self, tick: u64) -> Result<(), SmfError> {
+        while let Some(&(t, us)) = self.tempo.get(self.tempo_done) {
+            if t > tick {
+                break;
+            }
+            self.delta_to(t)?;
+            let [_, a, b, c] = us.min(0xFF_FFFF).to_be_bytes();
+            self.put(&[0xFF, 0x51, 0x03, a, b, c])?;
+            self.running = None;
+            self.tempo_done = self.tempo_done.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    /// Writes one message at `tick` (not before the last event).
+    fn event(&mut self, tick: u64, bytes: &[u8]) -> Result<(), SmfError> {
+        self.delta_to(tick)?;
+        if let [0xF0, data @ ..] = bytes {
+            self.running = None;
+            self.put(&[0xF0])?;
+            return self.sized(data);
+        }
+        if let [s @ 0x80..=0xEF, rest @ ..] = bytes
+            && let Some(data) = rest.get(..channel_data_len(*s))
+            && data.iter().all(|b| *b < 0x80)
+        {
+            // Bytes after the message's data are not written (as a MIDI port would drop them).
+            if self.running != Some(*s) {
+                self.put(&[*s])?;
+                self.running = Some(*s);
+            }
+            return self.put(data);
+        }
+        self.running = None;
+        self.put(&[0xF7])?;
+        self.sized(bytes)
+    }
+
+    /// Writes the delta time to `tick`, bridging a gap longer than a delta time holds.
+    fn delta_to(&mut self, tick: u64) -> Result<(), SmfError> {
+        let mut delta = tick.saturating_sub(self.tick);
+        self.tick = self.tick.max(tick);
         while delta > MAX_DELTA {
-            track.push(TrackEvent {
-                delta: u28::new(MAX_DELTA as u32),
-                kind: TrackEventKind::Meta(MetaMessage::Text(&[])),
-            });
+            self.varlen(MAX_DELTA)?;
+            self.put(&[0xFF, 0x01, 0x00])?;
+            self.running = None;
             delta = delta.saturating_sub(MAX_DELTA);
         }
-        track.push(TrackEvent {
-            delta: u28::new(delta as u32),
-            kind,
-        });
+        self.varlen(delta)
     }
-    let smf = Smf {
-        header: Header::new(
-            Format::SingleTrack,
-            Timing::Metrical(u15::new(ppq.min(0x7FFF))),
-        ),
-        tracks: std::vec![track],
-    };
-    let mut out = Vec::new();
-    smf.write(&mut out)
-        .map_err(|e| SmfError(std::format!("cannot write the file: {e}")))?;
-    Ok(out)
+
+    /// Writes a length, then `data`.
+    fn sized(&mut self, data: &[u8]) -> Result<(), SmfError> {
+        let n = u64::try_from(data.len())
+            .ok()
+            .filter(|&n| n <= MAX_DELTA)
+            .ok_or_else(|| {
+                SmfError(std::format!(
+                    "cannot write the file: a message of {} bytes (an event holds at most {MAX_DELTA})",
+                    data.len()
+                ))
+            })?;
+        self.varlen(n)?;
+        self.put(data)
+    }
+
+    /// Writes a variable-length quantity (at most 2^28 - 1).
+    fn varlen(&mut self, v: u64) -> Result<(), SmfError> {
+        let groups = [(v >> 21) as u8, (v >> 14) as u8, (v >> 7) as u8, v as u8];
+        let first = groups.iter().position(|&g| g & 0x7F != 0).unwrap_or(3);
+        let mut b = [0u8; 4];
+        let mut n = 0usize;
+        for (i, g) in groups.iter().enumerate().skip(first) {
+            if let Some(slot) = b.get_mut(n) {
+                *slot = if i == 3 { g & 0x7F } else { g | 0x80 };
+            }
+            n = n.saturating_add(1);
+        }
+        self.put(b.get(..n).unwrap_or(&b))
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), SmfError> {
+        room(&mut self.out, bytes.len(), "the file being written")?;
+        self.out.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Refuses a tick that would take more than [`MAX_BRIDGES`] empty events to reach: a file of
+/// that song would be gigabytes of padding.
+fn reachable(tick: u64) -> Result<(), SmfError> {
+    let bridges = tick / MAX_DELTA;
+    if bridges > MAX_BRIDGES {
+        return Err(SmfError(std::format!(
+            "the song reaches tick {tick}: writing it would take {bridges} empty events to span the gaps (at most {MAX_BRIDGES})"
+        )));
+    }
+    Ok(())
+}
+
+/// The data bytes of a channel message with status `s`.
+fn channel_data_len(s: u8) -> usize {
+    if (0xC0..=0xDF).contains(&s) { 1 } else { 2 }
+}
+
+/// Reads the messages back from events [`SmfWriter`] wrote (tempo and padding events are
+/// skipped: the writer writes them again).
+fn reread(track: &[u8], into: &mut Messages) -> Result<(), SmfError> {
+    let bad = || SmfError("cannot write the file: its events do not read back".into());
+    let mut rest = track;
+    let mut tick = 0u64;
+    let mut running: Option<u8> = None;
+    while !rest.is_empty() {
+        let (d, delta) = vlq(rest).ok_or_else(bad)?;
+        tick = tick.saturating_add(delta);
+        rest = rest.get(d..).ok_or_else(bad)?;
+        let first = *rest.first().ok_or_else(bad)?;
+        let (status, at) = match first {
+            0x00..=0x7F => (running.ok_or_else(bad)?, 0),
+            _ => (first, 1usize),
+        };
+        let body = rest.get(at..).ok_or_else(bad)?;
+        let used = match status {
+            0x80..=0xEF => {
+                running = Some(status);
+                let n = channel_data_len(status);
+                into.push(tick, &[status], body.get(..n).ok_or_else(bad)?)?;
+                n
+            }
+            0xF0 | 0xF7 | 0xFF => {
+                running = None;
+                // A meta event's type byte comes before its length.
+                let skip = usize::from(status == 0xFF);
+                let (l, len) = vlq(body.get(skip..).ok_or_else(bad)?).ok_or_else(bad)?;
+                let from = skip.saturating_add(l);
+                let to = usize::try_from(len)
+                    .ok()
+                    .and_then(|n| from.checked_add(n))
+                    .ok_or_else(bad)?;
+                let data = body.get(from..to).ok_or_else(bad)?;
+                match status {
+                    0xF0 => into.push(tick, &[0xF0], data)?,
+                    0xF7 => into.push(tick, data, &[])?,
+                    _ => {}
+                }
+                to
+            }
+            _ => return Err(bad()),
+        };
+        rest = body.get(used..).ok_or_else(bad)?;
+    }
+    Ok(())
 }

@@ -11,12 +11,18 @@
 //! the allocator's books and the events lost (always 0). Bad input gives a one-line error and
 //! exit status 2; defects of a file that lose nothing (bytes after the last track, running status
 //! across meta events, …) are tolerated, each with a `mxfplay: warning:` line on stderr.
+//!
+//! Memory: the file is read, turned into a compact song (about four times the file) and
+//! dropped; the song plays with only the IRP buffers in flight, and the output file is written
+//! as the wire messages leave the virtual MPU-401. Every size that comes from the input is
+//! allocated fallibly: a file too big for memory is refused with one line and exit status 2.
 
 use clap::Parser;
-use mxf::host::smf::{read_smf, write_smf_until};
+use mxf::host::smf::{SmfWriter, read_smf};
 use mxf_suite::player::{self, PlayOptions};
 use mxf_suite::{demo, stages};
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Plays a MIDI file through the simulated DMus port (the embedded demo song without arguments).
@@ -42,44 +48,67 @@ struct Args {
     /// Feed the file in through the virtual MPU-401 and the capture path instead of rendering it.
     #[arg(long)]
     capture: bool,
-    /// Follow the real clock (plays in real time) instead of running as fast as possible.
+    /// Follow the real clock (plays in real time) instead of running as fast as possible; a
+    /// song whose last message lies more than 24 hours after its start is refused.
     #[arg(long)]
     realtime: bool,
 }
 
+/// The whole file at `path`, in memory allocated fallibly.
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    let cannot = |e: &dyn std::fmt::Display| format!("cannot read {}: {e}", path.display());
+    let mut file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+    let len = file.metadata().map_err(|e| cannot(&e))?.len();
+    let mut bytes = Vec::new();
+    usize::try_from(len)
+        .ok()
+        .and_then(|n| bytes.try_reserve_exact(n).ok())
+        .ok_or_else(|| cannot(&format_args!("its {len} bytes do not fit in memory")))?;
+    file.read_to_end(&mut bytes).map_err(|e| cannot(&e))?;
+    Ok(bytes)
+}
+
 fn run(args: Args) -> Result<(), String> {
-    let (bytes, name) = match &args.input {
-        Some(p) => (
-            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
-            p.display().to_string(),
-        ),
-        None => (demo::demo_song(), "the embedded demo song".to_string()),
+    let (song, name) = {
+        let (bytes, name) = match &args.input {
+            Some(p) => (read_file(p)?, p.display().to_string()),
+            None => (demo::demo_song(), "the embedded demo song".to_string()),
+        };
+        // The file's bytes are dropped once the song is read.
+        (read_smf(&bytes).map_err(|e| format!("{name}: {e}"))?, name)
     };
-    let song = read_smf(&bytes).map_err(|e| format!("{name}: {e}"))?;
     for w in &song.warnings {
         eprintln!("mxfplay: warning: {name}: {w}");
     }
-    let (out, report) = if args.capture {
+    // The output file is written as the wire messages come.
+    let mut writer = SmfWriter::new(&song.tempo);
+    let mut sink = |t: i64, m: &[u8]| writer.push(t, m);
+    let report = if args.capture {
         if !args.filters.is_empty() {
             return Err("filters apply to the render path; drop --filter or --capture".into());
         }
-        player::capture(&song).map_err(|e| format!("{name}: {e}"))?
+        player::capture_into(&song, &mut sink).map_err(|e| format!("{name}: {e}"))?
     } else {
         let stages = args
             .filters
             .iter()
             .map(|f| stages::parse(f))
             .collect::<Result<Vec<_>, _>>()?;
-        player::play(
+        player::play_into(
             &song,
             stages,
             &PlayOptions {
                 realtime: args.realtime,
             },
+            &mut sink,
         )
         .map_err(|e| format!("{name}: {e}"))?
     };
-    let file = write_smf_until(&out, &song.tempo, song.end_time()).map_err(|e| e.to_string())?;
+    let end = song.end_time();
+    drop(song);
+    let file = writer
+        .finish(end)
+        .map_err(|e| format!("{}: {e}", args.output.display()))?;
     std::fs::write(&args.output, file)
         .map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
     println!(

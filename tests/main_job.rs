@@ -24,7 +24,7 @@ use mxf::components::sequencer::MIN_RESCHEDULE_DELAY;
 use mxf::components::unpacker::{
     DmusBufferWriter, DmusUnpacker, KsBufferWriter, KsUnpacker, Unpacker,
 };
-use mxf::host::smf::{MessageKind, Song, read_smf, split_wire, write_smf};
+use mxf::host::smf::{MessageKind, Song, read_smf, split_wire, write_smf, write_smf_until};
 use mxf::host::{ClockMode, FilterPlacement, Port, StreamFormat};
 use mxf::prelude::*;
 use mxf_suite::player::{self, PlayOptions, Report, musical_messages, song_messages};
@@ -1071,6 +1071,200 @@ fn cli_plays_tolerated_defects_with_warnings_and_keeps_the_end() {
         played.end_time(),
         song.end_time()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cli_writes_as_it_plays_the_file_write_smf_writes_of_what_was_played() {
+    // mxfplay writes its output as the wire messages leave the device; the file is the one
+    // `write_smf_until` makes of the collected messages, byte for byte: render, render through an
+    // echo (times a filter makes), capture.
+    let dir = scratch("stream");
+    let b = Bodies::new();
+    let bytes = test_song(&b);
+    let input = dir.join("song.mid");
+    std::fs::write(&input, &bytes).unwrap();
+    let song = read_smf(&bytes).unwrap();
+    let out = dir.join("out.mid");
+    for extra in [&[][..], &["--filter", "echo=10x3"][..], &["--capture"][..]] {
+        let mut a: Vec<&std::ffi::OsStr> = vec![input.as_os_str(), "-o".as_ref(), out.as_os_str()];
+        a.extend(extra.iter().map(std::ffi::OsStr::new));
+        let r = run_cli(&a, &dir);
+        assert_eq!(r.code, Some(0), "{extra:?}: {}", r.stderr);
+        let (played, _) = match extra {
+            ["--capture"] => player::capture(&song).unwrap(),
+            [] => player::play(&song, vec![], &PlayOptions::default()).unwrap(),
+            _ => player::play(
+                &song,
+                vec![stages::parse("echo=10x3").unwrap()],
+                &PlayOptions::default(),
+            )
+            .unwrap(),
+        };
+        let want = write_smf_until(&played, &song.tempo, song.end_time()).unwrap();
+        assert!(std::fs::read(&out).unwrap() == want, "{extra:?}");
+        std::fs::remove_file(&out).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A format 1 file of about `size` bytes: a tempo track and four tracks of note-on/note-off
+/// pairs 10 ticks apart (4 bytes an event).
+fn big_song(size: usize) -> Vec<u8> {
+    let chunk = |kind: &[u8], body: &[u8]| {
+        let mut c = kind.to_vec();
+        c.extend_from_slice(&u32::try_from(body.len()).unwrap().to_be_bytes());
+        c.extend_from_slice(body);
+        c
+    };
+    let mut f = chunk(b"MThd", &[0, 1, 0, 5, 0x01, 0xE0]);
+    f.extend(chunk(
+        b"MTrk",
+        &[0, 0xFF, 0x51, 3, 0x07, 0xA1, 0x20, 0, 0xFF, 0x2F, 0],
+    ));
+    for ch in 0..4u8 {
+        let mut t = Vec::with_capacity(size / 4 + 8);
+        let mut k = 0u8;
+        while t.len() < size / 4 {
+            let key = 36 + k % 48;
+            t.extend_from_slice(&[10, 0x90 | ch, key, 100, 10, 0x80 | ch, key, 0]);
+            k = k.wrapping_add(1);
+        }
+        t.extend_from_slice(&[0, 0xFF, 0x2F, 0]);
+        f.extend(chunk(b"MTrk", &t));
+    }
+    f
+}
+
+/// [`run_cli`] with the address space limited to `limit_kib` KiB (`ulimit -v`): allocations
+/// beyond it fail as they do on a machine without the memory.
+fn run_cli_limited(limit_kib: u64, args: &[&std::ffi::OsStr], dir: &Path) -> Run {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -v "$1" && shift && exec "$@""#)
+        .arg("sh")
+        .arg(limit_kib.to_string())
+        .arg(mxfplay())
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("running mxfplay");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn cli_refuses_a_file_too_big_for_memory_in_one_line() {
+    // A 16 MB song needs about 64 MB as a song: with 40 MB of address space the file is read
+    // but its song does not fit; with 12 MB the file itself does not. Both are refused with one
+    // line and exit status 2, not an allocation abort.
+    let dir = scratch("oom");
+    let input = dir.join("big.mid");
+    std::fs::write(&input, big_song(16 << 20)).unwrap();
+    let out = dir.join("out.mid");
+    let args = [input.as_os_str(), "-o".as_ref(), out.as_os_str()];
+    let r = run_cli_limited(40 << 10, &args, &dir);
+    fails_cleanly(&r, "song too big", &out);
+    assert!(
+        r.stderr.contains("big.mid: out of memory for"),
+        "{}",
+        r.stderr
+    );
+    let r = run_cli_limited(12 << 10, &args, &dir);
+    fails_cleanly(&r, "file too big", &out);
+    assert!(
+        r.stderr.contains("cannot read") && r.stderr.contains("do not fit in memory"),
+        "{}",
+        r.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cli_plays_a_song_in_a_small_multiple_of_its_size() {
+    // A 1 MB song (250 000 messages) plays in 32 MB of address space, program included; holding
+    // a Vec per message, 16 bytes per wire byte and copies in the writer took over 70 MB.
+    let dir = scratch("small-memory");
+    let input = dir.join("big.mid");
+    std::fs::write(&input, big_song(1 << 20)).unwrap();
+    let out = dir.join("out.mid");
+    let r = run_cli_limited(
+        32 << 10,
+        &[input.as_os_str(), "-o".as_ref(), out.as_os_str()],
+        &dir,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        read_smf(&std::fs::read(&out).unwrap())
+            .unwrap()
+            .messages
+            .len(),
+        read_smf(&std::fs::read(&input).unwrap())
+            .unwrap()
+            .messages
+            .len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A song whose second note lies `gaps` × (2^28 − 1) ticks of 16.8 s after its first: at the
+/// slowest tempo and one tick a quarter, each gap is about 142 years.
+fn song_centuries_long(gaps: usize) -> Vec<u8> {
+    let mut t = vec![
+        0x00, 0xFF, 0x51, 0x03, 0xFF, 0xFF, 0xFF, 0x00, 0x90, 0x3C, 0x40,
+    ];
+    for _ in 0..gaps {
+        t.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0x01, 0x00]);
+    }
+    t.extend_from_slice(&[0x00, 0x80, 0x3C, 0x00, 0x00, 0xFF, 0x2F, 0x00]);
+    let mut f = b"MThd\0\0\0\x06\0\0\0\x01\0\x01MTrk".to_vec();
+    f.extend_from_slice(&u32::try_from(t.len()).unwrap().to_be_bytes());
+    f.extend(t);
+    f
+}
+
+#[test]
+fn realtime_refuses_a_song_whose_events_lie_centuries_ahead() {
+    // 5 gaps: about 710 years, past what 100 ns × 100 in a u64 of nanoseconds holds (584
+    // years): the wait overflowed (a panic in a debug build, a wrapped sleep in release).
+    let song = read_smf(&song_centuries_long(5)).unwrap();
+    assert!(song.messages.last().unwrap().time > player::REALTIME_LIMIT);
+    let started = std::time::Instant::now();
+    let e = player::play(&song, vec![], &PlayOptions { realtime: true }).unwrap_err();
+    assert!(
+        e.starts_with("--realtime: the song's last message lies"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Without --realtime the song plays (as fast as possible).
+    let (out, report) = player::play(&song, vec![], &PlayOptions::default()).unwrap();
+    balanced(&report);
+    assert_eq!(musical_messages(&out).len(), 2);
+    assert_eq!(out[1].0, song.messages.last().unwrap().time);
+}
+
+#[test]
+fn cli_realtime_refuses_a_song_centuries_long_in_one_line() {
+    let dir = scratch("realtime");
+    let input = dir.join("centuries.mid");
+    std::fs::write(&input, song_centuries_long(5)).unwrap();
+    let out = dir.join("out.mid");
+    let r = run_cli(
+        &[
+            input.as_os_str(),
+            "--realtime".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+        &dir,
+    );
+    fails_cleanly(&r, "--realtime, centuries", &out);
+    assert!(r.stderr.contains("--realtime"), "{}", r.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -10,7 +10,9 @@ use crate::uart::{INPUT_FIFO_SIZE, VirtualMpu401, create_uart_miniport};
 use mxf::abi::{DMUS_EVENT_SIZE, DMUS_EVENTHEADER, KSSTATE_RUN, KSSTATE_STOP, REFERENCE_TIME};
 use mxf::allocator::AllocatorStats;
 use mxf::components::unpacker::DmusBufferWriter;
-use mxf::host::smf::{MessageKind, Song, split_wire};
+use mxf::host::smf::{
+    MessageIter, MessageKind, SmfError, Song, TimedMessage, WireSplitter, split_wire,
+};
 use mxf::host::{ClockMode, FilterPlacement, Port, StreamFormat};
 use mxf::interfaces::{IAllocatorMXF, IMXF};
 use std::fmt;
@@ -137,49 +139,134 @@ impl fmt::Display for Report {
     }
 }
 
-/// Packs the song into DirectMusic-format buffers of [`IRP_BYTES`]: `(presentation time, bytes)`.
+/// The song packed into DirectMusic-format buffers of [`IRP_BYTES`], one buffer at a time:
+/// `(presentation time, bytes)`. Buffers are made as the player needs them, so a song never
+/// exists twice in memory.
 ///
 /// Each buffer's time is that of its first record; records carry their offset from it. A message
 /// goes whole into the buffer being filled, or opens the next one. A message longer than a whole
 /// buffer (a long SysEx) opens a buffer and goes as structured pieces that fill it and the ones
 /// after it, every piece at the message's time: the unpacker keeps its MIDI parser's state across
 /// records and IRPs (domain.md §4.2, §5.4), so the port sees one SysEx.
-pub fn pack_render_buffers(song: &Song) -> Result<Vec<(REFERENCE_TIME, Vec<u8>)>, String> {
-    /// The most data one record of an empty buffer holds.
-    const PIECE: usize = IRP_BYTES - DMUS_EVENT_SIZE(0);
-    let mut out: Vec<(REFERENCE_TIME, Vec<u8>)> = Vec::new();
-    // The buffer being filled (the last of `out`) has this many bytes free.
-    let mut free = 0usize;
-    for m in &song.messages {
-        if m.bytes.is_empty() {
-            continue;
+pub struct RenderBuffers<'a> {
+    messages: MessageIter<'a>,
+    /// The message being packed and how many of its bytes are packed (a long one spans buffers).
+    current: Option<(TimedMessage<'a>, usize)>,
+    /// The buffer being filled and its time.
+    filling: Option<(REFERENCE_TIME, Vec<u8>)>,
+}
+
+impl<'a> RenderBuffers<'a> {
+    /// The buffers of `song`.
+    pub fn new(song: &'a Song) -> Self {
+        Self {
+            messages: song.messages.iter(),
+            current: None,
+            filling: None,
         }
-        let pieces: Vec<&[u8]> = if DMUS_EVENT_SIZE(m.bytes.len()) <= IRP_BYTES {
-            vec![&m.bytes[..]]
-        } else {
-            m.bytes.chunks(PIECE).collect()
-        };
-        let long = pieces.len() > 1;
-        for (k, piece) in pieces.into_iter().enumerate() {
-            let size = DMUS_EVENT_SIZE(piece.len());
-            // A long message starts in a buffer of its own; every message opens a buffer when it
-            // does not fit the one being filled.
-            if size > free || (long && k == 0) {
-                out.push((m.time, Vec::with_capacity(IRP_BYTES)));
-                free = IRP_BYTES;
+    }
+}
+
+impl Iterator for RenderBuffers<'_> {
+    type Item = Result<(REFERENCE_TIME, Vec<u8>), String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        /// The most data one record of an empty buffer holds.
+        const PIECE: usize = IRP_BYTES - DMUS_EVENT_SIZE(0);
+        loop {
+            let (m, packed) = match self.current.take() {
+                Some(c) => c,
+                None => match self.messages.next() {
+                    Some(m) => (m, 0),
+                    None => return self.filling.take().map(Ok),
+                },
+            };
+            if m.bytes.is_empty() {
+                continue;
             }
-            let Some((base, buf)) = out.last_mut() else {
-                return Err("no buffer to pack into".into());
+            let long = DMUS_EVENT_SIZE(m.bytes.len()) > IRP_BYTES;
+            let piece = if long {
+                &m.bytes[packed..m.bytes.len().min(packed + PIECE)]
+            } else {
+                m.bytes
+            };
+            let size = DMUS_EVENT_SIZE(piece.len());
+            let free = self
+                .filling
+                .as_ref()
+                .map_or(0, |(_, buf)| IRP_BYTES - buf.len());
+            // A long message starts in a buffer of its own; every message opens a buffer when it
+            // does not fit the one being filled (which is then complete).
+            if size > free || (long && packed == 0) {
+                if let Some(full) = self.filling.take() {
+                    self.current = Some((m, packed));
+                    return Some(Ok(full));
+                }
+                self.filling = Some((m.time, Vec::with_capacity(IRP_BYTES)));
+            }
+            let Some((base, buf)) = self.filling.as_mut() else {
+                return Some(Err("no buffer to pack into".into()));
             };
             let at = buf.len();
             buf.resize(at + size, 0);
-            DmusBufferWriter::new(&mut buf[at..])
-                .push(1, m.time - *base, true, piece)
-                .map_err(|s| format!("cannot pack a {}-byte message: {s}", m.bytes.len()))?;
-            free -= size;
+            if let Err(s) =
+                DmusBufferWriter::new(&mut buf[at..]).push(1, m.time - *base, true, piece)
+            {
+                return Some(Err(format!(
+                    "cannot pack a {}-byte message: {s}",
+                    m.bytes.len()
+                )));
+            }
+            if packed + piece.len() < m.bytes.len() {
+                self.current = Some((m, packed + piece.len()));
+            }
         }
     }
-    Ok(out)
+}
+
+/// Receives each wire message as it leaves: `(presentation time, bytes)`.
+pub type WireSink<'a> = dyn FnMut(REFERENCE_TIME, &[u8]) -> Result<(), SmfError> + 'a;
+
+/// The longest wait `--realtime` accepts: a song whose last message, or an event the graph
+/// schedules, lies more than 24 hours after the start is refused. Such times come from a corrupt
+/// or hostile file (deltas of 2^28 ticks at the slowest tempo reach centuries); without
+/// `--realtime` the song plays as fast as possible and the limit does not apply.
+pub const REALTIME_LIMIT: REFERENCE_TIME = 24 * 3600 * 10_000_000;
+
+/// The error of a `--realtime` run that would wait for `time`.
+fn too_far_for_realtime(what: &str, time: REFERENCE_TIME) -> String {
+    format!(
+        "--realtime: {what} lies {:.0} hours after the start, later than the {} hours a real-time \
+         run waits (play it without --realtime)",
+        time as f64 / 36e9,
+        REALTIME_LIMIT / 36_000_000_000
+    )
+}
+
+/// Moves what the MPU-401 wrote since the last call through `splitter` into `sink`, counting
+/// wire bytes and messages in `report`.
+fn drain_wire(
+    mpu: &VirtualMpu401,
+    splitter: &mut WireSplitter,
+    report: &mut Report,
+    sink: &mut WireSink<'_>,
+) -> Result<(), String> {
+    let mut result = Ok(());
+    let mut counted = |t: REFERENCE_TIME, m: &[u8]| {
+        report.messages_out += 1;
+        sink(t, m)
+    };
+    let mut wire_bytes = 0;
+    mpu.drain_output(|t, bytes| {
+        wire_bytes += bytes.len();
+        for &b in bytes {
+            if result.is_ok() {
+                result = splitter.push(t, b, &mut counted);
+            }
+        }
+    });
+    report.wire_bytes += wire_bytes;
+    result.map_err(|e| e.to_string())
 }
 
 /// Plays `song` through the render graph; returns the wire messages the MPU-401 sent and the report.
@@ -188,8 +275,30 @@ pub fn play(
     stages: Vec<FilterStage>,
     opts: &PlayOptions,
 ) -> Result<(Wire, Report), String> {
+    let mut out = Wire::new();
+    let report = play_into(song, stages, opts, &mut |t, m| {
+        out.push((t, m.to_vec()));
+        Ok(())
+    })?;
+    Ok((out, report))
+}
+
+/// [`play`], handing each wire message to `sink` as the MPU-401 sends it instead of collecting
+/// them: the run holds the song, the IRP buffers in flight and what the sink keeps.
+pub fn play_into(
+    song: &Song,
+    stages: Vec<FilterStage>,
+    opts: &PlayOptions,
+    sink: &mut WireSink<'_>,
+) -> Result<Report, String> {
     let started = Instant::now();
     let err = |what: &str, s: mxf::abi::NTSTATUS| format!("{what}: {s}");
+    if opts.realtime
+        && let Some(last) = song.messages.last()
+        && last.time > REALTIME_LIMIT
+    {
+        return Err(too_far_for_realtime("the song's last message", last.time));
+    }
     let mpu = VirtualMpu401::new();
     let miniport =
         create_uart_miniport(mpu.clone()).map_err(|s| err("creating the miniport", s))?;
@@ -221,34 +330,46 @@ pub fn play(
         .map_err(|s| err("opening the render pin", s))?;
     pin.set_state(KSSTATE_RUN)
         .map_err(|s| err("starting the pin", s))?;
-    let buffers = pack_render_buffers(song)?;
+    let mut buffers = RenderBuffers::new(song);
+    let mut next = buffers.next().transpose()?;
+    let mut submitted = 0u64;
+    let mut splitter = WireSplitter::new();
     let mut report = Report {
         messages_in: song.messages.len(),
         ..Report::default()
     };
-    let mut next = 0;
     let mut t: REFERENCE_TIME = 0;
     let t0 = Instant::now();
     loop {
-        while next < buffers.len() && buffers[next].0 <= t + LOOKAHEAD {
-            let (base, data) = &buffers[next];
+        while let Some((base, _)) = &next
+            && *base <= t + LOOKAHEAD
+        {
+            let Some((base, data)) = next.take() else {
+                break;
+            };
             report.buffer_bytes += data.len() as u64;
-            pin.submit(data.clone(), *base)
+            pin.submit(data, base)
                 .map_err(|s| err("submitting a buffer", s))?;
-            next += 1;
+            submitted += 1;
+            next = buffers.next().transpose()?;
         }
         port.run_timers();
         mpu.run_timers(port.now());
+        drain_wire(&mpu, &mut splitter, &mut report, sink)?;
         let candidates = [
             port.next_timer(),
             mpu.next_timer(),
-            buffers.get(next).map(|b| b.0 - LOOKAHEAD),
+            next.as_ref().map(|b| b.0 - LOOKAHEAD),
         ];
         let Some(n) = candidates.into_iter().flatten().min() else {
             break;
         };
         t = n.max(t + 1);
         if opts.realtime {
+            if t > REALTIME_LIMIT {
+                return Err(too_far_for_realtime("an event", t));
+            }
+            // Within REALTIME_LIMIT: no overflow.
             let target = t0 + Duration::from_nanos(t.max(0) as u64 * 100);
             if let Some(d) = target.checked_duration_since(Instant::now()) {
                 std::thread::sleep(d);
@@ -256,7 +377,7 @@ pub fn play(
         } else {
             port.set_time(t);
         }
-        if next >= buffers.len() && pin.sequencer().queued() == 0 && mpu.next_timer().is_none() {
+        if next.is_none() && pin.sequencer().queued() == 0 && mpu.next_timer().is_none() {
             // Everything has been delivered; one last service to drain.
             port.run_timers();
             break;
@@ -264,11 +385,13 @@ pub fn play(
     }
     pin.set_state(KSSTATE_STOP)
         .map_err(|s| err("stopping the pin", s))?;
-    let wire = mpu.take_output();
-    report.wire_bytes = wire.len();
-    let out = split_wire(&wire);
-    report.messages_out = out.len();
-    report.irps = (buffers.len() as u64, pin.completed_irps());
+    drain_wire(&mpu, &mut splitter, &mut report, sink)?;
+    let mut counted = |t: REFERENCE_TIME, m: &[u8]| {
+        report.messages_out += 1;
+        sink(t, m)
+    };
+    splitter.finish(&mut counted).map_err(|e| e.to_string())?;
+    report.irps = (submitted, pin.completed_irps());
     report.allocator = pin.allocator().stats();
     report.events_created = report.allocator.gets;
     report.lost = report.allocator.outstanding_events;
@@ -285,11 +408,16 @@ pub fn play(
     drop(pin);
     drop(port);
     report.wall = started.elapsed();
-    Ok((out, report))
+    Ok(report)
 }
 
-/// Appends the timed bytes of the DirectMusic records in capture buffer `b` to `wire`.
-fn decode_records(b: &mxf::host::CapturedBuffer, wire: &mut Vec<(REFERENCE_TIME, u8)>) {
+/// Passes the bytes of the DirectMusic records in capture buffer `b`, each at its record's
+/// time, through `splitter` into `sink`.
+fn decode_records(
+    b: &mxf::host::CapturedBuffer,
+    splitter: &mut WireSplitter,
+    sink: &mut WireSink<'_>,
+) -> Result<(), SmfError> {
     let mut off = 0;
     while off + 20 <= b.data.len() {
         let h: DMUS_EVENTHEADER = bytemuck_header(&b.data[off..off + 20]);
@@ -298,9 +426,12 @@ fn decode_records(b: &mxf::host::CapturedBuffer, wire: &mut Vec<(REFERENCE_TIME,
             break;
         };
         let t = b.base_time + h.rtDelta;
-        wire.extend(data.iter().map(|&x| (t, x)));
+        for &x in data {
+            splitter.push(t, x, sink)?;
+        }
         off += DMUS_EVENT_SIZE(cb);
     }
+    Ok(())
 }
 
 /// Submits capture buffers while the packer holds events (a long SysEx fills several), as a
@@ -320,6 +451,16 @@ fn drain(pin: &mxf::host::CapturePin) {
 /// Feeds `song` in through the virtual MPU-401's input and the capture graph; returns what the
 /// packer produced, as timed wire messages, and the report.
 pub fn capture(song: &Song) -> Result<(Wire, Report), String> {
+    let mut out = Wire::new();
+    let report = capture_into(song, &mut |t, m| {
+        out.push((t, m.to_vec()));
+        Ok(())
+    })?;
+    Ok((out, report))
+}
+
+/// [`capture`], handing each captured message to `sink` as its buffer completes.
+pub fn capture_into(song: &Song, sink: &mut WireSink<'_>) -> Result<Report, String> {
     let started = Instant::now();
     let err = |what: &str, s: mxf::abi::NTSTATUS| format!("{what}: {s}");
     let mpu = VirtualMpu401::new();
@@ -338,14 +479,20 @@ pub fn capture(song: &Song) -> Result<(Wire, Report), String> {
     };
     // Completed buffers are decoded as they come (a buffer per message would otherwise hold 4 KiB
     // for every message of the song).
-    let mut wire: Vec<(REFERENCE_TIME, u8)> = Vec::new();
+    let mut splitter = WireSplitter::new();
     let mut irps = 0u64;
-    let mut collect = |pin: &mxf::host::CapturePin, report: &mut Report| {
+    let mut messages_out = 0usize;
+    let mut counted = |t: REFERENCE_TIME, m: &[u8]| {
+        messages_out += 1;
+        sink(t, m)
+    };
+    let mut collect = |pin: &mxf::host::CapturePin, report: &mut Report| -> Result<(), String> {
         for b in pin.take_filled() {
             irps += 1;
             report.buffer_bytes += b.data.len() as u64;
-            decode_records(&b, &mut wire);
+            decode_records(&b, &mut splitter, &mut counted).map_err(|e| e.to_string())?;
         }
+        Ok(())
     };
     for m in &song.messages {
         port.set_time(m.time);
@@ -358,17 +505,17 @@ pub fn capture(song: &Song) -> Result<(Wire, Report), String> {
         }
         report.wire_bytes += m.bytes.len();
         drain(&pin);
-        collect(&pin, &mut report);
+        collect(&pin, &mut report)?;
     }
     pin.submit_buffer(IRP_BYTES);
     pin.set_state(KSSTATE_STOP)
         .map_err(|s| err("stopping the pin", s))?;
     // Stopping flushed the capture sink's fragments into the packer.
     drain(&pin);
-    collect(&pin, &mut report);
+    collect(&pin, &mut report)?;
+    splitter.finish(&mut counted).map_err(|e| e.to_string())?;
+    report.messages_out = messages_out;
     report.irps = (irps, irps);
-    let out = split_wire(&wire);
-    report.messages_out = out.len();
     report.allocator = pin.allocator().stats();
     report.events_created = report.allocator.gets;
     report.lost = report.allocator.outstanding_events;
@@ -378,7 +525,7 @@ pub fn capture(song: &Song) -> Result<(Wire, Report), String> {
     drop(pin);
     drop(port);
     report.wall = started.elapsed();
-    Ok((out, report))
+    Ok(report)
 }
 
 fn bytemuck_header(b: &[u8]) -> DMUS_EVENTHEADER {

@@ -45,10 +45,40 @@ struct Timer {
     sink: IServiceSink,
 }
 
+/// Every byte accepted on the data port and when: the bytes in order, and the runs of them
+/// written at one time (one byte of memory a byte, 16 a run; the wire of a song is a run per
+/// point in time rather than 16 bytes a byte).
+#[derive(Default)]
+struct Record {
+    bytes: Vec<u8>,
+    /// `(time, first byte of the run)`; a run ends where the next starts.
+    runs: Vec<(i64, usize)>,
+}
+
+impl Record {
+    fn add(&mut self, bytes: &[u8], now: i64) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.runs.last().is_none_or(|&(t, _)| t != now) {
+            self.runs.push((now, self.bytes.len()));
+        }
+        self.bytes.extend_from_slice(bytes);
+    }
+
+    /// Each run in order: its time and bytes.
+    fn for_each_run(&self, mut f: impl FnMut(i64, &[u8])) {
+        for (k, &(t, start)) in self.runs.iter().enumerate() {
+            let end = self.runs.get(k + 1).map_or(self.bytes.len(), |r| r.1);
+            f(t, &self.bytes[start..end]);
+        }
+    }
+}
+
 /// The device registers.
 struct Device {
     /// Every byte accepted on the data port, with the time it was written.
-    output: Vec<(i64, u8)>,
+    output: Record,
     /// Bytes accepted per `write` call; `None` for unlimited.
     budget: Option<usize>,
     /// Bytes received from the wire, not yet read by the ISR.
@@ -82,7 +112,7 @@ impl VirtualMpu401 {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             device: Mutex::new(Device {
-                output: Vec::new(),
+                output: Record::default(),
                 budget: None,
                 input: VecDeque::new(),
                 uart_mode: false,
@@ -105,7 +135,7 @@ impl VirtualMpu401 {
         let mut d = lock(&self.device);
         let n = d.budget.map_or(bytes.len(), |b| b.min(bytes.len()));
         let accepted = bytes.get(..n).unwrap_or(bytes);
-        d.output.extend(accepted.iter().map(|&b| (now, b)));
+        d.output.add(accepted, now);
         accepted.len()
     }
 
@@ -115,9 +145,19 @@ impl VirtualMpu401 {
         lock(&self.device).budget = bytes_per_write;
     }
 
-    /// Everything written so far, in order, with times; the record is emptied.
+    /// Everything written so far, in order, each byte with its time; the record is emptied.
     pub fn take_output(&self) -> Vec<(i64, u8)> {
-        core::mem::take(&mut lock(&self.device).output)
+        let mut out = Vec::new();
+        self.drain_output(|t, bytes| out.extend(bytes.iter().map(|&b| (t, b))));
+        out
+    }
+
+    /// Everything written so far, in order, handed to `f` as runs of bytes written at one time
+    /// (`f(time, bytes)`, in time order, with no lock held); the record is emptied. A player
+    /// that drains the device as it plays holds only what was written since the last drain.
+    pub fn drain_output(&self, f: impl FnMut(i64, &[u8])) {
+        let record = core::mem::take(&mut lock(&self.device).output);
+        record.for_each_run(f);
     }
 
     // ---------------------------------------------------------------------------------------

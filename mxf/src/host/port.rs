@@ -299,9 +299,7 @@ impl IPort_Impl for PortObject {
 impl IPortDMus_Impl for PortObject {
     fn Notify(&self, group: Option<ComRef<'_, IServiceGroup>>) {
         match group {
-            Some(g) => {
-                g.RequestService()
-            }
+            Some(g) => g.RequestService(),
             None => {
                 let mg = lock(&self.shared.miniport_group).clone();
                 let streams: Vec<IServiceGroup> = lock(&self.shared.stream_groups)

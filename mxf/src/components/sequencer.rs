@@ -965,8 +965,7 @@ mod tests {
         }
         .into_com()
         .unwrap();
-        // SAFETY: live interfaces.
-        let s = unsafe { seq.ConnectOutput(Some(echo.to_ref())) };
+        let s = seq.ConnectOutput(Some(echo.to_ref()));
         assert_eq!(s, STATUS_SUCCESS);
         let e = Event::with_bytes(alloc.interface(), &[0x90, 60, 100], 1, 0).unwrap();
         // SAFETY: the event is handed over.
@@ -978,8 +977,7 @@ mod tests {
             "the echoed event is delivered by the same drain"
         );
         assert_eq!(calls[1][0].bytes, [0xF8]);
-        // SAFETY: live interface.
-        assert_eq!(unsafe { seq.DisconnectOutput(None) }, STATUS_SUCCESS);
+        assert_eq!(seq.DisconnectOutput(None), STATUS_SUCCESS);
         drop(echo);
         drop(seq);
         assert_eq!(alloc.stats().outstanding_events, 0);

@@ -12,7 +12,7 @@
 //! exit status 2; defects of a file that lose nothing (bytes after the last track, running status
 //! across meta events, …) are tolerated, each with a `mxfplay: warning:` line on stderr.
 //!
-//! Memory: the file is read, turned into a compact song (about four times the file) and
+//! Memory: the file is read, turned into a compact song (four to six times the file) and
 //! dropped; the song plays with only the IRP buffers in flight, and the output file is written
 //! as the wire messages leave the virtual MPU-401. Every size that comes from the input is
 //! allocated fallibly: a file too big for memory is refused with one line and exit status 2.

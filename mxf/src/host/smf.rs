@@ -92,7 +92,7 @@ pub struct TimedMessage<'a> {
 /// one buffer, and for each message its tick and where its bytes end (12 bytes a message besides
 /// its bytes; 16 when several tracks play together and the play order is kept as an index).
 /// Presentation times are computed from the ticks with the song's tempo map, so a song takes
-/// about four times the size of its file.
+/// four to six times the size of its file (six for one that uses running status throughout).
 ///
 /// [`get`](Self::get) and [`iter`](Self::iter) give [`TimedMessage`] views.
 #[derive(Clone, Default)]
@@ -959,7 +959,7 @@ fn close_sysex(
 ///   ends inside an event), an event that cannot be read, a format above 2, a format 0 file
 ///   with several tracks, SMPTE timing at a frame rate other than 24, 25, 29.97 or 30, and a
 ///   song longer than a `REFERENCE_TIME` can hold.
-/// * Memory: the song takes about four times the file ([`Messages`]); every allocation whose
+/// * Memory: the song takes four to six times the file ([`Messages`]); every allocation whose
 ///   size comes from the file is fallible, so a song that does not fit in memory is refused
 ///   ("out of memory: …"), as is one whose messages hold more than 4 GiB (the most a song
 ///   holds), instead of aborting.

@@ -1,5 +1,5 @@
-//! Procedural macros of [mxf](https://docs.rs/mxf): `#[com_interface]`, `#[com_object]` and
-//! `#[mxf_filter]`.
+//! Procedural macros of [mxf](https://docs.rs/mxf): `#[com_interface]`, `#[com_object]`,
+//! `#[mxf_filter]`, `#[mxf_miniport]` and `miniport_topology!`.
 //!
 //! Each entry point forwards to a `*_core` function over `proc_macro2` token streams, which
 //! parses a model, checks it (collecting every error), and only then expands, one generator
@@ -9,9 +9,11 @@
 
 mod ctxt;
 mod interface;
+mod miniport;
 mod object;
 #[cfg(test)]
 mod test_util;
+mod topology;
 
 use proc_macro::TokenStream;
 
@@ -51,4 +53,26 @@ pub fn com_object(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn mxf_filter(attr: TokenStream, item: TokenStream) -> TokenStream {
     object::com_object_core(attr.into(), item.into(), object::Kind::Filter).into()
+}
+
+/// Turns a struct into a DMus miniport: the struct implements `mxf::miniport::DmusMiniport`
+/// and its pins are declared with `miniport_topology!`; the framework implements
+/// `IMiniportDMus` (`GetDescription`, `DataRangeIntersection`, `Init`'s and `NewStream`'s
+/// checks and dispatch).
+///
+/// Options: further interfaces after IMiniportDMus, `qi_failure = STATUS_…` and `tag = "abcd"`,
+/// as for `com_object`. Use it as `mxf::mxf_miniport` (also in `mxf::prelude`), documented
+/// there.
+#[proc_macro_attribute]
+pub fn mxf_miniport(attr: TokenStream, item: TokenStream) -> TokenStream {
+    object::com_object_core(attr.into(), item.into(), object::Kind::Miniport).into()
+}
+
+/// Declares a DMus miniport's pins, nodes, connections and categories once: the
+/// `PCFILTER_DESCRIPTOR` and its tables (all `static`), the Synth property items of its synth
+/// nodes, and the `mxf::miniport::Topology` the framework dispatches on. A declaration that
+/// contradicts itself does not compile. Use it as `mxf::miniport_topology!`, documented there.
+#[proc_macro]
+pub fn miniport_topology(input: TokenStream) -> TokenStream {
+    topology::miniport_topology_core(input.into()).into()
 }

@@ -1,8 +1,10 @@
-//! `#[com_object]` and `#[mxf_filter]`: a struct becomes a COM object.
+//! `#[com_object]`, `#[mxf_filter]` and `#[mxf_miniport]`: a struct becomes a COM object.
 //!
-//! Both produce an `unsafe impl mxf::com::ObjectImpl` inside an anonymous `const _` block, plus
+//! All produce an `unsafe impl mxf::com::ObjectImpl` inside an anonymous `const _` block, plus
 //! compile-time checks (layout, `Send + Sync`). `#[mxf_filter]` puts IMXF first and stores the
-//! struct inside `mxf::filter::FilterObject`, which implements IMXF's plumbing.
+//! struct inside `mxf::filter::FilterObject`, which implements IMXF's plumbing;
+//! `#[mxf_miniport]` puts mxf's `IMxfMiniport` (an `IMiniportDMus`) first and stores the struct
+//! inside `mxf::miniport::MiniportObject` (`miniport.rs`).
 
 use crate::ctxt::Ctxt;
 use proc_macro2::TokenStream;
@@ -17,6 +19,7 @@ use syn::{Expr, Item, ItemStruct, Lit, Meta, Path, Token};
 pub enum Kind {
     Object,
     Filter,
+    Miniport,
 }
 
 impl Kind {
@@ -24,6 +27,7 @@ impl Kind {
         match self {
             Kind::Object => "#[com_object]",
             Kind::Filter => "#[mxf_filter]",
+            Kind::Miniport => "#[mxf_miniport]",
         }
     }
 }
@@ -131,6 +135,16 @@ fn parse_options(attr: TokenStream, kind: Kind, cx: &mut Ctxt) -> Options {
                         p,
                         "a filter implements `IMXF` already; list only its other interfaces",
                     );
+                } else if kind == Kind::Miniport
+                    && p.segments.last().is_some_and(|s| {
+                        crate::miniport::FRAMEWORK_INTERFACES
+                            .contains(&s.ident.to_string().as_str())
+                    })
+                {
+                    cx.error_spanned_by(
+                        p,
+                        "a miniport implements `IMiniportDMus` already (the framework does, from `DmusMiniport`); list only its other interfaces",
+                    );
                 } else {
                     o.interfaces.push(p.clone());
                 }
@@ -181,25 +195,32 @@ fn parse_options(attr: TokenStream, kind: Kind, cx: &mut Ctxt) -> Options {
 /// `#[mxf_filter]` and `#[com_object]` on one struct: the filter already is the COM object.
 /// Reported at the second attribute, which is removed so that it does not expand as well.
 fn other_object_attribute(s: &mut ItemStruct, kind: Kind, cx: &mut Ctxt) {
-    let other = match kind {
-        Kind::Object => "mxf_filter",
-        Kind::Filter => "com_object",
+    let others: &[&str] = match kind {
+        Kind::Object => &["mxf_filter", "mxf_miniport"],
+        Kind::Filter => &["com_object", "mxf_miniport"],
+        Kind::Miniport => &["com_object", "mxf_filter"],
     };
     let mut found = false;
     s.attrs.retain(|a| {
-        let is_other = a
+        let Some(other) = a
             .path()
             .segments
             .last()
-            .is_some_and(|seg| seg.ident == other);
-        if is_other && !found {
+            .map(|seg| seg.ident.to_string())
+            .filter(|i| others.contains(&i.as_str()))
+        else {
+            return true;
+        };
+        if !found {
             found = true;
-            cx.error_spanned_by(
-                a,
-                "an `#[mxf_filter]` already is a COM object (IMXF first, then the interfaces it lists): use `#[mxf_filter(IFoo, …)]` alone",
-            );
+            let message = if kind == Kind::Miniport || other == "mxf_miniport" {
+                "an `#[mxf_miniport]` already is a COM object (IMiniportDMus first, then the interfaces it lists): use `#[mxf_miniport(IFoo, …)]` alone"
+            } else {
+                "an `#[mxf_filter]` already is a COM object (IMXF first, then the interfaces it lists): use `#[mxf_filter(IFoo, …)]` alone"
+            };
+            cx.error_spanned_by(a, message);
         }
-        !is_other
+        false
     });
 }
 
@@ -234,8 +255,10 @@ fn check_struct(s: &ItemStruct, kind: Kind, cx: &mut Ctxt) {
 fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
     let name = &s.ident;
     let mut chains: Vec<TokenStream> = Vec::new();
-    if kind == Kind::Filter {
-        chains.push(quote! { ::mxf::interfaces::IMXF });
+    match kind {
+        Kind::Filter => chains.push(quote! { ::mxf::interfaces::IMXF }),
+        Kind::Miniport => chains.push(crate::miniport::first_chain()),
+        Kind::Object => {}
     }
     chains.extend(o.interfaces.iter().map(|p| quote! { #p }));
     let n = chains.len();
@@ -260,10 +283,10 @@ fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
             .map(|(k, ((c, l), a))| {
                 let listed_item =
                     quote_spanned! {c.span()=> #[allow(non_camel_case_types)] type #l = #c; };
-                let usable = if kind == Kind::Filter && k == 0 {
-                    quote! { <__IsFilter<#name>>::IS_FILTER }
-                } else {
-                    quote! { <__Probe<#l>>::IS_INTERFACE }
+                let usable = match kind {
+                    Kind::Filter if k == 0 => quote! { <__IsFilter<#name>>::IS_FILTER },
+                    Kind::Miniport if k == 0 => crate::miniport::usable(name),
+                    _ => quote! { <__Probe<#l>>::IS_INTERFACE },
                 };
                 quote! {
                     #listed_item
@@ -285,6 +308,7 @@ fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
     let value_ty = match kind {
         Kind::Object => quote! { #name },
         Kind::Filter => quote_spanned! {name.span()=> ::mxf::filter::FilterObject<#name> },
+        Kind::Miniport => crate::miniport::value_type(name),
     };
     let qi = o
         .qi_failure
@@ -313,6 +337,7 @@ fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
             TokenStream::new(),
         ),
         Kind::Filter => (TokenStream::new(), gen_filter_items(name)),
+        Kind::Miniport => (TokenStream::new(), crate::miniport::gen_probe()),
     };
     let filter_probe = (kind == Kind::Filter).then(|| {
         quote! {

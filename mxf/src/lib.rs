@@ -78,6 +78,7 @@
 //! | channel messages read and edited in place: note, velocity, channel, controller, program, bend | [`message`] |
 //! | writing filters: [`Filter`](filter::Filter), [`Output`](filter::Output), `#[mxf_filter]` | [`filter`] |
 //! | an MXF's output connections and their rules | [`connection`] |
+//! | DMus miniports declared: topology, `GetDescription`, `NewStream` dispatch, Synth properties, the INF | [`miniport`] |
 //! | the port's own MXFs: sequencer, unpackers, capture sink, packer, service group | [`components`] |
 #![cfg_attr(
     feature = "std",
@@ -99,7 +100,8 @@
 //! | what most code imports: `use mxf::prelude::*;` | [`prelude`] |
 //!
 //! The macros: [`com_interface`] declares an interface, [`com_object`] makes a struct a COM
-//! object, [`mxf_filter`] makes it an IMXF filter.
+//! object, [`mxf_filter`] makes it an IMXF filter, [`mxf_miniport`] a DMus miniport whose pins
+//! [`miniport_topology!`] declares.
 //!
 //! # Features
 //!
@@ -143,6 +145,7 @@ pub mod filter;
 pub mod host;
 pub mod interfaces;
 pub mod message;
+pub mod miniport;
 pub mod platform;
 #[cfg(feature = "std")]
 pub mod testing;
@@ -750,6 +753,127 @@ pub use mxf_macros::com_object;
 /// ```
 pub use mxf_macros::mxf_filter;
 
+/// Turns a struct into a DMus miniport: implement [`miniport::DmusMiniport`] for it, declare
+/// its pins with [`miniport_topology!`] `for` it, create it with
+/// [`miniport::IntoMiniport::into_miniport`], and the framework supplies `IMiniport` and
+/// `IMiniportDMus` (see [`miniport::MiniportObject`] for every method's checks and statuses).
+///
+/// ```
+/// use mxf::miniport::{Direction, InitRequest, Stream, StreamRequest};
+/// use mxf::prelude::*;
+///
+/// /// A MIDI output that takes nothing yet.
+/// #[mxf_miniport(tag = "Out1")]
+/// struct Out1;
+///
+/// miniport_topology! {
+///     static OUT1 for Out1 {
+///         categories: [AUDIO, RENDER],
+///         pins: { out: render(midi), wire: bridge(out, midi_bus) },
+///         connections: [out -> wire],
+///     }
+/// }
+///
+/// impl DmusMiniport for Out1 {
+///     fn init(&self, _request: InitRequest<'_>) -> Result<Option<IServiceGroup>> {
+///         Ok(None)
+///     }
+///     fn new_stream(&self, request: StreamRequest<'_>) -> Result<Stream> {
+///         assert_eq!(request.kind().direction, Direction::Render);
+///         Err(STATUS_INSUFFICIENT_RESOURCES)
+///     }
+/// }
+///
+/// let miniport = Out1.into_miniport()?;
+/// // The port sees an IMiniportDMus: QueryInterface answers it, IMiniport and IUnknown.
+/// let dmus: IMiniportDMus = miniport.cast()?;
+/// assert_eq!(dmus.as_raw(), miniport.as_raw());
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+///
+/// # Options
+///
+/// | option | meaning | default |
+/// |---|---|---|
+/// | `IFoo, …` | further interfaces, chains after IMiniportDMus (which is not listed) | none |
+/// | `qi_failure = EXPR` | as for [`com_object`] | `STATUS_INVALID_PARAMETER` |
+/// | `tag = "abcd"` | as for [`com_object`] | `"mxfO"` |
+///
+/// A struct without `impl DmusMiniport`, or without a declared topology, does not compile; nor
+/// does one that lists `IMiniportDMus` or `IMiniport` itself, or that is also a
+/// `#[com_object]` or an `#[mxf_filter]`.
+pub use mxf_macros::mxf_miniport;
+
+/// Declares a DMus miniport's pins, nodes, connections and categories, once: the
+/// `PCFILTER_DESCRIPTOR` `GetDescription` returns, its tables, the Synth property items of its
+/// synth nodes (all `static`, built in `const` context), and the [`miniport::Topology`]
+/// `NewStream` dispatches on and the INF is written from.
+///
+/// ```
+/// # use mxf::miniport::{InitRequest, Stream, StreamRequest};
+/// use mxf::abi::*;
+/// use mxf::miniport::{Category, Format, PinKind};
+/// # use mxf::prelude::*;
+/// # #[mxf_miniport]
+/// # pub struct UartLike;
+/// # impl DmusMiniport for UartLike {
+/// #     fn init(&self, _: InitRequest<'_>) -> Result<Option<IServiceGroup>> { Ok(None) }
+/// #     fn new_stream(&self, _: StreamRequest<'_>) -> Result<Stream> { Err(STATUS_NOT_IMPLEMENTED) }
+/// # }
+///
+/// mxf::miniport_topology! {
+///     /// DMusUART's pins, nodes and connections.
+///     pub static UART_LIKE for UartLike {
+///         categories: [AUDIO, RENDER, CAPTURE],
+///         pins: {
+///             midi_out: render(midi), instances(1, 1, 0), name(KSAUDFNAME_MIDI),
+///             dmusic_out: render(directmusic), name(KSAUDFNAME_DMUSIC_MPU_OUT),
+///             bridge_out: bridge(out, midi_bus),
+///             bridge_in: bridge(in, midi_bus),
+///             input: capture(midi, directmusic), name(KSAUDFNAME_DMUSIC_MPU_IN),
+///         },
+///         nodes: { render_synth: synthesizer, input_synth: synthesizer },
+///         connections: [
+///             midi_out -> bridge_out,
+///             dmusic_out -> render_synth.1, render_synth.0 -> bridge_out,
+///             bridge_in -> input_synth.1, input_synth.0 -> input,
+///         ],
+///     }
+/// }
+///
+/// let d = UART_LIKE.descriptor();
+/// assert_eq!((d.PinCount, d.NodeCount, d.ConnectionCount, d.CategoryCount), (5, 2, 5, 3));
+/// assert_eq!(UART_LIKE.pin(4).map(|p| p.formats()), Some(&[Format::Midi, Format::DirectMusic][..]));
+/// assert_eq!(UART_LIKE.pin(2).map(|p| p.kind()), Some(PinKind::BridgeOut));
+/// assert_eq!(UART_LIKE.categories()[0], Category::Audio);
+/// ```
+///
+/// # Syntax
+///
+/// | field | written | meaning |
+/// |---|---|---|
+/// | `categories` | `[AUDIO, RENDER, CAPTURE]` | the filter categories (device interfaces) |
+/// | `pins` | `{ name: kind(ranges) [, instances(g, f, min)] [, name(GUID)], … }` | pin ids in order |
+/// | pin kinds | `render(…)`, `capture(…)`, `bridge(in \| out, midi_bus)` | SINK+IN, SINK+OUT, NONE |
+/// | ranges | `midi`, `directmusic` (stream pins), `midi_bus` (bridges) | music ranges as DMusUART's |
+/// | `instances` | three counts, or `unlimited`; default 1, 1, 0 | a stream pin's limits |
+/// | `name` | a GUID constant (`KSAUDFNAME_MIDI`) | the pin's KS name |
+/// | `nodes` | `{ name: synthesizer, … }` (optional) | `KSNODETYPE_SYNTHESIZER` with the Synth items |
+/// | `connections` | `[a -> b, a -> node.1, node.0 -> b]` (optional) | node pin 1 is its input, 0 its output |
+/// | `directmusic_only` | (optional) | opts out of the Windows MIDI Services check |
+///
+/// # What does not compile
+///
+/// Each with one error at the offending token: no pins; two pins (or nodes) of one name; an
+/// unknown kind, range, category or field; `midi_bus` on a render or capture pin, `midi` or
+/// `directmusic` on a bridge; `instances` on a bridge, or a minimum above the maximum; a
+/// connection to a pin or node that does not exist, from a pin data leaves by or to one data
+/// enters by, to a node's pin other than 1 or from one other than 0; a `name` that is not a
+/// GUID constant; and, unless `directmusic_only`, a topology whose render and capture pins
+/// offer no `midi` range or whose categories lack `AUDIO` (Windows MIDI Services would not
+/// see it: see [`miniport`]).
+pub use mxf_macros::miniport_topology;
+
 /// What most code needs: the ABI types, the COM core, the interfaces and the macros.
 ///
 /// `use mxf::prelude::*;` brings every name of [`abi`] (statuses, `KSSTATE`,
@@ -788,5 +912,6 @@ pub mod prelude {
     pub use crate::event::{Chain, Event};
     pub use crate::filter::{Filter, IntoFilter, Output, OutputCount, PackagePolicy};
     pub use crate::interfaces::*;
-    pub use crate::{com_interface, com_object, mxf_filter};
+    pub use crate::miniport::{DmusMiniport, IntoMiniport};
+    pub use crate::{com_interface, com_object, miniport_topology, mxf_filter, mxf_miniport};
 }

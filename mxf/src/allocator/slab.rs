@@ -44,17 +44,8 @@ impl<S, const PER_PAGE: usize> Page<S, PER_PAGE> {
         assert!(size_of::<S>() > 0 && PER_PAGE > 0);
         size_of::<S>()
     };
-    pub(crate) const TWOS: u32 = Self::SIZE.trailing_zeros();
-    pub(crate) const INVERSE: usize = inverse_of_odd(Self::SIZE >> Self::TWOS);
-
-    /// The address of the page's first slot.
-    #[inline(always)]
-    pub(crate) fn base_addr(self) -> usize {
-        self.base.as_ptr().addr()
-    }
-
-    /// Bytes covered by the page.
-    pub(crate) const BYTES: usize = PER_PAGE * Self::SIZE;
+    const TWOS: u32 = Self::SIZE.trailing_zeros();
+    const INVERSE: usize = inverse_of_odd(Self::SIZE >> Self::TWOS);
 
     /// The distance of `addr` from byte `offset_in_slot` of the page's first slot (wrapping:
     /// an address below it gives a huge distance).
@@ -70,21 +61,35 @@ impl<S, const PER_PAGE: usize> Page<S, PER_PAGE> {
     /// by multiplication), so one comparison with `PER_PAGE` checks range and alignment
     /// together, without a division.
     #[inline(always)]
-    pub(crate) fn is_slot(x: usize) -> bool {
+    fn is_slot(x: usize) -> bool {
         x.wrapping_mul(Self::INVERSE).rotate_right(Self::TWOS) < PER_PAGE
     }
 
-    /// The slot at address `slot_addr`, which must be a slot of this page (a distance that
-    /// passed [`is_slot`](Self::is_slot), or one known to be a whole number of slots and below
-    /// [`BYTES`](Self::BYTES)). The pointer carries the page's provenance with that address,
+    /// The slot at address `slot_addr`, which must be a slot of this page (its distance passed
+    /// [`is_slot`](Self::is_slot)). The pointer carries the page's provenance with that address,
     /// whatever pointer the address came from (and costs no arithmetic on the page's base).
     ///
     /// # Safety
     /// `slot_addr` is the address of a slot of this page.
     #[inline(always)]
-    pub(crate) unsafe fn slot_at(self, slot_addr: usize) -> NonNull<S> {
+    unsafe fn slot_at(self, slot_addr: usize) -> NonNull<S> {
         // SAFETY: the caller guarantees a slot of this page (S2), so not NULL.
         unsafe { NonNull::new_unchecked(self.base.as_ptr().with_addr(slot_addr)) }
+    }
+
+    /// A pointer with the page's provenance and the address `addr`, whatever pointer the
+    /// address came from: computed from the address alone (the page's base cancels out, so
+    /// code that loads through it waits for nothing else). It may be used only once
+    /// [`is_member`](Self::is_member) said so.
+    #[inline(always)]
+    pub(crate) fn with_provenance(self, addr: usize) -> *mut u8 {
+        self.base.as_ptr().cast::<u8>().with_addr(addr)
+    }
+
+    /// Whether `addr` is byte `offset_in_slot` of a slot of this page. Compares addresses only.
+    #[inline(always)]
+    pub(crate) fn is_member(self, addr: usize, offset_in_slot: usize) -> bool {
+        Self::is_slot(self.distance(addr, offset_in_slot))
     }
 
     /// The slot whose byte `offset_in_slot` is at `addr`, if that slot is in this page.

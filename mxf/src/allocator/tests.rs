@@ -419,8 +419,8 @@ fn long_positioned_chain_refuses_misuse_past_the_first_batch() {
 
 #[test]
 fn chains_out_of_order_and_across_pages_are_walked_exactly() {
-    // Strides change, links jump between pages and back: the predicted walk must follow the
-    // links themselves.
+    // Strides change, links jump between pages and back: the walk follows the links
+    // themselves, and leaves a page only through the general step (which finds the next one).
     let a = Raw::new();
     let n = EVENTS_PER_PAGE * 3 + 7;
     let evs: Vec<Ev> = (0..n).map(|_| a.get_ok()).collect();
@@ -447,6 +447,39 @@ fn chains_out_of_order_and_across_pages_are_walked_exactly() {
     }
     assert_eq!(a.put(chain(&order)), STATUS_SUCCESS);
     a.assert_balanced();
+}
+
+#[test]
+fn a_link_back_into_the_walked_run_is_a_cycle() {
+    // Without and with a notification target (the walk without and with positions).
+    for notify in [false, true] {
+        let (n, seen) = recorder();
+        let a = Raw::with(AllocatorConfig::default(), notify.then_some(n));
+        let evs: Vec<Ev> = (0..30).map(|_| a.get_ok()).collect();
+        for (i, &e) in evs.iter().enumerate() {
+            ev(e).ullBytePosition = 1 + i as u64;
+        }
+        chain(&evs);
+        // The last event links back to one the walk recycled a moment before.
+        ev(evs[29]).pNextEvt = evs[10];
+        assert_eq!(a.put(evs[0]), STATUS_INVALID_PARAMETER);
+        let s = a.stats();
+        assert_eq!((s.anomalies.cycles, s.anomalies.double_puts), (1, 0));
+        assert_eq!(s.outstanding_events, 0);
+        let expect: Vec<u64> = if notify {
+            (1..=30).collect()
+        } else {
+            Vec::new()
+        };
+        assert_eq!(*seen.lock().unwrap(), expect);
+        a.assert_balanced();
+        // Every event came back once, last first.
+        for &want in evs.iter().rev() {
+            assert_eq!(a.get_ok(), want);
+        }
+        assert_eq!(a.put(chain(&evs)), STATUS_SUCCESS);
+        a.assert_balanced();
+    }
 }
 
 #[test]
@@ -916,14 +949,10 @@ fn nothing_leaks_at_destruction() {
     assert_eq!(fault::live_blocks(), live);
 }
 
-#[cfg(not(miri))]
-const HUGE_CHAIN: usize = 1_000_000;
-#[cfg(miri)]
-const HUGE_CHAIN: usize = 2_000;
-#[cfg(not(miri))]
-const DEEP_PACKAGES: usize = 10_000;
-#[cfg(miri)]
-const DEEP_PACKAGES: usize = 300;
+// Only the sizes depend on Miri (a million events take hours there); the code under test is
+// the same.
+const HUGE_CHAIN: usize = if cfg!(miri) { 2_000 } else { 1_000_000 };
+const DEEP_PACKAGES: usize = if cfg!(miri) { 300 } else { 10_000 };
 
 #[test]
 fn constant_stack_for_huge_chains_and_deep_packages() {
@@ -969,6 +998,7 @@ fn constant_stack_for_huge_chains_and_deep_packages() {
 #[test]
 fn concurrent_gets_and_puts_balance() {
     let a = Raw::new();
+    // Smaller under Miri for its speed only.
     let threads = if cfg!(miri) { 2 } else { 4 };
     let rounds = if cfg!(miri) { 20 } else { 5_000 };
     std::thread::scope(|s| {
@@ -1164,6 +1194,7 @@ fn usable_out_is_non_null_and_aligned() {
             "address {addr:#x}"
         );
     };
+    // Fewer addresses under Miri, for its speed only.
     let n = if cfg!(miri) { 64 } else { 1 << 16 };
     (0..n).for_each(check);
     (0..n).for_each(|i| check(usize::MAX - i));
@@ -1235,6 +1266,7 @@ mod properties {
 
     fn config() -> ProptestConfig {
         ProptestConfig {
+            // Fewer cases under Miri, for its speed only.
             cases: if cfg!(miri) { 3 } else { 128 },
             failure_persistence: None,
             ..ProptestConfig::default()
@@ -1323,6 +1355,7 @@ mod properties {
         fn positioned_puts_notify_in_order(
             puts in proptest::collection::vec(
                 (1usize..160, any::<bool>(), any::<u64>()),
+                // Fewer puts under Miri, for its speed only.
                 1..if cfg!(miri) { 3 } else { 12 },
             )
         ) {

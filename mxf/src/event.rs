@@ -1379,6 +1379,31 @@ mod tests {
             .collect()
     }
 
+    /// A long event whose length says more than its owner wrote reads the rest of its buffer:
+    /// bytes of a fresh buffer page, which must be initialised (Miri checks the read).
+    #[test]
+    fn a_length_beyond_what_was_written_reads_initialised_bytes() {
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let mut e = Event::with_bytes(
+            alloc.interface(),
+            &[0xF0, 1, 2, 3, 4, 5, 6, 7, 8, 0xF7],
+            1,
+            0,
+        )
+        .unwrap();
+        let cap = alloc.interface().GetBufferSize();
+        // SAFETY: only the length changes, within the buffer's size (what a lying caller does).
+        unsafe { e.raw_mut().cbEvent = cap };
+        let data = e.data();
+        assert_eq!(data.len(), usize::from(cap));
+        assert_eq!(
+            data.get(..10),
+            Some(&[0xF0, 1, 2, 3, 4, 5, 6, 7, 8, 0xF7][..])
+        );
+        // The rest was never written: a fresh page is zeroed.
+        assert!(data.iter().skip(10).all(|&b| b == 0));
+    }
+
     /// Links `v` in order (the last one's link NULL).
     fn link(v: &[*mut DMUS_KERNEL_EVENT]) {
         for (i, &e) in v.iter().enumerate() {

@@ -181,14 +181,22 @@ impl<S, const PER_PAGE: usize> Slabs<S, PER_PAGE> {
         Some((slot, page))
     }
 
-    /// Allocates a page, records it, and returns it (slots uninitialised). `None` if the pool
-    /// cannot supply the page or a larger table.
+    /// Allocates a page, records it, and returns it (slots zeroed). `None` if the pool cannot
+    /// supply the page or a larger table.
+    ///
+    /// Zeroed because safe code reads slot bytes it never wrote: an event whose `cbEvent` says
+    /// more than its owner put in its buffer reads the rest of that buffer (`Event::data`), and
+    /// those bytes must be initialised (any value) for the read to be defined. Pages are
+    /// zeroed once, when the pool supplies them; a slot keeps initialised bytes from then on.
     pub(crate) fn add_page(&mut self) -> Option<NonNull<S>> {
         if self.len == self.cap && !self.grow() {
             return None;
         }
         let layout = Self::page_layout()?;
-        let page = pool_alloc(self.pool, self.page_tag, layout)?.cast::<S>();
+        let page = pool_alloc(self.pool, self.page_tag, layout)?;
+        // SAFETY: a fresh block of `layout.size()` bytes from `pool_alloc`, not shared yet.
+        unsafe { page.as_ptr().write_bytes(0, layout.size()) };
+        let page = page.cast::<S>();
         let addr = page.as_ptr().addr();
         let pos = self.slice().partition_point(|p| p.as_ptr().addr() < addr);
         // SAFETY: `len < cap` (grown above); shifting `len - pos` initialised entries up by one

@@ -67,7 +67,8 @@
 //!   group's next event carries the discontinuity mark instead.
 //! * Orphan data bytes in a row make one fragment, forwarded when a status byte arrives or the
 //!   call ends.
-//! * Events without data bytes (`cbEvent == 0`) are returned to the allocator, not forwarded.
+//! * Events without data bytes (`cbEvent == 0`, or a long event without a buffer) are returned
+//!   to the allocator, not forwarded.
 //! * Entering STOP forgets pending fragments; unknown `KSSTATE` values are refused with
 //!   `STATUS_INVALID_PARAMETER` and change nothing.
 //!
@@ -487,7 +488,9 @@ impl SinkState {
         drop(input.unwrap_packages());
         while let Some(ev) = input.pop_front() {
             self.stats.events_in = self.stats.events_in.saturating_add(1);
-            if ev.raw().cbEvent == 0 {
+            // No data bytes: a length of 0, or a long event without a buffer (a caller's lie
+            // that `data()` reads as empty).
+            if ev.data().is_empty() {
                 self.stats.empty_events = self.stats.empty_events.saturating_add(1);
                 continue;
             }

@@ -1740,13 +1740,16 @@ mod tests {
         assert_eq!(b.queued(), 0);
     }
 
-    #[cfg(not(miri))]
     mod props {
         use super::*;
         use proptest::prelude::*;
 
         proptest! {
-            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+            // Miri runs a few cases only (its interpretation is slow); the tests run 256.
+            #![proptest_config(ProptestConfig {
+                cases: if cfg!(miri) { 4 } else { 256 },
+                ..ProptestConfig::default()
+            })]
 
             /// Any sequence of records: positions stay inside the buffer and never go back,
             /// nothing leaks, and the parser never panics.

@@ -72,7 +72,9 @@ fuzz_target!(|data: &[u8]| {
     let Some(input) = CaptureInput::parse(data) else {
         return;
     };
-    let alloc = input.alloc().build();
+    let blocks = live_pool_blocks();
+    let spec = input.alloc();
+    let alloc = spec.build();
     let (recorder, log) = Recorder::create(alloc.interface()).expect("a recorder");
     {
         let a = alloc.interface();
@@ -92,6 +94,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(sink.ConnectOutput(Some(output.to_ref())), STATUS_SUCCESS);
         let mut state = KSSTATE_STOP;
         step(&sink, &packer, &mut state, KSSTATE_RUN);
+        let _faults = spec.pool_faults();
 
         let events: Vec<&[u8]> = input.bytes.chunks(input.chunk_len()).collect();
         let per_call = match input.per_call {
@@ -165,4 +168,6 @@ fuzz_target!(|data: &[u8]| {
     }
     drop(recorder);
     assert_balanced(&alloc);
+    drop(alloc);
+    assert_no_pool_leak(blocks);
 });

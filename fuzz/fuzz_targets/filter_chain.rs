@@ -180,6 +180,7 @@ fn all_to(filters: &[IMXF], from: &mut KSSTATE, target: KSSTATE) {
 }
 
 fuzz_target!(|input: Input| {
+    let blocks = live_pool_blocks();
     let alloc = input.alloc.build();
     let a = alloc.interface();
     let (recorder, _log) = Recorder::create(a).expect("a recorder");
@@ -198,6 +199,7 @@ fuzz_target!(|input: Input| {
         let mut state = KSSTATE_STOP;
         all_to(&filters, &mut state, KSSTATE_RUN);
         let first = filters.first().unwrap_or(&recorder);
+        let faults = input.alloc.pool_faults();
         let pick = |k: u8| filters.get(usize::from(k) % filters.len().max(1));
         for call in input.calls.iter().take(MAX_OPS) {
             match call {
@@ -244,6 +246,7 @@ fuzz_target!(|input: Input| {
                 }
             }
         }
+        drop(faults);
         all_to(&filters, &mut state, KSSTATE_STOP);
         for f in &filters {
             let _ = disconnect_all(f);
@@ -251,4 +254,6 @@ fuzz_target!(|input: Input| {
     }
     drop(recorder);
     assert_balanced(&alloc);
+    drop(alloc);
+    assert_no_pool_leak(blocks);
 });

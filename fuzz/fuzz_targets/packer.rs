@@ -110,6 +110,7 @@ fn check_fill(
 }
 
 fuzz_target!(|input: Input| {
+    let blocks = live_pool_blocks();
     let alloc = input.alloc.build();
     let a = alloc.interface();
     let format = if input.ks {
@@ -119,6 +120,7 @@ fuzz_target!(|input: Input| {
     };
     {
         let packer = PackerHandle::new(a.clone(), format).expect("a packer");
+        let faults = input.alloc.pool_faults();
         let mut model = Model {
             pending: VecDeque::new(),
             events: 0,
@@ -172,6 +174,7 @@ fuzz_target!(|input: Input| {
                 }
             }
         }
+        drop(faults);
         // Large IRPs take everything that is left.
         for _ in 0..=MAX_CHAIN_EVENTS * MAX_OPS {
             if packer.queued() == 0 {
@@ -183,4 +186,6 @@ fuzz_target!(|input: Input| {
         assert!(model.pending.is_empty(), "queued bytes never written");
     }
     assert_balanced(&alloc);
+    drop(alloc);
+    assert_no_pool_leak(blocks);
 });

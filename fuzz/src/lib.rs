@@ -14,6 +14,7 @@ use mxf::abi::{
 use mxf::allocator::{AllocatorConfig, AllocatorHandle, BUFFER_SIZE, GetBufferFailure};
 use mxf::components::unpacker::Unpacker;
 use mxf::interfaces::IAllocatorMXF;
+use mxf::platform::fault;
 use mxf::testing::{Ev, Recorder};
 
 pub mod seeds;
@@ -30,6 +31,18 @@ pub fn assert_balanced(alloc: &AllocatorHandle) {
     mxf::testing::assert_balanced(alloc);
 }
 
+/// Pool blocks allocated and not freed on this thread (take it before a run, compare after).
+pub fn live_pool_blocks() -> isize {
+    fault::live_blocks()
+}
+
+/// Asserts that as many pool blocks are live as `before` (allocator pages, objects: all freed).
+#[track_caller]
+pub fn assert_no_pool_leak(before: isize) {
+    let now = fault::live_blocks();
+    assert_eq!(now, before, "{} pool blocks leaked", now - before);
+}
+
 /// How a target's allocator is set up.
 #[derive(Arbitrary, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AllocSpec {
@@ -38,6 +51,9 @@ pub struct AllocSpec {
     pub bound: Option<u8>,
     /// `GetBuffer` failure reported as Microsoft's does (success with NULL).
     pub bug_compatible_get_buffer: bool,
+    /// Once the objects are created, pool allocations fail after this many (the allocator
+    /// cannot grow: another way to run out); `None`: they never fail.
+    pub pool_failures_after: Option<u8>,
 }
 
 impl AllocSpec {
@@ -57,6 +73,12 @@ impl AllocSpec {
             ..AllocatorConfig::default()
         };
         AllocatorHandle::new(config, None).expect("an allocator")
+    }
+
+    /// The pool failures, from now until the plan is dropped.
+    pub fn pool_faults(self) -> Option<fault::FaultPlan> {
+        self.pool_failures_after
+            .map(|n| fault::fail_after(usize::from(n)))
     }
 }
 
@@ -111,6 +133,8 @@ pub const UNPACK_RESTART: u8 = 16;
 pub const UNPACK_DISCONNECT: u8 = 32;
 /// `GetBuffer` failure as Microsoft's (with [`UNPACK_BOUNDED`]).
 pub const UNPACK_BUG_COMPATIBLE: u8 = 64;
+/// Pool allocations fail after byte 1 of them, once the unpacker is set up.
+pub const UNPACK_POOL_FAULTS: u8 = 128;
 
 impl<'a> UnpackerInput<'a> {
     /// Bytes before the stream.
@@ -140,6 +164,7 @@ impl<'a> UnpackerInput<'a> {
         AllocSpec {
             bound: (self.flags & UNPACK_BOUNDED != 0).then_some(self.bound),
             bug_compatible_get_buffer: self.flags & UNPACK_BUG_COMPATIBLE != 0,
+            pool_failures_after: (self.flags & UNPACK_POOL_FAULTS != 0).then_some(self.bound),
         }
     }
 
@@ -201,6 +226,8 @@ pub const CAPTURE_RESTART: u8 = 16;
 pub const CAPTURE_KS: u8 = 32;
 /// The output is disconnected halfway (the rest goes to the allocator).
 pub const CAPTURE_DISCONNECT: u8 = 64;
+/// Pool allocations fail after byte 1 of them, once the graph is set up.
+pub const CAPTURE_POOL_FAULTS: u8 = 128;
 
 impl<'a> CaptureInput<'a> {
     /// Bytes before the wire bytes.
@@ -242,6 +269,7 @@ impl<'a> CaptureInput<'a> {
         AllocSpec {
             bound: (self.flags & CAPTURE_BOUNDED != 0).then_some(self.bound),
             bug_compatible_get_buffer: false,
+            pool_failures_after: (self.flags & CAPTURE_POOL_FAULTS != 0).then_some(self.bound),
         }
     }
 
@@ -302,7 +330,9 @@ pub fn drive_unpacker<U: Unpacker>(
     parsed: bool,
     make: impl FnOnce(IAllocatorMXF) -> U,
 ) {
-    let alloc = input.alloc().build();
+    let blocks = live_pool_blocks();
+    let spec = input.alloc();
+    let alloc = spec.build();
     let (recorder, log) = Recorder::create(alloc.interface()).expect("a recorder");
     let mut end = 0u64;
     {
@@ -310,6 +340,7 @@ pub fn drive_unpacker<U: Unpacker>(
         if input.flags & UNPACK_CONNECTED != 0 {
             assert_eq!(u.connect_output(recorder.clone()), STATUS_SUCCESS);
         }
+        let _faults = spec.pool_faults();
         let run = |u: &mut U| {
             for s in [KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN] {
                 u.set_state(s);
@@ -375,6 +406,8 @@ pub fn drive_unpacker<U: Unpacker>(
     }
     drop(recorder);
     assert_balanced(&alloc);
+    drop(alloc);
+    assert_no_pool_leak(blocks);
 }
 
 // ---------------------------------------------------------------------------------------------

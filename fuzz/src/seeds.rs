@@ -4,8 +4,9 @@
 
 use crate::{
     CAPTURE_BOUNDED, CAPTURE_DISCONNECT, CAPTURE_FLUSH, CAPTURE_KS, CAPTURE_PACKAGE,
-    CAPTURE_PACKER, CAPTURE_RESTART, CaptureInput, UNPACK_BOUNDED, UNPACK_CONNECTED,
-    UNPACK_DELIVER_EACH, UNPACK_DISCONNECT, UNPACK_PER_RECORD, UNPACK_RESTART, UnpackerInput,
+    CAPTURE_PACKER, CAPTURE_POOL_FAULTS, CAPTURE_RESTART, CaptureInput, UNPACK_BOUNDED,
+    UNPACK_CONNECTED, UNPACK_DELIVER_EACH, UNPACK_DISCONNECT, UNPACK_PER_RECORD,
+    UNPACK_POOL_FAULTS, UNPACK_RESTART, UnpackerInput,
 };
 use mxf::components::unpacker::{DmusBufferWriter, KsBufferWriter};
 use mxf::host::smf::{TempoMap, write_smf};
@@ -341,6 +342,10 @@ fn dmus_seeds() -> Vec<(String, Vec<u8>)> {
             "many_disconnect".into(),
             input(c | UNPACK_DISCONNECT, 0, 64, &many),
         ),
+        (
+            "many_pool_faults".into(),
+            input(UNPACK_CONNECTED | UNPACK_POOL_FAULTS, 1, 64, &many),
+        ),
     ]
 }
 
@@ -393,6 +398,10 @@ fn ks_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "many_restart".into(),
             input(c | UNPACK_RESTART, 0, 16, &many),
+        ),
+        (
+            "many_pool_faults".into(),
+            input(UNPACK_CONNECTED | UNPACK_POOL_FAULTS, 1, 0, &many),
         ),
     ]
 }
@@ -473,6 +482,10 @@ fn capture_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "disconnect".into(),
             input(CAPTURE_DISCONNECT, 0, 4, 1, 0, &notes.repeat(4)),
+        ),
+        (
+            "pool_faults".into(),
+            input(p | CAPTURE_POOL_FAULTS, 8, 0, 3, 0, &big.repeat(3)),
         ),
     ]
 }

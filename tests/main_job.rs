@@ -1527,3 +1527,22 @@ fn a_filter_that_submits_to_its_own_pin_does_not_deadlock() {
     let wire: Vec<u8> = mpu.take_output().into_iter().map(|(_, b)| b).collect();
     assert_eq!(wire, [0x90, 0x3C, 0x01, 0x90, 0x40, 0x01], "{wire:02X?}");
 }
+
+/// The render graph bench's generated song is a valid file that plays whole: every message comes
+/// out, nothing is lost.
+#[test]
+fn the_generated_bench_song_plays_whole() {
+    let bytes = mxf_suite::demo::generated_song(3, 400);
+    let song = read_smf(&bytes).unwrap();
+    // A program change per track, two messages per note, a controller every 50 notes and a
+    // pitch bend every 97.
+    assert_eq!(song.messages.len(), 3 * (1 + 2 * 400 + 8 + 5));
+    let (out, report) = mxf_suite::player::play(
+        &song,
+        Vec::new(),
+        &mxf_suite::player::PlayOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(report.lost, 0);
+    assert_eq!(out.len(), song.messages.len());
+}

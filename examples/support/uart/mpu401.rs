@@ -66,6 +66,12 @@ impl Record {
         self.bytes.extend_from_slice(bytes);
     }
 
+    /// Empties the record, keeping its storage for the next writes.
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.runs.clear();
+    }
+
     /// Each run in order: its time and bytes.
     fn for_each_run(&self, mut f: impl FnMut(i64, &[u8])) {
         for (k, &(t, start)) in self.runs.iter().enumerate() {
@@ -156,8 +162,15 @@ impl VirtualMpu401 {
     /// (`f(time, bytes)`, in time order, with no lock held); the record is emptied. A player
     /// that drains the device as it plays holds only what was written since the last drain.
     pub fn drain_output(&self, f: impl FnMut(i64, &[u8])) {
-        let record = core::mem::take(&mut lock(&self.device).output);
+        let mut record = core::mem::take(&mut lock(&self.device).output);
         record.for_each_run(f);
+        // The emptied record goes back, so a player that drains as it plays does not allocate
+        // the record again at every drain; unless bytes were written meanwhile, which stay.
+        record.clear();
+        let mut d = lock(&self.device);
+        if d.output.runs.is_empty() {
+            d.output = record;
+        }
     }
 
     // ---------------------------------------------------------------------------------------

@@ -361,6 +361,9 @@ pub struct Port {
     miniport: IMiniportDMus,
     next_pin: Mutex<u64>,
     timers: Mutex<Vec<Weak<RenderGraph>>>,
+    /// `run_timers`' list of due graphs, kept between calls so that a timer run (one per
+    /// sequencer deadline: as many as there are event times) allocates nothing.
+    due: Mutex<Vec<Arc<RenderGraph>>>,
 }
 
 impl Port {
@@ -403,6 +406,7 @@ impl Port {
             miniport,
             next_pin: Mutex::new(0),
             timers: Mutex::new(Vec::new()),
+            due: Mutex::new(Vec::new()),
         };
         let mut group: Option<IServiceGroup> = None;
         // SAFETY: live interfaces; `group` is a valid out-pointer.
@@ -449,17 +453,23 @@ impl Port {
     /// Runs the sequencer timers that are due on the current clock.
     pub fn run_timers(&self) {
         let now = self.now();
-        let due: Vec<Arc<RenderGraph>> = {
+        // The due graphs are collected under the timer lock and run after it; the list's
+        // storage is reused (a nested run, from a sequencer that runs the timers, takes an empty
+        // one and allocates).
+        let mut due = core::mem::take(&mut *lock(&self.due));
+        {
             let mut t = lock(&self.timers);
             t.retain(|w| w.strong_count() > 0);
-            t.iter()
-                .filter_map(Weak::upgrade)
-                .filter(|g| g.deadline().is_some_and(|d| d <= now))
-                .collect()
-        };
-        for g in due {
+            due.extend(
+                t.iter()
+                    .filter_map(Weak::upgrade)
+                    .filter(|g| g.deadline().is_some_and(|d| d <= now)),
+            );
+        }
+        for g in due.drain(..) {
             g.run_sequencer();
         }
+        *lock(&self.due) = due;
     }
 
     /// The earliest pending sequencer timer.

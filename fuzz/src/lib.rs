@@ -315,19 +315,30 @@ pub fn is_whole_message(bytes: &[u8]) -> bool {
     }
 }
 
+/// What an unpacker's events must be, beyond the checks every input gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Nothing more.
+    Anything,
+    /// Every COMPLETE event is a whole message ([`is_whole_message`]): every record was parsed.
+    WholeMessages,
+    /// Copied, not parsed: when the allocator cannot run out and the output stays connected,
+    /// the events' bytes, in order, are these (the payloads of every whole record).
+    Bytes(Vec<u8>),
+}
+
 /// Drives an unpacker as a render pin does: RUN, then every IRP of `input` (`unit`: the IRP size
 /// unit) with its presentation time and stream offset, `process_queues`, state changes. Checks
 /// the statuses, that every event delivered holds 1 to 240 bytes, that byte positions never go
-/// back nor past the end of the stream, with `parsed` (every record went through the MIDI
-/// parser) that every COMPLETE event is a whole message ([`is_whole_message`]), and at the end
-/// that the allocator is balanced.
+/// back nor past the end of the stream, what `expect` says about the events, and at the end
+/// that the allocator is balanced and no pool block leaked.
 ///
 /// # Panics
 /// If a check fails.
 pub fn drive_unpacker<U: Unpacker>(
     input: &UnpackerInput<'_>,
     unit: usize,
-    parsed: bool,
+    expect: Expect,
     make: impl FnOnce(IAllocatorMXF) -> U,
 ) {
     let blocks = live_pool_blocks();
@@ -397,12 +408,23 @@ pub fn drive_unpacker<U: Unpacker>(
             r.byte_position
         );
         last = r.byte_position;
-        if parsed && !r.is_incomplete() {
+        if expect == Expect::WholeMessages && !r.is_incomplete() {
             assert!(
                 is_whole_message(&r.bytes),
                 "a COMPLETE event that is no whole message: {r:?}"
             );
         }
+    }
+    // Every event sent on arrived, nothing was lost to the allocator: the bytes are the
+    // payloads', in order.
+    let everything = input.flags & (UNPACK_CONNECTED | UNPACK_DISCONNECT) == UNPACK_CONNECTED
+        && input.flags & (UNPACK_BOUNDED | UNPACK_POOL_FAULTS) == 0;
+    if let (Expect::Bytes(payloads), true) = (&expect, everything) {
+        let got: Vec<u8> = log.records().iter().flat_map(|r| r.bytes.clone()).collect();
+        assert!(
+            got == *payloads,
+            "the events hold other bytes than the records"
+        );
     }
     drop(recorder);
     assert_balanced(&alloc);
@@ -854,6 +876,53 @@ mod tests {
         ] {
             assert!(!is_whole_message(part), "{part:X?}");
         }
+    }
+
+    fn ks_input(stream: &[u8]) -> Vec<u8> {
+        UnpackerInput {
+            flags: UNPACK_CONNECTED | UNPACK_DELIVER_EACH,
+            bound: 0,
+            irp_units: 3,
+            time_step_ms: 1,
+            stream,
+        }
+        .encode()
+    }
+
+    fn ks_stream() -> Vec<u8> {
+        let mut bytes = [0u8; 64];
+        let mut w = mxf::components::unpacker::KsBufferWriter::new(&mut bytes);
+        w.push(0, &[0x90, 60, 100]).unwrap();
+        w.push(1, &[0xF8]).unwrap();
+        w.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn an_unpacker_passes_the_checks_with_the_bytes_it_was_given() {
+        use mxf::components::unpacker::KsUnpacker;
+        let data = ks_input(&ks_stream());
+        let input = UnpackerInput::parse(&data).unwrap();
+        assert_eq!(input.irps(4).len(), 2);
+        drive_unpacker(
+            &input,
+            4,
+            Expect::Bytes(vec![0x90, 60, 100, 0xF8]),
+            KsUnpacker::new,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "other bytes")]
+    fn an_unpacker_fails_the_checks_with_other_bytes() {
+        use mxf::components::unpacker::KsUnpacker;
+        let data = ks_input(&ks_stream());
+        let input = UnpackerInput::parse(&data).unwrap();
+        drive_unpacker(
+            &input,
+            4,
+            Expect::Bytes(vec![0x90, 60, 100]),
+            KsUnpacker::new,
+        );
     }
 
     #[test]

@@ -118,6 +118,7 @@ impl<'a> Event<'a> {
     }
 
     /// The raw event.
+    #[inline]
     pub fn raw(&self) -> &DMUS_KERNEL_EVENT {
         // SAFETY: owned, live event.
         unsafe { self.ptr.as_ref() }
@@ -147,6 +148,7 @@ impl<'a> Event<'a> {
     }
 
     /// `usFlags`.
+    #[inline]
     pub fn flags(&self) -> u16 {
         self.raw().usFlags
     }
@@ -154,47 +156,57 @@ impl<'a> Event<'a> {
     /// Sets `usFlags`, except `DMUS_KEF_PACKAGE_EVENT`, which keeps its value: whether the event
     /// is a package is decided by [`into_package`](Self::into_package) and
     /// [`unwrap_package`](Self::unwrap_package), since the flag says what `uData` holds.
+    #[inline]
     pub fn set_flags(&mut self, flags: u16) {
         let e = self.fields_mut();
         e.usFlags = (flags & !DMUS_KEF_PACKAGE_EVENT) | (e.usFlags & DMUS_KEF_PACKAGE_EVENT);
     }
 
     /// `ullBytePosition` (`kBytePositionNone` unless a render stream set it).
+    #[inline]
     pub fn byte_position(&self) -> u64 {
         self.raw().ullBytePosition
     }
 
     /// Sets `ullBytePosition` (the allocator notifies it when the event comes back, `domain.md`
     /// items 14–16).
+    #[inline]
     pub fn set_byte_position(&mut self, position: u64) {
         self.fields_mut().ullBytePosition = position;
     }
 
     /// `usChannelGroup` (groups are numbered from 1).
+    #[inline]
     pub fn channel_group(&self) -> u16 {
         self.raw().usChannelGroup
     }
     /// Sets `usChannelGroup`.
+    #[inline]
     pub fn set_channel_group(&mut self, g: u16) {
         self.fields_mut().usChannelGroup = g;
     }
     /// Presentation time, 100 ns units on the master clock.
+    #[inline]
     pub fn time(&self) -> REFERENCE_TIME {
         self.raw().ullPresTime100ns
     }
     /// Sets the presentation time.
+    #[inline]
     pub fn set_time(&mut self, t: REFERENCE_TIME) {
         self.fields_mut().ullPresTime100ns = t;
     }
     /// True for a package (its contents come with it).
+    #[inline]
     pub fn is_package(&self) -> bool {
         self.raw().is_package()
     }
     /// True if the message continues in a later event (SysEx chunk, raw capture bytes).
+    #[inline]
     pub fn is_incomplete(&self) -> bool {
         self.raw().is_incomplete()
     }
     /// Marks the event INCOMPLETE or COMPLETE.
+    #[inline]
     pub fn set_incomplete(&mut self, incomplete: bool) {
         if incomplete {
             self.fields_mut().set_incomplete()
@@ -205,6 +217,7 @@ impl<'a> Event<'a> {
 
     /// The event's data bytes: inline, or from its buffer. Empty for a package or a long event
     /// without buffer; never longer than the allocator's buffer size.
+    #[inline]
     pub fn data(&self) -> &[u8] {
         let e = self.raw();
         let n = e.cbEvent as usize;
@@ -226,6 +239,7 @@ impl<'a> Event<'a> {
     }
 
     /// The data bytes, mutably (same extent as [`Event::data`]).
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         let len = self.data().len();
         let n = self.raw().cbEvent as usize;

@@ -351,6 +351,7 @@ impl<'a> Output<'a> {
     }
 
     /// Sends `event` to output 0.
+    #[inline]
     pub fn push(&mut self, event: Event<'a>) {
         self.push_to(0, event);
     }

@@ -52,6 +52,7 @@ pub enum ChannelKind {
 
 impl ChannelKind {
     /// The kind of a status byte, `None` for data bytes and system messages (0xF0..).
+    #[inline]
     pub const fn of_status(status: u8) -> Option<ChannelKind> {
         Some(match status >> 4 {
             0x8 => ChannelKind::NoteOff,
@@ -66,6 +67,7 @@ impl ChannelKind {
     }
 
     /// The message's length on the wire, status byte included: 2 or 3.
+    #[inline]
     pub const fn wire_len(self) -> usize {
         match self {
             ChannelKind::ProgramChange | ChannelKind::ChannelPressure => 2,
@@ -74,6 +76,7 @@ impl ChannelKind {
     }
 
     /// The status byte's high nibble.
+    #[inline]
     const fn nibble(self) -> u8 {
         match self {
             ChannelKind::NoteOff => 0x80,
@@ -90,6 +93,7 @@ impl ChannelKind {
 /// Whether `bytes` are exactly one channel voice message: a status byte 0x80..=0xEF followed by
 /// the data bytes its kind takes, each below 0x80. Running status (several messages in one
 /// event), truncated messages and extra bytes are not.
+#[inline]
 fn kind_of(bytes: &[u8]) -> Option<ChannelKind> {
     let (&status, data) = bytes.split_first()?;
     let kind = ChannelKind::of_status(status)?;
@@ -108,27 +112,32 @@ pub struct ChannelMessage<'e> {
 impl<'e> ChannelMessage<'e> {
     /// `bytes` as a channel message, if they are exactly one (a status byte 0x80..=0xEF and the
     /// data bytes its kind takes, each below 0x80).
+    #[inline]
     pub fn parse(bytes: &'e [u8]) -> Option<ChannelMessage<'e>> {
         let kind = kind_of(bytes)?;
         Some(ChannelMessage { bytes, kind })
     }
 
     /// The kind of message.
+    #[inline]
     pub fn kind(&self) -> ChannelKind {
         self.kind
     }
 
     /// The message's bytes, status byte first.
+    #[inline]
     pub fn bytes(&self) -> &'e [u8] {
         self.bytes
     }
 
     /// The channel, 0..=15.
+    #[inline]
     pub fn channel(&self) -> u4 {
         u4::from_int_lossy(self.status() & 0x0F)
     }
 
     /// The key of a note-off, note-on or key pressure.
+    #[inline]
     pub fn key(&self) -> Option<u7> {
         match self.kind {
             ChannelKind::NoteOff | ChannelKind::NoteOn | ChannelKind::KeyPressure => {
@@ -139,6 +148,7 @@ impl<'e> ChannelMessage<'e> {
     }
 
     /// The velocity of a note-off or note-on.
+    #[inline]
     pub fn velocity(&self) -> Option<u7> {
         match self.kind {
             ChannelKind::NoteOff | ChannelKind::NoteOn => Some(self.byte(2)),
@@ -147,6 +157,7 @@ impl<'e> ChannelMessage<'e> {
     }
 
     /// The pressure of a key pressure or channel pressure.
+    #[inline]
     pub fn pressure(&self) -> Option<u7> {
         match self.kind {
             ChannelKind::KeyPressure => Some(self.byte(2)),
@@ -156,16 +167,19 @@ impl<'e> ChannelMessage<'e> {
     }
 
     /// The controller number and value of a control change.
+    #[inline]
     pub fn controller(&self) -> Option<(u7, u7)> {
         (self.kind == ChannelKind::Controller).then(|| (self.byte(1), self.byte(2)))
     }
 
     /// The program of a program change.
+    #[inline]
     pub fn program(&self) -> Option<u7> {
         (self.kind == ChannelKind::ProgramChange).then(|| self.byte(1))
     }
 
     /// The value of a pitch bend: 0..=0x3FFF, centre 0x2000.
+    #[inline]
     pub fn bend(&self) -> Option<u14> {
         (self.kind == ChannelKind::PitchBend).then(|| {
             let lsb = u16::from(self.byte(1).as_int());
@@ -175,17 +189,20 @@ impl<'e> ChannelMessage<'e> {
     }
 
     /// A note-on with a velocity above 0.
+    #[inline]
     pub fn is_note_on(&self) -> bool {
         self.kind == ChannelKind::NoteOn && self.byte(2).as_int() > 0
     }
 
     /// A note-off, or a note-on with velocity 0 (which means note-off).
+    #[inline]
     pub fn is_note_off(&self) -> bool {
         self.kind == ChannelKind::NoteOff
             || (self.kind == ChannelKind::NoteOn && self.byte(2).as_int() == 0)
     }
 
     /// The message in `midly`'s terms.
+    #[inline]
     pub fn to_midly(&self) -> (u4, midly::MidiMessage) {
         use midly::MidiMessage as M;
         let (a, b) = (self.byte(1), self.byte(2));
@@ -208,11 +225,13 @@ impl<'e> ChannelMessage<'e> {
         (self.channel(), message)
     }
 
+    #[inline]
     fn status(&self) -> u8 {
         self.bytes.first().copied().unwrap_or(0)
     }
 
     /// Byte `i` (1 and 2 are the data bytes; 0 for a kind with fewer: never read for those).
+    #[inline]
     fn byte(&self, i: usize) -> u7 {
         u7::from_int_lossy(self.bytes.get(i).copied().unwrap_or(0))
     }
@@ -230,12 +249,14 @@ pub struct ChannelMessageMut<'e> {
 
 impl<'e> ChannelMessageMut<'e> {
     /// `bytes` as a channel message to edit, if they are exactly one.
+    #[inline]
     pub fn parse(bytes: &'e mut [u8]) -> Option<ChannelMessageMut<'e>> {
         let kind = kind_of(bytes)?;
         Some(ChannelMessageMut { bytes, kind })
     }
 
     /// A read-only view, for the getters.
+    #[inline]
     pub fn get(&self) -> ChannelMessage<'_> {
         ChannelMessage {
             bytes: self.bytes,
@@ -244,11 +265,13 @@ impl<'e> ChannelMessageMut<'e> {
     }
 
     /// The kind of message.
+    #[inline]
     pub fn kind(&self) -> ChannelKind {
         self.kind
     }
 
     /// Moves the message to `channel`.
+    #[inline]
     pub fn set_channel(&mut self, channel: u4) {
         if let Some(status) = self.bytes.first_mut() {
             *status = (*status & 0xF0) | channel.as_int();
@@ -256,6 +279,7 @@ impl<'e> ChannelMessageMut<'e> {
     }
 
     /// Sets the key of a note-off, note-on or key pressure; false for other kinds.
+    #[inline]
     pub fn set_key(&mut self, key: u7) -> bool {
         match self.kind {
             ChannelKind::NoteOff | ChannelKind::NoteOn | ChannelKind::KeyPressure => {
@@ -267,6 +291,7 @@ impl<'e> ChannelMessageMut<'e> {
 
     /// Sets the velocity of a note-off or note-on; false for other kinds. (Velocity 0 turns a
     /// note-on into a note-off.)
+    #[inline]
     pub fn set_velocity(&mut self, velocity: u7) -> bool {
         match self.kind {
             ChannelKind::NoteOff | ChannelKind::NoteOn => self.set_byte(2, velocity),
@@ -275,6 +300,7 @@ impl<'e> ChannelMessageMut<'e> {
     }
 
     /// Sets the pressure of a key pressure or channel pressure; false for other kinds.
+    #[inline]
     pub fn set_pressure(&mut self, pressure: u7) -> bool {
         match self.kind {
             ChannelKind::KeyPressure => self.set_byte(2, pressure),
@@ -284,21 +310,25 @@ impl<'e> ChannelMessageMut<'e> {
     }
 
     /// Sets the controller number of a control change; false for other kinds.
+    #[inline]
     pub fn set_controller(&mut self, controller: u7) -> bool {
         self.kind == ChannelKind::Controller && self.set_byte(1, controller)
     }
 
     /// Sets the value of a control change; false for other kinds.
+    #[inline]
     pub fn set_value(&mut self, value: u7) -> bool {
         self.kind == ChannelKind::Controller && self.set_byte(2, value)
     }
 
     /// Sets the program of a program change; false for other kinds.
+    #[inline]
     pub fn set_program(&mut self, program: u7) -> bool {
         self.kind == ChannelKind::ProgramChange && self.set_byte(1, program)
     }
 
     /// Sets the value of a pitch bend (0..=0x3FFF, centre 0x2000); false for other kinds.
+    #[inline]
     pub fn set_bend(&mut self, bend: u14) -> bool {
         let v = bend.as_int();
         self.kind == ChannelKind::PitchBend
@@ -308,6 +338,7 @@ impl<'e> ChannelMessageMut<'e> {
 
     /// Turns a note-on into a note-off of the same key and velocity, or back (the two have the
     /// same length); false for other kinds.
+    #[inline]
     pub fn set_note_kind(&mut self, kind: ChannelKind) -> bool {
         let notes = [ChannelKind::NoteOff, ChannelKind::NoteOn];
         if !notes.contains(&self.kind) || !notes.contains(&kind) {
@@ -322,6 +353,7 @@ impl<'e> ChannelMessageMut<'e> {
     }
 
     /// Sets byte `i` (a data byte: 1 or 2).
+    #[inline]
     fn set_byte(&mut self, i: usize, v: u7) -> bool {
         match self.bytes.get_mut(i) {
             Some(b) => {

@@ -13,7 +13,8 @@ use mxf::platform::fault;
 use mxf::prelude::*;
 use mxf::testing::{Ev, RecordLog, Recorder, chain, package, put_chain};
 use mxf_suite::uart::{
-    INPUT_FIFO_SIZE, MAX_ZERO_WRITES, RETRY_DELAY, VirtualMpu401, create_uart_miniport,
+    INPUT_FIFO_SIZE, MAX_ZERO_WRITES, RETRY_DELAY, UART_TOPOLOGY, VirtualMpu401,
+    create_uart_miniport,
 };
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -487,13 +488,26 @@ fn miniport_answers_its_interfaces_and_invalid_parameter_otherwise() {
 }
 
 #[test]
-fn there_are_no_ks_descriptors_in_this_model() {
+fn get_description_is_the_declared_topology_and_intersection_is_the_ports() {
     let rig = Rig::new();
     let mut desc = sentinel();
     // SAFETY: live miniport; `desc` is writable.
     let status = unsafe { rig.miniport.GetDescription(&mut desc) };
-    assert_eq!(status, STATUS_NOT_IMPLEMENTED);
-    assert!(desc.is_null());
+    assert_eq!(status, STATUS_SUCCESS);
+    assert_eq!(
+        desc.cast_const().cast::<PCFILTER_DESCRIPTOR>(),
+        ptr::from_ref(UART_TOPOLOGY.descriptor()),
+        "the static descriptor itself: the port may keep the pointer"
+    );
+    let mut again = sentinel();
+    // SAFETY: as above.
+    let status = unsafe { rig.miniport.GetDescription(&mut again) };
+    assert_eq!(status, STATUS_SUCCESS);
+    assert_eq!(again, desc);
+    // SAFETY: a NULL out-pointer is refused before anything is written.
+    let status = unsafe { rig.miniport.GetDescription(null_mut()) };
+    assert_eq!(status, STATUS_INVALID_PARAMETER);
+
     let mut len = 0xABCD_u32;
     // SAFETY: live miniport; the pointers are unused by this miniport but valid.
     let status = unsafe {
@@ -505,6 +519,66 @@ fn there_are_no_ks_descriptors_in_this_model() {
         "the port's default handler is used"
     );
     assert_eq!(len, 0xABCD, "nothing written");
+    rig.finish();
+}
+
+/// `NewStream` on `pin` with a client's bare format of `subformat` (SPECIFIER_NONE).
+fn new_stream_on(rig: &Rig, pin: u32, ty: DMUS_STREAM_TYPE, subformat: GUID) -> NewStream {
+    let mut format = KSDATAFORMAT {
+        FormatSize: 64,
+        Flags: 0,
+        SampleSize: 0,
+        Reserved: 0,
+        MajorFormat: KSDATAFORMAT_TYPE_MUSIC,
+        SubFormat: subformat,
+        Specifier: KSDATAFORMAT_SPECIFIER_NONE,
+    };
+    let (mut mxf, mut group, mut prefetch) = (sentinel(), sentinel(), 0xDEAD_u64);
+    // SAFETY: live miniport; every pointer argument is valid.
+    let status = unsafe {
+        rig.miniport.NewStream(
+            (&raw mut mxf).cast::<Option<IMXF>>(),
+            None,
+            NonPagedPool,
+            pin,
+            ty,
+            &mut format,
+            (&raw mut group).cast::<Option<IServiceGroup>>(),
+            Some(rig.alloc.to_ref()),
+            Some(rig.clock.to_ref()),
+            &mut prefetch,
+        )
+    };
+    NewStream {
+        status,
+        // SAFETY: NULL or an AddRef'd stream.
+        mxf: unsafe { IMXF::from_raw(mxf) },
+        // SAFETY: NULL or an AddRef'd group.
+        group: unsafe { IServiceGroup::from_raw(group) },
+        prefetch,
+    }
+}
+
+#[test]
+fn the_declared_pins_open_and_so_do_pins_named_by_number_only() {
+    let rig = Rig::new();
+    let (midi, dm) = (KSDATAFORMAT_SUBTYPE_MIDI, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC);
+    // As a port that reads the descriptor opens them: legacy and DirectMusic render, capture.
+    let legacy = new_stream_on(&rig, 0, DMUS_STREAM_MIDI_RENDER, midi);
+    let dmusic = new_stream_on(&rig, 1, DMUS_STREAM_MIDI_RENDER, dm);
+    let input = new_stream_on(&rig, 4, DMUS_STREAM_MIDI_CAPTURE, dm);
+    for s in [&legacy, &dmusic, &input] {
+        assert_eq!(s.status, STATUS_SUCCESS);
+    }
+    assert!(input.group.is_some() && legacy.group.is_none());
+    drop((legacy, dmusic, input));
+    // As DMusUART, only the stream type counts: a bridge pin's number or the render pin's
+    // number for capture still opens a stream (the user-mode port and the ABI tier do this).
+    let capture_on_0 = new_stream_on(&rig, 0, DMUS_STREAM_MIDI_CAPTURE, midi);
+    let render_on_bridge = new_stream_on(&rig, 2, DMUS_STREAM_MIDI_RENDER, dm);
+    assert_eq!(capture_on_0.status, STATUS_SUCCESS);
+    assert_eq!(render_on_bridge.status, STATUS_SUCCESS);
+    drop((capture_on_0, render_on_bridge));
     rig.finish();
 }
 

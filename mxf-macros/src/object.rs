@@ -3,7 +3,7 @@
 //! All produce an `unsafe impl mxf::com::ObjectImpl` inside an anonymous `const _` block, plus
 //! compile-time checks (layout, `Send + Sync`). `#[mxf_filter]` puts IMXF first and stores the
 //! struct inside `mxf::filter::FilterObject`, which implements IMXF's plumbing;
-//! `#[mxf_miniport]` puts mxf's `IMxfMiniport` (an `IMiniportDMus`) first and stores the struct
+//! `#[mxf_miniport]` puts mxf's `MxfMiniport` (an `IMiniportDMus`) first and stores the struct
 //! inside `mxf::miniport::MiniportObject` (`miniport.rs`).
 
 use crate::ctxt::Ctxt;

@@ -2,16 +2,18 @@
 //!
 //! **This module is the template for a new miniport.** Copy `uart/` into your driver, rename
 //! it, and replace the [`VirtualMpu401`] calls with your hardware access. Everything the DMus
-//! port sees is written with the framework's macros: each object is a plain struct under
-//! `#[com_object(...)]` implementing the `_Impl` traits of its interfaces; the vtables,
-//! QueryInterface and reference counting are generated.
+//! port sees is written with the framework's macros: the miniport is a plain struct under
+//! `#[mxf_miniport]` whose pins, nodes and connections are declared once with
+//! `mxf::miniport_topology!` ([`UART_TOPOLOGY`]); the streams are plain structs under
+//! `#[com_object(...)]` implementing the `_Impl` traits of their interfaces; the descriptors,
+//! the vtables, QueryInterface and reference counting are generated.
 //!
 //! ```text
 //! uart/mod.rs        this overview, the constants, create_uart_miniport
-//! uart/miniport.rs   UartMiniport: #[com_object(IMiniportDMus)], and its interrupt service routine
+//! uart/miniport.rs   UartMiniport: #[mxf_miniport], UART_TOPOLOGY, DmusMiniport, the interrupt service routine
 //! uart/render.rs     RenderStream: #[com_object(IMXF, IServiceSink)]
 //! uart/capture.rs    CaptureStream: #[com_object(IMXF)]
-//! uart/shared.rs     the software input FIFO, stream counting, SelfRef ("this")
+//! uart/shared.rs     the software input FIFO, stream counting
 //! uart/mpu401.rs     VirtualMpu401: the simulated hardware (replace it with your device)
 //! ```
 //!
@@ -26,22 +28,26 @@
 //!
 //! # The miniport (`IMiniportDMus`), method by method
 //!
+//! The framework implements `IMiniportDMus` for [`UartMiniport`]
+//! (`mxf::miniport::MiniportObject`: its checks and statuses are documented there); the
+//! miniport writes what is its own.
+//!
 //! * [`create_uart_miniport`]`(mpu)`: creates the object on a device. A driver does this in its
 //!   `CreateMiniportDMusUART`-style factory and hands the result to `IPort::Init`.
-//! * `QueryInterface`: answers `IID_IUnknown`, `IID_IMiniport` and `IID_IMiniportDMus`; any other
-//!   IID gets `STATUS_INVALID_PARAMETER` and NULL, as Microsoft's sample miniports answer.
-//! * `GetDescription(out)`: there are no KS descriptors in this model (no filter descriptor,
-//!   pins, property sets or data ranges: the user-mode port builds its pins itself), so it
-//!   stores NULL and returns `STATUS_NOT_IMPLEMENTED`. A kernel miniport returns its static
-//!   `PCFILTER_DESCRIPTOR` here (DMusUART: one render and one capture pin, DirectMusic and
-//!   legacy MIDI data ranges, and `KSPROPSETID_Synth` properties).
+//! * `QueryInterface`: answers `IID_IUnknown`, `IID_IMiniport`, `IID_IMiniportDMus` (and mxf's
+//!   own `MxfMiniport`); any other IID gets `STATUS_INVALID_PARAMETER` and NULL, as
+//!   Microsoft's sample miniports answer.
+//! * `GetDescription(out)`: [`UART_TOPOLOGY`]'s `PCFILTER_DESCRIPTOR`, DMusUART's tables
+//!   (`kernel.md` §4.7): pins 0 legacy MIDI render, 1 DirectMusic render, 2 bridge out, 3 bridge
+//!   in, 4 capture in both formats; two synth nodes with `KSPROPSETID_Synth` (DMusUART's
+//!   answers); five connections; categories AUDIO, RENDER, CAPTURE.
 //! * `DataRangeIntersection(...)`: `STATUS_NOT_IMPLEMENTED`, which PortCls reads as "use the
 //!   default intersection handler"; nothing is written.
 //! * `Init(adapter, resources, port, &group)`: creates the miniport's service group
 //!   (`ServiceGroupHandle::new`, the `PcNewServiceGroup` counterpart), keeps the port
 //!   (AddRef), registers the group early with `port.RegisterServiceGroup` so interrupts can be
 //!   serviced before `Init` returns, connects the interrupt service routine to the device, and
-//!   stores the group, AddRef'd, in `*group`. A NULL port or out-pointer is
+//!   returns the group (stored AddRef'd in `*group`). A NULL port or out-pointer is
 //!   `STATUS_INVALID_PARAMETER`; a second `Init` (or a device whose interrupt is taken) is
 //!   `STATUS_INVALID_DEVICE_STATE`.
 //! * `Service()`: called at DPC level for every service request on the miniport's group (the
@@ -53,12 +59,16 @@
 //!   or an aggregating `outer` → `STATUS_INVALID_PARAMETER`; a type other than MIDI render or
 //!   capture, a second capture stream or a third render stream →
 //!   `STATUS_INVALID_DEVICE_REQUEST`; `NewStream` before `Init` → `STATUS_INVALID_DEVICE_STATE`.
-//!   The first stream to open resets the MPU-401 into UART mode. The stream AddRefs the
-//!   allocator, the master clock and the miniport, and is stored AddRef'd in `*mxf`. Capture
-//!   streams get the miniport's group, AddRef'd, in `*group` (the port requires one and services
-//!   the stream through it); render streams get NULL (the port then feeds them from its
-//!   sequencer timer). `format` is the port's copy and may be freed later: copy what you need,
-//!   never keep the pointer. On failure nothing stays AddRef'd and every out-pointer is NULL.
+//!   Like DMusUART, it reads the stream type, not the pin id (`PinCheck::StreamTypeOnly`): the
+//!   user-mode port opens pins by number without reading the descriptor yet. The first stream
+//!   to open resets the MPU-401 into UART mode. The stream AddRefs the allocator, the master
+//!   clock and the miniport, and is stored AddRef'd in `*mxf`. Capture streams get the
+//!   miniport's group, AddRef'd, in `*group` (the port requires one and services the stream
+//!   through it); render streams get NULL (the port then feeds them from its sequencer timer).
+//!   `format` is the port's copy and may be freed later: the framework copies its header. On
+//!   failure nothing stays AddRef'd and every out-pointer is NULL.
+//! * `KSPROPSETID_Synth` on the synth nodes: DMusUART's answers (`mxf::miniport::synth`), the
+//!   caps without a port base (the virtual device has none).
 //!
 //! # The render stream (`IMXF`, `IServiceSink`)
 //!
@@ -122,7 +132,8 @@
 //!   or allocator is refused; aggregation of streams is refused (the port never asks for it).
 //! * Captured bytes carry the interrupt time the device reports; a kernel ISR reads the master
 //!   clock at that moment.
-//! * No KS descriptors or properties (`KSPROPERTY_SYNTH_*`): see `GetDescription`.
+//! * The music ranges are immutable statics: DMusUART's `Init` rewrites their Technology in
+//!   place (`IMusicTechnology::SetTechnology`, not offered here).
 //!
 //! # From the model to a driver
 //!
@@ -144,7 +155,7 @@ mod render;
 mod shared;
 
 pub use capture::CaptureStream;
-pub use miniport::UartMiniport;
+pub use miniport::{UART_TOPOLOGY, UartMiniport};
 pub use mpu401::{InterruptHandler, MPU401_CMD_RESET, MPU401_CMD_UART, VirtualMpu401};
 pub use render::RenderStream;
 
@@ -167,5 +178,6 @@ pub const CAPTURE_CHANNEL_GROUP: u16 = 1;
 pub fn create_uart_miniport(
     mpu: std::sync::Arc<VirtualMpu401>,
 ) -> mxf::abi::Result<mxf::interfaces::IMiniportDMus> {
-    UartMiniport::create(mpu)
+    use mxf::miniport::IntoMiniport;
+    Ok(UartMiniport::new(mpu).into_miniport()?.to_dmus())
 }

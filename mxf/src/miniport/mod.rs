@@ -71,7 +71,7 @@ pub mod synth;
 mod topology;
 
 pub use object::{
-    DmusMiniport, IMxfMiniport, IMxfMiniport_Impl, IMxfMiniport_Vtbl, InitRequest, IntoMiniport,
+    DmusMiniport, MxfMiniport, MxfMiniport_Impl, MxfMiniport_Vtbl, InitRequest, IntoMiniport,
     MiniportHandle, MiniportObject, PinCheck, Stream, StreamKind, StreamRequest,
 };
 pub use synth::{

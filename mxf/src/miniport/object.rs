@@ -20,30 +20,31 @@ use crate::platform::atomic::{AtomicPtr, AtomicU8, Ordering};
 use core::ffi::c_void;
 use core::ptr;
 
-pub use declaration::{IMxfMiniport, IMxfMiniport_Impl, IMxfMiniport_Vtbl};
+pub use declaration::{MxfMiniport, MxfMiniport_Impl, MxfMiniport_Vtbl};
 
 // As in `mxf::interfaces`: the generated `_Impl` trait's `unsafe` is the declaration's promise.
 #[allow(clippy::missing_safety_doc)]
 mod declaration {
     use super::*;
 
-    /// `IMxfMiniport`: `IMiniportDMus` and one more slot, [`Declaration`](IMxfMiniport::Declaration).
-    /// mxf's own interface: no header declares it, and its IID was generated for mxf. It is the
+    /// `MxfMiniport`: `IMiniportDMus` and one more slot, [`Declaration`](MxfMiniport::Declaration).
+    /// mxf's own interface: no header declares it, its IID was generated for mxf, and its name
+    /// lacks the `I` of the headers' interfaces to say so. It is the
     /// primary chain of every `#[mxf_miniport]` object, so the port sees an ordinary
     /// `IMiniportDMus` (its eight slots come first); the Synth property handler asks the
     /// `MajorTarget` it is given for it, to find the miniport behind that pointer without casting a
     /// pointer it does not know (see [`MiniportObject`]).
     ///
-    /// `IMxfMiniport_Impl` is an `unsafe trait` (`unsafe_impl`): only [`MiniportObject`] implements
+    /// `MxfMiniport_Impl` is an `unsafe trait` (`unsafe_impl`): only [`MiniportObject`] implements
     /// it, and an implementation promises what the handler relies on (below).
     ///
     /// # Safety
     /// The IID is mxf's own, for these nine slots in this order; an object that answers it is a
-    /// `ComObject<M>` as [`Declaration`](IMxfMiniport::Declaration) says.
+    /// `ComObject<M>` as [`Declaration`](MxfMiniport::Declaration) says.
     #[com_interface(iid = "A82AD1CC-2A57-43D5-AF80-30EF9176B50F", unsafe_impl)]
     // SAFETY: the IID is mxf's own, for these nine slots in this order (IMiniportDMus's eight, then
     // `Declaration`).
-    pub unsafe trait IMxfMiniport: IMiniportDMus {
+    pub unsafe trait MxfMiniport: IMiniportDMus {
         /// Slot 8. The address of the object's [`Topology`] static. An implementation promises
         /// that the object is a `ComObject<M>`, this interface its chain 0, its value a
         /// `MiniportObject<M>`, for the `M` whose [`HasTopology::topology`] is that static.
@@ -277,7 +278,7 @@ const STARTING: u8 = 1;
 const READY: u8 = 2;
 
 /// The value inside an `#[mxf_miniport]` object: the author's miniport and what the framework
-/// keeps for it. Implements `IMiniport`, `IMiniportDMus` and [`IMxfMiniport`].
+/// keeps for it. Implements `IMiniport`, `IMiniportDMus` and [`MxfMiniport`].
 ///
 /// # `IMiniport` / `IMiniportDMus`, method by method
 ///
@@ -318,8 +319,8 @@ const READY: u8 = 2;
 /// # How the Synth handler finds the miniport
 ///
 /// A property handler gets `MajorTarget`, the unknown given to `IPort::Init`. The handler of
-/// miniport type `M` asks it for [`IMxfMiniport`] (QueryInterface, so an aggregated or foreign
-/// object answers for itself) and calls [`Declaration`](IMxfMiniport::Declaration): only an
+/// miniport type `M` asks it for [`MxfMiniport`] (QueryInterface, so an aggregated or foreign
+/// object answers for itself) and calls [`Declaration`](MxfMiniport::Declaration): only an
 /// object whose answer is `M`'s own topology static (unique to `M`, [`HasTopology`]) is taken
 /// as a `ComObject<M>`, whose value is then read through that interface, chain 0 — never a cast
 /// of an unknown pointer. Any other object gets `STATUS_INVALID_DEVICE_REQUEST`.
@@ -635,9 +636,9 @@ where
 }
 
 // SAFETY: `MiniportObject<M>` is only the value of `ComObject<M>`, whose chain 0 is
-// `IMxfMiniport` (`#[mxf_miniport]` lists it first; `ObjectImpl::Value = MiniportObject<M>`
+// `MxfMiniport` (`#[mxf_miniport]` lists it first; `ObjectImpl::Value = MiniportObject<M>`
 // is bound here), and the address returned is `M`'s own topology static (`HasTopology`).
-unsafe impl<M> IMxfMiniport_Impl for MiniportObject<M>
+unsafe impl<M> MxfMiniport_Impl for MiniportObject<M>
 where
     M: DmusMiniport + ObjectImpl<Value = MiniportObject<M>>,
 {
@@ -646,11 +647,11 @@ where
     }
 }
 
-/// An owned miniport object with its value at hand: derefs to [`IMxfMiniport`], which derefs
+/// An owned miniport object with its value at hand: derefs to [`MxfMiniport`], which derefs
 /// to `IMiniportDMus` (what the port is given).
-pub type MiniportHandle<M> = ObjectHandle<M, IMxfMiniport>;
+pub type MiniportHandle<M> = ObjectHandle<M, MxfMiniport>;
 
-impl<M> ObjectHandle<M, IMxfMiniport>
+impl<M> ObjectHandle<M, MxfMiniport>
 where
     M: DmusMiniport + ObjectImpl<Value = MiniportObject<M>>,
 {

@@ -33,7 +33,7 @@
 //! PORTPARAMETERS or LATENCYCLOCK, PORTPARAMETERS on the filter) and another id set `ValueSize`
 //! to 0 (DMusUART leaves the caller's value there, which a port may report as bytes returned).
 
-use super::object::{DmusMiniport, IMxfMiniport, MiniportObject};
+use super::object::{DmusMiniport, MxfMiniport, MiniportObject};
 use super::topology::{Direction, Node};
 use crate::abi::{
     CLSID_MiniportDriverDMusUART, CLSID_MiniportDriverDMusUARTCapture, KSPROPERTY_SYNTH_CAPS,
@@ -266,11 +266,11 @@ where
 }
 
 /// The object behind `major`, if it is one of `M`'s (see [`MiniportObject`]).
-fn find<M>(major: &IUnknown) -> Option<IMxfMiniport>
+fn find<M>(major: &IUnknown) -> Option<MxfMiniport>
 where
     M: DmusMiniport + ObjectImpl<Value = MiniportObject<M>>,
 {
-    let mine: IMxfMiniport = major.cast().ok()?;
+    let mine: MxfMiniport = major.cast().ok()?;
     let ours = ptr::from_ref(M::topology()).cast::<c_void>();
     (mine.Declaration() == ours).then_some(mine)
 }

@@ -26,7 +26,7 @@ use core::ptr;
 /// [`topology`](Self::topology) returns a `static` that no other type's implementation returns
 /// and whose synth property items are monomorphized for `Self`: the Synth property handler
 /// relies on the static's address to tell this type's objects from every other object
-/// ([`IMxfMiniport`](super::IMxfMiniport)).
+/// ([`MxfMiniport`](super::MxfMiniport)).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no declared topology",
     label = "declare its pins with `mxf::miniport_topology! {{ static NAME for {Self} {{ … }} }}`",

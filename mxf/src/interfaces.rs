@@ -241,6 +241,53 @@ pub unsafe trait ISynthSinkDMus: IMXF {
     fn RefTimeToSample(&self, time: REFERENCE_TIME, sample: *mut i64) -> NTSTATUS;
 }
 
+/// `IResourceList` (`portcls.h`): the hardware resources of a device (I/O port ranges,
+/// interrupts, memory), as PortCls hands them to the adapter's `StartDevice` and the adapter
+/// passes them to `IPort::Init` (and the port to `IMiniportDMus::Init`).
+///
+/// `CM_RESOURCE_TYPE` is an `int` in the header (`CmResourceTypePort` 1, `…Interrupt` 2,
+/// `…Memory` 3); the descriptors it returns are [`CM_PARTIAL_RESOURCE_DESCRIPTOR`]s owned by the
+/// list. `mxf::driver::Resources` reads it for a miniport.
+///
+/// [`CM_PARTIAL_RESOURCE_DESCRIPTOR`]: crate::driver::CM_PARTIAL_RESOURCE_DESCRIPTOR
+#[com_interface(iid = "22C6AC60-851B-11D0-9A7F-00AA0038ACFE")]
+// SAFETY: the IID is the header's, for these slots in this order (portcls.h).
+pub unsafe trait IResourceList: IUnknown {
+    /// Slot 3. How many entries the list holds.
+    fn NumberOfEntries(&self) -> u32;
+    /// Slot 4. How many entries of `resource_type` the list holds.
+    fn NumberOfEntriesOfType(&self, resource_type: i32) -> u32;
+    /// Slot 5. The `index`th translated entry of `resource_type`, or NULL.
+    fn FindTranslatedEntry(
+        &self,
+        resource_type: i32,
+        index: u32,
+    ) -> *mut crate::driver::CM_PARTIAL_RESOURCE_DESCRIPTOR;
+    /// Slot 6. The `index`th untranslated entry of `resource_type`, or NULL.
+    fn FindUntranslatedEntry(
+        &self,
+        resource_type: i32,
+        index: u32,
+    ) -> *mut crate::driver::CM_PARTIAL_RESOURCE_DESCRIPTOR;
+    /// Slot 7. Adds a translated / untranslated pair.
+    fn AddEntry(
+        &self,
+        translated: *mut crate::driver::CM_PARTIAL_RESOURCE_DESCRIPTOR,
+        untranslated: *mut crate::driver::CM_PARTIAL_RESOURCE_DESCRIPTOR,
+    ) -> NTSTATUS;
+    /// Slot 8. Adds the `index`th entry of `resource_type` of `parent`.
+    fn AddEntryFromParent(
+        &self,
+        parent: Option<ComRef<'_, IResourceList>>,
+        resource_type: i32,
+        index: u32,
+    ) -> NTSTATUS;
+    /// Slot 9. The whole translated `CM_RESOURCE_LIST`.
+    fn TranslatedList(&self) -> *mut c_void;
+    /// Slot 10. The whole untranslated `CM_RESOURCE_LIST`.
+    fn UntranslatedList(&self) -> *mut c_void;
+}
+
 /// Slot order of every interface (`domain.md` §1): each method's offset in its vtable, in pointer
 /// slots, as the header declares it.
 #[cfg(all(test, not(loom)))]
@@ -308,6 +355,17 @@ mod slot_order {
     #[test]
     fn isynth_sink_dmus() {
         slots!(ISynthSinkDMus_Vtbl, 11, [base__.DisconnectOutput => 6, Render => 7, SyncToMaster => 8, SampleToRefTime => 9, RefTimeToSample => 10]);
+    }
+
+    #[test]
+    fn iresource_list() {
+        use crate::com::HasIid;
+        slots!(IResourceList_Vtbl, 11, [NumberOfEntries => 3, NumberOfEntriesOfType => 4, FindTranslatedEntry => 5, FindUntranslatedEntry => 6, AddEntry => 7, AddEntryFromParent => 8, TranslatedList => 9, UntranslatedList => 10]);
+        assert_eq!(
+            IResourceList::IID,
+            crate::abi::GUID::from_u128(0x22C6AC60_851B_11D0_9A7F_00AA0038ACFE)
+        );
+        assert!(IResourceList::matches(&IUnknown::IID) && !IResourceList::matches(&IPort::IID));
     }
 
     #[test]

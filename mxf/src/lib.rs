@@ -80,6 +80,7 @@
 //! | an MXF's output connections and their rules | [`connection`] |
 //! | DMus miniports declared: topology, `GetDescription`, `NewStream` dispatch, Synth properties, the INF | [`miniport`] |
 //! | the port's own MXFs: sequencer, unpackers, capture sink, packer, service group | [`components`] |
+//! | a driver: the adapter glue (`DriverEntry` … `StartDevice`) from a declaration of subdevices, [`driver!`](macro@driver) | [`driver`](mod@driver) |
 #![cfg_attr(
     feature = "std",
     doc = "| the user-mode DMus port and Standard MIDI Files (feature `std`) | [`host`] |"
@@ -110,7 +111,10 @@
 //! * `fault-injection` (tests, implies `std`): `platform::fault` makes the Nth pool
 //!   allocation of a thread fail, and counts live blocks.
 //! * `kernel` (on `cfg(windows)` only): the kernel backend of the platform seam (pool
-//!   allocation and spin locks through `wdk-sys`).
+//!   allocation and spin locks through `wdk-sys`; needs a WDK).
+//! * `driver` (on `cfg(windows)` only): the kernel backend without a WDK (imports declared by
+//!   hand, linked with mingw-w64 on Linux), and the kernel side of [`driver`](mod@driver):
+//!   PortCls, the panic handler's bug check, the pool allocator.
 //!
 //! The crate is `#![no_std]`: nothing in it panics on an ABI path, every allocation is fallible,
 //! and the `std` feature only adds user-mode conveniences.
@@ -139,6 +143,7 @@ pub mod allocator;
 pub mod com;
 pub mod components;
 pub mod connection;
+pub mod driver;
 pub mod event;
 pub mod filter;
 #[cfg(feature = "std")]

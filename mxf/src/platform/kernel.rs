@@ -42,3 +42,29 @@ pub(super) unsafe fn free(ptr: NonNull<u8>, _pool: POOL_TYPE, tag: u32, _layout:
     // SAFETY: forwarded contract; the tag matches the allocation's.
     unsafe { wdk_sys::ntddk::ExFreePoolWithTag(ptr.as_ptr().cast::<c_void>(), tag) }
 }
+
+/// `KIRQL`.
+pub(crate) use wdk_sys::KIRQL;
+/// `KSPIN_LOCK`.
+pub(crate) use wdk_sys::KSPIN_LOCK;
+
+/// Raises to DISPATCH_LEVEL and acquires `lock`; returns the IRQL to restore.
+///
+/// # Safety
+/// `lock` is a valid `KSPIN_LOCK`; the caller runs at or below DISPATCH_LEVEL and does not hold
+/// it already.
+#[inline]
+pub(crate) unsafe fn acquire_spin_lock(lock: *mut KSPIN_LOCK) -> KIRQL {
+    // SAFETY: forwarded contract.
+    unsafe { wdk_sys::ntddk::KeAcquireSpinLockRaiseToDpc(lock) }
+}
+
+/// Releases `lock` and returns to `old_irql`.
+///
+/// # Safety
+/// The caller holds `lock`, acquired by [`acquire_spin_lock`] which returned `old_irql`.
+#[inline]
+pub(crate) unsafe fn release_spin_lock(lock: *mut KSPIN_LOCK, old_irql: KIRQL) {
+    // SAFETY: forwarded contract.
+    unsafe { wdk_sys::ntddk::KeReleaseSpinLock(lock, old_irql) }
+}

@@ -1,12 +1,13 @@
 //! `SpinLock<T>`: the framework's lock for state touched at DISPATCH_LEVEL.
 //!
 //! Host: the `spin` crate. Loom: `loom::sync::Mutex`, so models explore every interleaving.
-//! Kernel: a `KSPIN_LOCK` acquired with `KeAcquireSpinLockRaiseToDpc`, so the holder runs at
+//! Kernel (either kernel backend, `kernel` or `driver`): a `KSPIN_LOCK` acquired with
+//! `KeAcquireSpinLockRaiseToDpc` (`KfAcquireSpinLock` on x86), so the holder runs at
 //! DISPATCH_LEVEL and cannot be preempted by a DPC on its own CPU.
 //!
 //! Never hold a guard across a call that can block or re-enter the same lock.
 
-#[cfg(not(any(loom, all(windows, feature = "kernel"))))]
+#[cfg(not(any(loom, all(windows, any(feature = "kernel", feature = "driver")))))]
 mod imp {
     /// A spin lock around `T`.
     pub struct SpinLock<T: ?Sized>(spin::Mutex<T>);
@@ -83,14 +84,15 @@ mod imp {
     }
 }
 
-#[cfg(all(windows, feature = "kernel", not(loom)))]
+#[cfg(all(windows, any(feature = "kernel", feature = "driver"), not(loom)))]
 mod imp {
+    use super::super::backend;
     use core::cell::UnsafeCell;
     use core::ops::{Deref, DerefMut};
 
     /// A spin lock around `T`, raising IRQL to DISPATCH_LEVEL while held.
     pub struct SpinLock<T: ?Sized> {
-        lock: UnsafeCell<wdk_sys::KSPIN_LOCK>,
+        lock: UnsafeCell<backend::KSPIN_LOCK>,
         value: UnsafeCell<T>,
     }
     // SAFETY: access to `value` is serialised by the KSPIN_LOCK.
@@ -101,7 +103,7 @@ mod imp {
     /// Proof that the lock is held; releases it (restoring IRQL) when dropped.
     pub struct SpinLockGuard<'a, T: ?Sized> {
         owner: &'a SpinLock<T>,
-        old_irql: wdk_sys::KIRQL,
+        old_irql: backend::KIRQL,
     }
 
     impl<T> SpinLock<T> {
@@ -122,7 +124,7 @@ mod imp {
         #[inline]
         pub fn lock(&self) -> SpinLockGuard<'_, T> {
             // SAFETY: the KSPIN_LOCK lives as long as `self`; callers run at <= DISPATCH_LEVEL.
-            let old_irql = unsafe { wdk_sys::ntddk::KeAcquireSpinLockRaiseToDpc(self.lock.get()) };
+            let old_irql = unsafe { backend::acquire_spin_lock(self.lock.get()) };
             SpinLockGuard {
                 owner: self,
                 old_irql,
@@ -143,7 +145,7 @@ mod imp {
     impl<T: ?Sized> Drop for SpinLockGuard<'_, T> {
         fn drop(&mut self) {
             // SAFETY: this guard acquired the lock at `old_irql`.
-            unsafe { wdk_sys::ntddk::KeReleaseSpinLock(self.owner.lock.get(), self.old_irql) }
+            unsafe { backend::release_spin_lock(self.owner.lock.get(), self.old_irql) }
         }
     }
     impl<T: ?Sized> Deref for SpinLockGuard<'_, T> {

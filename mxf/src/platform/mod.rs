@@ -5,7 +5,12 @@
 //! | host | default | `alloc::alloc` (the global allocator) | the `spin` crate |
 //! | fault injection | feature `fault-injection` (tests) | host, but the Nth allocation of the current thread can be made to fail | host |
 //! | loom | `--cfg loom` (model checking) | host | `loom::sync::Mutex` |
-//! | kernel | `cfg(windows)` + feature `kernel` | `ExAllocatePool2` / `ExFreePoolWithTag` (wdk-sys) | `KSPIN_LOCK`, raising to DISPATCH_LEVEL |
+//! | kernel (wdk-sys) | `cfg(windows)` + feature `kernel` (needs a WDK) | `ExAllocatePool2` / `ExFreePoolWithTag` (wdk-sys) | `KSPIN_LOCK`, raising to DISPATCH_LEVEL |
+//! | driver (no WDK) | `cfg(windows)` + feature `driver` | `ExAllocatePool2` where the kernel has it, else `ExAllocatePoolWithTag`; `ExFreePoolWithTag` (imports declared by hand) | `KSPIN_LOCK`, raising to DISPATCH_LEVEL |
+//!
+//! The two kernel backends implement the same seam; `driver` is the one built and checked on
+//! Linux (`.ci/drivers.sh` links the sample drivers with mingw-w64 and checks each image),
+//! `kernel` needs Windows and a WDK and is not built by the project's CI (`docs/driver.md`).
 //!
 //! Every allocation is fallible: callers get `None` and turn it into
 //! `STATUS_INSUFFICIENT_RESOURCES`; nothing here aborts or panics.
@@ -52,15 +57,25 @@ use core::ptr::NonNull;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod fault;
 
-#[cfg(not(all(windows, feature = "kernel")))]
+#[cfg(all(windows, feature = "kernel", feature = "driver"))]
+compile_error!(
+    "mxf: the features `kernel` (wdk-sys) and `driver` (hand-declared imports) are two kernel backends; enable one"
+);
+
+#[cfg(not(all(windows, any(feature = "kernel", feature = "driver"))))]
 mod host;
-#[cfg(not(all(windows, feature = "kernel")))]
+#[cfg(not(all(windows, any(feature = "kernel", feature = "driver"))))]
 use host as backend;
 
-#[cfg(all(windows, feature = "kernel"))]
+#[cfg(all(windows, feature = "kernel", not(feature = "driver")))]
 mod kernel;
-#[cfg(all(windows, feature = "kernel"))]
+#[cfg(all(windows, feature = "kernel", not(feature = "driver")))]
 use kernel as backend;
+
+#[cfg(all(windows, feature = "driver"))]
+pub(crate) mod driver;
+#[cfg(all(windows, feature = "driver"))]
+use driver as backend;
 
 mod gate;
 mod lock;

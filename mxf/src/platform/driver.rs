@@ -1,0 +1,209 @@
+//! The WDK-free kernel backend (`cfg(windows)` + feature `driver`): the few kernel functions
+//! mxf calls, declared by hand with the header's signatures, and linked against import
+//! libraries made from the project's own `.def` files (`.ci/driver/`), so a driver is built and
+//! checked on Linux with mingw-w64 and no WDK.
+//!
+//! | what | import | from |
+//! |---|---|---|
+//! | pool allocation | `ExAllocatePool2` if the running kernel exports it (looked up once, at `DriverEntry`, with `MmGetSystemRoutineAddress`), else `ExAllocatePoolWithTag` | ntoskrnl.exe |
+//! | pool release | `ExFreePoolWithTag` | ntoskrnl.exe |
+//! | spin lock (x64, arm64) | `KeAcquireSpinLockRaiseToDpc` / `KeReleaseSpinLock` | ntoskrnl.exe |
+//! | spin lock (x86) | `KfAcquireSpinLock` / `KfReleaseSpinLock` (fastcall; what the x86 header's `KeAcquireSpinLock` and `KeReleaseSpinLock` expand to) | hal.dll |
+//! | time | `KeQueryPerformanceCounter` (hal.dll: Wine 8's ntoskrnl lacks it, `kernel.md` §3) | hal.dll |
+//! | debug output | `DbgPrint` | ntoskrnl.exe |
+//! | panic | `KeBugCheckEx` (only if a panic path survives; the driver checks prove none does) | ntoskrnl.exe |
+//!
+//! # Which pool function
+//!
+//! `ExAllocatePool2` (Windows 10 2004 and later) replaces the deprecated `ExAllocatePoolWithTag`;
+//! importing it statically would make the image refuse to load on older Windows, and Wine 8 lacks
+//! it (`kernel.md` §3). So the image imports only `ExAllocatePoolWithTag`, present on every
+//! version, and the adapter's `DriverEntry` asks the kernel for `ExAllocatePool2` by name
+//! ([`resolve`]): where it exists every later allocation uses it (with
+//! `POOL_FLAG_UNINITIALIZED`, as callers initialise what they allocate, and nonpaged blocks
+//! non-executable), elsewhere `ExAllocatePoolWithTag` with the caller's pool type. Both return
+//! NULL on failure (no `POOL_FLAG_RAISE_ON_FAILURE`), both free with `ExFreePoolWithTag`.
+//!
+//! # Spin locks
+//!
+//! The framework's `SpinLock` always raises to DISPATCH_LEVEL (`KeAcquireSpinLockRaiseToDpc`),
+//! which is right at any IRQL up to DISPATCH_LEVEL. The cheaper `KeAcquireSpinLockAtDpcLevel`
+//! pair would need the caller's IRQL, which x64 reads from CR8 with an intrinsic: inline
+//! assembly, which the runtime does not contain (design constraint 6).
+
+use crate::abi::POOL_TYPE;
+use crate::driver::UNICODE_STRING;
+use crate::platform::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::alloc::Layout;
+use core::ffi::{c_char, c_void};
+use core::ptr::NonNull;
+
+/// `KSPIN_LOCK`: one pointer-sized word, zero when free.
+#[allow(non_camel_case_types)]
+pub(crate) type KSPIN_LOCK = usize;
+/// `KIRQL`.
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub(crate) type KIRQL = u8;
+
+/// `ExAllocatePool2`'s signature (`POOL_FLAGS` is a `ULONG64`).
+type ExAllocatePool2Fn =
+    unsafe extern "system" fn(flags: u64, size: usize, tag: u32) -> *mut c_void;
+
+// ntoskrnl.exe, every architecture. Each one is listed in `.ci/driver/<arch>/ntoskrnl.def` and
+// in `.ci/driver/allowlist.txt`.
+unsafe extern "system" {
+    fn ExAllocatePoolWithTag(pool: POOL_TYPE, size: usize, tag: u32) -> *mut c_void;
+    fn ExFreePoolWithTag(block: *mut c_void, tag: u32);
+    fn MmGetSystemRoutineAddress(name: *const UNICODE_STRING) -> *mut c_void;
+    fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
+}
+
+// hal.dll, every architecture.
+unsafe extern "system" {
+    fn KeQueryPerformanceCounter(frequency: *mut i64) -> i64;
+}
+
+unsafe extern "C" {
+    fn DbgPrint(format: *const c_char, ...) -> u32;
+}
+
+#[cfg(not(target_arch = "x86"))]
+unsafe extern "system" {
+    fn KeAcquireSpinLockRaiseToDpc(lock: *mut KSPIN_LOCK) -> KIRQL;
+    fn KeReleaseSpinLock(lock: *mut KSPIN_LOCK, old_irql: KIRQL);
+}
+
+#[cfg(target_arch = "x86")]
+unsafe extern "fastcall" {
+    fn KfAcquireSpinLock(lock: *mut KSPIN_LOCK) -> KIRQL;
+    fn KfReleaseSpinLock(lock: *mut KSPIN_LOCK, old_irql: KIRQL);
+}
+
+/// `POOL_FLAG_UNINITIALIZED`: no zero-filling (callers initialise what they allocate).
+const POOL_FLAG_UNINITIALIZED: u64 = 0x0000_0000_0000_0002;
+/// `POOL_FLAG_NON_PAGED` (non-executable).
+const POOL_FLAG_NON_PAGED: u64 = 0x0000_0000_0000_0040;
+/// `POOL_FLAG_PAGED`.
+const POOL_FLAG_PAGED: u64 = 0x0000_0000_0000_0100;
+
+/// `ExAllocatePool2`, once [`resolve`] found it; NULL before, or where the kernel lacks it.
+static POOL2: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+/// Blocks allocated and not yet freed (what the adapter reports at unload).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Looks `ExAllocatePool2` up in the running kernel; from then on every allocation uses it if
+/// it exists. Called once by the adapter's `DriverEntry`, at PASSIVE_LEVEL (the lookup's IRQL).
+pub(crate) fn resolve() {
+    let name = crate::driver::utf16z::<16>("ExAllocatePool2");
+    let Some(string) = UNICODE_STRING::from_utf16z(&name) else {
+        return;
+    };
+    // SAFETY: `string` describes `name`, which lives across the call; DriverEntry runs at
+    // PASSIVE_LEVEL, the IRQL MmGetSystemRoutineAddress needs.
+    let p = unsafe { MmGetSystemRoutineAddress(&string) };
+    POOL2.store(p, Ordering::Release);
+}
+
+/// Whether allocations go through `ExAllocatePool2` (after [`resolve`] found it).
+pub(crate) fn uses_pool2() -> bool {
+    !POOL2.load(Ordering::Acquire).is_null()
+}
+
+/// Pool blocks allocated through the platform seam and not yet freed.
+pub(crate) fn live_blocks() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+#[inline]
+pub(super) fn alloc(pool: POOL_TYPE, tag: u32, layout: Layout) -> Option<NonNull<u8>> {
+    let pool2 = POOL2.load(Ordering::Acquire);
+    let p = if pool2.is_null() {
+        // SAFETY: nonpaged pool may be allocated at <= DISPATCH_LEVEL, paged pool at
+        // PASSIVE_LEVEL (the caller's pool type says which); NULL on failure.
+        unsafe { ExAllocatePoolWithTag(pool, layout.size(), tag) }
+    } else {
+        // SAFETY: `pool2` is what MmGetSystemRoutineAddress returned for "ExAllocatePool2",
+        // whose signature is `ExAllocatePool2Fn`.
+        let pool2 = unsafe { core::mem::transmute::<*mut c_void, ExAllocatePool2Fn>(pool2) };
+        let kind = if pool.is_nonpaged() {
+            POOL_FLAG_NON_PAGED
+        } else {
+            POOL_FLAG_PAGED
+        };
+        // SAFETY: as for ExAllocatePoolWithTag; without POOL_FLAG_RAISE_ON_FAILURE it returns
+        // NULL on failure.
+        unsafe { pool2(kind | POOL_FLAG_UNINITIALIZED, layout.size(), tag) }
+    };
+    let p = NonNull::new(p.cast::<u8>())?;
+    LIVE.fetch_add(1, Ordering::Relaxed);
+    Some(p)
+}
+
+/// # Safety
+/// `ptr` came from [`alloc`](fn@alloc) with this `tag`.
+#[inline]
+pub(super) unsafe fn free(ptr: NonNull<u8>, _pool: POOL_TYPE, tag: u32, _layout: Layout) {
+    LIVE.fetch_sub(1, Ordering::Relaxed);
+    // SAFETY: forwarded contract; the tag matches the allocation's.
+    unsafe { ExFreePoolWithTag(ptr.as_ptr().cast::<c_void>(), tag) }
+}
+
+/// Raises to DISPATCH_LEVEL and acquires `lock`; returns the IRQL to restore.
+///
+/// # Safety
+/// `lock` is a valid `KSPIN_LOCK`; the caller runs at or below DISPATCH_LEVEL and does not hold
+/// it already.
+#[inline]
+pub(crate) unsafe fn acquire_spin_lock(lock: *mut KSPIN_LOCK) -> KIRQL {
+    #[cfg(not(target_arch = "x86"))]
+    // SAFETY: forwarded contract.
+    let irql = unsafe { KeAcquireSpinLockRaiseToDpc(lock) };
+    #[cfg(target_arch = "x86")]
+    // SAFETY: forwarded contract.
+    let irql = unsafe { KfAcquireSpinLock(lock) };
+    irql
+}
+
+/// Releases `lock` and returns to `old_irql`.
+///
+/// # Safety
+/// The caller holds `lock`, acquired by [`acquire_spin_lock`] which returned `old_irql`.
+#[inline]
+pub(crate) unsafe fn release_spin_lock(lock: *mut KSPIN_LOCK, old_irql: KIRQL) {
+    #[cfg(not(target_arch = "x86"))]
+    // SAFETY: forwarded contract.
+    unsafe {
+        KeReleaseSpinLock(lock, old_irql)
+    };
+    #[cfg(target_arch = "x86")]
+    // SAFETY: forwarded contract.
+    unsafe {
+        KfReleaseSpinLock(lock, old_irql)
+    };
+}
+
+/// `KeQueryPerformanceCounter`: the counter now and its frequency (ticks per second).
+pub(crate) fn performance_counter() -> (i64, i64) {
+    let mut frequency = 0i64;
+    // SAFETY: any IRQL; `frequency` is a valid out-pointer.
+    let now = unsafe { KeQueryPerformanceCounter(&mut frequency) };
+    (now, frequency)
+}
+
+/// `DbgPrint(format, a, b, c)`.
+///
+/// # Safety
+/// `format` is a NUL-terminated format string whose conversions consume at most the three
+/// arguments, each of the type its conversion expects (`%u`/`%x` a `u32`, `%p` a pointer,
+/// `%ws` a NUL-terminated UTF-16 string). Each argument is passed as one pointer-sized word;
+/// `%u` and `%x` read its low 32 bits, as the x64 and x86 conventions lay variadic words out.
+pub(crate) unsafe fn debug_print3(format: &core::ffi::CStr, a: usize, b: usize, c: usize) {
+    // SAFETY: forwarded contract; DbgPrint may be called at any IRQL for such formats.
+    unsafe { DbgPrint(format.as_ptr(), a, b, c) };
+}
+
+/// Stops the system with `code` and four parameters.
+pub(crate) fn bug_check(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> ! {
+    // SAFETY: KeBugCheckEx may be called at any IRQL and does not return.
+    unsafe { KeBugCheckEx(code, p1, p2, p3, p4) }
+}

@@ -42,3 +42,53 @@ pub fn gen_probe() -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::object::{Kind, com_object_core};
+    use crate::test_util::{assert_no_error, assert_one_error, compact};
+    use quote::quote;
+
+    #[test]
+    fn a_miniport_is_an_object_around_miniport_object_with_mxf_miniport_first() {
+        let out = com_object_core(
+            quote! { IPortBase, tag = "Mini" },
+            quote! { struct Uart { base: u32 } },
+            Kind::Miniport,
+        );
+        assert_no_error(&out);
+        let text = compact(&out);
+        for item in [
+            "typeValue=::mxf::miniport::MiniportObject<Uart>",
+            "type__Listed0=::mxf::miniport::MxfMiniport",
+            "type__Listed1=IPortBase",
+            "constCHAINS:usize=2usize",
+            "<__IsMiniport<Uart>>::IS_MINIPORT",
+        ] {
+            assert!(text.contains(item), "the expansion lacks `{item}`:\n{out}");
+        }
+        // Not an object's value: its IMiniportDMus is the framework's.
+        assert!(!text.contains("ObjectValueforUart"), "{out}");
+    }
+
+    #[test]
+    fn the_frameworks_interfaces_and_other_object_macros_are_refused() {
+        for listed in [
+            quote! { IMiniportDMus },
+            quote! { IMiniport },
+            quote! { mxf::miniport::MxfMiniport },
+        ] {
+            let out = com_object_core(listed, quote! { struct Uart; }, Kind::Miniport);
+            assert_one_error(&out, "a miniport implements `IMiniportDMus` already");
+        }
+        for (attr, options, kind) in [
+            (quote! { #[com_object(IMXF)] }, quote! {}, Kind::Miniport),
+            (quote! { #[mxf_filter] }, quote! {}, Kind::Miniport),
+            (quote! { #[mxf_miniport] }, quote! { IMXF }, Kind::Object),
+            (quote! { #[mxf_miniport] }, quote! {}, Kind::Filter),
+        ] {
+            let out = com_object_core(options, quote! { #attr struct Uart; }, kind);
+            assert_one_error(&out, "an `#[mxf_miniport]` already is a COM object");
+        }
+    }
+}

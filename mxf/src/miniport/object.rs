@@ -18,6 +18,7 @@ use crate::interfaces::{
 };
 use crate::platform::atomic::{AtomicPtr, AtomicU8, Ordering};
 use core::ffi::c_void;
+use core::mem::size_of;
 use core::ptr;
 
 pub use declaration::{MxfMiniport, MxfMiniport_Impl, MxfMiniport_Vtbl};
@@ -491,8 +492,6 @@ unsafe fn read_format(p: *const KSDATAFORMAT) -> Option<KSDATAFORMAT> {
     // SAFETY: `FormatSize` bytes are readable (caller), at least a whole header.
     Some(unsafe { p.read_unaligned() })
 }
-
-use core::mem::size_of;
 
 /// Matches a `NewStream` request against the declaration (see [`MiniportObject`]): the stream's
 /// kind and the pin it names.

@@ -955,3 +955,66 @@ fn a_miniport_exposes_further_interfaces_and_takes_the_object_options() {
     assert_eq!(<WithOptions as ObjectImpl>::POOL_TAG, pool_tag(b"Opt1"));
     assert_eq!(m.miniport().base, 0x330);
 }
+
+#[test]
+fn every_pin_type_and_subformat_combination_is_served_or_refused_as_the_table_says() {
+    let rig = Rig::new();
+    assert_eq!(rig.init().0, STATUS_SUCCESS);
+    let (midi, dm, bus) = (
+        KSDATAFORMAT_SUBTYPE_MIDI,
+        KSDATAFORMAT_SUBTYPE_DIRECTMUSIC,
+        KSDATAFORMAT_SUBTYPE_MIDI_BUS,
+    );
+    // kernel.md §4.7: (stream type the pin takes, or None for a bridge; its subformats).
+    let table: [(Option<DMUS_STREAM_TYPE>, &[GUID]); 5] = [
+        (Some(DMUS_STREAM_MIDI_RENDER), &[midi]),
+        (Some(DMUS_STREAM_MIDI_RENDER), &[dm]),
+        (None, &[bus]),
+        (None, &[bus]),
+        (Some(DMUS_STREAM_MIDI_CAPTURE), &[midi, dm]),
+    ];
+    let mut served = 0;
+    for pin in 0..6u32 {
+        for ty in [DMUS_STREAM_MIDI_RENDER, DMUS_STREAM_MIDI_CAPTURE] {
+            for sub in [midi, dm, bus] {
+                let expected = match table.get(pin as usize) {
+                    None => STATUS_INVALID_PARAMETER,
+                    Some((None, _)) => STATUS_INVALID_DEVICE_REQUEST,
+                    Some((Some(t), _)) if *t != ty => STATUS_INVALID_DEVICE_REQUEST,
+                    Some((_, subs)) if subs.contains(&sub) => STATUS_SUCCESS,
+                    Some(_) => STATUS_NO_MATCH,
+                };
+                let out = new_stream(&rig, call(pin, ty, Some(format(sub))));
+                assert_eq!(out.status, expected, "pin {pin}, {ty:?}, {sub}");
+                if expected == STATUS_SUCCESS {
+                    served += 1;
+                    let seen = rig
+                        .seen
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .pop();
+                    let (kind, id, _, _) = seen.expect("the constructor was called");
+                    assert_eq!(id, pin);
+                    assert_eq!(
+                        kind.format,
+                        if sub == dm {
+                            Format::DirectMusic
+                        } else {
+                            Format::Midi
+                        }
+                    );
+                    out.release();
+                } else {
+                    assert!(out.refused(), "pin {pin}, {ty:?}, {sub}");
+                }
+            }
+        }
+    }
+    assert_eq!(served, 4, "pin 0 MIDI, pin 1 DirectMusic, pin 4 both");
+    assert!(
+        rig.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    );
+}

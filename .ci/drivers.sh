@@ -11,8 +11,9 @@
 #      the x86_64-pc-windows-gnu and i686-pc-windows-gnu staticlibs (panic=abort, fat LTO) linked
 #      into target/drivers/NAME.sys and target/drivers/i686/NAME.sys, each image checked by
 #      .ci/driver/check_sys.py (PE32+/PE32, native subsystem, relocations, imports allowlisted,
-#      no C runtime or unwinding import, no export, usual sections only, entry point DriverEntry,
-#      PE checksum, size, and no reachable panic); `cargo check` for aarch64-pc-windows-msvc (no
+#      no C runtime or unwinding import, no export, usual sections only and none writable and
+#      executable, entry point DriverEntry, PE checksum, size, and no reachable panic); `cargo
+#      check` for aarch64-pc-windows-msvc (no
 #      aarch64 linker here: not linked); the INF (target/drivers/NAME.inf, i686/NAME.inf);
 #      test-signing with osslsigncode where installed (target/drivers/testsigned/);
 #   4. the negative control: a driver built with its negative-control feature (a reachable

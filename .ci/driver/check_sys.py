@@ -9,7 +9,8 @@ IMAGE is the unstripped image (its COFF symbol table names the functions). Each 
 Checks: PE32+ (x64) or PE32 (x86) for the right machine; subsystem native; a base relocation
 directory, and DYNAMIC_BASE; imports only from ntoskrnl.exe, hal.dll, portcls.sys (ks.sys), each
 function in the allowlist; no C runtime or unwinding function imported; no function exported;
-only the usual sections; the entry point is DriverEntry; the PE checksum is right; the size; and
+only the usual sections, none both writable and executable; the entry point is DriverEntry; the PE
+checksum is right; the size; and
 no reachable panic: the panic handler (a bug check, the only user of KeBugCheckEx) and the panic
 machinery of core must not survive --gc-sections. If they do, the functions that reach them are
 named from the call graph of the disassembly.
@@ -82,7 +83,8 @@ class Image:
         sec = opt + opt_size
         for i in range(nsec):
             raw_name, vsize, va, rsize, rptr = struct.unpack_from("<8sIIII", d, sec + 40 * i)
-            self.sections.append((self.section_name(raw_name), va, vsize, rptr, rsize))
+            flags = struct.unpack_from("<I", d, sec + 40 * i + 36)[0]
+            self.sections.append((self.section_name(raw_name), va, vsize, rptr, rsize, flags))
 
     def section_name(self, raw):
         name = raw.rstrip(b"\0").decode("latin-1")
@@ -95,7 +97,7 @@ class Image:
         return name
 
     def rva_to_offset(self, rva):
-        for _name, va, vsize, rptr, rsize in self.sections:
+        for _name, va, vsize, rptr, rsize, _flags in self.sections:
             if va <= rva < va + max(vsize, rsize):
                 return rptr + (rva - va)
         raise ValueError("RVA %#x is in no section" % rva)
@@ -290,6 +292,9 @@ def main():
     extra = [s for s in sections if s not in USUAL_SECTIONS]
     result(not extra, "%s: only the usual sections (%s)%s" % (
         name, " ".join(sections), ("; unexpected: " + " ".join(extra)) if extra else ""))
+
+    wx = [s[0] for s in img.sections if s[5] & 0x20000000 and s[5] & 0x80000000]
+    result(not wx, "%s: no section both writable and executable%s" % (name, (": " + " ".join(wx)) if wx else ""))
 
     symbols = img.symbols()
     entry_name = "DriverEntry" if x64 else "_DriverEntry@8"

@@ -157,7 +157,10 @@ fn planned(call: Failing) -> Option<NTSTATUS> {
     })
 }
 
-/// A DMus port as far as the adapter and the miniport's `Init` see it.
+/// A DMus port as far as the adapter and the miniport's `Init` see it: `Init` queries the
+/// miniport for `IMiniportDMus` and calls its `Init` with the resource list and this port,
+/// then keeps the miniport and its service group (until the device is removed);
+/// `RegisterServiceGroup` keeps the group; `Notify` requests service of the group it is given.
 #[crate::com_object(IPortDMus)]
 pub struct FakePort {
     me: SelfRef<IPortDMus>,
@@ -166,6 +169,28 @@ pub struct FakePort {
 }
 
 impl FakePort {
+    /// A new port, as `PcNewPort(CLSID_PortDMus)` makes one (not registered anywhere).
+    pub fn create() -> crate::abi::Result<ObjectHandle<FakePort, IPortDMus>> {
+        let handle = ObjectHandle::<FakePort, IPortDMus>::create(FakePort {
+            me: SelfRef::new(),
+            miniport: SpinLock::new(None),
+            group: SpinLock::new(None),
+        })?;
+        // SAFETY: the handle's interface is an interface of the object holding `me`.
+        unsafe { handle.value().me.set(handle.interface()) };
+        Ok(handle)
+    }
+
+    /// The miniport `Init` kept, if it succeeded.
+    pub fn miniport(&self) -> Option<IMiniportDMus> {
+        self.miniport.lock().clone()
+    }
+
+    /// The service group the miniport registered or returned, if any.
+    pub fn service_group(&self) -> Option<IServiceGroup> {
+        self.group.lock().clone()
+    }
+
     fn release_children(&self) {
         let miniport = self.miniport.lock().take();
         let group = self.group.lock().take();
@@ -334,17 +359,10 @@ unsafe impl PortClass for FakePortCls {
         if let Some(status) = planned(Failing::NewPort) {
             return status;
         }
-        let port = FakePort {
-            me: SelfRef::new(),
-            miniport: SpinLock::new(None),
-            group: SpinLock::new(None),
-        };
-        let handle = match ObjectHandle::<FakePort, IPortDMus>::create(port) {
+        let handle = match FakePort::create() {
             Ok(h) => h,
             Err(status) => return status,
         };
-        // SAFETY: the handle's interface is an interface of the object holding `me`.
-        unsafe { handle.value().me.set(handle.interface()) };
         let iport: &IPort = handle.interface();
         // SAFETY: `out` is valid for a write (caller).
         unsafe { out.write(Some(iport.clone())) };

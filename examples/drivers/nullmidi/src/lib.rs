@@ -1,6 +1,6 @@
 //! `nullmidi`: the smallest DMus driver built with mxf. Two subdevices, each a miniport with one
-//! MIDI render pin whose stream hands every event back to the allocator (a MIDI output that
-//! plays nothing). It exists to be linked into a `.sys` and checked (`.ci/drivers.sh`), and as
+//! MIDI render pin whose stream, an MXF filter, lets every event go back to the allocator (a MIDI
+//! output that plays nothing). It exists to be linked into a `.sys` and checked (`.ci/drivers.sh`), and as
 //! the template of a driver crate (`docs/driver.md`):
 //!
 //! * the miniport: a struct under `#[mxf_miniport]`, its pins declared with
@@ -54,39 +54,20 @@ impl DmusMiniport for NullOut {
     }
 
     fn new_stream(&self, request: StreamRequest<'_>) -> Result<Stream> {
-        let sink = Sink {
-            allocator: request.allocator().to_owned(),
-        };
-        Ok(Stream::new(sink.into_com()?))
+        let discard = Discard.into_filter(&request.allocator())?;
+        Ok(Stream::new(discard.into_interface()))
     }
 }
 
-/// The render stream: every chain it is given goes back to the pin's allocator, at once.
-#[com_object(IMXF)]
-pub struct Sink {
-    allocator: IAllocatorMXF,
-}
+/// The render stream: an MXF filter that lets every event go. The framework does the rest:
+/// each event it drops returns to the pin's allocator (which completes the render IRPs), chains
+/// and packages are taken apart, `PutMessage(NULL)`, states and connections are answered.
+#[mxf_filter]
+pub struct Discard;
 
-impl IMXF_Impl for Sink {
-    fn SetState(&self, _state: KSSTATE) -> NTSTATUS {
-        STATUS_SUCCESS
-    }
-
-    unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
-        if event.is_null() {
-            return STATUS_SUCCESS;
-        }
-        // SAFETY: `event` is a chain the port gave this stream (PutMessage's contract); the
-        // stream owns it and hands all of it to its allocator, once.
-        unsafe { self.allocator.PutMessage(event) }
-    }
-
-    fn ConnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        STATUS_UNSUCCESSFUL
-    }
-
-    fn DisconnectOutput(&self, _sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
-        STATUS_UNSUCCESSFUL
+impl Filter for Discard {
+    fn process<'a>(&self, event: Event<'a>, _out: &mut Output<'a>) {
+        drop(event);
     }
 }
 

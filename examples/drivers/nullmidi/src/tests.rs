@@ -6,7 +6,7 @@ use mxf::driver::Driver;
 use mxf::driver::testing::{Call, FakeKernel, FakePort};
 use mxf::miniport::Format;
 use mxf::platform::fault;
-use mxf::testing::{Rig, msg};
+use mxf::testing::{Rig, msg, package};
 
 #[test]
 fn the_driver_installs_two_null_outputs_and_leaves_nothing_behind() {
@@ -113,21 +113,27 @@ fn every_event_played_goes_back_to_the_allocator() -> Result<()> {
     assert_eq!(status, STATUS_SUCCESS);
     let stream = stream.expect("a render stream");
     assert_eq!(stream.SetState(KSSTATE_RUN), STATUS_SUCCESS);
-    let status = rig.put(
-        &stream,
-        &[msg(&[0x90, 60, 100]), msg(&[0x80, 60, 0]).at(10_000)],
-    )?;
-    assert_eq!(status, STATUS_SUCCESS);
-    rig.assert_balanced();
-    assert_eq!(rig.allocator().stats().outstanding_events, 0);
-    assert_eq!(
-        rig.calls(),
-        0,
-        "nothing reaches a connected sink: there is none"
-    );
+    // Even with a sink connected, nothing passes: every event, a package's contents too, goes
+    // back to the allocator.
     assert_eq!(
         stream.ConnectOutput(Some(rig.sink().to_ref())),
-        STATUS_UNSUCCESSFUL
+        STATUS_SUCCESS
+    );
+    let status = rig.put(
+        &stream,
+        &[
+            msg(&[0x90, 60, 100]),
+            msg(&[0x80, 60, 0]).at(10_000),
+            package([msg(&[0xB0, 7, 100]), msg(&[0xC0, 5])]),
+        ],
+    )?;
+    assert_eq!(status, STATUS_SUCCESS);
+    assert_eq!(rig.calls(), 0, "nothing reached the sink");
+    rig.assert_balanced();
+    assert_eq!(rig.allocator().stats().outstanding_events, 0);
+    assert!(
+        rig.allocator().stats().gets >= 5,
+        "the events were the allocator's"
     );
 
     // What the declaration refuses: a capture stream, DirectMusic data, the bridge pin.

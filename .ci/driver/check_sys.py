@@ -188,7 +188,9 @@ def call_graph(objdump, path):
     callers = {}
     current = None
     head = re.compile(r"^[0-9a-f]+ <(.+)>:$")
-    edge = re.compile(r"\s(?:call|jmp|callq|jmpq)[lq]?\s+.*<([^>+]+)(?:\+0x[0-9a-f]+)?>")
+    # The target is the symbol in the last <...> of the line (names hold <> of their own:
+    # `<alloc::raw_vec::RawVec<T,A>::grow_one>`), without a `+0x..` offset.
+    edge = re.compile(r"\s(?:call|jmp)[lq]?\s+[^<]*<(.+?)(?:\+0x[0-9a-f]+)?>\s*$")
     for line in text.splitlines():
         m = head.match(line)
         if m:

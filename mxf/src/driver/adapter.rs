@@ -82,6 +82,16 @@ pub unsafe extern "system" fn start_device<D: Driver, P: PortClass>(
     let resources = unsafe { ComRef::<IResourceList>::from_raw(resource_list) };
     let mut ports: [Option<IPort>; MAX_SUBDEVICES] = [const { None }; MAX_SUBDEVICES];
     for (index, subdevice) in D::SUBDEVICES.iter().enumerate() {
+        let Some(slot) = ports.get_mut(index) else {
+            // More subdevices than the glue holds ports for: the declaration macro refuses this
+            // at compile time; a hand-written `Driver` gets an error before anything is made.
+            P::report(Report::SubdeviceFailed {
+                subdevice,
+                step: Step::Declaration,
+                status: STATUS_INVALID_PARAMETER,
+            });
+            return STATUS_INVALID_PARAMETER;
+        };
         let context = StartContext {
             device,
             irp,
@@ -91,19 +101,7 @@ pub unsafe extern "system" fn start_device<D: Driver, P: PortClass>(
         };
         // SAFETY: StartDevice's own arguments (caller).
         match unsafe { install::<P>(&context) } {
-            Ok(port) => match ports.get_mut(index) {
-                Some(slot) => *slot = Some(port),
-                None => {
-                    // More subdevices than the glue holds ports for: the declaration macro
-                    // refuses this at compile time; a hand-written `Driver` gets an error.
-                    P::report(Report::SubdeviceFailed {
-                        subdevice,
-                        step: Step::Declaration,
-                        status: STATUS_INVALID_PARAMETER,
-                    });
-                    return STATUS_INVALID_PARAMETER;
-                }
-            },
+            Ok(port) => *slot = Some(port),
             Err((step, status)) => {
                 P::report(Report::SubdeviceFailed {
                     subdevice,

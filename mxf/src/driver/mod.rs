@@ -323,11 +323,9 @@ pub const fn __miniport_type<M: DmusMiniport>() {}
 ///
 /// It declares `NAME` and implements [`Driver`] for it (on every target: the host tests and
 /// the INF writer read the declaration), and, on `cfg(windows)` outside tests, emits the
-/// driver's `DriverEntry`, its `#[panic_handler]` ([`panic_bug_check`]: a bug check) and its
-/// `#[global_allocator]` ([`PoolAllocator`]), which need mxf's `driver` feature.
-///
-/// [`panic_bug_check`]: https://docs.rs/mxf (driver feature, Windows targets)
-/// [`PoolAllocator`]: https://docs.rs/mxf (driver feature, Windows targets)
+/// driver's `DriverEntry`, its `#[panic_handler]` (`mxf::driver::panic_bug_check`: a bug check)
+/// and its `#[global_allocator]` (`mxf::driver::PoolAllocator`), which exist with mxf's `driver`
+/// feature on Windows targets.
 #[macro_export]
 macro_rules! driver {
     (

@@ -527,3 +527,56 @@ fn kernel_strings_and_descriptors() {
     assert_eq!(memory.memory(), Some((0xFED0_0000, 0x1000)));
     assert_eq!(Step::RegisterSubdevice.c_name(), c"PcRegisterSubdevice");
 }
+
+fn many_cable(context: &StartContext<'_>) -> Result<IUnknown> {
+    __create::<Cable, _>(context, |c| cable(c, 7))
+}
+
+const MANY_ENTRY: SubdeviceEntry = SubdeviceEntry {
+    name: "Many",
+    wide_name: &utf16z::<5>("Many"),
+    friendly_name: "Many",
+    port_class: CLSID_PortDMus,
+    topology: <Cable as crate::miniport::HasTopology>::topology,
+    create: many_cable,
+};
+
+/// A hand-written declaration with one subdevice more than the glue holds ports for.
+struct TooMany;
+
+impl Driver for TooMany {
+    const SUBDEVICES: &'static [SubdeviceEntry] = &[MANY_ENTRY; MAX_SUBDEVICES + 1];
+    fn state() -> &'static DriverState {
+        static STATE: DriverState = DriverState::new();
+        &STATE
+    }
+}
+
+#[test]
+fn a_declaration_beyond_the_limit_fails_before_making_the_extra_subdevice() {
+    clear_thread_logs();
+    let before = fault::live_blocks();
+    let kernel = FakeKernel::load::<TooMany>().expect("DriverEntry");
+    assert_eq!(kernel.add_device(), STATUS_SUCCESS);
+    assert!(FakeKernel::calls().contains(&Call::AddAdapterDevice {
+        max_objects: 33,
+        extension_size: 0
+    }));
+    assert_eq!(kernel.start_device(None), STATUS_INVALID_PARAMETER);
+    let calls = FakeKernel::calls();
+    let ports = calls
+        .iter()
+        .filter(|c| matches!(c, Call::NewPort { .. }))
+        .count();
+    assert_eq!(ports, MAX_SUBDEVICES, "no port for the extra subdevice");
+    assert_eq!(FakeKernel::registered().len(), MAX_SUBDEVICES);
+    assert_eq!(
+        calls.last(),
+        Some(&Call::Report(format!(
+            "subdevice Many: the declaration failed: {STATUS_INVALID_PARAMETER:?}"
+        )))
+    );
+    kernel.remove_device();
+    assert_eq!(fault::live_blocks(), before);
+    kernel.unload();
+}

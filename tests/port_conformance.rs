@@ -1098,7 +1098,9 @@ fn assert_midi_format(call: &NewStreamCall, sub: GUID) {
     assert_eq!(f.FormatSize as usize, core::mem::size_of::<KSDATAFORMAT>());
     assert_eq!(f.MajorFormat, KSDATAFORMAT_TYPE_MUSIC);
     assert_eq!(f.SubFormat, sub);
-    assert_eq!(f.Specifier, GUID::NULL);
+    // What a client sends for MIDI and DirectMusic pins (kernel.md §4.2), and what a declared
+    // pin's range names.
+    assert_eq!(f.Specifier, KSDATAFORMAT_SPECIFIER_NONE);
 }
 
 #[test]

@@ -71,8 +71,8 @@ pub mod synth;
 mod topology;
 
 pub use object::{
-    DmusMiniport, MxfMiniport, MxfMiniport_Impl, MxfMiniport_Vtbl, InitRequest, IntoMiniport,
-    MiniportHandle, MiniportObject, PinCheck, Stream, StreamKind, StreamRequest,
+    DmusMiniport, InitRequest, IntoMiniport, MiniportHandle, MiniportObject, MxfMiniport,
+    MxfMiniport_Impl, MxfMiniport_Vtbl, PinCheck, Stream, StreamKind, StreamRequest,
 };
 pub use synth::{
     PortParameters, STATUS_NOT_ALL_ASSIGNED, SynthRequest, dmusuart_caps, dmusuart_port_parameters,

@@ -33,7 +33,7 @@
 //! PORTPARAMETERS or LATENCYCLOCK, PORTPARAMETERS on the filter) and another id set `ValueSize`
 //! to 0 (DMusUART leaves the caller's value there, which a port may report as bytes returned).
 
-use super::object::{DmusMiniport, MxfMiniport, MiniportObject};
+use super::object::{DmusMiniport, MiniportObject, MxfMiniport};
 use super::topology::{Direction, Node};
 use crate::abi::{
     CLSID_MiniportDriverDMusUART, CLSID_MiniportDriverDMusUARTCapture, KSPROPERTY_SYNTH_CAPS,

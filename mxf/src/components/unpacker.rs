@@ -1745,9 +1745,11 @@ mod tests {
         use proptest::prelude::*;
 
         proptest! {
-            // Miri runs a few cases only (its interpretation is slow); the tests run 256.
+            // Miri runs a few cases only (its interpretation is slow); the tests run 256. No
+            // failure file: Miri's isolation has no current directory to resolve it against.
             #![proptest_config(ProptestConfig {
                 cases: if cfg!(miri) { 4 } else { 256 },
+                failure_persistence: None,
                 ..ProptestConfig::default()
             })]
 

@@ -399,51 +399,7 @@ fn the_sequencer_delivers_lying_events_as_they_are() {
 /// Every sample filter, configured so that it acts on note-ons of channel 1.
 fn sample_filters(alloc: &IAllocatorMXF) -> Vec<(&'static str, IMXF)> {
     let map = ChannelMap::new().remap(1, u4::new(0), u4::new(5)).unwrap();
-    vec![
-        (
-            "transpose",
-            Transpose::new(5)
-                .into_filter(alloc)
-                .unwrap()
-                .into_interface(),
-        ),
-        (
-            "velocity",
-            Velocity::new(VelocityCurve::Scale { percent: 50 }, 1, 127)
-                .into_filter(alloc)
-                .unwrap()
-                .into_interface(),
-        ),
-        (
-            "channel_map",
-            map.into_filter(alloc).unwrap().into_interface(),
-        ),
-        (
-            "note_off_normalizer",
-            NoteOffNormalizer::new()
-                .into_filter(alloc)
-                .unwrap()
-                .into_interface(),
-        ),
-        (
-            "sysex_filter",
-            SysexFilter::new(SysexAction::Drop)
-                .into_filter(alloc)
-                .unwrap()
-                .into_interface(),
-        ),
-        (
-            "echo",
-            Echo::new(100, 2, 50)
-                .into_filter(alloc)
-                .unwrap()
-                .into_interface(),
-        ),
-        (
-            "splitter",
-            Splitter::new().into_filter(alloc).unwrap().into_interface(),
-        ),
-    ]
+    every_sample(alloc, map)
 }
 
 #[test]

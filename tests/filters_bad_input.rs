@@ -8,7 +8,6 @@ use midly::num::u4;
 use mxf::abi::*;
 use mxf::allocator::AllocatorConfig;
 use mxf::event::Chain;
-use mxf::filter::IntoFilter;
 use mxf::interfaces::{IAllocatorMXF, IMXF};
 use mxf::testing::{Ev, Rig, connect_output, package, put_chain};
 use mxf_suite::filters::*;
@@ -23,51 +22,7 @@ fn all_filters(alloc: &IAllocatorMXF) -> Vec<(&'static str, IMXF)> {
         .remap(1, u4::new(0), u4::new(5))
         .and_then(|m| m.mute(1, u4::new(1)))
         .unwrap();
-    vec![
-        (
-            "transpose",
-            Transpose::new(5)
-                .into_filter(alloc)
-                .unwrap()
-                .into_interface(),
-        ),
-        (
-            "velocity",
-            Velocity::new(VelocityCurve::Scale { percent: 50 }, 1, 127)
-                .into_filter(alloc)
-                .unwrap()
-                .into_interface(),
-        ),
-        (
-            "channel_map",
-            map.into_filter(alloc).unwrap().into_interface(),
-        ),
-        (
-            "note_off_normalizer",
-            NoteOffNormalizer::new()
-                .into_filter(alloc)
-                .unwrap()
-                .into_interface(),
-        ),
-        (
-            "sysex_filter",
-            SysexFilter::new(SysexAction::Drop)
-                .into_filter(alloc)
-                .unwrap()
-                .into_interface(),
-        ),
-        (
-            "echo",
-            Echo::new(100, 2, 50)
-                .into_filter(alloc)
-                .unwrap()
-                .into_interface(),
-        ),
-        (
-            "splitter",
-            Splitter::new().into_filter(alloc).unwrap().into_interface(),
-        ),
-    ]
+    every_sample(alloc, map)
 }
 
 /// Events no filter understands (no SysEx among them): each must come out exactly as it went in.

@@ -68,6 +68,7 @@
 //! driver runs. `docs/driver.md` goes from `cargo new` to a linked `.sys` and its INF.
 
 mod adapter;
+mod port_io;
 mod portcls;
 mod resources;
 #[cfg(all(windows, feature = "driver"))]
@@ -79,6 +80,7 @@ mod types;
 pub use adapter::{add_device, driver_entry, driver_unload, start_device};
 #[cfg(all(windows, feature = "driver"))]
 pub use portcls::PortCls;
+pub use port_io::IoPorts;
 pub use portcls::{PortClass, Report};
 pub use resources::Resources;
 #[cfg(all(windows, feature = "driver"))]

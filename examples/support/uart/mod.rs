@@ -11,8 +11,8 @@ pub mod mpu401;
 
 pub use mpu401::{InterruptHandler, MPU401_CMD_RESET, MPU401_CMD_UART, VirtualMpu401};
 pub use mxf_driver_uart::{
-    CAPTURE_CHANNEL_GROUP, CaptureStream, INPUT_FIFO_SIZE, MAX_CAPTURE_STREAMS,
-    MAX_RENDER_STREAMS, MAX_ZERO_WRITES, RETRY_DELAY, RenderStream, UART_TOPOLOGY, UartMiniport,
+    CAPTURE_CHANNEL_GROUP, CaptureStream, INPUT_FIFO_SIZE, MAX_CAPTURE_STREAMS, MAX_RENDER_STREAMS,
+    MAX_ZERO_WRITES, RETRY_DELAY, RenderStream, UART_TOPOLOGY, UartMiniport,
 };
 
 /// Creates the miniport (`IMiniportDMus`) on `mpu`.

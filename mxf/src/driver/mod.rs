@@ -78,9 +78,9 @@ pub mod testing;
 mod types;
 
 pub use adapter::{add_device, driver_entry, driver_unload, start_device};
+pub use port_io::IoPorts;
 #[cfg(all(windows, feature = "driver"))]
 pub use portcls::PortCls;
-pub use port_io::IoPorts;
 pub use portcls::{PortClass, Report};
 pub use resources::Resources;
 #[cfg(all(windows, feature = "driver"))]

@@ -217,7 +217,9 @@ pub const CAPTURE_CHANNEL_GROUP: u16 = 1;
 /// Creates the miniport on `mpu`.
 ///
 /// The object is created in nonpaged pool; `STATUS_INSUFFICIENT_RESOURCES` if that fails.
-pub fn create_uart_miniport(mpu: Box<dyn Mpu401>) -> mxf::abi::Result<MiniportHandle<UartMiniport>> {
+pub fn create_uart_miniport(
+    mpu: Box<dyn Mpu401>,
+) -> mxf::abi::Result<MiniportHandle<UartMiniport>> {
     UartMiniport::new(mpu).into_miniport()
 }
 
@@ -225,7 +227,9 @@ pub fn create_uart_miniport(mpu: Box<dyn Mpu401>) -> mxf::abi::Result<MiniportHa
 /// (data port at its start, status/command port next), driven with port I/O ([`PortIo`]).
 /// Without a resource list or a port range, start is refused with
 /// `STATUS_DEVICE_CONFIGURATION_ERROR` (the device was installed without its resources).
-pub fn uart_subdevice(context: &StartContext<'_>) -> mxf::abi::Result<MiniportHandle<UartMiniport>> {
+pub fn uart_subdevice(
+    context: &StartContext<'_>,
+) -> mxf::abi::Result<MiniportHandle<UartMiniport>> {
     let resources = context
         .resources()
         .ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
@@ -246,12 +250,8 @@ mxf::driver! {
 /// this and the declaration). The hardware id is the MPU-401's PnP id, `*PNPB006`: PnP
 /// assigns such a device its I/O ports (a root-enumerated device would get none, and start
 /// would be refused).
-pub const INF: mxf::miniport::inf::Driver<'static> = mxf::miniport::inf::Driver::new(
-    "mxf",
-    "MPU-401 UART (mxf sample)",
-    "*PNPB006",
-    "uart",
-);
+pub const INF: mxf::miniport::inf::Driver<'static> =
+    mxf::miniport::inf::Driver::new("mxf", "MPU-401 UART (mxf sample)", "*PNPB006", "uart");
 
 #[cfg(test)]
 mod tests;

@@ -9,8 +9,7 @@ use core::ffi::c_void;
 use mxf::com::{ComRef, IntoComObject};
 use mxf::driver::testing::{Call, FakeKernel, FakePort};
 use mxf::driver::{
-    CM_PARTIAL_RESOURCE_DESCRIPTOR, CmResourceTypeInterrupt, CmResourceTypePort, Driver,
-    Resources,
+    CM_PARTIAL_RESOURCE_DESCRIPTOR, CmResourceTypeInterrupt, CmResourceTypePort, Driver, Resources,
 };
 use mxf::miniport::Format;
 use mxf::platform::fault;
@@ -95,7 +94,9 @@ fn mpu401_resources(with_ports: bool) -> IResourceList {
     if with_ports {
         entries.push(descriptor(CmResourceTypePort, [0x330, 0, 2]));
     }
-    FakeResources { entries }.into_com().expect("a resource list")
+    FakeResources { entries }
+        .into_com()
+        .expect("a resource list")
 }
 
 fn port_inits() -> Vec<Call> {
@@ -122,7 +123,11 @@ fn the_driver_starts_on_its_port_range_and_leaves_nothing_behind() {
     );
     assert_eq!(FakeKernel::ports(), 1);
     kernel.remove_device();
-    assert_eq!(fault::live_blocks(), before, "port, miniport, device, group");
+    assert_eq!(
+        fault::live_blocks(),
+        before,
+        "port, miniport, device, group"
+    );
     kernel.unload();
 }
 
@@ -159,7 +164,10 @@ fn the_factory_takes_the_first_port_range() {
     assert_eq!(ports.read(1), 0xFF);
     assert!(!ports.write(0, 0x90));
     assert_eq!(device.write_data(&[0x90, 60, 100], 0), 0, "never ready");
-    assert!(!device.write_command(MPU401_CMD_RESET), "never acknowledges");
+    assert!(
+        !device.write_command(MPU401_CMD_RESET),
+        "never acknowledges"
+    );
     assert_eq!(device.read_data(), None, "no input");
     // Offsets outside the range are not touched.
     assert_eq!(ports.read(2), 0xFF);
@@ -188,9 +196,7 @@ fn on_an_absent_card_streams_open_but_do_not_run() -> Result<()> {
         let port = FakePort::create()?;
         let mut group = None;
         // SAFETY: live interfaces, a valid out-pointer.
-        let init = unsafe {
-            miniport.Init(None, list.as_raw(), Some(port.to_ref()), &mut group)
-        };
+        let init = unsafe { miniport.Init(None, list.as_raw(), Some(port.to_ref()), &mut group) };
         assert_eq!(init, STATUS_SUCCESS);
         assert!(group.is_some(), "the miniport's service group");
         let rig = Rig::new()?;
@@ -236,7 +242,9 @@ fn the_inf_installs_the_uart_for_an_mpu401() {
     mxf::miniport::inf::write_inf(&mut inf, &INF, &subdevices).expect("an INF");
     for category in ["AUDIO", "RENDER", "CAPTURE"] {
         assert!(
-            inf.contains(&format!("AddInterface=%KSCATEGORY_{category}%,%KSNAME_Uart%")),
+            inf.contains(&format!(
+                "AddInterface=%KSCATEGORY_{category}%,%KSNAME_Uart%"
+            )),
             "{category}: {inf}"
         );
     }

@@ -19,7 +19,7 @@
 //! of its own.
 //!
 //! It is the user-mode side of the sample miniport's device seam: it implements
-//! [`Mpu401`](mxf_driver_uart::Mpu401), whose other implementation is the driver's port I/O
+//! [`Mpu401`], whose other implementation is the driver's port I/O
 //! ([`PortIo`](mxf_driver_uart::PortIo)).
 
 use mxf::com::Interface;

@@ -128,9 +128,9 @@ impl RenderQueue {
                 continue;
             }
             // The device is busy: keep the position, try again later.
-            self.offset += accepted;
+            self.offset = self.offset.saturating_add(accepted);
             if accepted == 0 {
-                self.zero_writes += 1;
+                self.zero_writes = self.zero_writes.saturating_add(1);
             } else {
                 self.zero_writes = 0;
             }

@@ -110,8 +110,9 @@ impl StreamSlot {
         if *open >= max {
             return Err(STATUS_INVALID_DEVICE_REQUEST);
         }
-        *open += 1;
-        if counts.render + counts.capture == 1 {
+        // Below the maximum (checked above): no overflow.
+        *open = open.saturating_add(1);
+        if counts.render.saturating_add(counts.capture) == 1 {
             // First stream: reset the device and enter UART mode. A device that does not answer
             // still gets its stream; RUN will then fail with STATUS_INVALID_DEVICE_STATE.
             let mpu = &shared.mpu;
@@ -231,11 +232,12 @@ impl InputFifo {
             self.dropped = self.dropped.wrapping_add(1);
             return;
         }
-        let i = (self.head + self.len) % INPUT_FIFO_SIZE;
+        // `head` and `len` are below INPUT_FIFO_SIZE: the sum cannot wrap.
+        let i = self.head.wrapping_add(self.len) % INPUT_FIFO_SIZE;
         if let (Some(b), Some(t)) = (self.bytes.get_mut(i), self.times.get_mut(i)) {
             *b = byte;
             *t = time;
-            self.len += 1;
+            self.len = self.len.saturating_add(1);
         }
     }
 
@@ -248,9 +250,9 @@ impl InputFifo {
             epoch: self.epoch,
         };
         for (k, out) in s.bytes.iter_mut().take(self.len).enumerate() {
-            if let Some(&b) = self.bytes.get((self.head + k) % INPUT_FIFO_SIZE) {
+            if let Some(&b) = self.bytes.get(self.head.wrapping_add(k) % INPUT_FIFO_SIZE) {
                 *out = b;
-                s.len += 1;
+                s.len = s.len.saturating_add(1);
             }
         }
         s
@@ -263,7 +265,7 @@ impl InputFifo {
             return;
         }
         let n = snapshot.len.min(self.len);
-        self.head = (self.head + n) % INPUT_FIFO_SIZE;
-        self.len -= n;
+        self.head = self.head.wrapping_add(n) % INPUT_FIFO_SIZE;
+        self.len = self.len.saturating_sub(n);
     }
 }

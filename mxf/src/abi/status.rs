@@ -59,6 +59,9 @@ statuses! {
     STATUS_INVALID_PARAMETER_2 = 0xC000_00F0;
     /// The third parameter is invalid.
     STATUS_INVALID_PARAMETER_3 = 0xC000_00F1;
+    /// The device's configuration is wrong: a driver's start found a resource it needs missing
+    /// (the UART driver without an I/O port range).
+    STATUS_DEVICE_CONFIGURATION_ERROR = 0xC000_0182;
     /// The device is not in a state that allows the request.
     STATUS_INVALID_DEVICE_STATE = 0xC000_0184;
     /// The device reported an I/O error.

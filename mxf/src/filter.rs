@@ -792,6 +792,37 @@ mod tests {
         }
     }
 
+    /// Sends events 0 and 2 of a chain to output 1 and the others to output 0, and panics at
+    /// the fourth event.
+    #[crate::mxf_filter]
+    struct SplitThenPanic;
+    impl Filter for SplitThenPanic {
+        const OUTPUTS: OutputCount = OutputCount::new(2);
+        fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+            let key = event.data().get(1).copied().unwrap_or(0);
+            assert!(key < 3, "the fourth event");
+            out.push_to(usize::from(key % 2 == 0), event);
+        }
+    }
+
+    #[test]
+    fn what_a_panicking_process_was_given_and_pushed_goes_back_to_the_allocator() {
+        // Only in tests can `process` unwind (a driver's panic is a bug check): the events
+        // already pushed to either output, and those not yet processed, go back to the
+        // allocator, none twice.
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let f = SplitThenPanic.into_filter(&alloc).unwrap();
+        let v = chain_of(&alloc, 6);
+        let head = v[0];
+        let unwound =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.value().put(head)));
+        assert!(unwound.is_err());
+        let s = alloc.stats();
+        assert_eq!(s.outstanding_events, 0);
+        assert_eq!(s.anomalies.misuse(), 0);
+        assert!(alloc.audit());
+    }
+
     #[test]
     fn misaligned_pointers_are_refused_unread() {
         let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();

@@ -352,6 +352,7 @@ guid_values! { KS_GUIDS:
     IID_IPort => IPort::IID,
     IID_IMiniport => IMiniport::IID,
     IID_IResourceList => IID_IResourceList,
+    IID_IInterruptSync => IID_IInterruptSync,
     IID_IPinCount => IID_IPinCount,
     IID_IPowerNotify => IID_IPowerNotify,
     CLSID_PortDMus => CLSID_PortDMus,

@@ -290,6 +290,47 @@ pub unsafe trait IResourceList: IUnknown {
     fn UntranslatedList(&self) -> *mut c_void;
 }
 
+/// `PINTERRUPTSYNCROUTINE` (`portcls.h`): a routine `IInterruptSync` calls, at the interrupt's
+/// IRQL with its spin lock held: a service routine (`RegisterServiceRoutine`) when the
+/// interrupt fires, or the routine of a `CallSynchronizedRoutine`. `interrupt_sync` is the
+/// `IInterruptSync*` calling it, `context` the caller's `DynamicContext`. A service routine
+/// returns `STATUS_SUCCESS` when its device raised the interrupt, else `STATUS_UNSUCCESSFUL`
+/// (the next routine, or the next driver on a shared line, is asked).
+pub type InterruptSyncRoutine =
+    unsafe extern "system" fn(interrupt_sync: *mut c_void, context: *mut c_void) -> NTSTATUS;
+
+/// `IInterruptSync` (`portcls.h`): PortCls's interrupt object, made by `PcNewInterruptSync` on
+/// an interrupt of the resource list (`mxf::driver::StartContext::interrupt_sync`). Service
+/// routines registered with it run at DIRQL with the interrupt's spin lock held;
+/// `CallSynchronizedRoutine` runs a routine under that same lock, which is how code at a lower
+/// IRQL shares state with them.
+#[com_interface(iid = "22C6AC63-851B-11D0-9A7F-00AA0038ACFE")]
+// SAFETY: the IID is the header's, for these slots in this order (portcls.h).
+pub unsafe trait IInterruptSync: IUnknown {
+    /// Slot 3. Calls `routine(this, context)` synchronized with the service routines (under
+    /// the interrupt's spin lock, at DIRQL once connected); returns what it returns.
+    unsafe fn CallSynchronizedRoutine(
+        &self,
+        routine: InterruptSyncRoutine,
+        context: *mut c_void,
+    ) -> NTSTATUS;
+    /// Slot 4. The `KINTERRUPT` once connected, else NULL.
+    fn GetKInterrupt(&self) -> *mut c_void;
+    /// Slot 5. Connects the interrupt (`IoConnectInterrupt`): the service routines may run
+    /// from then on.
+    fn Connect(&self) -> NTSTATUS;
+    /// Slot 6. Disconnects it; when it returns no service routine runs or will run.
+    fn Disconnect(&self);
+    /// Slot 7. Adds `routine` with `context` to the routines called when the interrupt fires;
+    /// `first` (a `BOOLEAN`) puts it in front of those registered before.
+    unsafe fn RegisterServiceRoutine(
+        &self,
+        routine: InterruptSyncRoutine,
+        context: *mut c_void,
+        first: u8,
+    ) -> NTSTATUS;
+}
+
 /// Slot order of every interface (`domain.md` §1): each method's offset in its vtable, in pointer
 /// slots, as the header declares it.
 #[cfg(all(test, not(loom)))]
@@ -368,6 +409,13 @@ mod slot_order {
             crate::abi::GUID::from_u128(0x22C6AC60_851B_11D0_9A7F_00AA0038ACFE)
         );
         assert!(IResourceList::matches(&IUnknown::IID) && !IResourceList::matches(&IPort::IID));
+    }
+
+    #[test]
+    fn iinterrupt_sync() {
+        use crate::com::HasIid;
+        slots!(IInterruptSync_Vtbl, 8, [base__.Release => 2, CallSynchronizedRoutine => 3, GetKInterrupt => 4, Connect => 5, Disconnect => 6, RegisterServiceRoutine => 7]);
+        assert_eq!(IInterruptSync::IID, crate::abi::IID_IInterruptSync);
     }
 
     #[test]

@@ -297,6 +297,7 @@ MXF_STATIC_GUIDS(MXF_STATIC_GUID)
     MXF_GUID(IID_IPort)                                                                                        \
     MXF_GUID(IID_IMiniport)                                                                                    \
     MXF_GUID(IID_IResourceList)                                                                                \
+    MXF_GUID(IID_IInterruptSync)                                                                               \
     MXF_GUID(IID_IPinCount)                                                                                    \
     MXF_GUID(IID_IPowerNotify)                                                                                 \
     MXF_GUID(CLSID_PortDMus)                                                                                   \

@@ -123,6 +123,8 @@ guids! {
     KSNAME_Pin = "146F1A80-4791-11D0-A5D6-28DB04C10000";
     /// `IID_IResourceList` (ddk/portcls.h).
     IID_IResourceList = "22C6AC60-851B-11D0-9A7F-00AA0038ACFE";
+    /// `IID_IInterruptSync` (ddk/portcls.h): the interrupt object `PcNewInterruptSync` makes.
+    IID_IInterruptSync = "22C6AC63-851B-11D0-9A7F-00AA0038ACFE";
     /// `IID_IPinCount` (ddk/portcls.h): the port asks the miniport for it after `Init`.
     IID_IPinCount = "5DADB7DC-A2CB-4540-A4A8-425EE4AE9051";
     /// `IID_IPowerNotify` (ddk/portcls.h): the port asks the miniport for it after `Init`.
@@ -1157,6 +1159,7 @@ mod tests {
             KSNAME_Pin = 0x146F1A80, 0x4791, 0x11D0, [0xA5, 0xD6, 0x28, 0xDB, 0x04, 0xC1, 0x00, 0x00];
             // ddk/portcls.h DEFINE_GUID
             IID_IResourceList = 0x22C6AC60, 0x851B, 0x11D0, [0x9A, 0x7F, 0x00, 0xAA, 0x00, 0x38, 0xAC, 0xFE];
+            IID_IInterruptSync = 0x22C6AC63, 0x851B, 0x11D0, [0x9A, 0x7F, 0x00, 0xAA, 0x00, 0x38, 0xAC, 0xFE];
             IID_IPinCount = 0x5dadb7dc, 0xa2cb, 0x4540, [0xa4, 0xa8, 0x42, 0x5e, 0xe4, 0xae, 0x90, 0x51];
             IID_IPowerNotify = 0x3DD648B8, 0x969F, 0x11D1, [0x95, 0xA9, 0x00, 0xC0, 0x4F, 0xB9, 0x25, 0xD3];
             // ksproxy.h, devguid.h, dmusicc.h (GUID_DMUS_PROP_Volume)

@@ -412,6 +412,9 @@ unsafe impl<T> AbiReturn for *mut T {}
 // pointer, as COM passes in-parameters (no AddRef by the caller, no Release by the callee); an
 // owned `Option<I>` is deliberately not a parameter type.
 unsafe impl<I: Interface> AbiSafe for Option<ComRef<'_, I>> {}
+// SAFETY: a function pointer of the `system` convention is one C function pointer (a code
+// address, never NULL); `PINTERRUPTSYNCROUTINE` is passed so.
+unsafe impl AbiSafe for crate::interfaces::InterruptSyncRoutine {}
 
 /// Parameter types whose every value is safe to receive: a safe `_Impl` method (one without
 /// pointer parameters) can do nothing unsafe with them. Integers, the ABI newtypes and borrowed

@@ -98,6 +98,8 @@ pub unsafe extern "system" fn start_device<D: Driver, P: PortClass>(
             resources,
             subdevice,
             index,
+            new_interrupt_sync: P::new_interrupt_sync,
+            new_service_group: P::new_service_group,
         };
         // SAFETY: StartDevice's own arguments (caller).
         match unsafe { install::<P>(&context) } {

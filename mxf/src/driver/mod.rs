@@ -90,8 +90,9 @@ pub use runtime::{
 };
 pub use types::*;
 
-use crate::abi::{GUID, Result};
-use crate::interfaces::{IResourceList, IUnknown};
+use crate::abi::{GUID, NTSTATUS, Result, STATUS_DEVICE_CONFIGURATION_ERROR, STATUS_UNSUCCESSFUL};
+use crate::com::ComRef;
+use crate::interfaces::{IInterruptSync, IResourceList, IServiceGroup, IUnknown};
 use crate::miniport::{DmusMiniport, IntoMiniport, MiniportHandle, Topology};
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -183,6 +184,18 @@ impl Step {
     }
 }
 
+/// `PortClass::new_interrupt_sync` of the driver's PortCls (kept by [`StartContext`]).
+type NewInterruptSyncFn = unsafe fn(
+    *mut Option<IInterruptSync>,
+    Option<ComRef<'_, IUnknown>>,
+    Option<ComRef<'_, IResourceList>>,
+    u32,
+    INTERRUPTSYNCMODE,
+) -> NTSTATUS;
+/// `PortClass::new_service_group` of the driver's PortCls.
+type NewServiceGroupFn =
+    unsafe fn(*mut Option<IServiceGroup>, Option<ComRef<'_, IUnknown>>) -> NTSTATUS;
+
 /// What a subdevice's miniport factory is given in `StartDevice`.
 pub struct StartContext<'a> {
     device: *mut DEVICE_OBJECT,
@@ -190,6 +203,8 @@ pub struct StartContext<'a> {
     resources: Option<crate::com::ComRef<'a, IResourceList>>,
     subdevice: &'a SubdeviceEntry,
     index: usize,
+    new_interrupt_sync: NewInterruptSyncFn,
+    new_service_group: NewServiceGroupFn,
 }
 
 impl<'a> StartContext<'a> {
@@ -216,6 +231,43 @@ impl<'a> StartContext<'a> {
     /// Its position in the declaration.
     pub fn index(&self) -> usize {
         self.index
+    }
+
+    /// `PcNewInterruptSync` on the `index`th interrupt of the resource list, mode
+    /// `InterruptSyncModeNormal`: an interrupt object, not connected yet (register a service
+    /// routine, then `Connect`; `Disconnect` before the routine's context goes).
+    /// `STATUS_DEVICE_CONFIGURATION_ERROR` without a resource list or without that interrupt
+    /// (checked first, so PortCls is never asked for one that is not there); else PortCls's
+    /// status.
+    pub fn interrupt_sync(&self, index: u32) -> Result<IInterruptSync> {
+        let resources = self.resources.ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
+        Resources::new(resources)
+            .interrupt(index)
+            .ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
+        let mut out: Option<IInterruptSync> = None;
+        // SAFETY: `out` is a valid out-pointer; the list is StartDevice's.
+        let status = unsafe {
+            (self.new_interrupt_sync)(
+                &mut out,
+                None,
+                Some(resources),
+                index,
+                InterruptSyncModeNormal,
+            )
+        };
+        status.ok()?;
+        out.ok_or(STATUS_UNSUCCESSFUL)
+    }
+
+    /// `PcNewServiceGroup`: a service group whose `RequestService` may be called from an
+    /// interrupt service routine (PortCls queues a DPC when it is called above
+    /// DISPATCH_LEVEL), for a miniport that notifies its port from its ISR.
+    pub fn service_group(&self) -> Result<IServiceGroup> {
+        let mut out: Option<IServiceGroup> = None;
+        // SAFETY: `out` is a valid out-pointer.
+        let status = unsafe { (self.new_service_group)(&mut out, None) };
+        status.ok()?;
+        out.ok_or(STATUS_UNSUCCESSFUL)
     }
 }
 

@@ -6,7 +6,8 @@
 //! x64's hal.dll does not list them (the x64 header makes them inline `in`/`out` instructions,
 //! and the runtime has no inline assembly). Where the system has none of them
 //! ([`IoPorts::available`] is false) and off the kernel (host builds, where the driver's code
-//! runs in tests), there is no port I/O: a read gives `0xFF`, what an ISA bus with nothing behind
+//! runs in tests, unless a test attached a bus: `testing::attach_port_bus`), there is no port
+//! I/O: a read gives `0xFF`, what an ISA bus with nothing behind
 //! the address reads, and a write goes nowhere. A driver's code then sees a machine without its
 //! card, which is what a device seam's user-mode double replaces in the tests.
 //!
@@ -60,7 +61,9 @@ impl IoPorts {
     pub fn available() -> bool {
         #[cfg(all(windows, feature = "driver"))]
         return crate::platform::driver::port_io_available();
-        #[cfg(not(all(windows, feature = "driver")))]
+        #[cfg(all(feature = "std", not(all(windows, feature = "driver"))))]
+        return super::testing::port_bus_attached();
+        #[cfg(not(any(feature = "std", all(windows, feature = "driver"))))]
         return false;
     }
 
@@ -82,7 +85,9 @@ impl IoPorts {
         // SAFETY: `port` is in the range PnP assigned to this device (from its translated
         // resource list).
         return unsafe { crate::platform::driver::read_port_uchar(port) }.unwrap_or(0xFF);
-        #[cfg(not(all(windows, feature = "driver")))]
+        #[cfg(all(feature = "std", not(all(windows, feature = "driver"))))]
+        return super::testing::port_bus_read(port).unwrap_or(0xFF);
+        #[cfg(not(any(feature = "std", all(windows, feature = "driver"))))]
         {
             let _ = port;
             0xFF
@@ -98,7 +103,9 @@ impl IoPorts {
         #[cfg(all(windows, feature = "driver"))]
         // SAFETY: as in `read`.
         return unsafe { crate::platform::driver::write_port_uchar(port, value) };
-        #[cfg(not(all(windows, feature = "driver")))]
+        #[cfg(all(feature = "std", not(all(windows, feature = "driver"))))]
+        return super::testing::port_bus_write(port, value);
+        #[cfg(not(any(feature = "std", all(windows, feature = "driver"))))]
         {
             let _ = (port, value);
             false

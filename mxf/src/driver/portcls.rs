@@ -3,11 +3,13 @@
 //! ([`testing`](super::testing), feature `std`), so the glue that runs in the driver is the glue
 //! the host tests run.
 
-use super::types::{AddDeviceFn, DEVICE_OBJECT, DRIVER_OBJECT, StartDeviceFn, UNICODE_STRING};
+use super::types::{
+    AddDeviceFn, DEVICE_OBJECT, DRIVER_OBJECT, INTERRUPTSYNCMODE, StartDeviceFn, UNICODE_STRING,
+};
 use super::{Step, SubdeviceEntry};
 use crate::abi::{GUID, NTSTATUS};
 use crate::com::ComRef;
-use crate::interfaces::{IPort, IUnknown};
+use crate::interfaces::{IInterruptSync, IPort, IResourceList, IServiceGroup, IUnknown};
 
 /// What the adapter glue reports: failures (with the subdevice and the step) and the unload.
 /// The kernel implementation prints them with `DbgPrint`; the test double records them.
@@ -103,6 +105,29 @@ pub unsafe trait PortClass {
         to_pin: u32,
     ) -> NTSTATUS;
 
+    /// `PcNewInterruptSync(OutInterruptSync, OuterUnknown, ResourceList, ResourceIndex, Mode)`:
+    /// an interrupt object on the `index`th interrupt of `resources` (not connected yet).
+    ///
+    /// # Safety
+    /// `out` is valid for a write; `resources` is `StartDevice`'s list.
+    unsafe fn new_interrupt_sync(
+        out: *mut Option<IInterruptSync>,
+        outer: Option<ComRef<'_, IUnknown>>,
+        resources: Option<ComRef<'_, IResourceList>>,
+        index: u32,
+        mode: INTERRUPTSYNCMODE,
+    ) -> NTSTATUS;
+
+    /// `PcNewServiceGroup(OutServiceGroup, OuterUnknown)`: PortCls's service group, whose
+    /// `RequestService` queues a DPC when called above DISPATCH_LEVEL (from an ISR).
+    ///
+    /// # Safety
+    /// `out` is valid for a write.
+    unsafe fn new_service_group(
+        out: *mut Option<IServiceGroup>,
+        outer: Option<ComRef<'_, IUnknown>>,
+    ) -> NTSTATUS;
+
     /// Something worth telling whoever watches the driver.
     fn report(report: Report<'_>) {
         let _ = report;
@@ -134,6 +159,14 @@ mod kernel {
             device_extension_size: u32,
         ) -> NTSTATUS;
         fn PcNewPort(out: *mut Option<IPort>, class_id: *const GUID) -> NTSTATUS;
+        fn PcNewInterruptSync(
+            out: *mut Option<IInterruptSync>,
+            outer: *mut c_void,
+            resources: *mut c_void,
+            index: u32,
+            mode: INTERRUPTSYNCMODE,
+        ) -> NTSTATUS;
+        fn PcNewServiceGroup(out: *mut Option<IServiceGroup>, outer: *mut c_void) -> NTSTATUS;
         fn PcRegisterSubdevice(
             device: *mut DEVICE_OBJECT,
             name: *const u16,
@@ -193,6 +226,26 @@ mod kernel {
         unsafe fn new_port(out: *mut Option<IPort>, class_id: *const GUID) -> NTSTATUS {
             // SAFETY: forwarded contract.
             unsafe { PcNewPort(out, class_id) }
+        }
+
+        unsafe fn new_interrupt_sync(
+            out: *mut Option<IInterruptSync>,
+            outer: Option<ComRef<'_, IUnknown>>,
+            resources: Option<ComRef<'_, IResourceList>>,
+            index: u32,
+            mode: INTERRUPTSYNCMODE,
+        ) -> NTSTATUS {
+            let resources = resources.map_or(core::ptr::null_mut(), ComRef::as_raw);
+            // SAFETY: forwarded contract.
+            unsafe { PcNewInterruptSync(out, raw(outer), resources, index, mode) }
+        }
+
+        unsafe fn new_service_group(
+            out: *mut Option<IServiceGroup>,
+            outer: Option<ComRef<'_, IUnknown>>,
+        ) -> NTSTATUS {
+            // SAFETY: forwarded contract.
+            unsafe { PcNewServiceGroup(out, raw(outer)) }
         }
 
         unsafe fn register_subdevice(

@@ -44,15 +44,18 @@
 use super::Driver;
 use super::adapter::driver_entry;
 use super::portcls::{PortClass, Report};
-use super::types::{AddDeviceFn, DEVICE_OBJECT, DRIVER_OBJECT, IRP, StartDeviceFn, UNICODE_STRING};
+use super::types::{
+    AddDeviceFn, DEVICE_OBJECT, DRIVER_OBJECT, INTERRUPTSYNCMODE, IRP, StartDeviceFn,
+    UNICODE_STRING,
+};
 use crate::abi::{
     GUID, NTSTATUS, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED,
-    STATUS_SUCCESS,
+    STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
 };
 use crate::com::{ComRef, Interface, ObjectHandle, SelfRef};
 use crate::interfaces::{
-    IMiniportDMus, IPort, IPort_Impl, IPortDMus, IPortDMus_Impl, IResourceList, IServiceGroup,
-    IUnknown,
+    IInterruptSync, IInterruptSync_Impl, IMiniportDMus, IPort, IPort_Impl, IPortDMus,
+    IPortDMus_Impl, IResourceList, IServiceGroup, IUnknown, InterruptSyncRoutine,
 };
 use crate::platform::SpinLock;
 use core::ffi::c_void;
@@ -100,6 +103,19 @@ pub enum Call {
         /// `ToPin`.
         to_pin: u32,
     },
+    /// `PcNewInterruptSync` with its resource index and mode.
+    NewInterruptSync {
+        /// `ResourceIndex`.
+        index: u32,
+        /// `Mode`.
+        mode: INTERRUPTSYNCMODE,
+    },
+    /// `IInterruptSync::Connect` of an object `PcNewInterruptSync` made.
+    InterruptConnect,
+    /// `IInterruptSync::Disconnect` of such an object.
+    InterruptDisconnect,
+    /// `PcNewServiceGroup`.
+    NewServiceGroup,
     /// PortCls's own `DriverUnload` ran.
     PortClsUnload,
     /// A [`Report`] of the glue, formatted.
@@ -119,6 +135,10 @@ pub enum Failing {
     RegisterSubdevice,
     /// `PcRegisterPhysicalConnection`.
     RegisterPhysicalConnection,
+    /// `PcNewInterruptSync`.
+    NewInterruptSync,
+    /// `IInterruptSync::Connect`.
+    InterruptConnect,
 }
 
 #[derive(Default)]
@@ -129,6 +149,8 @@ struct World {
     /// Every port `PcNewPort` made (PortCls's own bookkeeping), and what was registered.
     ports: Vec<ObjectHandle<FakePort, IPortDMus>>,
     registered: Vec<(String, IUnknown)>,
+    /// Every interrupt object `PcNewInterruptSync` made (kept so a test can fire it).
+    interrupts: Vec<ObjectHandle<FakeInterruptSync, IInterruptSync>>,
     plan: Vec<(Failing, usize, NTSTATUS)>,
     seen: Vec<Failing>,
 }
@@ -302,6 +324,152 @@ impl FakePort {
     }
 }
 
+/// What `PcNewInterruptSync` makes in the double: an interrupt object that records
+/// `Connect` / `Disconnect`, keeps the registered service routines, and lets a test raise the
+/// interrupt ([`fire`](Self::fire)). Its lock plays the interrupt spin lock: held while the
+/// routines run and around `CallSynchronizedRoutine`'s routine.
+#[crate::com_object(IInterruptSync)]
+pub struct FakeInterruptSync {
+    /// The `IInterruptSync*` the routines are given (set once, after creation).
+    this: core::sync::atomic::AtomicUsize,
+    state: std::sync::Mutex<InterruptState>,
+    /// The interrupt spin lock.
+    lock: std::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct InterruptState {
+    /// Routines and their contexts (as addresses), in calling order.
+    routines: Vec<(InterruptSyncRoutine, usize)>,
+    connected: bool,
+    connects: u32,
+    disconnects: u32,
+}
+
+fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl FakeInterruptSync {
+    fn create() -> crate::abi::Result<ObjectHandle<FakeInterruptSync, IInterruptSync>> {
+        let handle =
+            ObjectHandle::<FakeInterruptSync, IInterruptSync>::create(FakeInterruptSync {
+                this: core::sync::atomic::AtomicUsize::new(0),
+                state: std::sync::Mutex::new(InterruptState::default()),
+                lock: std::sync::Mutex::new(()),
+            })?;
+        let raw = handle.interface().as_raw() as usize;
+        handle
+            .value()
+            .this
+            .store(raw, core::sync::atomic::Ordering::Release);
+        Ok(handle)
+    }
+
+    fn this(&self) -> *mut c_void {
+        core::ptr::with_exposed_provenance_mut(
+            self.this.load(core::sync::atomic::Ordering::Acquire),
+        )
+    }
+
+    /// Raises the interrupt: if connected, calls the service routines in order until one
+    /// returns `STATUS_SUCCESS` (`InterruptSyncModeNormal`), with the interrupt lock held.
+    /// Returns the last routine's status (`STATUS_UNSUCCESSFUL` if none claimed it), or `None`
+    /// when the interrupt is not connected (nothing is called).
+    pub fn fire(&self) -> Option<NTSTATUS> {
+        let _irq = locked(&self.lock);
+        let routines = {
+            let state = locked(&self.state);
+            if !state.connected {
+                return None;
+            }
+            state.routines.clone()
+        };
+        let mut status = STATUS_UNSUCCESSFUL;
+        for (routine, context) in routines {
+            // SAFETY: a routine registered with its context, called as PortCls calls it: with
+            // this object and the context, under the interrupt lock, while connected.
+            status =
+                unsafe { routine(self.this(), core::ptr::with_exposed_provenance_mut(context)) };
+            if status.is_success() {
+                break;
+            }
+        }
+        Some(status)
+    }
+
+    /// Whether the interrupt is connected.
+    pub fn connected(&self) -> bool {
+        locked(&self.state).connected
+    }
+
+    /// How many times `Connect` and `Disconnect` were called.
+    pub fn connects_and_disconnects(&self) -> (u32, u32) {
+        let state = locked(&self.state);
+        (state.connects, state.disconnects)
+    }
+
+    /// How many service routines are registered.
+    pub fn routines(&self) -> usize {
+        locked(&self.state).routines.len()
+    }
+}
+
+impl IInterruptSync_Impl for FakeInterruptSync {
+    unsafe fn CallSynchronizedRoutine(
+        &self,
+        routine: InterruptSyncRoutine,
+        context: *mut c_void,
+    ) -> NTSTATUS {
+        let _irq = locked(&self.lock);
+        // SAFETY: the caller's routine and context, called under the interrupt lock.
+        unsafe { routine(self.this(), context) }
+    }
+
+    fn GetKInterrupt(&self) -> *mut c_void {
+        core::ptr::null_mut()
+    }
+
+    fn Connect(&self) -> NTSTATUS {
+        record(Call::InterruptConnect);
+        if let Some(status) = planned(Failing::InterruptConnect) {
+            return status;
+        }
+        let mut state = locked(&self.state);
+        if state.connected {
+            return STATUS_INVALID_DEVICE_STATE;
+        }
+        state.connected = true;
+        state.connects = state.connects.saturating_add(1);
+        STATUS_SUCCESS
+    }
+
+    fn Disconnect(&self) {
+        record(Call::InterruptDisconnect);
+        // Waits for a running routine (the interrupt lock), as IoDisconnectInterrupt does.
+        let _irq = locked(&self.lock);
+        let mut state = locked(&self.state);
+        state.connected = false;
+        state.disconnects = state.disconnects.saturating_add(1);
+    }
+
+    unsafe fn RegisterServiceRoutine(
+        &self,
+        routine: InterruptSyncRoutine,
+        context: *mut c_void,
+        first: u8,
+    ) -> NTSTATUS {
+        let entry = (routine, context.expose_provenance());
+        let mut state = locked(&self.state);
+        if first != 0 {
+            state.routines.insert(0, entry);
+        } else {
+            state.routines.push(entry);
+        }
+        STATUS_SUCCESS
+    }
+}
+
 /// The [`PortClass`] of the host tests (see the module docs).
 pub struct FakePortCls;
 
@@ -368,6 +536,50 @@ unsafe impl PortClass for FakePortCls {
         unsafe { out.write(Some(iport.clone())) };
         with(|w| w.ports.push(handle));
         STATUS_SUCCESS
+    }
+
+    unsafe fn new_interrupt_sync(
+        out: *mut Option<IInterruptSync>,
+        _outer: Option<ComRef<'_, IUnknown>>,
+        resources: Option<ComRef<'_, IResourceList>>,
+        index: u32,
+        mode: INTERRUPTSYNCMODE,
+    ) -> NTSTATUS {
+        record(Call::NewInterruptSync { index, mode });
+        if let Some(status) = planned(Failing::NewInterruptSync) {
+            return status;
+        }
+        let Some(list) = resources else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        if super::Resources::new(list).interrupt(index).is_none() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        let handle = match FakeInterruptSync::create() {
+            Ok(h) => h,
+            Err(status) => return status,
+        };
+        // SAFETY: `out` is valid for a write (caller).
+        unsafe { out.write(Some(handle.interface().clone())) };
+        with(|w| w.interrupts.push(handle));
+        STATUS_SUCCESS
+    }
+
+    unsafe fn new_service_group(
+        out: *mut Option<IServiceGroup>,
+        _outer: Option<ComRef<'_, IUnknown>>,
+    ) -> NTSTATUS {
+        record(Call::NewServiceGroup);
+        // mxf's own group: it calls its members at once, where PortCls's queues a DPC when
+        // called above DISPATCH_LEVEL (the host has no IRQL).
+        match crate::components::service_group::ServiceGroupHandle::new() {
+            Ok(group) => {
+                // SAFETY: `out` is valid for a write (caller).
+                unsafe { out.write(Some(group.interface().clone())) };
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
+        }
     }
 
     unsafe fn register_subdevice(
@@ -514,10 +726,11 @@ impl FakeKernel {
     /// `IRP_MN_REMOVE_DEVICE`: PortCls releases every port's miniport and group, then the
     /// registrations and its ports.
     pub fn remove_device(&self) {
-        let (ports, registered) = with(|w| {
+        let (ports, registered, interrupts) = with(|w| {
             (
                 core::mem::take(&mut w.ports),
                 core::mem::take(&mut w.registered),
+                core::mem::take(&mut w.interrupts),
             )
         });
         for port in &ports {
@@ -525,6 +738,7 @@ impl FakeKernel {
         }
         drop(registered);
         drop(ports);
+        drop(interrupts);
     }
 
     /// `DriverUnload`, as the I/O manager calls it.
@@ -550,9 +764,22 @@ impl FakeKernel {
         with(|w| w.registered.iter().map(|(n, _)| n.clone()).collect())
     }
 
+    /// The `index`th port `PcNewPort` made, if not yet released by
+    /// [`remove_device`](Self::remove_device).
+    pub fn port(index: usize) -> Option<ObjectHandle<FakePort, IPortDMus>> {
+        with(|w| w.ports.get(index).cloned())
+    }
+
     /// Ports made by `PcNewPort` and not yet released by [`remove_device`](Self::remove_device).
     pub fn ports() -> usize {
         with(|w| w.ports.len())
+    }
+
+    /// The interrupt objects `PcNewInterruptSync` made and not yet released by
+    /// [`remove_device`](Self::remove_device), in order (to fire them, and see whether the
+    /// driver connected and disconnected them).
+    pub fn interrupts() -> Vec<ObjectHandle<FakeInterruptSync, IInterruptSync>> {
+        with(|w| w.interrupts.clone())
     }
 
     /// Drops every call, port, registration and plan of this thread.
@@ -563,4 +790,46 @@ impl FakeKernel {
         }
         drop(old);
     }
+}
+
+/// I/O ports as a host test plays them: what [`IoPorts`](super::IoPorts) reads and writes off
+/// the kernel while one is attached to the thread ([`attach_port_bus`]), so a driver's
+/// port-I/O code runs against a register-level model of its card.
+pub trait PortBus {
+    /// `READ_PORT_UCHAR(port)`.
+    fn read(&self, port: usize) -> u8;
+    /// `WRITE_PORT_UCHAR(port, value)`.
+    fn write(&self, port: usize, value: u8);
+}
+
+std::thread_local! {
+    static PORT_BUS: RefCell<Option<std::rc::Rc<dyn PortBus>>> = const { RefCell::new(None) };
+}
+
+/// Attaches `bus` to this thread (replacing any): `IoPorts` reads and writes it from now on,
+/// and `IoPorts::available()` is true, until [`detach_port_bus`].
+pub fn attach_port_bus(bus: std::rc::Rc<dyn PortBus>) {
+    PORT_BUS.with(|b| *b.borrow_mut() = Some(bus));
+}
+
+/// Detaches this thread's bus: no port I/O again.
+pub fn detach_port_bus() {
+    let old = PORT_BUS.with(|b| b.borrow_mut().take());
+    drop(old);
+}
+
+fn port_bus() -> Option<std::rc::Rc<dyn PortBus>> {
+    PORT_BUS.with(|b| b.borrow().clone())
+}
+
+pub(super) fn port_bus_attached() -> bool {
+    port_bus().is_some()
+}
+
+pub(super) fn port_bus_read(port: usize) -> Option<u8> {
+    port_bus().map(|bus| bus.read(port))
+}
+
+pub(super) fn port_bus_write(port: usize, value: u8) -> bool {
+    port_bus().map(|bus| bus.write(port, value)).is_some()
 }

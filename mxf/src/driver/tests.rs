@@ -117,6 +117,10 @@ fn names(calls: &[Call]) -> Vec<String> {
             Call::PortInit { .. } => "port-init".to_string(),
             Call::RegisterSubdevice { name } => format!("register {name}"),
             Call::RegisterPhysicalConnection { from, to, .. } => format!("connect {from} {to}"),
+            Call::NewInterruptSync { index, .. } => format!("new-interrupt-sync {index}"),
+            Call::InterruptConnect => "interrupt-connect".to_string(),
+            Call::InterruptDisconnect => "interrupt-disconnect".to_string(),
+            Call::NewServiceGroup => "new-service-group".to_string(),
             Call::PortClsUnload => "portcls-unload".to_string(),
             Call::Report(r) => format!("report {r}"),
         })

@@ -146,6 +146,19 @@ pub const CmResourceTypePort: i32 = 1;
 pub const CmResourceTypeInterrupt: i32 = 2;
 /// `CmResourceTypeMemory`: a memory-mapped range.
 pub const CmResourceTypeMemory: i32 = 3;
+/// `CmResourceTypeDeviceSpecific`: device-specific data following the list.
+pub const CmResourceTypeDeviceSpecific: i32 = 5;
+
+/// `INTERRUPTSYNCMODE` (`portcls.h`, an `enum`): how `IInterruptSync` calls its service
+/// routines when the interrupt fires.
+#[allow(non_camel_case_types)]
+pub type INTERRUPTSYNCMODE = i32;
+/// `InterruptSyncModeNormal`: the routines in order until one returns `STATUS_SUCCESS`.
+pub const InterruptSyncModeNormal: INTERRUPTSYNCMODE = 1;
+/// `InterruptSyncModeAll`: every routine, once.
+pub const InterruptSyncModeAll: INTERRUPTSYNCMODE = 2;
+/// `InterruptSyncModeRepeat`: every routine, again until none returns `STATUS_SUCCESS`.
+pub const InterruptSyncModeRepeat: INTERRUPTSYNCMODE = 3;
 
 /// `CM_PARTIAL_RESOURCE_DESCRIPTOR`: one resource. The header packs it to 4 bytes (so on x64
 /// the 64-bit start address of a port or memory range is not 8-byte aligned): the union `u` is

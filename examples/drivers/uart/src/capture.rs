@@ -19,8 +19,8 @@ pub struct CaptureStream {
     pulling: OneAtATime,
     /// The allocator of the pin, AddRef'd: the source of every event sent.
     alloc: IAllocatorMXF,
-    /// The master clock, kept for the stream's lifetime (a driver's ISR reads it to stamp
-    /// input; here the device reports the interrupt time).
+    /// The master clock, kept for the stream's lifetime; the ISR's state holds a second
+    /// reference while the stream exists (a driver's ISR reads it to stamp input).
     _clock: IMasterClock,
     /// Counted in the miniport's capture streams (and opens the ISR's gate) until destroyed;
     /// keeps the miniport (and its interrupt connection) alive while the stream exists.
@@ -35,6 +35,11 @@ impl CaptureStream {
         clock: IMasterClock,
         pool: POOL_TYPE,
     ) -> mxf::abi::Result<IMXF> {
+        // For the ISR (released when the slot goes); nothing was there before (one capture
+        // stream at a time), so nothing is released at DIRQL.
+        let isr_clock = clock.clone();
+        let old = slot.shared().with_isr(move |s| s.clock.replace(isr_clock));
+        drop(old);
         Self {
             output: SpinLock::new(Outputs::new()),
             pulling: OneAtATime::new(),
@@ -68,14 +73,16 @@ impl CaptureStream {
 
     /// One pull: the FIFO's bytes as one chain to the sink.
     fn pull_once(&self) -> NTSTATUS {
-        let snapshot = {
-            let mut input = self.slot.shared().input.lock();
-            if !input.may_produce() {
+        let snapshot = self.slot.shared().with_isr(|s| {
+            if !s.fifo.may_produce() {
                 // STOP or ACQUIRE: captured data is thrown away.
-                input.clear();
-                return STATUS_SUCCESS;
+                s.fifo.clear();
+                return None;
             }
-            input.peek()
+            Some(s.fifo.peek())
+        });
+        let Some(snapshot) = snapshot else {
+            return STATUS_SUCCESS;
         };
         let bytes = snapshot.bytes.get(..snapshot.len).unwrap_or(&[]);
         if bytes.is_empty() {
@@ -98,7 +105,7 @@ impl CaptureStream {
             e.set_incomplete(true);
             chain.push_back(e);
         }
-        self.slot.shared().input.lock().consume(&snapshot);
+        self.slot.shared().with_isr(|s| s.fifo.consume(&snapshot));
         let sink = self.output.lock().get(0).cloned();
         chain.deliver(sink.as_ref())
     }
@@ -112,11 +119,12 @@ impl IMXF_Impl for CaptureStream {
         if state == KSSTATE_RUN && !self.slot.shared().mpu_ready() {
             return STATUS_INVALID_DEVICE_STATE;
         }
-        let mut input = self.slot.shared().input.lock();
-        input.set_capture_state(state);
-        if state == KSSTATE_STOP || state == KSSTATE_ACQUIRE {
-            input.clear();
-        }
+        self.slot.shared().with_isr(|s| {
+            s.fifo.set_capture_state(state);
+            if state == KSSTATE_STOP || state == KSSTATE_ACQUIRE {
+                s.fifo.clear();
+            }
+        });
         STATUS_SUCCESS
     }
 

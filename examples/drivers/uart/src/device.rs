@@ -12,10 +12,12 @@
 
 use crate::shared::Shared;
 use alloc::boxed::Box;
+use core::ffi::c_void;
 use core::ptr::NonNull;
-use mxf::abi::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
+use mxf::abi::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS, STATUS_UNSUCCESSFUL};
 use mxf::driver::IoPorts;
-use mxf::interfaces::IServiceSink;
+use mxf::interfaces::{IInterruptSync, IServiceGroup, IServiceSink};
+use mxf::platform::atomic::{AtomicBool, Ordering};
 
 /// Command-port byte: reset the MPU-401 (leaves UART mode).
 pub const MPU401_CMD_RESET: u8 = 0xFF;
@@ -65,6 +67,28 @@ pub unsafe trait Mpu401: Send + Sync {
 
     /// Cancels `sink`'s timer; true if one was pending (its reference is released).
     fn cancel_timer(&self, sink: &IServiceSink) -> bool;
+
+    /// Runs `f` once, synchronized with the interrupt service routine: while it runs, the
+    /// [`Isr`] is not running on any CPU. A driver's device does it with
+    /// `IInterruptSync::CallSynchronizedRoutine` (`f` then runs at DIRQL); a device whose ISR
+    /// is an ordinary thread may run `f` directly (the miniport's own flag then excludes the
+    /// two, `shared.rs`). `f` must be called exactly once.
+    fn synchronize(&self, f: &mut dyn FnMut()) {
+        f()
+    }
+
+    /// The service group the miniport notifies its port with, if the device needs its own: a
+    /// driver's ISR runs at DIRQL, where only PortCls's group (`PcNewServiceGroup`, which
+    /// queues a DPC) may be asked for service. `None`: the miniport makes mxf's.
+    fn service_group(&self) -> Option<IServiceGroup> {
+        None
+    }
+
+    /// Whether the device has an interrupt (input): without one the miniport refuses capture
+    /// streams.
+    fn has_interrupt(&self) -> bool {
+        true
+    }
 }
 
 // SAFETY: forwards to `T`, which keeps the contract.
@@ -89,6 +113,15 @@ unsafe impl<T: Mpu401 + ?Sized> Mpu401 for alloc::sync::Arc<T> {
     }
     fn cancel_timer(&self, sink: &IServiceSink) -> bool {
         (**self).cancel_timer(sink)
+    }
+    fn synchronize(&self, f: &mut dyn FnMut()) {
+        (**self).synchronize(f)
+    }
+    fn service_group(&self) -> Option<IServiceGroup> {
+        (**self).service_group()
+    }
+    fn has_interrupt(&self) -> bool {
+        (**self).has_interrupt()
     }
 }
 
@@ -119,12 +152,46 @@ impl Isr {
 
     /// Services the interrupt taken at master-clock time `time`: reads every waiting byte from
     /// the device's data port (which clears the interrupt), keeps them in the software FIFO
-    /// while a capture stream runs, and asks the port for service (`Notify`).
-    pub fn service(&self, time: i64) {
+    /// while a capture stream runs, and asks the port for service (`Notify`). True if the
+    /// device had input (the interrupt was this device's).
+    ///
+    /// The device calls it synchronized ([`Mpu401::synchronize`] does not run meanwhile: in a
+    /// driver, under the interrupt spin lock), never from inside `synchronize`.
+    pub fn service(&self, time: i64) -> bool {
+        self.shared().service_interrupt(|_| time)
+    }
+
+    /// [`service`](Self::service), the time read from the capture stream's master clock (0
+    /// without a capture stream, whose input is dropped anyway): what a driver's ISR does, as
+    /// DMusUART's does.
+    pub fn service_now(&self) -> bool {
+        self.shared().service_interrupt(|state| {
+            let mut time = 0;
+            if let Some(clock) = &state.clock {
+                // SAFETY: a valid out-pointer; the master clock answers at any IRQL.
+                let _ = unsafe { clock.GetTime(&mut time) };
+            }
+            time
+        })
+    }
+
+    /// The routine's context pointer, as `RegisterServiceRoutine` takes it.
+    pub fn as_context(&self) -> *mut c_void {
+        self.shared.as_ptr().cast()
+    }
+
+    /// The routine whose [`as_context`](Self::as_context) is `context`; `None` for NULL.
+    ///
+    /// # Safety
+    /// `context` is NULL or came from `as_context` of a routine still connected.
+    pub unsafe fn from_context(context: *mut c_void) -> Option<Self> {
+        NonNull::new(context.cast::<Shared>()).map(|shared| Self { shared })
+    }
+
+    fn shared(&self) -> &Shared {
         // SAFETY: the device calls this only while connected, and the miniport owning `Shared`
         // disconnects before it goes (the contract of `Mpu401`).
-        let shared = unsafe { self.shared.as_ref() };
-        shared.service_interrupt(time);
+        unsafe { self.shared.as_ref() }
     }
 }
 
@@ -164,23 +231,86 @@ const STATUS_PORT: u32 = 1;
 
 /// The driver's MPU-401: the data port and the status/command port of an I/O port range
 /// ([`IoPorts`], hal's `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR`), with the status-register checks
-/// an MPU-401 needs.
+/// an MPU-401 needs, and its interrupt through PortCls's `IInterruptSync`.
 ///
-/// What it does not do yet (`docs/driver.md` §6): the interrupt is not connected
-/// ([`connect_interrupt`](Mpu401::connect_interrupt) succeeds without connecting anything, so
-/// no input is read: the driver's capture stream delivers nothing), and there is no retry timer
-/// ([`set_timer`](Mpu401::set_timer) arms nothing: a write the device refused is retried at
-/// the port's next `PutMessage`). Where the system has no port I/O
-/// ([`IoPorts::available`], or a host build) every read gives `0xFF`: a device that never
-/// acknowledges, so streams open but RUN fails with `STATUS_INVALID_DEVICE_STATE`.
+/// * **Interrupt**: [`with_interrupt`](Self::with_interrupt) gives it the interrupt object the
+///   factory made (`PcNewInterruptSync` on the resource list's first interrupt, mode normal)
+///   and PortCls's service group (`PcNewServiceGroup`). [`connect_interrupt`](Mpu401::connect_interrupt)
+///   registers [`service_routine`] with the [`Isr`] as its context and connects;
+///   [`disconnect_interrupt`](Mpu401::disconnect_interrupt) disconnects (the object is released
+///   with the device, when the miniport goes). The routine runs at DIRQL under the interrupt
+///   spin lock: it drains the data port into the FIFO ([`Isr::service_now`]) and answers
+///   `STATUS_SUCCESS` if the card had input, else `STATUS_UNSUCCESSFUL` so that a shared line
+///   asks the next driver. Commands (whose acknowledgement the ISR would otherwise read) and
+///   data writes run under `CallSynchronizedRoutine` while connected, as DMusUART's do; so does
+///   everything the streams share with the ISR ([`Mpu401::synchronize`]).
+/// * **Without an interrupt** resource the device has no input: the miniport refuses capture
+///   streams ([`Mpu401::has_interrupt`]) and render works.
+/// * **Retry timer**: none yet ([`set_timer`](Mpu401::set_timer) arms nothing: a write the
+///   device refused is retried at the port's next `PutMessage`).
+///
+/// Where the system has no port I/O ([`IoPorts::available`], or a host build without a test
+/// bus) every read gives `0xFF`: a device that never acknowledges, so streams open but RUN
+/// fails with `STATUS_INVALID_DEVICE_STATE`.
 pub struct PortIo {
     ports: IoPorts,
+    /// The interrupt object and PortCls's service group, if the resources had an interrupt.
+    interrupt: Option<(IInterruptSync, IServiceGroup)>,
+    /// Between `Connect` and `Disconnect`.
+    connected: AtomicBool,
+}
+
+/// `PINTERRUPTSYNCROUTINE` of [`PortIo`]: the interrupt fired. `context` is the [`Isr`]'s
+/// ([`Isr::as_context`]). `STATUS_SUCCESS` if the card had input (the interrupt was this
+/// device's), else `STATUS_UNSUCCESSFUL` (the next routine or driver on the line is asked).
+///
+/// # Safety
+/// Called by `IInterruptSync` (at DIRQL, under its spin lock) while connected, with the context
+/// registered by [`PortIo`]'s `connect_interrupt`.
+pub unsafe extern "system" fn service_routine(
+    _interrupt_sync: *mut c_void,
+    context: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: the context registered with the routine, alive while connected (caller).
+    match unsafe { Isr::from_context(context) } {
+        Some(isr) if isr.service_now() => STATUS_SUCCESS,
+        _ => STATUS_UNSUCCESSFUL,
+    }
+}
+
+/// `PINTERRUPTSYNCROUTINE` of `CallSynchronizedRoutine`: runs the closure `context` points to.
+///
+/// # Safety
+/// `context` points to a live `&mut dyn FnMut()`, for the call.
+unsafe extern "system" fn synchronized(
+    _interrupt_sync: *mut c_void,
+    context: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: the caller's closure, valid and not otherwise borrowed for the call.
+    let f = unsafe { &mut *context.cast::<&mut dyn FnMut()>() };
+    f();
+    STATUS_SUCCESS
 }
 
 impl PortIo {
-    /// The MPU-401 on `ports` (data port at offset 0, status/command port at offset 1).
+    /// The MPU-401 on `ports` (data port at offset 0, status/command port at offset 1),
+    /// without an interrupt.
     pub fn new(ports: IoPorts) -> Self {
-        Self { ports }
+        Self {
+            ports,
+            interrupt: None,
+            connected: AtomicBool::new(false),
+        }
+    }
+
+    /// The MPU-401 on `ports` with its interrupt object (made by `PcNewInterruptSync`, not
+    /// connected) and the PortCls service group the miniport notifies from the ISR.
+    pub fn with_interrupt(ports: IoPorts, interrupt: IInterruptSync, group: IServiceGroup) -> Self {
+        Self {
+            ports,
+            interrupt: Some((interrupt, group)),
+            connected: AtomicBool::new(false),
+        }
     }
 
     /// The range.
@@ -209,34 +339,74 @@ impl PortIo {
     fn command(&self, command: u8) -> bool {
         self.wait_output_ready() && self.ports.write(STATUS_PORT, command) && self.wait_ack()
     }
+
+    /// `f`, under the interrupt spin lock while the interrupt is connected.
+    fn run_synchronized<R: Default>(&self, f: impl FnOnce() -> R) -> R {
+        let mut f = Some(f);
+        let mut out = R::default();
+        self.synchronize(&mut || {
+            if let Some(f) = f.take() {
+                out = f();
+            }
+        });
+        out
+    }
 }
 
-// SAFETY: `PortIo` never connects (nor calls) an interrupt service routine.
+// SAFETY: the routine is registered once, by `connect_interrupt`, with the `Isr` it is given;
+// it is called only between `Connect` and `Disconnect`, and `Disconnect` returns once no call
+// is running (`IInterruptSync`'s contract).
 unsafe impl Mpu401 for PortIo {
     fn write_data(&self, bytes: &[u8], _now: i64) -> usize {
-        bytes
-            .iter()
-            .take_while(|&&b| self.wait_output_ready() && self.ports.write(DATA_PORT, b))
-            .count()
+        self.run_synchronized(|| {
+            bytes
+                .iter()
+                .take_while(|&&b| self.wait_output_ready() && self.ports.write(DATA_PORT, b))
+                .count()
+        })
     }
 
     fn write_command(&self, command: u8) -> bool {
-        // A device in UART mode does not acknowledge the first reset (it leaves UART mode on
-        // it): DMusUART sends it twice.
-        self.command(command) || (command == MPU401_CMD_RESET && self.command(command))
+        // Synchronized: the ISR would otherwise read the acknowledgement. A device in UART mode
+        // does not acknowledge the first reset (it leaves UART mode on it): DMusUART sends it
+        // twice.
+        self.run_synchronized(|| {
+            self.command(command) || (command == MPU401_CMD_RESET && self.command(command))
+        })
     }
 
     fn read_data(&self) -> Option<u8> {
+        // Called by the ISR (synchronized already).
         (self.status() & MPU401_STATUS_INPUT_EMPTY == 0).then(|| self.ports.read(DATA_PORT))
     }
 
-    fn connect_interrupt(&self, _isr: Isr) -> bool {
-        // Not connected yet (docs/driver.md §6): `PcNewInterruptSync` + `RegisterServiceRoutine`
-        // + `Connect` on the resource list's interrupt is what a driver does.
+    fn connect_interrupt(&self, isr: Isr) -> bool {
+        let Some((interrupt, _)) = &self.interrupt else {
+            // No interrupt resource: nothing to connect (capture is refused).
+            return true;
+        };
+        if self.connected.load(Ordering::Acquire) {
+            return false;
+        }
+        // SAFETY: `service_routine` is a PINTERRUPTSYNCROUTINE whose context is an `Isr`'s,
+        // valid until `disconnect_interrupt` returns (the miniport's destructor calls it).
+        let status =
+            unsafe { interrupt.RegisterServiceRoutine(service_routine, isr.as_context(), 0) };
+        if !status.is_success() || !interrupt.Connect().is_success() {
+            return false;
+        }
+        self.connected.store(true, Ordering::Release);
         true
     }
 
-    fn disconnect_interrupt(&self) {}
+    fn disconnect_interrupt(&self) {
+        if let Some((interrupt, _)) = &self.interrupt
+            && self.connected.swap(false, Ordering::AcqRel)
+        {
+            // When this returns the routine is not running and never runs again.
+            interrupt.Disconnect();
+        }
+    }
 
     fn set_timer(&self, _due: i64, sink: IServiceSink) -> bool {
         // No timer yet (docs/driver.md §6): the reference goes at once; the port's next
@@ -247,5 +417,26 @@ unsafe impl Mpu401 for PortIo {
 
     fn cancel_timer(&self, _sink: &IServiceSink) -> bool {
         false
+    }
+
+    fn synchronize(&self, f: &mut dyn FnMut()) {
+        match &self.interrupt {
+            Some((interrupt, _)) if self.connected.load(Ordering::Acquire) => {
+                let mut f = f;
+                let context: *mut &mut dyn FnMut() = &mut f;
+                // SAFETY: `synchronized` runs the closure `context` points to, which lives
+                // across the call. PortCls runs it at once (under the interrupt spin lock).
+                let _ = unsafe { interrupt.CallSynchronizedRoutine(synchronized, context.cast()) };
+            }
+            _ => f(),
+        }
+    }
+
+    fn service_group(&self) -> Option<IServiceGroup> {
+        self.interrupt.as_ref().map(|(_, group)| group.clone())
+    }
+
+    fn has_interrupt(&self) -> bool {
+        self.interrupt.is_some()
     }
 }

@@ -193,7 +193,9 @@ mod render;
 mod shared;
 
 pub use capture::CaptureStream;
-pub use device::{Isr, MPU401_CMD_RESET, MPU401_CMD_UART, Mpu401, PortIo, try_box};
+pub use device::{
+    Isr, MPU401_CMD_RESET, MPU401_CMD_UART, Mpu401, PortIo, service_routine, try_box,
+};
 pub use miniport::{UART_TOPOLOGY, UartMiniport};
 pub use render::RenderStream;
 
@@ -225,9 +227,13 @@ pub fn create_uart_miniport(
 }
 
 /// The UART subdevice's factory: the MPU-401 on the first I/O port range of the resources
-/// (data port at its start, status/command port next), driven with port I/O ([`PortIo`]).
-/// Without a resource list or a port range, start is refused with
-/// `STATUS_DEVICE_CONFIGURATION_ERROR` (the device was installed without its resources).
+/// (data port at its start, status/command port next), driven with port I/O ([`PortIo`]), and
+/// on the first interrupt if there is one (`PcNewInterruptSync`, mode normal, and PortCls's
+/// service group for the ISR's notifications; `Init` connects it). Without a resource list or
+/// a port range, start is refused with `STATUS_DEVICE_CONFIGURATION_ERROR` (the device was
+/// installed without its resources); without an interrupt the driver starts without input
+/// (capture streams are refused). A failure of `PcNewInterruptSync` or `PcNewServiceGroup`
+/// fails the start with its status.
 pub fn uart_subdevice(
     context: &StartContext<'_>,
 ) -> mxf::abi::Result<MiniportHandle<UartMiniport>> {
@@ -235,7 +241,13 @@ pub fn uart_subdevice(
         .resources()
         .ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
     let ports = IoPorts::from_resources(&resources, 0).ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
-    create_uart_miniport(try_box(PortIo::new(ports))?)
+    let device = match resources.interrupt(0) {
+        Some(_) => {
+            PortIo::with_interrupt(ports, context.interrupt_sync(0)?, context.service_group()?)
+        }
+        None => PortIo::new(ports),
+    };
+    create_uart_miniport(try_box(device)?)
 }
 
 mxf::driver! {

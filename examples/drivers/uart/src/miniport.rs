@@ -75,17 +75,27 @@ impl DmusMiniport for UartMiniport {
         if self.connected.load(Ordering::Acquire) {
             return Err(STATUS_INVALID_DEVICE_STATE);
         }
-        let group = ServiceGroupHandle::new()?.interface().clone();
+        // The device's group if it has one (a driver's: PortCls's `PcNewServiceGroup`, which an
+        // ISR may call), else mxf's own.
+        let group = match self.shared.mpu.service_group() {
+            Some(group) => group,
+            None => ServiceGroupHandle::new()?.interface().clone(),
+        };
         let port = request.port().to_owned();
         // Registered before the interrupt is connected, so that input is serviced at once.
         port.RegisterServiceGroup(Some(group.to_ref()));
-        *self.shared.notify.lock() = Some((port, group.clone()));
+        let notify = Some((port, group.clone()));
+        let old = self
+            .shared
+            .with_isr(move |s| core::mem::replace(&mut s.notify, notify));
+        drop(old);
         // SAFETY: `self.shared` lives in this miniport object, which does not move, and the
         // destructor disconnects the routine before it goes.
         let isr = unsafe { Isr::new(&self.shared) };
         if !self.shared.mpu.connect_interrupt(isr) {
             // Another driver owns the device.
-            *self.shared.notify.lock() = None;
+            let old = self.shared.with_isr(|s| s.notify.take());
+            drop(old);
             return Err(STATUS_INVALID_DEVICE_STATE);
         }
         self.connected.store(true, Ordering::Release);
@@ -95,10 +105,11 @@ impl DmusMiniport for UartMiniport {
     fn service(&self) {
         // Called for every service request on the miniport's group. Nothing to do, except that
         // input nobody will read is thrown away.
-        let mut input = self.shared.input.lock();
-        if !input.has_capture() {
-            input.clear();
-        }
+        self.shared.with_isr(|s| {
+            if !s.fifo.has_capture() {
+                s.fifo.clear();
+            }
+        });
     }
 
     fn new_stream(&self, request: StreamRequest<'_>) -> mxf::abi::Result<Stream> {
@@ -108,7 +119,13 @@ impl DmusMiniport for UartMiniport {
             Direction::Render => StreamKind::Render,
             Direction::Capture => StreamKind::Capture,
         };
-        let group = self.shared.notify.lock().as_ref().map(|n| n.1.clone());
+        if kind == StreamKind::Capture && !self.shared.mpu.has_interrupt() {
+            // No interrupt, no input: capture is refused (render works).
+            return Err(STATUS_INVALID_DEVICE_REQUEST);
+        }
+        let group = self
+            .shared
+            .with_isr(|s| s.notify.as_ref().map(|n| n.1.clone()));
         let group = group.ok_or(STATUS_INVALID_DEVICE_STATE)?;
         let miniport = request.miniport().ok_or(STATUS_UNSUCCESSFUL)?;
         let slot = StreamSlot::reserve(&self.shared, miniport, kind)?;

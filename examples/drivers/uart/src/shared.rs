@@ -1,26 +1,94 @@
 //! The state the miniport, its streams and its interrupt service routine share: the device,
 //! the software input FIFO, the stream counts and the device-ready flag. It is a field of the
 //! miniport; streams reach it through their slot, which holds a reference to the miniport.
+//!
+//! # What the ISR shares, and how
+//!
+//! The ISR may run at DIRQL (a driver's, through `IInterruptSync`), where no spin lock of the
+//! framework (`KeAcquireSpinLockRaiseToDpc`) may be taken. So what it shares with the streams
+//! ([`IsrState`]: the FIFO, the port and group it notifies, the capture stream's master clock)
+//! is reached in one of two ways, which exclude each other:
+//!
+//! * the ISR itself, called by the device (already synchronized: under the interrupt spin lock
+//!   in a driver), takes the state's own flag ([`IsrCell`], an atomic flag that never changes
+//!   the IRQL);
+//! * code below DIRQL calls [`Shared::with_isr`], which runs its closure through
+//!   [`Mpu401::synchronize`] (`IInterruptSync::CallSynchronizedRoutine` in the driver: at DIRQL
+//!   under the interrupt spin lock, so the ISR cannot run on any CPU meanwhile) and takes the
+//!   same flag inside.
+//!
+//! In a driver the flag is therefore never contended (the interrupt spin lock already
+//! serialises both sides); it is what excludes them on a device whose ISR is an ordinary
+//! thread (the virtual MPU-401 of the user-mode tests, whose `synchronize` runs the closure
+//! directly). Nothing is released under it: a closure hands references it removes back to its
+//! caller, which drops them at its own IRQL; the ISR notifies the port after releasing it (on
+//! the host `Notify` services the group at once, and its capture stream takes the flag again).
 
 use crate::device::{MPU401_CMD_RESET, MPU401_CMD_UART, Mpu401};
 use crate::{INPUT_FIFO_SIZE, MAX_CAPTURE_STREAMS, MAX_RENDER_STREAMS};
 use alloc::boxed::Box;
+use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 use mxf::abi::{KSSTATE, KSSTATE_PAUSE, KSSTATE_RUN, NTSTATUS, STATUS_INVALID_DEVICE_REQUEST};
 use mxf::com::Interface;
-use mxf::interfaces::{IMiniportDMus, IPortDMus, IServiceGroup};
+use mxf::interfaces::{IMasterClock, IMiniportDMus, IPortDMus, IServiceGroup};
 use mxf::platform::SpinLock;
 use mxf::platform::atomic::{AtomicBool, Ordering};
+
+/// What the ISR shares with the miniport and its streams (see the module docs).
+pub(crate) struct IsrState {
+    /// The software input FIFO, filled by the ISR and emptied by the capture stream.
+    pub(crate) fifo: InputFifo,
+    /// What the ISR notifies (set by `Init`): the port, AddRef'd, and the miniport's service
+    /// group, handed to `Init`'s caller and to every capture stream.
+    pub(crate) notify: Option<(IPortDMus, IServiceGroup)>,
+    /// The capture stream's master clock (while one exists): a driver's ISR stamps input with
+    /// it ([`Isr::service_now`](crate::device::Isr::service_now)).
+    pub(crate) clock: Option<IMasterClock>,
+}
+
+/// A value behind an atomic flag that never changes the IRQL (see the module docs: the callers
+/// are already serialised in a driver; the flag excludes host threads).
+pub(crate) struct IsrCell<T> {
+    busy: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is reached only by `with`, which holds the flag: one `&mut` at a time.
+unsafe impl<T: Send> Sync for IsrCell<T> {}
+
+impl<T> IsrCell<T> {
+    const fn new(value: T) -> Self {
+        Self {
+            busy: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Runs `f` on the value, holding the flag (spinning while another thread holds it).
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        while self
+            .busy
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+        // SAFETY: the flag is held: no other reference to the value exists until it is
+        // released below.
+        let r = f(unsafe { &mut *self.value.get() });
+        self.busy.store(false, Ordering::Release);
+        r
+    }
+}
 
 /// What the miniport, its streams and its ISR share.
 pub(crate) struct Shared {
     /// The device.
     pub(crate) mpu: Box<dyn Mpu401>,
-    /// The software input FIFO, filled by the ISR and emptied by the capture stream.
-    pub(crate) input: SpinLock<InputFifo>,
-    /// What the ISR notifies (set by `Init`): the port, AddRef'd, and the miniport's service
-    /// group, handed to `Init`'s caller and to every capture stream.
-    pub(crate) notify: SpinLock<Option<(IPortDMus, IServiceGroup)>>,
+    /// What the ISR shares (see the module docs): only through [`with_isr`](Self::with_isr)
+    /// below DIRQL.
+    isr: IsrCell<IsrState>,
     /// Open streams per kind.
     streams: SpinLock<StreamCounts>,
     /// The MPU-401 acknowledged "UART mode" when the first stream opened.
@@ -31,30 +99,63 @@ impl Shared {
     pub(crate) fn new(mpu: Box<dyn Mpu401>) -> Self {
         Self {
             mpu,
-            input: SpinLock::new(InputFifo::new()),
-            notify: SpinLock::new(None),
+            isr: IsrCell::new(IsrState {
+                fifo: InputFifo::new(),
+                notify: None,
+                clock: None,
+            }),
             streams: SpinLock::new(StreamCounts::default()),
             mpu_ready: AtomicBool::new(false),
         }
     }
 
-    /// The interrupt service routine ([`Isr::service`](crate::device::Isr::service)).
-    pub(crate) fn service_interrupt(&self, time: i64) {
-        // Every pending byte is read, whether or not it is kept: that is what clears the
-        // device's interrupt. `time` is the master-clock time of the interrupt.
-        let mut read = false;
-        while let Some(byte) = self.mpu.read_data() {
-            read = true;
-            self.input.lock().accept(byte, time);
-        }
-        if read {
-            let notify = self.notify.lock().clone();
-            if let Some((port, group)) = notify {
-                // Queues the DPC in which the port calls the capture stream's PutMessage(NULL)
-                // (through the stream's service group, which is this group).
-                port.Notify(Some(group.to_ref()));
+    /// Runs `f` on what the ISR shares, synchronized with the ISR (the device's
+    /// [`Mpu401::synchronize`], then the state's flag). `f` runs at DIRQL in a driver: it only
+    /// moves data, and releases nothing (it returns what it removes).
+    pub(crate) fn with_isr<R: Default>(&self, f: impl FnOnce(&mut IsrState) -> R) -> R {
+        let mut f = Some(f);
+        let mut out = R::default();
+        self.mpu.synchronize(&mut || {
+            if let Some(f) = f.take() {
+                out = self.isr.with(f);
             }
+        });
+        // A device that did not call the closure (it must: `Mpu401::synchronize`) still gets
+        // the state's flag.
+        if let Some(f) = f.take() {
+            out = self.isr.with(f);
         }
+        out
+    }
+
+    /// The interrupt service routine ([`Isr::service`](crate::device::Isr::service)), called
+    /// by the device, synchronized (see the module docs). `time` gives the master-clock time of
+    /// the interrupt (called once, and only if a byte was read). True if a byte was read.
+    pub(crate) fn service_interrupt(&self, time: impl FnOnce(&IsrState) -> i64) -> bool {
+        // Every pending byte is read, whether or not it is kept: that is what clears the
+        // device's interrupt.
+        let notify = self.isr.with(|state| {
+            let mut first = self.mpu.read_data()?;
+            let now = time(state);
+            loop {
+                state.fifo.accept(first, now);
+                match self.mpu.read_data() {
+                    Some(byte) => first = byte,
+                    None => break,
+                }
+            }
+            Some(state.notify.clone())
+        });
+        let Some(notify) = notify else {
+            return false;
+        };
+        if let Some((port, group)) = notify {
+            // Queues the DPC in which the port calls the capture stream's PutMessage(NULL)
+            // (through the stream's service group, which is this group). Not the last
+            // references: the miniport keeps them while its interrupt is connected.
+            port.Notify(Some(group.to_ref()));
+        }
+        true
     }
 
     /// True if the device is in UART mode (a stream may enter RUN).
@@ -121,7 +222,7 @@ impl StreamSlot {
         }
         drop(counts);
         if kind == StreamKind::Capture {
-            shared.input.lock().open_capture();
+            shared.with_isr(|s| s.fifo.open_capture());
         }
         Ok(Self {
             shared: NonNull::from(shared),
@@ -142,7 +243,12 @@ impl Drop for StreamSlot {
     fn drop(&mut self) {
         let shared = self.shared();
         if self.kind == StreamKind::Capture {
-            shared.input.lock().close_capture();
+            // The clock goes with the capture stream; released here, below DIRQL.
+            let clock = shared.with_isr(|s| {
+                s.fifo.close_capture();
+                s.clock.take()
+            });
+            drop(clock);
         }
         let mut counts = shared.streams.lock();
         let open = match self.kind {
@@ -176,6 +282,18 @@ pub(crate) struct Snapshot {
     /// The arrival time of the first byte: every event built from this snapshot carries it.
     pub(crate) time: i64,
     epoch: u64,
+}
+
+impl Default for Snapshot {
+    /// An empty snapshot (what a reader sees when the closure did not run).
+    fn default() -> Self {
+        Self {
+            bytes: [0; INPUT_FIFO_SIZE],
+            len: 0,
+            time: 0,
+            epoch: 0,
+        }
+    }
 }
 
 impl InputFifo {

@@ -251,3 +251,207 @@ fn the_inf_installs_the_uart_for_an_mpu401() {
     assert!(inf.contains("ServiceBinary=%12%\\uart.sys"), "{inf}");
     assert!(inf.contains("=Device,*PNPB006"), "{inf}");
 }
+
+/// An MPU-401 at the register level, on the host's port bus at 0x330: the status register
+/// (output always ready; input-empty while nothing is waiting), the data port (input bytes in
+/// order; writes recorded), commands acknowledged with `0xFE` (a reset in UART mode is not: it
+/// only leaves UART mode).
+#[derive(Default)]
+struct Card {
+    input: std::collections::VecDeque<u8>,
+    written: Vec<u8>,
+    uart: bool,
+}
+
+struct CardBus(std::cell::RefCell<Card>);
+
+impl mxf::driver::testing::PortBus for CardBus {
+    fn read(&self, port: usize) -> u8 {
+        let mut card = self.0.borrow_mut();
+        match port {
+            0x330 => card.input.pop_front().unwrap_or(0xFF),
+            0x331 if card.input.is_empty() => device::MPU401_STATUS_INPUT_EMPTY,
+            0x331 => 0,
+            _ => 0xFF,
+        }
+    }
+    fn write(&self, port: usize, value: u8) {
+        let mut card = self.0.borrow_mut();
+        match (port, value) {
+            (0x330, b) => card.written.push(b),
+            (0x331, MPU401_CMD_RESET) if card.uart => card.uart = false,
+            (0x331, MPU401_CMD_RESET) => card.input.push_back(device::MPU401_ACK),
+            (0x331, MPU401_CMD_UART) => {
+                card.uart = true;
+                card.input.push_back(device::MPU401_ACK);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The master clock, stopped at 4242.
+#[com_object(IMasterClock)]
+struct At4242;
+
+impl IMasterClock_Impl for At4242 {
+    unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+        // SAFETY: the caller's out-pointer.
+        unsafe { time.write(4242) };
+        STATUS_SUCCESS
+    }
+}
+
+fn open_stream(
+    miniport: &IMiniportDMus,
+    rig: &Rig,
+    clock: &IMasterClock,
+    kind: DMUS_STREAM_TYPE,
+) -> (NTSTATUS, Option<IMXF>) {
+    let mut data_format = Format::Midi.header().format();
+    let (mut stream, mut stream_group, mut prefetch) = (None, None, 1);
+    // SAFETY: live miniport, allocator and clock; valid out-pointers and format.
+    let status = unsafe {
+        miniport.NewStream(
+            &mut stream,
+            None,
+            NonPagedPool,
+            u32::from(kind == DMUS_STREAM_MIDI_CAPTURE) * 4,
+            kind,
+            &mut data_format,
+            &mut stream_group,
+            Some(rig.allocator().to_ref()),
+            Some(clock.to_ref()),
+            &mut prefetch,
+        )
+    };
+    (status, stream)
+}
+
+#[test]
+fn the_interrupt_carries_input_to_the_capture_stream_and_is_disconnected_at_remove() -> Result<()> {
+    let before = fault::live_blocks();
+    let bus = std::rc::Rc::new(CardBus(Default::default()));
+    mxf::driver::testing::attach_port_bus(bus.clone());
+    {
+        let list = mpu401_resources(true);
+        let kernel = FakeKernel::load::<UartDriver>().expect("DriverEntry");
+        assert_eq!(kernel.add_device(), STATUS_SUCCESS);
+        assert_eq!(kernel.start_device(Some(&list)), STATUS_SUCCESS);
+        let calls = FakeKernel::calls();
+        for call in [
+            Call::NewInterruptSync {
+                index: 0,
+                mode: mxf::driver::InterruptSyncModeNormal,
+            },
+            Call::NewServiceGroup,
+            Call::InterruptConnect,
+        ] {
+            assert!(calls.contains(&call), "{call:?} in {calls:?}");
+        }
+        let interrupts = FakeKernel::interrupts();
+        let [interrupt] = interrupts.as_slice() else {
+            panic!("one interrupt object: {}", interrupts.len());
+        };
+        let interrupt = interrupt.value();
+        assert!(interrupt.connected());
+        assert_eq!(interrupt.routines(), 1);
+        // No input waiting: the interrupt is not this card's (a shared line asks the next).
+        assert_eq!(interrupt.fire(), Some(STATUS_UNSUCCESSFUL));
+
+        let port = FakeKernel::port(0).expect("the port");
+        let miniport = port.value().miniport().expect("Init kept the miniport");
+        let rig = Rig::new()?;
+        let clock: IMasterClock = At4242.into_com()?;
+        let (status, capture) = open_stream(&miniport, &rig, &clock, DMUS_STREAM_MIDI_CAPTURE);
+        assert_eq!(status, STATUS_SUCCESS);
+        let capture = capture.expect("a capture stream");
+        assert!(
+            bus.0.borrow().uart,
+            "the first stream put the card in UART mode"
+        );
+        assert!(
+            bus.0.borrow().input.is_empty(),
+            "both acknowledgements read"
+        );
+        rig.connect(&capture)?;
+        assert_eq!(capture.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+
+        bus.0.borrow_mut().input.extend([0x90, 60, 100]);
+        assert_eq!(interrupt.fire(), Some(STATUS_SUCCESS), "the card had input");
+        assert!(
+            bus.0.borrow().input.is_empty(),
+            "the ISR drained the data port"
+        );
+        // SAFETY: NULL asks the capture stream to deliver what the FIFO holds.
+        assert_eq!(
+            unsafe { capture.PutMessage(core::ptr::null_mut()) },
+            STATUS_SUCCESS
+        );
+        let received = rig.take_received();
+        let bytes: Vec<u8> = received.iter().flat_map(|e| e.data().to_vec()).collect();
+        assert_eq!(bytes, [0x90, 60, 100], "{received:?}");
+        assert!(
+            received
+                .iter()
+                .all(|e| e.time() == 4242 && e.is_incomplete())
+        );
+
+        // Render goes out on the data port (synchronized with the interrupt).
+        let (status, render) = open_stream(&miniport, &rig, &clock, DMUS_STREAM_MIDI_RENDER);
+        assert_eq!(status, STATUS_SUCCESS);
+        let render = render.expect("a render stream");
+        assert_eq!(render.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+        rig.send(&render, &[mxf::testing::note_on(0, 64, 90)])?;
+        assert_eq!(bus.0.borrow().written, [0x90, 64, 90]);
+
+        drop((render, capture, miniport, port));
+        assert!(
+            interrupt.connected(),
+            "connected while the port keeps the miniport"
+        );
+        kernel.remove_device();
+        assert!(FakeKernel::calls().contains(&Call::InterruptDisconnect));
+        kernel.unload();
+    }
+    mxf::driver::testing::detach_port_bus();
+    assert_eq!(fault::live_blocks(), before, "nothing leaked");
+    Ok(())
+}
+
+#[test]
+fn without_an_interrupt_the_driver_renders_but_refuses_capture() -> Result<()> {
+    let before = fault::live_blocks();
+    let bus = std::rc::Rc::new(CardBus(Default::default()));
+    mxf::driver::testing::attach_port_bus(bus.clone());
+    {
+        let list: IResourceList = FakeResources {
+            entries: vec![descriptor(CmResourceTypePort, [0x330, 0, 2])],
+        }
+        .into_com()?;
+        let kernel = FakeKernel::load::<UartDriver>().expect("DriverEntry");
+        assert_eq!(kernel.add_device(), STATUS_SUCCESS);
+        assert_eq!(kernel.start_device(Some(&list)), STATUS_SUCCESS);
+        assert!(FakeKernel::interrupts().is_empty());
+        let miniport = FakeKernel::port(0)
+            .and_then(|p| p.value().miniport())
+            .expect("the miniport");
+        let rig = Rig::new()?;
+        let clock: IMasterClock = At4242.into_com()?;
+        let (status, capture) = open_stream(&miniport, &rig, &clock, DMUS_STREAM_MIDI_CAPTURE);
+        assert_eq!(status, STATUS_INVALID_DEVICE_REQUEST);
+        assert!(capture.is_none());
+        let (status, render) = open_stream(&miniport, &rig, &clock, DMUS_STREAM_MIDI_RENDER);
+        assert_eq!(status, STATUS_SUCCESS);
+        let render = render.expect("a render stream");
+        assert_eq!(render.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+        rig.send(&render, &[mxf::testing::note_on(1, 60, 1)])?;
+        assert_eq!(bus.0.borrow().written, [0x91, 60, 1]);
+        drop((render, miniport));
+        kernel.remove_device();
+        kernel.unload();
+    }
+    mxf::driver::testing::detach_port_bus();
+    assert_eq!(fault::live_blocks(), before);
+    Ok(())
+}

@@ -145,7 +145,7 @@ section "kernel types of mxf::driver vs mingw-w64's <ddk/wdm.h>"
 
 for arch in x64 x86; do
   if "${TOOL[$arch]}-gcc" -fsyntax-only -I/usr/share/mingw-w64/include/ddk "$DEFS/layout.c" 2>"$OUT/layout-$arch.err"; then
-    pass "$arch: DRIVER_OBJECT, UNICODE_STRING, CM_PARTIAL_RESOURCE_DESCRIPTOR as mxf declares them"
+    pass "$arch: DRIVER_OBJECT, UNICODE_STRING, CM_PARTIAL_RESOURCE_DESCRIPTOR, KTIMER, KDPC as mxf declares them"
   else
     cat "$OUT/layout-$arch.err"
     fail "$arch: the header's layouts differ from mxf/src/driver/types.rs"

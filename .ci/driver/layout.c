@@ -30,3 +30,5 @@ _Static_assert(CmResourceTypePort == 1 && CmResourceTypeInterrupt == 2 && CmReso
                "CmResourceType*");
 _Static_assert(sizeof(CM_RESOURCE_TYPE) == 4, "CM_RESOURCE_TYPE is an int (IResourceList's parameters)");
 _Static_assert(sizeof(KSPIN_LOCK) == sizeof(void *) && sizeof(KIRQL) == 1, "KSPIN_LOCK, KIRQL");
+_Static_assert(sizeof(KTIMER) == L(64, 40) && _Alignof(KTIMER) == 8, "KTIMER (mxf/src/platform/driver.rs)");
+_Static_assert(sizeof(KDPC) == L(64, 32) && _Alignof(KDPC) == sizeof(void *), "KDPC");

@@ -75,6 +75,7 @@ mod resources;
 mod runtime;
 #[cfg(feature = "std")]
 pub mod testing;
+mod timer;
 mod types;
 
 pub use adapter::{add_device, driver_entry, driver_unload, start_device};
@@ -88,6 +89,7 @@ pub use runtime::{
     BUGCHECK_RUST_PANIC, PoolAllocator, live_pool_blocks, panic_bug_check, performance_counter,
     uses_pool2,
 };
+pub use timer::ServiceTimer;
 pub use types::*;
 
 use crate::abi::{GUID, NTSTATUS, Result, STATUS_DEVICE_CONFIGURATION_ERROR, STATUS_UNSUCCESSFUL};

@@ -11,6 +11,7 @@
 //! | spin lock (x86) | `KfAcquireSpinLock` / `KfReleaseSpinLock` (fastcall; what the x86 header's `KeAcquireSpinLock` and `KeReleaseSpinLock` expand to) | hal.dll |
 //! | time | `KeQueryPerformanceCounter` (hal.dll: Wine 8's ntoskrnl lacks it, `kernel.md` §3) | hal.dll |
 //! | debug output | `DbgPrint` | ntoskrnl.exe |
+//! | timers (`ServiceTimer`) | `KeInitializeTimer`, `KeInitializeDpc`, `KeSetTimer`, `KeCancelTimer` | ntoskrnl.exe |
 //! | panic | `KeBugCheckEx` (only if a panic path survives; the driver checks prove none does) | ntoskrnl.exe |
 //! | port I/O (x86) | `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR` (stdcall) | hal.dll |
 //! | port I/O (x64, arm64) | the same two, looked up at `DriverEntry` with `MmGetSystemRoutineAddress` (x64's hal.dll does not list them: the x64 header makes them inline `in`/`out` instructions) | hal.dll, if it has them |
@@ -58,6 +59,99 @@ unsafe extern "system" {
     fn ExFreePoolWithTag(block: *mut c_void, tag: u32);
     fn MmGetSystemRoutineAddress(name: *const UNICODE_STRING) -> *mut c_void;
     fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
+}
+
+// ntoskrnl.exe, every architecture: timers and DPCs (`mxf::driver::ServiceTimer`). `KeSetTimer`
+// takes its LARGE_INTEGER by value: one 64-bit integer (a register on x64, 8 stack bytes on
+// x86: `KeSetTimer@16`).
+unsafe extern "system" {
+    fn KeInitializeTimer(timer: *mut KTIMER);
+    fn KeInitializeDpc(dpc: *mut KDPC, routine: KDEFERRED_ROUTINE, context: *mut c_void);
+    fn KeSetTimer(timer: *mut KTIMER, due_time: i64, dpc: *mut KDPC) -> u8;
+    fn KeCancelTimer(timer: *mut KTIMER) -> u8;
+}
+
+/// `PKDEFERRED_ROUTINE`: `(Dpc, DeferredContext, SystemArgument1, SystemArgument2)`.
+#[allow(non_camel_case_types)]
+pub(crate) type KDEFERRED_ROUTINE =
+    unsafe extern "system" fn(*mut c_void, *mut c_void, *mut c_void, *mut c_void);
+
+/// `KTIMER`, opaque: 64 bytes on x64, 40 on x86, 8-aligned (`.ci/driver/layout.c` compares
+/// both with `<ddk/wdm.h>`). Initialised by `KeInitializeTimer`, never moved after.
+#[repr(C, align(8))]
+pub(crate) struct KTIMER([u8; KTIMER_SIZE]);
+/// `KDPC`, opaque: 64 bytes on x64, 32 on x86, pointer-aligned.
+#[cfg_attr(target_pointer_width = "64", repr(C, align(8)))]
+#[cfg_attr(target_pointer_width = "32", repr(C, align(4)))]
+pub(crate) struct KDPC([u8; KDPC_SIZE]);
+
+#[cfg(target_pointer_width = "64")]
+const KTIMER_SIZE: usize = 64;
+#[cfg(target_pointer_width = "32")]
+const KTIMER_SIZE: usize = 40;
+#[cfg(target_pointer_width = "64")]
+const KDPC_SIZE: usize = 64;
+#[cfg(target_pointer_width = "32")]
+const KDPC_SIZE: usize = 32;
+
+const _: () = {
+    assert!(core::mem::size_of::<KTIMER>() == KTIMER_SIZE && core::mem::align_of::<KTIMER>() == 8);
+    assert!(core::mem::size_of::<KDPC>() == KDPC_SIZE);
+    assert!(core::mem::align_of::<KDPC>() == core::mem::size_of::<usize>());
+};
+
+impl KTIMER {
+    /// All zero (what `KeInitializeTimer` then initialises).
+    pub(crate) const fn zeroed() -> Self {
+        Self([0; KTIMER_SIZE])
+    }
+}
+
+impl KDPC {
+    /// All zero (what `KeInitializeDpc` then initialises).
+    pub(crate) const fn zeroed() -> Self {
+        Self([0; KDPC_SIZE])
+    }
+}
+
+/// `KeInitializeTimer(timer)`.
+///
+/// # Safety
+/// `timer` is valid, not queued, and stays where it is; at or below DISPATCH_LEVEL.
+pub(crate) unsafe fn initialize_timer(timer: *mut KTIMER) {
+    // SAFETY: forwarded contract.
+    unsafe { KeInitializeTimer(timer) }
+}
+
+/// `KeInitializeDpc(dpc, routine, context)`.
+///
+/// # Safety
+/// `dpc` is valid, not queued, and stays where it is; `context` is what `routine` expects.
+pub(crate) unsafe fn initialize_dpc(
+    dpc: *mut KDPC,
+    routine: KDEFERRED_ROUTINE,
+    context: *mut c_void,
+) {
+    // SAFETY: forwarded contract.
+    unsafe { KeInitializeDpc(dpc, routine, context) }
+}
+
+/// `KeSetTimer(timer, due_time, dpc)`: true if the timer was queued already.
+///
+/// # Safety
+/// Initialised objects that stay where they are while queued; at or below DISPATCH_LEVEL.
+pub(crate) unsafe fn set_timer(timer: *mut KTIMER, due_time: i64, dpc: *mut KDPC) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { KeSetTimer(timer, due_time, dpc) != 0 }
+}
+
+/// `KeCancelTimer(timer)`: true if the timer was queued (its DPC will not run for it).
+///
+/// # Safety
+/// An initialised timer; at or below DISPATCH_LEVEL.
+pub(crate) unsafe fn cancel_timer(timer: *mut KTIMER) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { KeCancelTimer(timer) != 0 }
 }
 
 // hal.dll, every architecture.

@@ -11,11 +11,12 @@
 //! implementation: see "A device from the host" in `docs/driver.md` §6.
 
 use crate::shared::Shared;
+use crate::{MAX_RENDER_STREAMS, RETRY_DELAY};
 use alloc::boxed::Box;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use mxf::abi::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS, STATUS_UNSUCCESSFUL};
-use mxf::driver::IoPorts;
+use mxf::driver::{IoPorts, ServiceTimer};
 use mxf::interfaces::{IInterruptSync, IServiceGroup, IServiceSink};
 use mxf::platform::atomic::{AtomicBool, Ordering};
 
@@ -246,14 +247,20 @@ const STATUS_PORT: u32 = 1;
 ///   everything the streams share with the ISR ([`Mpu401::synchronize`]).
 /// * **Without an interrupt** resource the device has no input: the miniport refuses capture
 ///   streams ([`Mpu401::has_interrupt`]) and render works.
-/// * **Retry timer**: none yet ([`set_timer`](Mpu401::set_timer) arms nothing: a write the
-///   device refused is retried at the port's next `PutMessage`).
+/// * **Retry timer**: one [`ServiceTimer`] (`KTIMER` + `KDPC`) per render stream:
+///   [`set_timer`](Mpu401::set_timer) keeps the stream's reference and sets the timer
+///   `RETRY_DELAY` from now; its DPC calls the stream's `RequestService` and releases the
+///   reference; [`cancel_timer`](Mpu401::cancel_timer) releases it if `KeCancelTimer`
+///   dequeued the timer (else the DPC does).
 ///
 /// Where the system has no port I/O ([`IoPorts::available`], or a host build without a test
 /// bus) every read gives `0xFF`: a device that never acknowledges, so streams open but RUN
 /// fails with `STATUS_INVALID_DEVICE_STATE`.
 pub struct PortIo {
     ports: IoPorts,
+    /// One retry timer per render stream, in a heap block of their own (a `KTIMER` does not
+    /// move once queued).
+    timers: Box<[ServiceTimer; MAX_RENDER_STREAMS]>,
     /// The interrupt object and PortCls's service group, if the resources had an interrupt.
     interrupt: Option<(IInterruptSync, IServiceGroup)>,
     /// Between `Connect` and `Disconnect`.
@@ -294,23 +301,33 @@ unsafe extern "system" fn synchronized(
 
 impl PortIo {
     /// The MPU-401 on `ports` (data port at offset 0, status/command port at offset 1),
-    /// without an interrupt.
-    pub fn new(ports: IoPorts) -> Self {
-        Self {
+    /// without an interrupt. `STATUS_INSUFFICIENT_RESOURCES` if its timers cannot be
+    /// allocated.
+    pub fn new(ports: IoPorts) -> Result<Self, NTSTATUS> {
+        Ok(Self {
             ports,
+            timers: try_box([const { ServiceTimer::new() }; MAX_RENDER_STREAMS])?,
             interrupt: None,
             connected: AtomicBool::new(false),
-        }
+        })
     }
 
     /// The MPU-401 on `ports` with its interrupt object (made by `PcNewInterruptSync`, not
     /// connected) and the PortCls service group the miniport notifies from the ISR.
-    pub fn with_interrupt(ports: IoPorts, interrupt: IInterruptSync, group: IServiceGroup) -> Self {
-        Self {
-            ports,
+    pub fn with_interrupt(
+        ports: IoPorts,
+        interrupt: IInterruptSync,
+        group: IServiceGroup,
+    ) -> Result<Self, NTSTATUS> {
+        Ok(Self {
             interrupt: Some((interrupt, group)),
-            connected: AtomicBool::new(false),
-        }
+            ..Self::new(ports)?
+        })
+    }
+
+    /// The retry timers (one per render stream).
+    pub fn timers(&self) -> &[ServiceTimer] {
+        &self.timers[..]
     }
 
     /// The range.
@@ -409,14 +426,26 @@ unsafe impl Mpu401 for PortIo {
     }
 
     fn set_timer(&self, _due: i64, sink: IServiceSink) -> bool {
-        // No timer yet (docs/driver.md §6): the reference goes at once; the port's next
-        // PutMessage retries the write.
+        // `due` is always the stream's "now + RETRY_DELAY": the kernel timer is set relative
+        // (`-RETRY_DELAY`), which needs no clock here. The stream's own timer first (the
+        // deadline moves), else a free one.
+        let mine = self.timers.iter().find(|t| t.holds(&sink));
+        let mut sink = sink;
+        for timer in mine.into_iter().chain(self.timers.iter()) {
+            // SAFETY: the timers live in their own heap block, which does not move.
+            match unsafe { timer.set(RETRY_DELAY, sink) } {
+                Ok(pending) => return pending,
+                Err(back) => sink = back,
+            }
+        }
+        // Every timer serves another stream (more render streams than timers: never, the
+        // miniport opens at most MAX_RENDER_STREAMS): the port's next PutMessage retries.
         drop(sink);
         false
     }
 
-    fn cancel_timer(&self, _sink: &IServiceSink) -> bool {
-        false
+    fn cancel_timer(&self, sink: &IServiceSink) -> bool {
+        self.timers.iter().any(|t| t.cancel(sink))
     }
 
     fn synchronize(&self, f: &mut dyn FnMut()) {

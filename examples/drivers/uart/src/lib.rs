@@ -243,9 +243,9 @@ pub fn uart_subdevice(
     let ports = IoPorts::from_resources(&resources, 0).ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
     let device = match resources.interrupt(0) {
         Some(_) => {
-            PortIo::with_interrupt(ports, context.interrupt_sync(0)?, context.service_group()?)
+            PortIo::with_interrupt(ports, context.interrupt_sync(0)?, context.service_group()?)?
         }
-        None => PortIo::new(ports),
+        None => PortIo::new(ports)?,
     };
     create_uart_miniport(try_box(device)?)
 }

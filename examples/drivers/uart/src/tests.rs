@@ -157,7 +157,7 @@ fn the_factory_takes_the_first_port_range() {
     let resources = Resources::new(list.to_ref());
     let ports = IoPorts::from_resources(&resources, 0).expect("a range");
     assert_eq!((ports.start(), ports.len()), (0x330, 2));
-    let device = PortIo::new(ports);
+    let device = PortIo::new(ports).expect("timers");
     assert_eq!(device.ports(), ports);
     // Off the kernel there is no port I/O: the bus reads 0xFF, a card that is not there.
     assert!(!IoPorts::available());
@@ -192,7 +192,7 @@ fn on_an_absent_card_streams_open_but_do_not_run() -> Result<()> {
     {
         let list = mpu401_resources(true);
         let ports = IoPorts::from_resources(&Resources::new(list.to_ref()), 0).expect("ports");
-        let miniport = create_uart_miniport(try_box(PortIo::new(ports))?)?;
+        let miniport = create_uart_miniport(try_box(PortIo::new(ports)?)?)?;
         let port = FakePort::create()?;
         let mut group = None;
         // SAFETY: live interfaces, a valid out-pointer.
@@ -261,6 +261,8 @@ struct Card {
     input: std::collections::VecDeque<u8>,
     written: Vec<u8>,
     uart: bool,
+    /// The output-busy bit stays set: the card takes no byte.
+    busy: bool,
 }
 
 struct CardBus(std::cell::RefCell<Card>);
@@ -270,8 +272,19 @@ impl mxf::driver::testing::PortBus for CardBus {
         let mut card = self.0.borrow_mut();
         match port {
             0x330 => card.input.pop_front().unwrap_or(0xFF),
-            0x331 if card.input.is_empty() => device::MPU401_STATUS_INPUT_EMPTY,
-            0x331 => 0,
+            0x331 => {
+                let empty = if card.input.is_empty() {
+                    device::MPU401_STATUS_INPUT_EMPTY
+                } else {
+                    0
+                };
+                let busy = if card.busy {
+                    device::MPU401_STATUS_OUTPUT_BUSY
+                } else {
+                    0
+                };
+                empty | busy
+            }
             _ => 0xFF,
         }
     }
@@ -384,10 +397,8 @@ fn the_interrupt_carries_input_to_the_capture_stream_and_is_disconnected_at_remo
             "the ISR drained the data port"
         );
         // SAFETY: NULL asks the capture stream to deliver what the FIFO holds.
-        assert_eq!(
-            unsafe { capture.PutMessage(core::ptr::null_mut()) },
-            STATUS_SUCCESS
-        );
+        let pulled = unsafe { capture.PutMessage(core::ptr::null_mut()) };
+        assert_eq!(pulled, STATUS_SUCCESS);
         let received = rig.take_received();
         let bytes: Vec<u8> = received.iter().flat_map(|e| e.data().to_vec()).collect();
         assert_eq!(bytes, [0x90, 60, 100], "{received:?}");
@@ -453,5 +464,86 @@ fn without_an_interrupt_the_driver_renders_but_refuses_capture() -> Result<()> {
     }
     mxf::driver::testing::detach_port_bus();
     assert_eq!(fault::live_blocks(), before);
+    Ok(())
+}
+
+#[test]
+fn a_refused_write_is_retried_from_the_stream_timer_which_holds_the_stream() -> Result<()> {
+    let before = fault::live_blocks();
+    let bus = std::rc::Rc::new(CardBus(Default::default()));
+    mxf::driver::testing::attach_port_bus(bus.clone());
+    {
+        let list = mpu401_resources(true);
+        let ports = IoPorts::from_resources(&Resources::new(list.to_ref()), 0).expect("ports");
+        let device = std::sync::Arc::new(PortIo::new(ports)?);
+        let miniport = create_uart_miniport(try_box(device.clone())?)?;
+        let port = FakePort::create()?;
+        let mut group = None;
+        // SAFETY: live interfaces, a valid out-pointer.
+        let init = unsafe { miniport.Init(None, list.as_raw(), Some(port.to_ref()), &mut group) };
+        assert_eq!(init, STATUS_SUCCESS);
+        let miniport: IMiniportDMus = miniport.interface().cast::<IMiniportDMus>()?;
+        let rig = Rig::new()?;
+        let clock: IMasterClock = At4242.into_com()?;
+        let (status, render) = open_stream(&miniport, &rig, &clock, DMUS_STREAM_MIDI_RENDER);
+        assert_eq!(status, STATUS_SUCCESS);
+        let render = render.expect("a render stream");
+        assert_eq!(render.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+        let refs = |s: &IMXF| {
+            // SAFETY: a live interface; the AddRef is undone at once.
+            unsafe {
+                s.AddRef();
+                s.Release()
+            }
+        };
+        let base = refs(&render);
+        let armed = || device.timers().iter().filter(|t| t.is_armed()).count();
+
+        // The card is busy: nothing written, the stream's timer armed 1 ms ahead (relative),
+        // holding a reference to the stream.
+        bus.0.borrow_mut().busy = true;
+        rig.send(&render, &[mxf::testing::note_on(0, 64, 90)])?;
+        assert!(bus.0.borrow().written.is_empty());
+        assert_eq!(armed(), 1);
+        let timer = device
+            .timers()
+            .iter()
+            .find(|t| t.is_armed())
+            .expect("armed");
+        assert_eq!(timer.due(), Some(-RETRY_DELAY));
+        assert_eq!(refs(&render), base + 1, "the timer holds the stream");
+
+        // The card is ready again; the timer fires: its DPC asks the stream for service, which
+        // writes the note, and releases the stream.
+        bus.0.borrow_mut().busy = false;
+        assert!(timer.fire_now());
+        assert_eq!(bus.0.borrow().written, [0x90, 64, 90]);
+        assert_eq!((armed(), refs(&render)), (0, base));
+
+        // Busy again: armed; STOP cancels the timer (still queued) and the reference goes.
+        bus.0.borrow_mut().busy = true;
+        rig.send(&render, &[mxf::testing::note_off(0, 64, 0)])?;
+        assert_eq!((armed(), refs(&render)), (1, base + 1));
+        assert_eq!(render.SetState(KSSTATE_STOP), STATUS_SUCCESS);
+        assert_eq!((armed(), refs(&render)), (0, base));
+
+        // Armed, expired, DPC queued when the stream stops: the cancel is too late, the DPC
+        // keeps the stream alive, serves it (in STOP: nothing written) and releases it.
+        assert_eq!(render.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+        rig.send(&render, &[mxf::testing::note_on(0, 65, 1)])?;
+        let timer = device
+            .timers()
+            .iter()
+            .find(|t| t.is_armed())
+            .expect("armed");
+        assert!(timer.expire());
+        assert_eq!(render.SetState(KSSTATE_STOP), STATUS_SUCCESS);
+        assert_eq!(refs(&render), base + 1, "the queued DPC owns a reference");
+        assert!(timer.run_dpc());
+        assert_eq!((armed(), refs(&render)), (0, base));
+        drop((render, miniport, group, port));
+    }
+    mxf::driver::testing::detach_port_bus();
+    assert_eq!(fault::live_blocks(), before, "nothing leaked");
     Ok(())
 }

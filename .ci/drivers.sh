@@ -9,6 +9,7 @@
 #      (.ci/driver/layout.c, x86_64 and i686);
 #   3. per driver crate (a package under examples/drivers/ with [package.metadata.mxf-driver]):
 #      the x86_64-pc-windows-gnu and i686-pc-windows-gnu staticlibs (panic=abort, fat LTO) linked
+#      (with .ci/driver/unwind.c, and on x64 the port I/O of .ci/driver/x64/portio.S)
 #      into target/drivers/NAME.sys and target/drivers/i686/NAME.sys, each image checked by
 #      .ci/driver/check_sys.py (PE32+/PE32, native subsystem, relocations, imports allowlisted,
 #      no C runtime or unwinding import, no export, usual sections only and none writable and
@@ -189,12 +190,19 @@ link() {
   [ -n "$features" ] && args+=(--features "$features")
   driver_cargo "${args[@]}" || return 1
   "$tool-gcc" -c -O2 -ffreestanding -fno-asynchronous-unwind-tables -o "$BUILD/unwind-$arch.o" "$DEFS/unwind.c" || return 1
+  # x64 port I/O (READ_PORT_UCHAR / WRITE_PORT_UCHAR are intrinsics there, not hal exports):
+  # two leaf functions, assembled, linked beside unwind.o.
+  local objects=("$BUILD/unwind-$arch.o")
+  if [ -f "$DEFS/$arch/portio.S" ]; then
+    "$tool-as" -o "$BUILD/portio-$arch.o" "$DEFS/$arch/portio.S" || return 1
+    objects+=("$BUILD/portio-$arch.o")
+  fi
   "$tool-gcc" -nostdlib -shared \
     -Wl,--subsystem,native -Wl,--entry,"${ENTRY[$arch]}" -Wl,--undefined,"${ENTRY[$arch]}" \
     -Wl,--image-base,"${BASE[$arch]}" -Wl,--dynamicbase -Wl,--nxcompat -Wl,--enable-reloc-section \
     -Wl,--gc-sections -Wl,--exclude-all-symbols -Wl,--strip-debug \
     -Wl,-T,"$DEFS/discard.ld" -Wl,-Map,"${sys%.sys}.map" \
-    -o "$sys" "$BUILD/$target/release/lib$crate.a" "$BUILD/unwind-$arch.o" \
+    -o "$sys" "$BUILD/$target/release/lib$crate.a" "${objects[@]}" \
     -L"$LIBS/$arch" -lportcls -lntoskrnl -lhal -lgcc
 }
 

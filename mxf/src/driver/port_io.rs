@@ -1,15 +1,16 @@
-//! [`IoPorts`]: a device's I/O port range, read and written through hal.dll's
-//! `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR`.
+//! [`IoPorts`]: a device's I/O port range, read and written with `READ_PORT_UCHAR` /
+//! `WRITE_PORT_UCHAR`.
 //!
 //! The functions are declared once, in the kernel backend (`platform/driver.rs`): imported from
-//! hal.dll on x86; looked up at `DriverEntry` with `MmGetSystemRoutineAddress` elsewhere, since
-//! x64's hal.dll does not list them (the x64 header makes them inline `in`/`out` instructions,
-//! and the runtime has no inline assembly). Where the system has none of them
+//! hal.dll on x86; on x64, where hal.dll does not export them (the x64 header makes them the
+//! `in`/`out` intrinsics, and the runtime has no inline assembly), two assembled leaf functions
+//! linked into the image (`.ci/driver/x64/portio.S`); looked up at `DriverEntry` with
+//! `MmGetSystemRoutineAddress` on arm64. Where the system has none of them
 //! ([`IoPorts::available`] is false) and off the kernel (host builds, where the driver's code
 //! runs in tests, unless a test attached a bus: `testing::attach_port_bus`), there is no port
-//! I/O: a read gives `0xFF`, what an ISA bus with nothing behind
-//! the address reads, and a write goes nowhere. A driver's code then sees a machine without its
-//! card, which is what a device seam's user-mode double replaces in the tests.
+//! I/O: a read gives `0xFF`, what an ISA bus with nothing behind the address reads, and a write
+//! goes nowhere. A driver's code then sees a machine without its card, which is what a device
+//! seam's user-mode double replaces in the tests.
 //!
 //! ```
 //! # use mxf::driver::{IoPorts, Resources};
@@ -56,8 +57,9 @@ impl IoPorts {
         self.length == 0
     }
 
-    /// Whether this system does port I/O: in a driver on x86 always, on x64 and arm64 if
-    /// hal.dll has `READ_PORT_UCHAR` and `WRITE_PORT_UCHAR`; off the kernel never.
+    /// Whether this system does port I/O: in a driver on x86 and x64 always, on arm64 if
+    /// hal.dll has `READ_PORT_UCHAR` and `WRITE_PORT_UCHAR`; off the kernel only while a test
+    /// attached a bus to the thread (feature `std`).
     pub fn available() -> bool {
         #[cfg(all(windows, feature = "driver"))]
         return crate::platform::driver::port_io_available();

@@ -14,7 +14,8 @@
 //! | timers (`ServiceTimer`) | `KeInitializeTimer`, `KeInitializeDpc`, `KeSetTimer`, `KeCancelTimer` | ntoskrnl.exe |
 //! | panic | `KeBugCheckEx` (only if a panic path survives; the driver checks prove none does) | ntoskrnl.exe |
 //! | port I/O (x86) | `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR` (stdcall) | hal.dll |
-//! | port I/O (x64, arm64) | the same two, looked up at `DriverEntry` with `MmGetSystemRoutineAddress` (x64's hal.dll does not list them: the x64 header makes them inline `in`/`out` instructions) | hal.dll, if it has them |
+//! | port I/O (x64) | `mxf_read_port_uchar` / `mxf_write_port_uchar`: `in` / `out` in two assembled leaf functions linked into the image (`.ci/driver/x64/portio.S`; x64's hal.dll does not export the two functions: the x64 header makes them intrinsics) | the image itself |
+//! | port I/O (arm64) | `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR`, looked up at `DriverEntry` with `MmGetSystemRoutineAddress` | hal.dll, if it has them |
 //!
 //! # Which pool function
 //!
@@ -79,10 +80,12 @@ pub(crate) type KDEFERRED_ROUTINE =
 /// `KTIMER`, opaque: 64 bytes on x64, 40 on x86, 8-aligned (`.ci/driver/layout.c` compares
 /// both with `<ddk/wdm.h>`). Initialised by `KeInitializeTimer`, never moved after.
 #[repr(C, align(8))]
+#[allow(clippy::upper_case_acronyms)]
 pub(crate) struct KTIMER([u8; KTIMER_SIZE]);
 /// `KDPC`, opaque: 64 bytes on x64, 32 on x86, pointer-aligned.
 #[cfg_attr(target_pointer_width = "64", repr(C, align(8)))]
 #[cfg_attr(target_pointer_width = "32", repr(C, align(4)))]
+#[allow(clippy::upper_case_acronyms)]
 pub(crate) struct KDPC([u8; KDPC_SIZE]);
 
 #[cfg(target_pointer_width = "64")]
@@ -160,11 +163,21 @@ unsafe extern "system" {
 }
 
 // hal.dll, x86 only: port I/O. mingw-w64's x86 `libhal.a` lists both (`READ_PORT_UCHAR@4`,
-// `WRITE_PORT_UCHAR@8`); its x64 one lists neither, so x64 looks them up at run time ([`resolve`]).
+// `WRITE_PORT_UCHAR@8`); its x64 one lists neither (x64 uses the assembled pair below; arm64
+// looks them up at run time, [`resolve`]).
 #[cfg(target_arch = "x86")]
 unsafe extern "system" {
     fn READ_PORT_UCHAR(port: *mut u8) -> u8;
     fn WRITE_PORT_UCHAR(port: *mut u8, value: u8);
+}
+
+// x64: the `in` / `out` instructions the WDK's intrinsics emit, as two leaf functions of the
+// Windows x64 convention assembled from `.ci/driver/x64/portio.S` and linked into the image
+// (the runtime has no inline assembly, design constraint 6). Not imports: nothing to allowlist.
+#[cfg(target_arch = "x86_64")]
+unsafe extern "system" {
+    fn mxf_read_port_uchar(port: usize) -> u8;
+    fn mxf_write_port_uchar(port: usize, value: u8);
 }
 
 unsafe extern "C" {
@@ -192,16 +205,17 @@ const POOL_FLAG_PAGED: u64 = 0x0000_0000_0000_0100;
 
 /// `ExAllocatePool2`, once [`resolve`] found it; NULL before, or where the kernel lacks it.
 static POOL2: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
-/// `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR`, once [`resolve`] found them (not x86: imported).
-#[cfg(not(target_arch = "x86"))]
+/// `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR`, once [`resolve`] found them (arm64 only: x86
+/// imports them, x64 links its own).
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
 static READ_PORT: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
-#[cfg(not(target_arch = "x86"))]
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
 static WRITE_PORT: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
 /// `READ_PORT_UCHAR`'s signature.
-#[cfg(not(target_arch = "x86"))]
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
 type ReadPortFn = unsafe extern "system" fn(port: *mut u8) -> u8;
 /// `WRITE_PORT_UCHAR`'s signature.
-#[cfg(not(target_arch = "x86"))]
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
 type WritePortFn = unsafe extern "system" fn(port: *mut u8, value: u8);
 /// Blocks allocated and not yet freed (what the adapter reports at unload).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -217,12 +231,12 @@ fn system_routine(name: &[u16]) -> *mut c_void {
 }
 
 /// Looks `ExAllocatePool2` up in the running kernel; from then on every allocation uses it if
-/// it exists. Off x86, looks the port I/O functions up too ([`port_io_available`]). Called once
-/// by the adapter's `DriverEntry`, at PASSIVE_LEVEL (the lookup's IRQL).
+/// it exists. On arm64, looks the port I/O functions up too ([`port_io_available`]). Called
+/// once by the adapter's `DriverEntry`, at PASSIVE_LEVEL (the lookup's IRQL).
 pub(crate) fn resolve() {
     let pool2 = system_routine(&crate::driver::utf16z::<16>("ExAllocatePool2"));
     POOL2.store(pool2, Ordering::Release);
-    #[cfg(not(target_arch = "x86"))]
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
     {
         let read = system_routine(&crate::driver::utf16z::<16>("READ_PORT_UCHAR"));
         let write = system_routine(&crate::driver::utf16z::<17>("WRITE_PORT_UCHAR"));
@@ -231,12 +245,12 @@ pub(crate) fn resolve() {
     }
 }
 
-/// Whether this system does port I/O through hal.dll: always on x86 (imported); elsewhere if
-/// [`resolve`] found both functions.
+/// Whether this system does port I/O: always on x86 (hal.dll's, imported) and x64 (linked in);
+/// on arm64 if [`resolve`] found both functions in hal.dll.
 pub(crate) fn port_io_available() -> bool {
-    #[cfg(target_arch = "x86")]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     return true;
-    #[cfg(not(target_arch = "x86"))]
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
     return !READ_PORT.load(Ordering::Acquire).is_null()
         && !WRITE_PORT.load(Ordering::Acquire).is_null();
 }
@@ -247,11 +261,15 @@ pub(crate) fn port_io_available() -> bool {
 /// `port` is an I/O port of the caller's device (from its translated resource list), which
 /// reading may change (a data port's FIFO); any IRQL.
 pub(crate) unsafe fn read_port_uchar(port: usize) -> Option<u8> {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: forwarded contract: `in al, dx` on the caller's port.
+    return Some(unsafe { mxf_read_port_uchar(port) });
+    #[cfg(not(target_arch = "x86_64"))]
     let port = port as *mut u8;
     #[cfg(target_arch = "x86")]
     // SAFETY: forwarded contract.
     return Some(unsafe { READ_PORT_UCHAR(port) });
-    #[cfg(not(target_arch = "x86"))]
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
     {
         let f = READ_PORT.load(Ordering::Acquire);
         if f.is_null() {
@@ -270,15 +288,21 @@ pub(crate) unsafe fn read_port_uchar(port: usize) -> Option<u8> {
 /// # Safety
 /// As [`read_port_uchar`]: `port` belongs to the caller's device.
 pub(crate) unsafe fn write_port_uchar(port: usize, value: u8) -> bool {
-    let port = port as *mut u8;
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: forwarded contract: `out dx, al` on the caller's port.
+        unsafe { mxf_write_port_uchar(port, value) };
+        true
+    }
     #[cfg(target_arch = "x86")]
     {
         // SAFETY: forwarded contract.
-        unsafe { WRITE_PORT_UCHAR(port, value) };
+        unsafe { WRITE_PORT_UCHAR(port as *mut u8, value) };
         true
     }
-    #[cfg(not(target_arch = "x86"))]
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
     {
+        let port = port as *mut u8;
         let f = WRITE_PORT.load(Ordering::Acquire);
         if f.is_null() {
             return false;

@@ -7,8 +7,8 @@
 //! I/O port range of its resources; the user-mode tests hand it the virtual MPU-401 of
 //! `mxf_suite::uart` (examples/support/uart/mpu401.rs), which plays the wire, raises the
 //! interrupt and runs the retry timers. A host that can give neither real ports nor interrupts
-//! (Wine's kernel emulation, where `in`/`out` kill the process, `kernel.md` §3) needs a third
-//! implementation: see "A device from the host" in `docs/driver.md` §6.
+//! (Wine's kernel emulation, where `in`/`out` kill the process, `kernel.md` §3) hands over a
+//! device instead: the third implementation, [`HostMpu401`](crate::HostMpu401) (`host.rs`).
 
 use crate::shared::Shared;
 use crate::{MAX_RENDER_STREAMS, RETRY_DELAY};
@@ -16,8 +16,9 @@ use alloc::boxed::Box;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use mxf::abi::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS, STATUS_UNSUCCESSFUL};
+use mxf::com::Interface;
 use mxf::driver::{IoPorts, ServiceTimer};
-use mxf::interfaces::{IInterruptSync, IServiceGroup, IServiceSink};
+use mxf::interfaces::{IInterruptSync, IPortDMus, IServiceGroup, IServiceSink};
 use mxf::platform::atomic::{AtomicBool, Ordering};
 
 /// Command-port byte: reset the MPU-401 (leaves UART mode).
@@ -166,7 +167,15 @@ impl Isr {
     /// without a capture stream, whose input is dropped anyway): what a driver's ISR does, as
     /// DMusUART's does.
     pub fn service_now(&self) -> bool {
-        self.shared().service_interrupt(|state| {
+        self.drain_now().map(Notification::send).is_some()
+    }
+
+    /// The first half of [`service_now`](Self::service_now): drains the data port into the
+    /// FIFO (`None` if no byte was waiting) and gives the port notification to send once the
+    /// device's interrupt line is released (a device that runs the ISR under a lock its
+    /// synchronized code takes too, while the port may service the group at once).
+    pub fn drain_now(&self) -> Option<Notification> {
+        self.shared().drain(|state| {
             let mut time = 0;
             if let Some(clock) = &state.clock {
                 // SAFETY: a valid out-pointer; the master clock answers at any IRQL.
@@ -196,6 +205,20 @@ impl Isr {
     }
 }
 
+/// What the ISR tells the port after it kept input: `Port.Notify(group)`, which queues the
+/// port's service (a DPC in PortCls).
+pub struct Notification(pub(crate) Option<(IPortDMus, IServiceGroup)>);
+
+impl Notification {
+    /// Sends it. Not the last references: the miniport keeps them while its interrupt is
+    /// connected.
+    pub fn send(self) {
+        if let Some((port, group)) = self.0 {
+            port.Notify(Some(group.to_ref()));
+        }
+    }
+}
+
 /// Boxes `value` with a fallible allocation (`STATUS_INSUFFICIENT_RESOURCES` if the pool is
 /// exhausted): `Box::new` would reach the allocation-error handler, a panic.
 pub fn try_box<T>(value: T) -> Result<Box<T>, NTSTATUS> {
@@ -220,6 +243,103 @@ pub fn try_box<T>(value: T) -> Result<Box<T>, NTSTATUS> {
         p.write(value);
         Box::from_raw(p)
     })
+}
+
+/// The card's two registers as the MPU-401 logic below reads and writes them: offset 0 the
+/// data port, offset 1 the status (read) / command (write) port. The I/O ports of a card
+/// ([`IoPorts`]) or a device the host handed over ([`IMpu401`](crate::host::IMpu401)).
+pub(crate) trait Registers {
+    /// Reads the register at `offset`.
+    fn read(&self, offset: u32) -> u8;
+    /// Writes `value` to the register at `offset`; false if nothing was written.
+    fn write(&self, offset: u32, value: u8) -> bool;
+}
+
+impl Registers for IoPorts {
+    fn read(&self, offset: u32) -> u8 {
+        IoPorts::read(self, offset)
+    }
+    fn write(&self, offset: u32, value: u8) -> bool {
+        IoPorts::write(self, offset, value)
+    }
+}
+
+/// Waits (bounded) until the device can take a byte.
+fn wait_output_ready(r: &(impl Registers + ?Sized)) -> bool {
+    (0..POLLS).any(|_| r.read(STATUS_PORT) & MPU401_STATUS_OUTPUT_BUSY == 0)
+}
+
+/// Waits (bounded) for the command acknowledgement, reading (and discarding) what comes before
+/// it.
+fn wait_ack(r: &(impl Registers + ?Sized)) -> bool {
+    (0..POLLS).any(|_| {
+        r.read(STATUS_PORT) & MPU401_STATUS_INPUT_EMPTY == 0 && r.read(DATA_PORT) == MPU401_ACK
+    })
+}
+
+fn command_once(r: &(impl Registers + ?Sized), command: u8) -> bool {
+    wait_output_ready(r) && r.write(STATUS_PORT, command) && wait_ack(r)
+}
+
+/// Writes `command` and waits for its acknowledgement. A device in UART mode does not
+/// acknowledge the first reset (it leaves UART mode on it): DMusUART sends it twice.
+pub(crate) fn command(r: &(impl Registers + ?Sized), command: u8) -> bool {
+    command_once(r, command) || (command == MPU401_CMD_RESET && command_once(r, command))
+}
+
+/// Writes `bytes` to the data port while the device takes them; how many it took.
+pub(crate) fn write_bytes(r: &(impl Registers + ?Sized), bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .take_while(|&&b| wait_output_ready(r) && r.write(DATA_PORT, b))
+        .count()
+}
+
+/// The next input byte, if one is waiting.
+pub(crate) fn read_input(r: &(impl Registers + ?Sized)) -> Option<u8> {
+    (r.read(STATUS_PORT) & MPU401_STATUS_INPUT_EMPTY == 0).then(|| r.read(DATA_PORT))
+}
+
+/// One retry timer ([`ServiceTimer`], `KTIMER` + `KDPC`) per render stream, in a heap block of
+/// their own (a queued `KTIMER` does not move).
+pub(crate) struct RetryTimers {
+    timers: Box<[ServiceTimer; MAX_RENDER_STREAMS]>,
+}
+
+impl RetryTimers {
+    pub(crate) fn new() -> Result<Self, NTSTATUS> {
+        Ok(Self {
+            timers: try_box([const { ServiceTimer::new() }; MAX_RENDER_STREAMS])?,
+        })
+    }
+
+    pub(crate) fn all(&self) -> &[ServiceTimer] {
+        &self.timers[..]
+    }
+
+    /// [`Mpu401::set_timer`]. `due` is always the stream's "now + RETRY_DELAY": the kernel
+    /// timer is set relative (`-RETRY_DELAY`), which needs no clock here. The stream's own
+    /// timer first (the deadline moves), else a free one.
+    pub(crate) fn set(&self, _due: i64, sink: IServiceSink) -> bool {
+        let mine = self.timers.iter().find(|t| t.holds(&sink));
+        let mut sink = sink;
+        for timer in mine.into_iter().chain(self.timers.iter()) {
+            // SAFETY: the timers live in their own heap block, which does not move.
+            match unsafe { timer.set(RETRY_DELAY, sink) } {
+                Ok(pending) => return pending,
+                Err(back) => sink = back,
+            }
+        }
+        // Every timer serves another stream (more render streams than timers: never, the
+        // miniport opens at most MAX_RENDER_STREAMS): the port's next PutMessage retries.
+        drop(sink);
+        false
+    }
+
+    /// [`Mpu401::cancel_timer`].
+    pub(crate) fn cancel(&self, sink: &IServiceSink) -> bool {
+        self.timers.iter().any(|t| t.cancel(sink))
+    }
 }
 
 /// Status-register reads a wait for the device makes before giving up: about 1 µs each on an
@@ -258,9 +378,8 @@ const STATUS_PORT: u32 = 1;
 /// fails with `STATUS_INVALID_DEVICE_STATE`.
 pub struct PortIo {
     ports: IoPorts,
-    /// One retry timer per render stream, in a heap block of their own (a `KTIMER` does not
-    /// move once queued).
-    timers: Box<[ServiceTimer; MAX_RENDER_STREAMS]>,
+    /// One retry timer per render stream.
+    timers: RetryTimers,
     /// The interrupt object and PortCls's service group, if the resources had an interrupt.
     interrupt: Option<(IInterruptSync, IServiceGroup)>,
     /// Between `Connect` and `Disconnect`.
@@ -306,7 +425,7 @@ impl PortIo {
     pub fn new(ports: IoPorts) -> Result<Self, NTSTATUS> {
         Ok(Self {
             ports,
-            timers: try_box([const { ServiceTimer::new() }; MAX_RENDER_STREAMS])?,
+            timers: RetryTimers::new()?,
             interrupt: None,
             connected: AtomicBool::new(false),
         })
@@ -327,34 +446,12 @@ impl PortIo {
 
     /// The retry timers (one per render stream).
     pub fn timers(&self) -> &[ServiceTimer] {
-        &self.timers[..]
+        self.timers.all()
     }
 
     /// The range.
     pub fn ports(&self) -> IoPorts {
         self.ports
-    }
-
-    fn status(&self) -> u8 {
-        self.ports.read(STATUS_PORT)
-    }
-
-    /// Waits (bounded) until the device can take a byte.
-    fn wait_output_ready(&self) -> bool {
-        (0..POLLS).any(|_| self.status() & MPU401_STATUS_OUTPUT_BUSY == 0)
-    }
-
-    /// Waits (bounded) for the command acknowledgement, reading (and discarding) what comes
-    /// before it.
-    fn wait_ack(&self) -> bool {
-        (0..POLLS).any(|_| {
-            self.status() & MPU401_STATUS_INPUT_EMPTY == 0
-                && self.ports.read(DATA_PORT) == MPU401_ACK
-        })
-    }
-
-    fn command(&self, command: u8) -> bool {
-        self.wait_output_ready() && self.ports.write(STATUS_PORT, command) && self.wait_ack()
     }
 
     /// `f`, under the interrupt spin lock while the interrupt is connected.
@@ -375,26 +472,19 @@ impl PortIo {
 // is running (`IInterruptSync`'s contract).
 unsafe impl Mpu401 for PortIo {
     fn write_data(&self, bytes: &[u8], _now: i64) -> usize {
-        self.run_synchronized(|| {
-            bytes
-                .iter()
-                .take_while(|&&b| self.wait_output_ready() && self.ports.write(DATA_PORT, b))
-                .count()
-        })
+        self.run_synchronized(|| write_bytes(&self.ports, bytes))
     }
 
     fn write_command(&self, command: u8) -> bool {
         // Synchronized: the ISR would otherwise read the acknowledgement. A device in UART mode
         // does not acknowledge the first reset (it leaves UART mode on it): DMusUART sends it
         // twice.
-        self.run_synchronized(|| {
-            self.command(command) || (command == MPU401_CMD_RESET && self.command(command))
-        })
+        self.run_synchronized(|| self::command(&self.ports, command))
     }
 
     fn read_data(&self) -> Option<u8> {
         // Called by the ISR (synchronized already).
-        (self.status() & MPU401_STATUS_INPUT_EMPTY == 0).then(|| self.ports.read(DATA_PORT))
+        read_input(&self.ports)
     }
 
     fn connect_interrupt(&self, isr: Isr) -> bool {
@@ -425,27 +515,12 @@ unsafe impl Mpu401 for PortIo {
         }
     }
 
-    fn set_timer(&self, _due: i64, sink: IServiceSink) -> bool {
-        // `due` is always the stream's "now + RETRY_DELAY": the kernel timer is set relative
-        // (`-RETRY_DELAY`), which needs no clock here. The stream's own timer first (the
-        // deadline moves), else a free one.
-        let mine = self.timers.iter().find(|t| t.holds(&sink));
-        let mut sink = sink;
-        for timer in mine.into_iter().chain(self.timers.iter()) {
-            // SAFETY: the timers live in their own heap block, which does not move.
-            match unsafe { timer.set(RETRY_DELAY, sink) } {
-                Ok(pending) => return pending,
-                Err(back) => sink = back,
-            }
-        }
-        // Every timer serves another stream (more render streams than timers: never, the
-        // miniport opens at most MAX_RENDER_STREAMS): the port's next PutMessage retries.
-        drop(sink);
-        false
+    fn set_timer(&self, due: i64, sink: IServiceSink) -> bool {
+        self.timers.set(due, sink)
     }
 
     fn cancel_timer(&self, sink: &IServiceSink) -> bool {
-        self.timers.iter().any(|t| t.cancel(sink))
+        self.timers.cancel(sink)
     }
 
     fn synchronize(&self, f: &mut dyn FnMut()) {

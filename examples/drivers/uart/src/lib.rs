@@ -21,23 +21,24 @@
 //! capture.rs    CaptureStream: #[com_object(IMXF)]
 //! shared.rs     what the miniport, its streams and the ISR share: the device, the input FIFO,
 //!               stream counting; the interrupt service routine
-//! device.rs     the device seam: the Mpu401 trait, Isr, PortIo (hal port I/O), try_box
+//! device.rs     the device seam: the Mpu401 trait, Isr, PortIo (port I/O, IInterruptSync,
+//!               retry timers), try_box
+//! host.rs       a device from the host: IMpu401 and HostMpu401
 //! ```
 //!
 //! # The seams
 //!
 //! The miniport touches the hardware and the platform only through [`Mpu401`]
-//! (`device.rs`), one trait for three things:
+//! (`device.rs`), one trait for four things:
 //!
-//! | seam | in the driver ([`PortIo`]) | in the user-mode tests (`mxf_suite::uart::VirtualMpu401`) |
-//! |---|---|---|
-//! | device: data port, status/command port | hal's `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR` on the first I/O port range of the resources ([`mxf::driver::IoPorts`]), with the status-register waits | the simulated registers |
-//! | interrupt: the device calls [`Isr::service`] | not connected yet: capture delivers nothing | `receive` raises it |
-//! | retry timer: `set_timer` / `cancel_timer` | none yet: the port's next `PutMessage` retries | the device's timers, fired by `run_timers` |
+//! | seam | in the driver ([`PortIo`]) | from the host ([`HostMpu401`]) | in the user-mode tests (`mxf_suite::uart::VirtualMpu401`) |
+//! |---|---|---|---|
+//! | device: data port, status/command port | `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR` (x64: `in`/`out`) on the first I/O port range of the resources ([`mxf::driver::IoPorts`]), with the status-register waits | [`IMpu401`]'s registers, the same waits | the simulated registers |
+//! | interrupt: the device calls [`Isr::service`] | `IInterruptSync` on the first interrupt ([`service_routine`]); none: capture refused | `IMpu401::ConnectInterrupt` | `receive` raises it |
+//! | synchronization with the ISR | `CallSynchronizedRoutine` | the device's line | direct |
+//! | retry timer: `set_timer` / `cancel_timer` | [`mxf::driver::ServiceTimer`] (`KTIMER` + `KDPC`) per render stream | the same | the device's timers, fired by `run_timers` |
 //!
-//! `docs/driver.md` §6 says what the driver lacks and how each part is meant to be done
-//! (`PcNewInterruptSync` for the interrupt, a `KTIMER` + `KDPC` for the retry, a device handed
-//! over by the host under Wine).
+//! `docs/driver.md` §6 describes each, and what is verified where.
 //!
 //! # How the port drives it
 //!
@@ -55,7 +56,8 @@
 //! miniport writes what is its own.
 //!
 //! * [`create_uart_miniport`]`(mpu)`: creates the object on a device. The driver does this in
-//!   its subdevice's factory (on a [`PortIo`]); the framework hands the result to `IPort::Init`.
+//!   its subdevice's factory (on a [`HostMpu401`] if the resource list hands one over, else a
+//!   [`PortIo`]); the framework hands the result to `IPort::Init`.
 //! * `QueryInterface`: answers `IID_IUnknown`, `IID_IMiniport`, `IID_IMiniportDMus` (and mxf's
 //!   own `MxfMiniport`); any other IID gets `STATUS_INVALID_PARAMETER` and NULL, as
 //!   Microsoft's sample miniports answer.
@@ -188,19 +190,22 @@ extern crate alloc;
 
 mod capture;
 pub mod device;
+pub mod host;
 mod miniport;
 mod render;
 mod shared;
 
 pub use capture::CaptureStream;
 pub use device::{
-    Isr, MPU401_CMD_RESET, MPU401_CMD_UART, Mpu401, PortIo, service_routine, try_box,
+    Isr, MPU401_CMD_RESET, MPU401_CMD_UART, Mpu401, Notification, PortIo, service_routine, try_box,
 };
+pub use host::{HostMpu401, IMpu401, IMpu401_Impl, IMpu401_Vtbl};
 pub use miniport::{UART_TOPOLOGY, UartMiniport};
 pub use render::RenderStream;
 
 use alloc::boxed::Box;
 use mxf::abi::STATUS_DEVICE_CONFIGURATION_ERROR;
+use mxf::com::Interface;
 use mxf::driver::{IoPorts, StartContext};
 use mxf::miniport::{IntoMiniport, MiniportHandle};
 
@@ -240,6 +245,12 @@ pub fn uart_subdevice(
     let resources = context
         .resources()
         .ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
+    // A device the host handed over (`host.rs`: a double of the kernel; PortCls's own list
+    // never answers this IID).
+    if let Ok(device) = resources.list().cast::<IMpu401>() {
+        let device: Box<dyn Mpu401> = HostMpu401::new(device)?;
+        return create_uart_miniport(device);
+    }
     let ports = IoPorts::from_resources(&resources, 0).ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
     let device = match resources.interrupt(0) {
         Some(_) => {

@@ -24,13 +24,12 @@
 //! caller, which drops them at its own IRQL; the ISR notifies the port after releasing it (on
 //! the host `Notify` services the group at once, and its capture stream takes the flag again).
 
-use crate::device::{MPU401_CMD_RESET, MPU401_CMD_UART, Mpu401};
+use crate::device::{MPU401_CMD_RESET, MPU401_CMD_UART, Mpu401, Notification};
 use crate::{INPUT_FIFO_SIZE, MAX_CAPTURE_STREAMS, MAX_RENDER_STREAMS};
 use alloc::boxed::Box;
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 use mxf::abi::{KSSTATE, KSSTATE_PAUSE, KSSTATE_RUN, NTSTATUS, STATUS_INVALID_DEVICE_REQUEST};
-use mxf::com::Interface;
 use mxf::interfaces::{IMasterClock, IMiniportDMus, IPortDMus, IServiceGroup};
 use mxf::platform::SpinLock;
 use mxf::platform::atomic::{AtomicBool, Ordering};
@@ -129,33 +128,29 @@ impl Shared {
     }
 
     /// The interrupt service routine ([`Isr::service`](crate::device::Isr::service)), called
-    /// by the device, synchronized (see the module docs). `time` gives the master-clock time of
-    /// the interrupt (called once, and only if a byte was read). True if a byte was read.
+    /// by the device, synchronized (see the module docs). True if a byte was read.
     pub(crate) fn service_interrupt(&self, time: impl FnOnce(&IsrState) -> i64) -> bool {
-        // Every pending byte is read, whether or not it is kept: that is what clears the
-        // device's interrupt.
-        let notify = self.isr.with(|state| {
-            let mut first = self.mpu.read_data()?;
+        self.drain(time).map(Notification::send).is_some()
+    }
+
+    /// The ISR's first half: reads every pending byte (whether or not it is kept: that is what
+    /// clears the device's interrupt) into the FIFO, stamped with `time` (called once, and only
+    /// if a byte was read); `None` if none was waiting, else the notification to send (after
+    /// the flag is released: on the host `Notify` services the group at once, and its capture
+    /// stream takes the flag again).
+    pub(crate) fn drain(&self, time: impl FnOnce(&IsrState) -> i64) -> Option<Notification> {
+        self.isr.with(|state| {
+            let mut byte = self.mpu.read_data()?;
             let now = time(state);
             loop {
-                state.fifo.accept(first, now);
+                state.fifo.accept(byte, now);
                 match self.mpu.read_data() {
-                    Some(byte) => first = byte,
+                    Some(next) => byte = next,
                     None => break,
                 }
             }
-            Some(state.notify.clone())
-        });
-        let Some(notify) = notify else {
-            return false;
-        };
-        if let Some((port, group)) = notify {
-            // Queues the DPC in which the port calls the capture stream's PutMessage(NULL)
-            // (through the stream's service group, which is this group). Not the last
-            // references: the miniport keeps them while its interrupt is connected.
-            port.Notify(Some(group.to_ref()));
-        }
-        true
+            Some(Notification(state.notify.clone()))
+        })
     }
 
     /// True if the device is in UART mode (a stream may enter RUN).

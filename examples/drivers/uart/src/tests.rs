@@ -547,3 +547,207 @@ fn a_refused_write_is_retried_from_the_stream_timer_which_holds_the_stream() -> 
     assert_eq!(fault::live_blocks(), before, "nothing leaked");
     Ok(())
 }
+
+/// A loopback MPU-401 the host hands the driver through its resource list (which answers
+/// `IID_IMpu401`, see `host.rs`): every byte written to the data port comes back as input and
+/// raises the interrupt; commands are acknowledged (a reset in UART mode only leaves it).
+#[com_object(IResourceList, IMpu401)]
+struct LoopbackList {
+    state: std::sync::Mutex<Loopback>,
+    /// Held while the interrupt routine runs (`DisconnectInterrupt` waits for it).
+    calling: std::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Loopback {
+    input: std::collections::VecDeque<u8>,
+    written: Vec<u8>,
+    uart: bool,
+    routine: Option<(mxf::interfaces::InterruptSyncRoutine, usize)>,
+    connects: u32,
+    disconnects: u32,
+}
+
+impl LoopbackList {
+    fn state(&self) -> std::sync::MutexGuard<'_, Loopback> {
+        self.state.lock().expect("loopback state")
+    }
+
+    /// Raises the interrupt if input is waiting and a routine is connected.
+    fn raise(&self) {
+        let _calling = self.calling.lock().expect("interrupt");
+        let routine = {
+            let s = self.state();
+            if s.input.is_empty() {
+                return;
+            }
+            s.routine
+        };
+        if let Some((routine, context)) = routine {
+            // SAFETY: the routine and context the driver connected, called while connected.
+            let _ = unsafe {
+                routine(
+                    core::ptr::null_mut(),
+                    core::ptr::with_exposed_provenance_mut(context),
+                )
+            };
+        }
+    }
+}
+
+impl IMpu401_Impl for LoopbackList {
+    fn ReadStatus(&self) -> u8 {
+        if self.state().input.is_empty() {
+            device::MPU401_STATUS_INPUT_EMPTY
+        } else {
+            0
+        }
+    }
+    fn ReadData(&self) -> u8 {
+        self.state().input.pop_front().unwrap_or(0xFF)
+    }
+    fn WriteData(&self, value: u8) {
+        {
+            let mut s = self.state();
+            s.written.push(value);
+            s.input.push_back(value);
+        }
+        self.raise();
+    }
+    fn WriteCommand(&self, value: u8) {
+        {
+            let mut s = self.state();
+            match value {
+                MPU401_CMD_RESET if s.uart => s.uart = false,
+                MPU401_CMD_RESET => s.input.push_back(device::MPU401_ACK),
+                MPU401_CMD_UART => {
+                    s.uart = true;
+                    s.input.push_back(device::MPU401_ACK);
+                }
+                _ => {}
+            }
+        }
+        self.raise();
+    }
+    unsafe fn ConnectInterrupt(
+        &self,
+        routine: mxf::interfaces::InterruptSyncRoutine,
+        context: *mut c_void,
+    ) -> NTSTATUS {
+        let mut s = self.state();
+        if s.routine.is_some() {
+            return STATUS_INVALID_DEVICE_STATE;
+        }
+        s.routine = Some((routine, context.expose_provenance()));
+        s.connects += 1;
+        STATUS_SUCCESS
+    }
+    fn DisconnectInterrupt(&self) {
+        let _calling = self.calling.lock().expect("interrupt");
+        let mut s = self.state();
+        s.routine = None;
+        s.disconnects += 1;
+    }
+}
+
+impl IResourceList_Impl for LoopbackList {
+    fn NumberOfEntries(&self) -> u32 {
+        0
+    }
+    fn NumberOfEntriesOfType(&self, _resource_type: i32) -> u32 {
+        0
+    }
+    fn FindTranslatedEntry(&self, _: i32, _: u32) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        core::ptr::null_mut()
+    }
+    fn FindUntranslatedEntry(&self, _: i32, _: u32) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        core::ptr::null_mut()
+    }
+    unsafe fn AddEntry(
+        &self,
+        _translated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
+        _untranslated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
+    ) -> NTSTATUS {
+        STATUS_NOT_IMPLEMENTED
+    }
+    fn AddEntryFromParent(
+        &self,
+        _parent: Option<ComRef<'_, IResourceList>>,
+        _resource_type: i32,
+        _index: u32,
+    ) -> NTSTATUS {
+        STATUS_NOT_IMPLEMENTED
+    }
+    fn TranslatedList(&self) -> *mut c_void {
+        core::ptr::null_mut()
+    }
+    fn UntranslatedList(&self) -> *mut c_void {
+        core::ptr::null_mut()
+    }
+}
+
+#[test]
+fn a_device_from_the_host_carries_a_rendered_note_back_to_the_capture_stream() -> Result<()> {
+    let before = fault::live_blocks();
+    {
+        let loopback =
+            mxf::com::ObjectHandle::<LoopbackList, IResourceList>::create(LoopbackList {
+                state: Default::default(),
+                calling: Default::default(),
+            })?;
+        let list: IResourceList = loopback.interface().clone();
+        let kernel = FakeKernel::load::<UartDriver>().expect("DriverEntry");
+        assert_eq!(kernel.add_device(), STATUS_SUCCESS);
+        // No port range, no interrupt: the device comes with the list.
+        assert_eq!(kernel.start_device(Some(&list)), STATUS_SUCCESS);
+        assert!(FakeKernel::interrupts().is_empty(), "no PcNewInterruptSync");
+        let lb = loopback.value();
+        let connections = |lb: &LoopbackList| {
+            let s = lb.state();
+            (s.connects, s.disconnects)
+        };
+        assert_eq!(connections(lb), (1, 0));
+
+        let port = FakeKernel::port(0).expect("the port");
+        let miniport = port.value().miniport().expect("Init kept the miniport");
+        let rig = Rig::new()?;
+        let clock: IMasterClock = At4242.into_com()?;
+        let (status, capture) = open_stream(&miniport, &rig, &clock, DMUS_STREAM_MIDI_CAPTURE);
+        assert_eq!(status, STATUS_SUCCESS);
+        let capture = capture.expect("a capture stream");
+        assert!(lb.state().uart, "reset and UART mode, acknowledged");
+        assert!(
+            lb.state().input.is_empty(),
+            "the acknowledgements were read"
+        );
+        rig.connect(&capture)?;
+        assert_eq!(capture.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+        let (status, render) = open_stream(&miniport, &rig, &clock, DMUS_STREAM_MIDI_RENDER);
+        assert_eq!(status, STATUS_SUCCESS);
+        let render = render.expect("a render stream");
+        assert_eq!(render.SetState(KSSTATE_RUN), STATUS_SUCCESS);
+
+        rig.send(&render, &[mxf::testing::note_on(2, 67, 80)])?;
+        assert_eq!(lb.state().written, [0x92, 67, 80]);
+        assert!(lb.state().input.is_empty(), "the ISR read the echo");
+        // SAFETY: NULL asks the capture stream to deliver what the FIFO holds.
+        let pulled = unsafe { capture.PutMessage(core::ptr::null_mut()) };
+        assert_eq!(pulled, STATUS_SUCCESS);
+        let received = rig.take_received();
+        let bytes: Vec<u8> = received.iter().flat_map(|e| e.data().to_vec()).collect();
+        assert_eq!(bytes, [0x92, 67, 80], "{received:?}");
+        assert!(received.iter().all(|e| e.time() == 4242));
+
+        drop((render, capture, miniport, port));
+        kernel.remove_device();
+        assert_eq!(
+            connections(lb),
+            (1, 1),
+            "disconnected when the miniport went"
+        );
+        kernel.unload();
+        drop(list);
+    }
+    assert_eq!(fault::live_blocks(), before, "nothing leaked");
+    Ok(())
+}

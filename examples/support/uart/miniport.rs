@@ -5,7 +5,7 @@ use super::mpu401::{InterruptHandler, VirtualMpu401};
 use super::render::RenderStream;
 use super::shared::{Shared, StreamKind, StreamSlot};
 use mxf::components::service_group::ServiceGroupHandle;
-use mxf::miniport::{Direction, InitRequest, PinCheck, Stream, StreamRequest};
+use mxf::miniport::{Direction, InitRequest, Stream, StreamRequest};
 use mxf::platform::SpinLock;
 use mxf::prelude::*;
 use std::sync::Arc;
@@ -90,10 +90,6 @@ impl Drop for UartMiniport {
 }
 
 impl DmusMiniport for UartMiniport {
-    /// DMusUART's `NewStream` reads only the stream type; so does this one, since the
-    /// user-mode port and the ABI tier open pins by number without reading the descriptor.
-    const PIN_CHECK: PinCheck = PinCheck::StreamTypeOnly;
-
     fn init(&self, request: InitRequest<'_>) -> mxf::abi::Result<Option<IServiceGroup>> {
         // A driver finds its I/O ports and IRQ in `request.resource_list()`; the virtual device
         // was given to `create_uart_miniport` instead.

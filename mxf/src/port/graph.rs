@@ -1,11 +1,14 @@
 //! The pins: render graphs (unpacker → sequencer → miniport stream, §4.2) and capture graphs
 //! (miniport stream → capture sink → packer, §4.3), their IRP accounting and state changes.
 
-use super::{FilterPlacement, Port, PortShared, StreamFormat, Traced, connect_chain, try_push};
+use super::{
+    FilterPlacement, InstanceClaim, Port, PortShared, StreamFormat, Traced, connect_chain, try_push,
+};
 use crate::abi::{
-    DMUS_STREAM_MIDI_CAPTURE, DMUS_STREAM_MIDI_RENDER, KSSTATE, KSSTATE_ACQUIRE, KSSTATE_PAUSE,
-    KSSTATE_RUN, KSSTATE_STOP, NonPagedPool, REFERENCE_TIME, Result, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_DEVICE_STATE, STATUS_UNSUCCESSFUL,
+    DMUS_STREAM_MIDI_CAPTURE, DMUS_STREAM_MIDI_RENDER, KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT,
+    KSSTATE, KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN, KSSTATE_STOP, NonPagedPool,
+    REFERENCE_TIME, Result, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE,
+    STATUS_UNSUCCESSFUL,
 };
 use crate::allocator::{AllocatorConfig, AllocatorHandle};
 use crate::com::{ComObject, Interface};
@@ -41,8 +44,23 @@ impl AnyUnpacker {
 }
 
 impl Port {
-    /// Opens a render pin (§4.2). `filters` receives the pin's allocator and returns the user
-    /// filters to insert, in order.
+    /// Opens a render pin (§4.2) on pin factory `pin_id`. `filters` receives the pin's
+    /// allocator and returns the user filters to insert, in order.
+    ///
+    /// Before `NewStream` the creation is checked against the miniport's descriptor
+    /// (`kernel.md` §4.2, §4.3):
+    ///
+    /// | refusal | status |
+    /// |---|---|
+    /// | no pin factory `pin_id` | `STATUS_INVALID_PARAMETER` |
+    /// | the factory is not a SINK with dataflow IN (render) or OUT (capture): a bridge, a SOURCE, a pin of the other direction | `STATUS_INVALID_DEVICE_REQUEST` |
+    /// | `format`'s [`client_format`](Port::client_format) matches none of its ranges ([`format_matches`](crate::miniport::format_matches)) | `STATUS_NO_MATCH` |
+    /// | as many pins of the factory are open as `MaxFilterInstanceCount` or `MaxGlobalInstanceCount` allows (0: never instantiable) | `STATUS_INSUFFICIENT_RESOURCES` |
+    ///
+    /// ReactOS's port never refuses a pin over its counts, and Windows' status for it is
+    /// undocumented (`kernel.md` §4.3); this port holds the descriptor's counts, as the KS pin
+    /// factories PortCls builds from them do, with one port as one filter (so the global count
+    /// is held per port too). Then `NewStream`'s own refusals (its status) and the graph's.
     pub fn open_render_pin(
         &self,
         pin_id: u32,
@@ -50,6 +68,7 @@ impl Port {
         placement: FilterPlacement,
         filters: impl FnOnce(&IAllocatorMXF) -> Result<Vec<IMXF>>,
     ) -> Result<RenderPin> {
+        let claim = self.claim_pin(pin_id, KSPIN_DATAFLOW_IN, &Self::data_format(format))?;
         let serial = self.pin_serial();
         let core = Arc::new(PinCore::new(serial));
         let pin_obj = PinObject { core: core.clone() };
@@ -101,6 +120,8 @@ impl Port {
             g.AddMember(Some(pin_sink.to_ref()));
         }
         let graph = Arc::new(RenderGraph {
+            pin_id,
+            _claim: claim,
             core: core.clone(),
             port: self.shared.clone(),
             port_iface: self.iface.interface().clone(),
@@ -123,8 +144,10 @@ impl Port {
         Ok(pin)
     }
 
-    /// Opens a capture pin (§4.3).
+    /// Opens a capture pin (§4.3) on pin factory `pin_id`, which must be a SINK with dataflow
+    /// OUT offering `format` (the refusals of [`Port::open_render_pin`]).
     pub fn open_capture_pin(&self, pin_id: u32, format: StreamFormat) -> Result<CapturePin> {
+        let claim = self.claim_pin(pin_id, KSPIN_DATAFLOW_OUT, &Self::data_format(format))?;
         let serial = self.pin_serial();
         let core = Arc::new(PinCore::new(serial));
         let pin_obj = PinObject { core: core.clone() };
@@ -165,6 +188,8 @@ impl Port {
         )?;
         group.AddMember(Some(pin_sink.to_ref()));
         let graph = Arc::new(CaptureGraph {
+            pin_id,
+            _claim: claim,
             core: core.clone(),
             port: self.shared.clone(),
             alloc,
@@ -292,6 +317,10 @@ impl IServiceSink_Impl for PinObject {
 }
 
 pub(crate) struct RenderGraph {
+    /// The pin factory.
+    pin_id: u32,
+    /// Counts the pin among its factory's instances until the graph goes.
+    _claim: InstanceClaim,
     core: Arc<PinCore>,
     port: Arc<PortShared>,
     port_iface: IPortDMus,
@@ -498,6 +527,10 @@ impl RenderPin {
     pub fn stream(&self) -> &IMXF {
         &self.graph.stream
     }
+    /// The pin factory the pin was opened on.
+    pub fn pin_id(&self) -> u32 {
+        self.graph.pin_id
+    }
     /// The unpacker's counters.
     pub fn unpacker_stats(&self) -> UnpackerStats {
         self.graph.unpacker.lock().stats()
@@ -531,6 +564,10 @@ impl Drop for RenderPin {
 }
 
 struct CaptureGraph {
+    /// The pin factory.
+    pin_id: u32,
+    /// Counts the pin among its factory's instances until the graph goes.
+    _claim: InstanceClaim,
     core: Arc<PinCore>,
     port: Arc<PortShared>,
     alloc: AllocatorHandle,
@@ -683,6 +720,14 @@ impl CapturePin {
     /// The pin's allocator.
     pub fn allocator(&self) -> &AllocatorHandle {
         &self.graph.alloc
+    }
+    /// The miniport stream.
+    pub fn stream(&self) -> &IMXF {
+        &self.graph.stream
+    }
+    /// The pin factory the pin was opened on.
+    pub fn pin_id(&self) -> u32 {
+        self.graph.pin_id
     }
     /// The capture sink.
     pub fn capture_sink(&self) -> &CaptureSinkHandle {

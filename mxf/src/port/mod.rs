@@ -8,7 +8,17 @@
 //! real clock a [`TimeSource`] (its docs list each host's).
 //!
 //! * [`Port::new`] creates the port object (IPortDMus + IMasterClock + the IServiceSink it joins
-//!   the miniport's service group with) and calls `IMiniportDMus::Init`.
+//!   the miniport's service group with), calls `IMiniportDMus::Init`, then `GetDescription`,
+//!   and walks the descriptor before trusting it: a wrong or missing one is refused with
+//!   `STATUS_DEVICE_CONFIGURATION_ERROR` ([`DescriptorFault`], [`check_descriptor`]), nothing
+//!   leaking.
+//! * Pins open only as the descriptor says: the factory exists, is a SINK of the pin's
+//!   direction, offers the format by `KsValidateConnectRequest`'s rule, and has an instance left
+//!   ([`Port::open_render_pin`] lists the refusals).
+//! * [`Port::property`] routes KS property requests (filter, pin, node) through the
+//!   miniport's `PCAUTOMATION_TABLE`s with the `PCPROPERTY_REQUEST` PortCls builds, and answers
+//!   the pin-factory properties itself; [`Port::data_intersection`] is
+//!   `KSPROPERTY_PIN_DATAINTERSECTION` (`kernel.md` §4.3–§4.6).
 //! * [`Port::open_render_pin`] builds allocator → (filters) → sequencer → (filters) → miniport
 //!   stream, with the DirectMusic or KS unpacker in front (§4.2); [`Port::open_capture_pin`] builds
 //!   miniport stream → capture sink → packer (§4.3). `NewStream` gets every parameter as §4.5 says.
@@ -38,6 +48,8 @@
 //!
 //! ```
 //! # use core::ffi::c_void;
+//! # use mxf::abi::{DataRangeTable, KSCATEGORY_AUDIO, PCFILTER_DESCRIPTOR, PCPIN_DESCRIPTOR};
+//! # use mxf::miniport::{Format, Instances, PinKind, filter_descriptor, pin_descriptor};
 //! use mxf::components::unpacker::DmusBufferWriter;
 //! use mxf::host::{ClockMode, FilterPlacement, Port, StreamFormat};
 //! use mxf::message::u7;
@@ -58,6 +70,16 @@
 //! #     }
 //! # }
 //! #
+//! # /// Its one pin, as the port reads it from `GetDescription`: pin 0 renders DirectMusic.
+//! # static RANGES: DataRangeTable<1> = DataRangeTable([Format::DirectMusic.range()]);
+//! # static PINS: [PCPIN_DESCRIPTOR; 1] = [pin_descriptor(
+//! #     PinKind::Render,
+//! #     Instances::ONE,
+//! #     (RANGES.count(), RANGES.as_ptr()),
+//! #     None,
+//! # )];
+//! # static DESCRIPTOR: PCFILTER_DESCRIPTOR = filter_descriptor(&PINS, &[], &[], &[KSCATEGORY_AUDIO]);
+//! #
 //! # /// A render-only DMus miniport.
 //! # #[com_object(IMiniportDMus)]
 //! # struct Miniport {
@@ -65,8 +87,13 @@
 //! # }
 //! #
 //! # impl IMiniport_Impl for Miniport {
-//! #     unsafe fn GetDescription(&self, _description: *mut *mut c_void) -> NTSTATUS {
-//! #         STATUS_NOT_IMPLEMENTED
+//! #     unsafe fn GetDescription(&self, description: *mut *mut c_void) -> NTSTATUS {
+//! #         if description.is_null() {
+//! #             return STATUS_INVALID_PARAMETER;
+//! #         }
+//! #         // SAFETY: the port's out-pointer, checked non-NULL.
+//! #         unsafe { description.write(core::ptr::from_ref(&DESCRIPTOR).cast_mut().cast()) };
+//! #         STATUS_SUCCESS
 //! #     }
 //! #     unsafe fn DataRangeIntersection(
 //! #         &self,
@@ -173,12 +200,18 @@
 //! ```
 
 mod clock;
+mod descriptor;
 mod graph;
+mod property;
+#[cfg(all(test, feature = "std", not(loom)))]
+mod tests;
 
 #[cfg(all(windows, feature = "driver"))]
 pub use clock::PerformanceCounterTime;
 pub use clock::{ClockMode, TimeSource};
+pub use descriptor::{AutomationOwner, DescriptorFault, check_descriptor};
 pub use graph::{CapturePin, CapturedBuffer, RenderPin};
+pub use property::{Completion, PropertyTarget, property_input};
 
 use crate::abi::{
     DMUS_STREAM_TYPE, KSDATAFORMAT, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC, KSDATAFORMAT_SUBTYPE_MIDI,
@@ -194,6 +227,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use clock::Clock;
 use core::ffi::c_void;
+use descriptor::Descriptor;
 use graph::RenderGraph;
 
 /// The data format of a MIDI pin.
@@ -272,6 +306,22 @@ pub(crate) struct PortShared {
     miniport_group: SpinLock<Option<IServiceGroup>>,
     pub(crate) stream_groups: SpinLock<Vec<(u64, IServiceGroup)>>,
     trace: SpinLock<Vec<TraceEntry>>,
+    /// Open pins per pin factory (`CurrentCount`), one entry per descriptor pin.
+    instances: SpinLock<Vec<u32>>,
+}
+
+/// One open pin of a factory: counted while it lives.
+pub(crate) struct InstanceClaim {
+    port: Arc<PortShared>,
+    pin_id: u32,
+}
+
+impl Drop for InstanceClaim {
+    fn drop(&mut self) {
+        if let Some(n) = self.port.instances.lock().get_mut(self.pin_id as usize) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 impl PortShared {
@@ -402,6 +452,10 @@ pub struct Port {
     sink_iface: IServiceSink,
     shared: Arc<PortShared>,
     miniport: IMiniportDMus,
+    /// The unknown given to the port for the miniport: `MajorTarget` of every property request.
+    unknown: IUnknown,
+    /// The descriptor `GetDescription` returned after `Init`, walked.
+    descriptor: Descriptor,
     next_pin: SpinLock<u64>,
     timers: SpinLock<Vec<Weak<RenderGraph>>>,
     /// `run_timers`' list of due graphs, kept between calls so that a timer run (one per
@@ -410,24 +464,49 @@ pub struct Port {
 }
 
 impl Port {
-    /// Creates the port and calls `IMiniportDMus::Init(NULL, NULL, port, &group)`.
-    /// `ClockMode::Real` without a platform clock (no `std`, not a kernel): `STATUS_NOT_SUPPORTED`.
+    /// Creates the port, calls `IMiniportDMus::Init(NULL, NULL, port, &group)`, then
+    /// `IMiniport::GetDescription`, whose descriptor it walks before trusting it (as ReactOS's
+    /// port, `kernel.md` §4.1: `Init` first, the descriptor kept for the port's life).
+    ///
+    /// | refusal | status |
+    /// |---|---|
+    /// | `ClockMode::Real` without a platform clock (no `std`, not a kernel) | `STATUS_NOT_SUPPORTED` |
+    /// | `Init` fails | its status |
+    /// | `GetDescription` fails | its status |
+    /// | the descriptor is NULL or cannot be walked ([`DescriptorFault`]) | `STATUS_DEVICE_CONFIGURATION_ERROR` |
+    ///
+    /// On every refusal the reference cycles `Init` made (the miniport's service group with the
+    /// port as member, the port the miniport keeps) are broken and the miniport is released:
+    /// nothing leaks.
     pub fn new(miniport: IMiniportDMus, clock: ClockMode) -> Result<Self> {
-        Self::with_clock(miniport, Clock::new(clock)?)
+        let unknown = IUnknown::clone(&miniport);
+        Self::with_clock(miniport, unknown, Clock::new(clock)?)
+    }
+
+    /// [`Port::new`] for the miniport's unknown, as `IPort::Init` gets it: queried for
+    /// `IMiniportDMus` (`STATUS_INVALID_PARAMETER` if it is none, `kernel.md` §4.1), and passed
+    /// unchanged as every property request's `MajorTarget`.
+    pub fn from_unknown(unknown: &IUnknown, clock: ClockMode) -> Result<Self> {
+        let miniport: IMiniportDMus = unknown
+            .cast()
+            .map_err(|_| crate::abi::STATUS_INVALID_PARAMETER)?;
+        Self::with_clock(miniport, unknown.clone(), Clock::new(clock)?)
     }
 
     /// [`Port::new`] with a real clock read from `source` (a host's own time, e.g. a test's).
     pub fn with_time_source(miniport: IMiniportDMus, source: Box<dyn TimeSource>) -> Result<Self> {
-        Self::with_clock(miniport, Clock::with_source(source))
+        let unknown = IUnknown::clone(&miniport);
+        Self::with_clock(miniport, unknown, Clock::with_source(source))
     }
 
-    fn with_clock(miniport: IMiniportDMus, clock: Clock) -> Result<Self> {
+    fn with_clock(miniport: IMiniportDMus, unknown: IUnknown, clock: Clock) -> Result<Self> {
         let shared = Arc::new(PortShared {
             clock,
             miniport: SpinLock::new(Some(miniport.clone())),
             miniport_group: SpinLock::new(None),
             stream_groups: SpinLock::new(Vec::new()),
             trace: SpinLock::new(Vec::new()),
+            instances: SpinLock::new(Vec::new()),
         });
         let iface = ObjectHandle::<PortObject, IPortDMus>::create_in(
             PortObject {
@@ -447,12 +526,14 @@ impl Port {
         // The port exists before `Init` runs: if `Init` fails, dropping it breaks the reference
         // cycles made so far (the port's own sink in `me`, the miniport in `shared`, a group the
         // miniport registered early with the port as a member), so nothing leaks.
-        let port = Self {
+        let mut port = Self {
             iface,
             clock_iface,
             sink_iface,
             shared,
             miniport,
+            unknown,
+            descriptor: Descriptor::EMPTY,
             next_pin: SpinLock::new(0),
             timers: SpinLock::new(Vec::new()),
             due: SpinLock::new(Vec::new()),
@@ -471,7 +552,75 @@ impl Port {
         if let Some(g) = group {
             port.iface.value().adopt_miniport_group(g);
         }
+        let mut raw: *mut c_void = core::ptr::null_mut();
+        // SAFETY: a live interface; `raw` is a valid out-pointer.
+        unsafe { port.miniport.GetDescription(&mut raw) }.ok()?;
+        // SAFETY: the miniport's descriptor: by the `GetDescription` contract, readable and
+        // unchanged while the port holds the miniport (which it does until it drops).
+        port.descriptor = unsafe { Descriptor::new(raw.cast_const().cast()) }
+            .map_err(|_| DescriptorFault::STATUS)?;
+        let pins = port.descriptor.pin_count() as usize;
+        {
+            let mut counts = port.shared.instances.lock();
+            counts
+                .try_reserve_exact(pins)
+                .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+            counts.resize(pins, 0);
+        }
         Ok(port)
+    }
+
+    /// The `PCFILTER_DESCRIPTOR` the miniport returned, as walked (valid while the port lives).
+    pub fn descriptor(&self) -> *const crate::abi::PCFILTER_DESCRIPTOR {
+        self.descriptor.as_ptr()
+    }
+
+    /// Checks a pin creation against the descriptor and counts the new instance (the
+    /// refusals are listed at [`Port::open_render_pin`]).
+    fn claim_pin(
+        &self,
+        pin_id: u32,
+        flow: crate::abi::KSPIN_DATAFLOW,
+        format: &KSDATAFORMAT,
+    ) -> Result<InstanceClaim> {
+        let pin = self
+            .descriptor
+            .pin(pin_id)
+            .ok_or(crate::abi::STATUS_INVALID_PARAMETER)?;
+        let ks = &pin.KsPinDescriptor;
+        if ks.Communication != crate::abi::KSPIN_COMMUNICATION_SINK || ks.DataFlow != flow {
+            return Err(crate::abi::STATUS_INVALID_DEVICE_REQUEST);
+        }
+        if !self
+            .descriptor
+            .ranges(pin)
+            .any(|(_, r)| crate::miniport::format_matches(r, format))
+        {
+            return Err(crate::abi::STATUS_NO_MATCH);
+        }
+        let limit = pin.MaxFilterInstanceCount.min(pin.MaxGlobalInstanceCount);
+        {
+            let mut counts = self.shared.instances.lock();
+            let n = counts.get_mut(pin_id as usize).ok_or(STATUS_UNSUCCESSFUL)?;
+            if *n >= limit {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            *n = n.saturating_add(1);
+        }
+        Ok(InstanceClaim {
+            port: self.shared.clone(),
+            pin_id,
+        })
+    }
+
+    /// Pins of factory `pin_id` open now (`KSPIN_CINSTANCES.CurrentCount`).
+    pub fn open_instances(&self, pin_id: u32) -> u32 {
+        self.shared
+            .instances
+            .lock()
+            .get(pin_id as usize)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The port's IPortDMus.
@@ -558,6 +707,11 @@ impl Port {
             // What a client sends ("MIDI Stream Data Format", kernel.md §4.2).
             Specifier: crate::abi::KSDATAFORMAT_SPECIFIER_NONE,
         }
+    }
+
+    /// The data format a client sends for `format` (`kernel.md` §4.2).
+    pub fn client_format(format: StreamFormat) -> KSDATAFORMAT {
+        Self::data_format(format)
     }
 
     /// Calls `NewStream` as the port does (§4.5) and checks what comes back (items 60–62).

@@ -82,8 +82,8 @@
 //!   or an aggregating `outer` → `STATUS_INVALID_PARAMETER`; a type other than MIDI render or
 //!   capture, a second capture stream or a third render stream →
 //!   `STATUS_INVALID_DEVICE_REQUEST`; `NewStream` before `Init` → `STATUS_INVALID_DEVICE_STATE`.
-//!   Like DMusUART, it reads the stream type, not the pin id (`PinCheck::StreamTypeOnly`): the
-//!   user-mode port opens pins by number without reading the descriptor yet. The first stream
+//!   The pin id and format are checked against the declared pins (`PinCheck::Declared`; DMusUART
+//!   reads only the stream type). The first stream
 //!   to open resets the MPU-401 into UART mode. The stream AddRefs the allocator, the master
 //!   clock and the miniport, and is stored AddRef'd in `*mxf`. Capture streams get the
 //!   miniport's group, AddRef'd, in `*group` (the port requires one and services the stream

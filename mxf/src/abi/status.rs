@@ -59,6 +59,8 @@ statuses! {
     STATUS_INVALID_PARAMETER_2 = 0xC000_00F0;
     /// The third parameter is invalid.
     STATUS_INVALID_PARAMETER_3 = 0xC000_00F1;
+    /// The request is not supported (e.g. a real clock where the platform has none).
+    STATUS_NOT_SUPPORTED = 0xC000_00BB;
     /// The device is not in a state that allows the request.
     STATUS_INVALID_DEVICE_STATE = 0xC000_0184;
     /// The device reported an I/O error.

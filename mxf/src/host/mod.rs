@@ -123,9 +123,42 @@
 //! # Ok::<(), NTSTATUS>(())
 //! ```
 
-pub mod port;
 pub mod smf;
 
-pub use port::{
+/// The port itself lives in [`mxf::port`](crate::port) (it needs only `alloc`); `mxf::host`
+/// re-exports it.
+pub use crate::port;
+pub use crate::port::{
     CapturePin, CapturedBuffer, ClockMode, FilterPlacement, Port, RenderPin, StreamFormat,
+    TimeSource,
 };
+
+extern crate std;
+
+/// The real time of a user-mode host: `std::time::Instant` in 100 ns units since the value was
+/// created ([`ClockMode::Real`] under `std`).
+#[derive(Clone, Copy, Debug)]
+pub struct InstantTime {
+    origin: std::time::Instant,
+}
+
+impl InstantTime {
+    /// A source whose time starts at 0 now.
+    pub fn new() -> Self {
+        Self {
+            origin: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for InstantTime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TimeSource for InstantTime {
+    fn now(&self) -> crate::abi::REFERENCE_TIME {
+        i64::try_from(self.origin.elapsed().as_nanos() / 100).unwrap_or(i64::MAX)
+    }
+}

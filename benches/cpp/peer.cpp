@@ -1,5 +1,5 @@
 // The C++ peer of the filter_chain bench: the three sample transforms (transpose, velocity,
-// channel map) with the semantics of the Rust samples in examples/support/filters, written the
+// channel map) with the semantics of the Rust samples in examples/filters, written the
 // way the WDK samples write MXF code: C++ objects deriving from IMXF with virtual PutMessage,
 // raw event bytes, and each filter forwarding one chain to the next. Events come from, and
 // return to, the project's allocator through its vtable (IAllocatorMXF), exactly as the Rust

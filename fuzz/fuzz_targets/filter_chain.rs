@@ -1,5 +1,5 @@
-//! A chain of the sample filters (`examples/support/filters`), in any order and configuration,
-//! fed arbitrary event chains built from arbitrary bytes: packages (nested), long events and
+//! A chain of the sample filters (`examples/filters`), in any order and configuration, fed
+//! arbitrary event chains built from arbitrary bytes: packages (nested), long events and
 //! SysEx in allocator buffers, INCOMPLETE fragments, chains of up to a few hundred events,
 //! between state changes, disconnections and `PutMessage(NULL)`, on an allocator that may run
 //! out. Nothing panics and every event and buffer is back in the allocator at the end.

@@ -1,5 +1,6 @@
-//! The sample filters. Each one is a `#[mxf_filter]` struct with a `Filter::process` of a few
-//! lines, and each teaches one thing about writing MXF filters:
+//! The sample filters of mxf (package `mxf-sample-filters`). Each one is a `#[mxf_filter]`
+//! struct with a `Filter::process` of a few lines, and each teaches one thing about writing MXF
+//! filters:
 //!
 //! | filter | teaches |
 //! |---|---|
@@ -23,6 +24,12 @@
 //!   event goes back to its allocator by itself.
 //! * One-in, at-most-one-out transforms expose `apply(&self, &mut Event) -> Verdict`, a plain
 //!   Rust function that `process` wraps; it can be tested, benchmarked and chained directly.
+//!
+//! The crate is `#![no_std]` and allocates nothing: the filters run in a driver (the virtual
+//! MIDI cable, `examples/drivers/vmidi/`, puts [`Transpose`] in a cable) as they do in the
+//! user-mode port. `mxf_suite::filters` re-exports it for the examples, tests and benchmarks,
+//! with `every_sample`, the bad-input tests' list of every filter.
+#![no_std]
 
 mod channel_map;
 mod echo;
@@ -73,38 +80,4 @@ pub(crate) fn forward_if<'a>(
         out.push(event);
     }
     // Otherwise `event` is dropped here and goes back to its allocator.
-}
-
-/// Every sample filter as an IMXF on `alloc`, with its name: transpose +5, velocity 50 %,
-/// `map`, the note-off normalizer, a SysEx filter that drops, an echo (100 × 2, 50 %) and a
-/// splitter. What the bad-input tests run every filter through.
-pub fn every_sample(
-    alloc: &mxf::interfaces::IAllocatorMXF,
-    map: ChannelMap,
-) -> Vec<(&'static str, mxf::interfaces::IMXF)> {
-    use mxf::filter::IntoFilter;
-    fn com<F: IntoFilter>(f: F, alloc: &mxf::interfaces::IAllocatorMXF) -> mxf::interfaces::IMXF {
-        // The tests' allocator has room for seven small objects.
-        f.into_filter(alloc)
-            .expect("a sample filter")
-            .into_interface()
-    }
-    vec![
-        ("transpose", com(Transpose::new(5), alloc)),
-        (
-            "velocity",
-            com(
-                Velocity::new(VelocityCurve::Scale { percent: 50 }, 1, 127),
-                alloc,
-            ),
-        ),
-        ("channel_map", com(map, alloc)),
-        ("note_off_normalizer", com(NoteOffNormalizer::new(), alloc)),
-        (
-            "sysex_filter",
-            com(SysexFilter::new(SysexAction::Drop), alloc),
-        ),
-        ("echo", com(Echo::new(100, 2, 50), alloc)),
-        ("splitter", com(Splitter::new(), alloc)),
-    ]
 }

@@ -1,176 +1,19 @@
-//! The sample DMus miniport: a DMusUART-like device on a virtual MPU-401.
+//! The sample DMus miniport (a DMusUART-like device) on a virtual MPU-401.
 //!
-//! **This module is the template for a new miniport.** Copy `uart/` into your driver, rename
-//! it, and replace the [`VirtualMpu401`] calls with your hardware access. Everything the DMus
-//! port sees is written with the framework's macros: the miniport is a plain struct under
-//! `#[mxf_miniport]` whose pins, nodes and connections are declared once with
-//! `mxf::miniport_topology!` ([`UART_TOPOLOGY`]); the streams are plain structs under
-//! `#[com_object(...)]` implementing the `_Impl` traits of their interfaces; the descriptors,
-//! the vtables, QueryInterface and reference counting are generated.
-//!
-//! ```text
-//! uart/mod.rs        this overview, the constants, create_uart_miniport
-//! uart/miniport.rs   UartMiniport: #[mxf_miniport], UART_TOPOLOGY, DmusMiniport, the interrupt service routine
-//! uart/render.rs     RenderStream: #[com_object(IMXF, IServiceSink)]
-//! uart/capture.rs    CaptureStream: #[com_object(IMXF)]
-//! uart/shared.rs     the software input FIFO, stream counting
-//! uart/mpu401.rs     VirtualMpu401: the simulated hardware (replace it with your device)
-//! ```
-//!
-//! # How the port drives it
-//!
-//! ```text
-//! render:  sequencer --PutMessage(chain)--> RenderStream --bytes--> MPU-401 data port
-//!                                           RenderStream --PutMessage(used events)--> allocator
-//! capture: MPU-401 IRQ --> ISR --> 128-byte FIFO, Port.Notify(group)
-//!          port DPC --PutMessage(NULL)--> CaptureStream --PutMessage(chain)--> capture sink
-//! ```
-//!
-//! # The miniport (`IMiniportDMus`), method by method
-//!
-//! The framework implements `IMiniportDMus` for [`UartMiniport`]
-//! (`mxf::miniport::MiniportObject`: its checks and statuses are documented there); the
-//! miniport writes what is its own.
-//!
-//! * [`create_uart_miniport`]`(mpu)`: creates the object on a device. A driver does this in its
-//!   `CreateMiniportDMusUART`-style factory and hands the result to `IPort::Init`.
-//! * `QueryInterface`: answers `IID_IUnknown`, `IID_IMiniport`, `IID_IMiniportDMus` (and mxf's
-//!   own `MxfMiniport`); any other IID gets `STATUS_INVALID_PARAMETER` and NULL, as
-//!   Microsoft's sample miniports answer.
-//! * `GetDescription(out)`: [`UART_TOPOLOGY`]'s `PCFILTER_DESCRIPTOR`, DMusUART's tables
-//!   (`kernel.md` §4.7): pins 0 legacy MIDI render, 1 DirectMusic render, 2 bridge out, 3 bridge
-//!   in, 4 capture in both formats; two synth nodes with `KSPROPSETID_Synth` (DMusUART's
-//!   answers); five connections; categories AUDIO, RENDER, CAPTURE.
-//! * `DataRangeIntersection(...)`: `STATUS_NOT_IMPLEMENTED`, which PortCls reads as "use the
-//!   default intersection handler"; nothing is written.
-//! * `Init(adapter, resources, port, &group)`: creates the miniport's service group
-//!   (`ServiceGroupHandle::new`, the `PcNewServiceGroup` counterpart), keeps the port
-//!   (AddRef), registers the group early with `port.RegisterServiceGroup` so interrupts can be
-//!   serviced before `Init` returns, connects the interrupt service routine to the device, and
-//!   returns the group (stored AddRef'd in `*group`). A NULL port or out-pointer is
-//!   `STATUS_INVALID_PARAMETER`; a second `Init` (or a device whose interrupt is taken) is
-//!   `STATUS_INVALID_DEVICE_STATE`.
-//! * `Service()`: called at DPC level for every service request on the miniport's group (the
-//!   port adds itself to that group). A harmless no-op: it only empties the input FIFO when no
-//!   capture stream exists.
-//! * `NewStream(&mxf, outer, pool, pin, type, format, &group, allocator, clock, &prefetch)`:
-//!   writes `*prefetch = 0` (deliver events when due: a UART plays bytes at once) and NULL to
-//!   both interface out-pointers, then checks: a NULL out-pointer, allocator or master clock,
-//!   or an aggregating `outer` → `STATUS_INVALID_PARAMETER`; a type other than MIDI render or
-//!   capture, a second capture stream or a third render stream →
-//!   `STATUS_INVALID_DEVICE_REQUEST`; `NewStream` before `Init` → `STATUS_INVALID_DEVICE_STATE`.
-//!   Like DMusUART, it reads the stream type, not the pin id (`PinCheck::StreamTypeOnly`): the
-//!   user-mode port opens pins by number without reading the descriptor yet. The first stream
-//!   to open resets the MPU-401 into UART mode. The stream AddRefs the allocator, the master
-//!   clock and the miniport, and is stored AddRef'd in `*mxf`. Capture streams get the
-//!   miniport's group, AddRef'd, in `*group` (the port requires one and services the stream
-//!   through it); render streams get NULL (the port then feeds them from its sequencer timer).
-//!   `format` is the port's copy and may be freed later: the framework copies its header. On
-//!   failure nothing stays AddRef'd and every out-pointer is NULL.
-//! * `KSPROPSETID_Synth` on the synth nodes: DMusUART's answers (`mxf::miniport::synth`), the
-//!   caps without a port base (the virtual device has none).
-//!
-//! # The render stream (`IMXF`, `IServiceSink`)
-//!
-//! * `PutMessage(chain)`: takes the chain; packages are unwrapped in place (the shell goes back
-//!   to the allocator at once, nested packages too); the events are appended to the stream's
-//!   queue (no sorting: the sequencer sent them in time order, and timestamps are ignored: the
-//!   sequencer already delivered them when due). In RUN the queue is written to the data port
-//!   in order, each event's bytes from its inline data or its `pbData` buffer. Every fully
-//!   written event goes back to the allocator immediately (one `PutMessage` with all the events
-//!   written in this pass): that is what completes render IRPs. When the device takes only part
-//!   of an event, the stream keeps the offset and arms its 1 ms retry timer
-//!   ([`RETRY_DELAY`]); [`MAX_ZERO_WRITES`] retries in a row without progress drop the event
-//!   (the device has failed). In STOP an incoming chain goes straight back to the allocator.
-//!   `PutMessage(NULL)` only retries the queue. Always `STATUS_SUCCESS` for a chain: the
-//!   events are the stream's from then on.
-//! * `SetState(state)`: RUN writes what was held; ACQUIRE and PAUSE hold data; STOP returns
-//!   every queued event (a partly written one included) to the allocator and cancels the retry
-//!   timer. RUN fails with `STATUS_INVALID_DEVICE_STATE` if the device never entered UART mode;
-//!   an unknown state is `STATUS_INVALID_PARAMETER`.
-//! * `ConnectOutput` / `DisconnectOutput`: `STATUS_UNSUCCESSFUL` (the output is the device).
-//! * `RequestService()` (`IServiceSink`): the retry timer fired; write again.
-//! * Destructor: queued events go back to the allocator; the render count drops. An armed retry
-//!   timer holds a reference to the stream (released when it fires, or by STOP), so the timer
-//!   never calls into a destroyed stream.
-//!
-//! # The capture stream (`IMXF`)
-//!
-//! * The interrupt service routine (in `miniport.rs`) reads every byte from the data port; while
-//!   a capture stream exists and is in RUN it keeps them in the 128-byte FIFO
-//!   ([`INPUT_FIFO_SIZE`]) with their arrival time (overflow is dropped), otherwise it drops
-//!   them; then it calls `Port.Notify(group)`.
-//! * `PutMessage(NULL)` (the port's service DPC): in RUN or PAUSE, if the FIFO holds bytes,
-//!   builds a chain of events of up to `sizeof(PBYTE)` bytes each
-//!   ([`INLINE_DATA_BYTES`](mxf::abi::INLINE_DATA_BYTES): 4 on 32-bit, 8 on 64-bit), all
-//!   stamped with the arrival time of the first byte, `usChannelGroup` 1,
-//!   `DMUS_KEF_EVENT_INCOMPLETE` (raw bytes: the port's capture sink parses them), and sends it
-//!   with one `PutMessage` to the connected sink, or to the allocator when disconnected. No
-//!   bytes: nothing is sent. If the allocator runs dry half-way, the events built so far go
-//!   back to it, the bytes stay in the FIFO for the next call, and the result is
-//!   `STATUS_INSUFFICIENT_RESOURCES`. In STOP or ACQUIRE the FIFO is emptied instead.
-//! * `PutMessage(chain)`: nothing flows into a capture stream: the events go back to the
-//!   allocator and the result is `STATUS_INVALID_PARAMETER`.
-//! * `SetState(state)`: records the state for the ISR; STOP and ACQUIRE empty the FIFO; RUN
-//!   fails with `STATUS_INVALID_DEVICE_STATE` if the device never entered UART mode.
-//! * `ConnectOutput(sink)`: succeeds only for a non-NULL sink while disconnected (a connection
-//!   is never replaced), else `STATUS_UNSUCCESSFUL`. `DisconnectOutput(sink)`: succeeds for the
-//!   connected sink or NULL (output reverts to the allocator), else `STATUS_UNSUCCESSFUL`.
-//! * Destructor: the sink is released, the FIFO emptied and closed, the capture count drops.
-//!
-//! # Deviations from DMusUART
-//!
-//! * A failed `GetMessage` in capture returns the partial chain to the allocator and keeps the
-//!   bytes (DMusUART leaks the chain and loses the bytes).
-//! * Packages are unwrapped in place, whatever their `cbEvent` (DMusUART only sees a package
-//!   when `cbEvent > sizeof(PBYTE)` and re-queues its contents at the end of its queue).
-//! * An incoming chain in STOP goes straight back to the allocator (held, otherwise).
-//! * The render write loop writes one attempt per event and retries from the timer; it does not
-//!   spin to finish a 3-byte group. A stuck device drops the event after [`MAX_ZERO_WRITES`]
-//!   retries without progress (DMusUART: 100 zero-byte writes, `STATUS_IO_DEVICE_ERROR`).
-//! * Streams AddRef the master clock (DMusUART stores it without a reference); a NULL clock
-//!   or allocator is refused; aggregation of streams is refused (the port never asks for it).
-//! * Captured bytes carry the interrupt time the device reports; a kernel ISR reads the master
-//!   clock at that moment.
-//! * The music ranges are immutable statics: DMusUART's `Init` rewrites their Technology in
-//!   place (`IMusicTechnology::SetTechnology`, not offered here).
-//!
-//! # From the model to a driver
-//!
-//! * [`VirtualMpu401::write`] / [`VirtualMpu401::read_data`] / [`VirtualMpu401::write_command`]
-//!   become `WRITE_PORT_UCHAR` / `READ_PORT_UCHAR` on the data and command ports found in the
-//!   resource list (with the status-register checks an MPU-401 needs).
-//! * [`VirtualMpu401::connect_interrupt`] becomes `PcNewInterruptSync` +
-//!   `RegisterServiceRoutine` + `Connect`; the FIFO is then shared with the ISR under the
-//!   interrupt spin lock (`CallSynchronizedRoutine`).
-//! * [`VirtualMpu401::set_timer`] / [`VirtualMpu401::cancel_timer`] become a `KTIMER` + `KDPC`
-//!   (AddRef before `KeSetTimer`, Release in the DPC or after a successful `KeCancelTimer`).
-//! * `std::sync::Arc` for the state shared with the ISR becomes the miniport object itself
-//!   (the ISR context), kept alive because the destructor disconnects the interrupt.
+//! The miniport itself, its streams and its FIFO are the driver crate's
+//! (`examples/drivers/uart`, [`mxf_driver_uart`], whose crate docs describe them method by
+//! method): the code linked into `uart.sys` is the code re-exported here. What this module adds
+//! is the user-mode side of the miniport's device seam ([`mxf_driver_uart::Mpu401`]): the
+//! simulated hardware [`VirtualMpu401`] (std: timers, `Arc`, `Mutex`), and
+//! [`create_uart_miniport`] on it, which the tests, the examples and the `mxfplay` CLI use.
 
-mod capture;
-mod miniport;
 pub mod mpu401;
-mod render;
-mod shared;
 
-pub use capture::CaptureStream;
-pub use miniport::{UART_TOPOLOGY, UartMiniport};
 pub use mpu401::{InterruptHandler, MPU401_CMD_RESET, MPU401_CMD_UART, VirtualMpu401};
-pub use render::RenderStream;
-
-/// At most this many render streams at once (DMusUART: one legacy MIDI, one DirectMusic).
-pub const MAX_RENDER_STREAMS: usize = 2;
-/// At most this many capture streams at once.
-pub const MAX_CAPTURE_STREAMS: usize = 1;
-/// Bytes the software input FIFO holds; more input before the port services it is dropped.
-pub const INPUT_FIFO_SIZE: usize = 128;
-/// The render stream's partial-write retry delay: 1 ms, in 100 ns units.
-pub const RETRY_DELAY: i64 = 10_000;
-/// Retries in a row in which the device takes no byte before the render stream drops the event.
-pub const MAX_ZERO_WRITES: u32 = 100;
-/// The channel group of every captured event (an MPU-401 has one MIDI port).
-pub const CAPTURE_CHANNEL_GROUP: u16 = 1;
+pub use mxf_driver_uart::{
+    CAPTURE_CHANNEL_GROUP, CaptureStream, INPUT_FIFO_SIZE, MAX_CAPTURE_STREAMS, MAX_RENDER_STREAMS,
+    MAX_ZERO_WRITES, RETRY_DELAY, RenderStream, UART_TOPOLOGY, UartMiniport,
+};
 
 /// Creates the miniport (`IMiniportDMus`) on `mpu`.
 ///
@@ -178,6 +21,6 @@ pub const CAPTURE_CHANNEL_GROUP: u16 = 1;
 pub fn create_uart_miniport(
     mpu: std::sync::Arc<VirtualMpu401>,
 ) -> mxf::abi::Result<mxf::interfaces::IMiniportDMus> {
-    use mxf::miniport::IntoMiniport;
-    Ok(UartMiniport::new(mpu).into_miniport()?.to_dmus())
+    let device = mxf_driver_uart::try_box(mpu)?;
+    Ok(mxf_driver_uart::create_uart_miniport(device)?.to_dmus())
 }

@@ -17,16 +17,17 @@
 //!
 //! Times are master-clock times (100 ns units) supplied by the caller: the device has no clock
 //! of its own.
+//!
+//! It is the user-mode side of the sample miniport's device seam: it implements
+//! [`Mpu401`], whose other implementation is the driver's port I/O
+//! ([`PortIo`](mxf_driver_uart::PortIo)).
 
 use mxf::com::Interface;
 use mxf::interfaces::IServiceSink;
+use mxf_driver_uart::{Isr, Mpu401};
+pub use mxf_driver_uart::{MPU401_CMD_RESET, MPU401_CMD_UART};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-/// Command-port byte: reset the MPU-401 (leaves UART mode).
-pub const MPU401_CMD_RESET: u8 = 0xFF;
-/// Command-port byte: enter UART mode (raw MIDI bytes on the data port).
-pub const MPU401_CMD_UART: u8 = 0x3F;
 
 /// What the device calls when it raises its interrupt: a miniport's interrupt service routine.
 ///
@@ -219,11 +220,16 @@ impl VirtualMpu401 {
     /// With the sample miniport the handler is its ISR: it drains the bytes into its 128-byte
     /// software FIFO (only while a capture stream exists and is in RUN; otherwise they are read
     /// and dropped; overflow is dropped) and calls `Port.Notify(its service group)`.
+    ///
+    /// The handler runs with the interrupt connection's lock held (not the device's), so that
+    /// disconnecting waits for a running handler, as `IInterruptSync::Disconnect` does.
     pub fn receive(&self, bytes: &[u8], time: i64) {
         lock(&self.device).input.extend(bytes.iter().copied());
-        let handler = lock(&self.isr).clone();
-        if let Some(h) = handler {
-            h.service_interrupt(self, time);
+        {
+            let handler = lock(&self.isr);
+            if let Some(h) = &*handler {
+                h.service_interrupt(self, time);
+            }
         }
         let mut d = lock(&self.device);
         d.lost_input += d.input.len() as u64;
@@ -252,7 +258,7 @@ impl VirtualMpu401 {
     }
 
     /// Disconnects `handler` if it is the connected one; returns true if it was. An interrupt
-    /// already being serviced finishes with its own reference to the handler.
+    /// being serviced finishes first (this waits for it).
     pub fn disconnect_interrupt(&self, handler: &Arc<dyn InterruptHandler>) -> bool {
         let old = {
             let mut isr = lock(&self.isr);
@@ -322,5 +328,50 @@ impl VirtualMpu401 {
     /// The earliest pending timer deadline, if any.
     pub fn next_timer(&self) -> Option<i64> {
         lock(&self.timers).iter().map(|t| t.due).min()
+    }
+}
+
+/// The sample miniport's interrupt service routine as the virtual device's handler.
+struct MiniportIsr(Isr);
+
+impl InterruptHandler for MiniportIsr {
+    fn service_interrupt(&self, _mpu: &VirtualMpu401, time: i64) {
+        // The routine reads the data port through the miniport's device, which is this one.
+        self.0.service(time);
+    }
+}
+
+// SAFETY: the routine is called only from `receive`, with the connection's lock held, and
+// `disconnect_interrupt` takes that lock: once it returns, the routine is neither running nor
+// reachable.
+unsafe impl Mpu401 for VirtualMpu401 {
+    fn write_data(&self, bytes: &[u8], now: i64) -> usize {
+        self.write(bytes, now)
+    }
+
+    fn write_command(&self, command: u8) -> bool {
+        VirtualMpu401::write_command(self, command)
+    }
+
+    fn read_data(&self) -> Option<u8> {
+        VirtualMpu401::read_data(self)
+    }
+
+    fn connect_interrupt(&self, isr: Isr) -> bool {
+        VirtualMpu401::connect_interrupt(self, Arc::new(MiniportIsr(isr)))
+    }
+
+    fn disconnect_interrupt(&self) {
+        // Only the miniport that connected disconnects (the line is not shared).
+        let old = lock(&self.isr).take();
+        drop(old);
+    }
+
+    fn set_timer(&self, due: i64, sink: IServiceSink) -> bool {
+        VirtualMpu401::set_timer(self, due, sink)
+    }
+
+    fn cancel_timer(&self, sink: &IServiceSink) -> bool {
+        VirtualMpu401::cancel_timer(self, sink)
     }
 }

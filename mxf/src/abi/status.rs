@@ -61,6 +61,9 @@ statuses! {
     STATUS_INVALID_PARAMETER_3 = 0xC000_00F1;
     /// The request is not supported (e.g. a real clock where the platform has none).
     STATUS_NOT_SUPPORTED = 0xC000_00BB;
+    /// The device's configuration is wrong: a driver's start found a resource it needs missing
+    /// (the UART driver without an I/O port range).
+    STATUS_DEVICE_CONFIGURATION_ERROR = 0xC000_0182;
     /// The device is not in a state that allows the request.
     STATUS_INVALID_DEVICE_STATE = 0xC000_0184;
     /// The device reported an I/O error.

@@ -68,6 +68,7 @@
 //! driver runs. `docs/driver.md` goes from `cargo new` to a linked `.sys` and its INF.
 
 mod adapter;
+mod port_io;
 mod portcls;
 mod resources;
 #[cfg(all(windows, feature = "driver"))]
@@ -77,6 +78,7 @@ pub mod testing;
 mod types;
 
 pub use adapter::{add_device, driver_entry, driver_unload, start_device};
+pub use port_io::IoPorts;
 #[cfg(all(windows, feature = "driver"))]
 pub use portcls::PortCls;
 pub use portcls::{PortClass, Report};

@@ -12,6 +12,8 @@
 //! | time | `KeQueryPerformanceCounter` (hal.dll: Wine 8's ntoskrnl lacks it, `kernel.md` §3) | hal.dll |
 //! | debug output | `DbgPrint` | ntoskrnl.exe |
 //! | panic | `KeBugCheckEx` (only if a panic path survives; the driver checks prove none does) | ntoskrnl.exe |
+//! | port I/O (x86) | `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR` (stdcall) | hal.dll |
+//! | port I/O (x64, arm64) | the same two, looked up at `DriverEntry` with `MmGetSystemRoutineAddress` (x64's hal.dll does not list them: the x64 header makes them inline `in`/`out` instructions) | hal.dll, if it has them |
 //!
 //! # Which pool function
 //!
@@ -63,6 +65,14 @@ unsafe extern "system" {
     fn KeQueryPerformanceCounter(frequency: *mut i64) -> i64;
 }
 
+// hal.dll, x86 only: port I/O. mingw-w64's x86 `libhal.a` lists both (`READ_PORT_UCHAR@4`,
+// `WRITE_PORT_UCHAR@8`); its x64 one lists neither, so x64 looks them up at run time ([`resolve`]).
+#[cfg(target_arch = "x86")]
+unsafe extern "system" {
+    fn READ_PORT_UCHAR(port: *mut u8) -> u8;
+    fn WRITE_PORT_UCHAR(port: *mut u8, value: u8);
+}
+
 unsafe extern "C" {
     fn DbgPrint(format: *const c_char, ...) -> u32;
 }
@@ -88,20 +98,104 @@ const POOL_FLAG_PAGED: u64 = 0x0000_0000_0000_0100;
 
 /// `ExAllocatePool2`, once [`resolve`] found it; NULL before, or where the kernel lacks it.
 static POOL2: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+/// `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR`, once [`resolve`] found them (not x86: imported).
+#[cfg(not(target_arch = "x86"))]
+static READ_PORT: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+#[cfg(not(target_arch = "x86"))]
+static WRITE_PORT: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+/// `READ_PORT_UCHAR`'s signature.
+#[cfg(not(target_arch = "x86"))]
+type ReadPortFn = unsafe extern "system" fn(port: *mut u8) -> u8;
+/// `WRITE_PORT_UCHAR`'s signature.
+#[cfg(not(target_arch = "x86"))]
+type WritePortFn = unsafe extern "system" fn(port: *mut u8, value: u8);
 /// Blocks allocated and not yet freed (what the adapter reports at unload).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// Looks `ExAllocatePool2` up in the running kernel; from then on every allocation uses it if
-/// it exists. Called once by the adapter's `DriverEntry`, at PASSIVE_LEVEL (the lookup's IRQL).
-pub(crate) fn resolve() {
-    let name = crate::driver::utf16z::<16>("ExAllocatePool2");
-    let Some(string) = UNICODE_STRING::from_utf16z(&name) else {
-        return;
+/// `MmGetSystemRoutineAddress(name)`; NULL if the running kernel and hal.dll lack it.
+fn system_routine(name: &[u16]) -> *mut c_void {
+    let Some(string) = UNICODE_STRING::from_utf16z(name) else {
+        return core::ptr::null_mut();
     };
-    // SAFETY: `string` describes `name`, which lives across the call; DriverEntry runs at
-    // PASSIVE_LEVEL, the IRQL MmGetSystemRoutineAddress needs.
-    let p = unsafe { MmGetSystemRoutineAddress(&string) };
-    POOL2.store(p, Ordering::Release);
+    // SAFETY: `string` describes `name`, which lives across the call; the caller (DriverEntry)
+    // runs at PASSIVE_LEVEL, the IRQL MmGetSystemRoutineAddress needs.
+    unsafe { MmGetSystemRoutineAddress(&string) }
+}
+
+/// Looks `ExAllocatePool2` up in the running kernel; from then on every allocation uses it if
+/// it exists. Off x86, looks the port I/O functions up too ([`port_io_available`]). Called once
+/// by the adapter's `DriverEntry`, at PASSIVE_LEVEL (the lookup's IRQL).
+pub(crate) fn resolve() {
+    let pool2 = system_routine(&crate::driver::utf16z::<16>("ExAllocatePool2"));
+    POOL2.store(pool2, Ordering::Release);
+    #[cfg(not(target_arch = "x86"))]
+    {
+        let read = system_routine(&crate::driver::utf16z::<16>("READ_PORT_UCHAR"));
+        let write = system_routine(&crate::driver::utf16z::<17>("WRITE_PORT_UCHAR"));
+        WRITE_PORT.store(write, Ordering::Release);
+        READ_PORT.store(read, Ordering::Release);
+    }
+}
+
+/// Whether this system does port I/O through hal.dll: always on x86 (imported); elsewhere if
+/// [`resolve`] found both functions.
+pub(crate) fn port_io_available() -> bool {
+    #[cfg(target_arch = "x86")]
+    return true;
+    #[cfg(not(target_arch = "x86"))]
+    return !READ_PORT.load(Ordering::Acquire).is_null()
+        && !WRITE_PORT.load(Ordering::Acquire).is_null();
+}
+
+/// `READ_PORT_UCHAR(port)`; `None` where the system has no port I/O ([`port_io_available`]).
+///
+/// # Safety
+/// `port` is an I/O port of the caller's device (from its translated resource list), which
+/// reading may change (a data port's FIFO); any IRQL.
+pub(crate) unsafe fn read_port_uchar(port: usize) -> Option<u8> {
+    let port = port as *mut u8;
+    #[cfg(target_arch = "x86")]
+    // SAFETY: forwarded contract.
+    return Some(unsafe { READ_PORT_UCHAR(port) });
+    #[cfg(not(target_arch = "x86"))]
+    {
+        let f = READ_PORT.load(Ordering::Acquire);
+        if f.is_null() {
+            return None;
+        }
+        // SAFETY: `f` is what MmGetSystemRoutineAddress returned for "READ_PORT_UCHAR", whose
+        // signature is `ReadPortFn`.
+        let f = unsafe { core::mem::transmute::<*mut c_void, ReadPortFn>(f) };
+        // SAFETY: forwarded contract.
+        Some(unsafe { f(port) })
+    }
+}
+
+/// `WRITE_PORT_UCHAR(port, value)`; false (nothing written) where the system has no port I/O.
+///
+/// # Safety
+/// As [`read_port_uchar`]: `port` belongs to the caller's device.
+pub(crate) unsafe fn write_port_uchar(port: usize, value: u8) -> bool {
+    let port = port as *mut u8;
+    #[cfg(target_arch = "x86")]
+    {
+        // SAFETY: forwarded contract.
+        unsafe { WRITE_PORT_UCHAR(port, value) };
+        true
+    }
+    #[cfg(not(target_arch = "x86"))]
+    {
+        let f = WRITE_PORT.load(Ordering::Acquire);
+        if f.is_null() {
+            return false;
+        }
+        // SAFETY: `f` is what MmGetSystemRoutineAddress returned for "WRITE_PORT_UCHAR", whose
+        // signature is `WritePortFn`.
+        let f = unsafe { core::mem::transmute::<*mut c_void, WritePortFn>(f) };
+        // SAFETY: forwarded contract.
+        unsafe { f(port, value) };
+        true
+    }
 }
 
 /// Whether allocations go through `ExAllocatePool2` (after [`resolve`] found it).

@@ -1,22 +1,24 @@
 //! The miniport (`#[mxf_miniport]`), its declared topology and its interrupt service routine.
 
-use super::capture::CaptureStream;
-use super::mpu401::{InterruptHandler, VirtualMpu401};
-use super::render::RenderStream;
-use super::shared::{Shared, StreamKind, StreamSlot};
+use crate::capture::CaptureStream;
+use crate::device::{Isr, Mpu401};
+use crate::render::RenderStream;
+use crate::shared::{Shared, StreamKind, StreamSlot};
+use alloc::boxed::Box;
 use mxf::components::service_group::ServiceGroupHandle;
 use mxf::miniport::{Direction, InitRequest, PinCheck, Stream, StreamRequest};
-use mxf::platform::SpinLock;
+use mxf::platform::atomic::{AtomicBool, Ordering};
 use mxf::prelude::*;
-use std::sync::Arc;
 
-/// The sample DMus miniport. Create it with [`create_uart_miniport`](super::create_uart_miniport).
+/// The sample DMus miniport. Create it with [`create_uart_miniport`](crate::create_uart_miniport).
 #[mxf_miniport(tag = "MPUm")]
 pub struct UartMiniport {
-    shared: Arc<Shared>,
-    /// What `Init` established: the ISR as connected to the device, holding the port and the
-    /// miniport's service group.
-    isr: SpinLock<Option<Arc<UartIsr>>>,
+    /// The device, the FIFO, the stream counts, and what the ISR notifies. Streams and the ISR
+    /// point here: the miniport object does not move once created.
+    shared: Shared,
+    /// `Init` connected the interrupt service routine to the device (the destructor
+    /// disconnects it).
+    connected: AtomicBool,
 }
 
 mxf::miniport_topology! {
@@ -41,50 +43,22 @@ mxf::miniport_topology! {
     }
 }
 
-/// The interrupt service routine: drains the data port into the software FIFO and asks the port
-/// for service.
-struct UartIsr {
-    shared: Arc<Shared>,
-    /// The port, AddRef'd by `Init`.
-    port: IPortDMus,
-    /// The miniport's service group, handed to `Init`'s caller and to every capture stream.
-    group: IServiceGroup,
-}
-
-impl InterruptHandler for UartIsr {
-    fn service_interrupt(&self, mpu: &VirtualMpu401, time: i64) {
-        // Every pending byte is read, whether or not it is kept: that is what clears the
-        // device's interrupt. `time` is the master-clock time of the interrupt; a kernel ISR
-        // reads it from the master clock (`GetTime` works at any IRQL).
-        let mut read = false;
-        while let Some(byte) = mpu.read_data() {
-            read = true;
-            self.shared.input.lock().accept(byte, time);
-        }
-        if read {
-            // Queues the DPC in which the port calls the capture stream's PutMessage(NULL)
-            // (through the stream's service group, which is this group).
-            self.port.Notify(Some(self.group.to_ref()));
-        }
-    }
-}
-
 impl UartMiniport {
     /// The miniport on `mpu`, before `Init`.
-    pub(crate) fn new(mpu: Arc<VirtualMpu401>) -> Self {
+    pub(crate) fn new(mpu: Box<dyn Mpu401>) -> Self {
         Self {
-            shared: Arc::new(Shared::new(mpu)),
-            isr: SpinLock::new(None),
+            shared: Shared::new(mpu),
+            connected: AtomicBool::new(false),
         }
     }
 }
 
 impl Drop for UartMiniport {
     fn drop(&mut self) {
-        // The device must not call into a miniport that is gone.
-        if let Some(isr) = self.isr.get_mut().take() {
-            let isr: Arc<dyn InterruptHandler> = isr;
-            self.shared.mpu.disconnect_interrupt(&isr);
+        // The device must not call into a miniport that is gone: when this returns, the ISR
+        // is not running and never runs again (the device contract).
+        if *self.connected.get_mut() {
+            self.shared.mpu.disconnect_interrupt();
         }
     }
 }
@@ -95,22 +69,25 @@ impl DmusMiniport for UartMiniport {
     const PIN_CHECK: PinCheck = PinCheck::StreamTypeOnly;
 
     fn init(&self, request: InitRequest<'_>) -> mxf::abi::Result<Option<IServiceGroup>> {
-        // A driver finds its I/O ports and IRQ in `request.resource_list()`; the virtual device
-        // was given to `create_uart_miniport` instead.
+        // The device came with the miniport (`create_uart_miniport`): the driver's factory made
+        // it from the resource list's first I/O port range, the tests give the virtual one.
+        if self.connected.load(Ordering::Acquire) {
+            return Err(STATUS_INVALID_DEVICE_STATE);
+        }
         let group = ServiceGroupHandle::new()?.interface().clone();
         let port = request.port().to_owned();
         // Registered before the interrupt is connected, so that input is serviced at once.
         port.RegisterServiceGroup(Some(group.to_ref()));
-        let isr = Arc::new(UartIsr {
-            shared: self.shared.clone(),
-            port,
-            group: group.clone(),
-        });
-        if !self.shared.mpu.connect_interrupt(isr.clone()) {
+        *self.shared.notify.lock() = Some((port, group.clone()));
+        // SAFETY: `self.shared` lives in this miniport object, which does not move, and the
+        // destructor disconnects the routine before it goes.
+        let isr = unsafe { Isr::new(&self.shared) };
+        if !self.shared.mpu.connect_interrupt(isr) {
             // Another driver owns the device.
+            *self.shared.notify.lock() = None;
             return Err(STATUS_INVALID_DEVICE_STATE);
         }
-        *self.isr.lock() = Some(isr);
+        self.connected.store(true, Ordering::Release);
         Ok(Some(group))
     }
 
@@ -130,10 +107,10 @@ impl DmusMiniport for UartMiniport {
             Direction::Render => StreamKind::Render,
             Direction::Capture => StreamKind::Capture,
         };
-        let group = self.isr.lock().as_ref().map(|isr| isr.group.clone());
+        let group = self.shared.notify.lock().as_ref().map(|n| n.1.clone());
         let group = group.ok_or(STATUS_INVALID_DEVICE_STATE)?;
         let miniport = request.miniport().ok_or(STATUS_UNSUCCESSFUL)?;
-        let slot = StreamSlot::reserve(&self.shared, kind)?;
+        let slot = StreamSlot::reserve(&self.shared, miniport, kind)?;
         // Everything AddRef'd here (group, miniport, allocator, clock) is owned by a local or by
         // the new stream: a failure releases it all.
         let allocator = request.allocator().to_owned();
@@ -142,12 +119,10 @@ impl DmusMiniport for UartMiniport {
         Ok(match kind {
             StreamKind::Render => {
                 // No group: the port drives render streams with its own timer.
-                Stream::new(RenderStream::create(
-                    slot, allocator, clock, miniport, pool,
-                )?)
+                Stream::new(RenderStream::create(slot, allocator, clock, pool)?)
             }
             StreamKind::Capture => Stream {
-                mxf: CaptureStream::create(slot, allocator, clock, miniport, pool)?,
+                mxf: CaptureStream::create(slot, allocator, clock, pool)?,
                 // The port services capture with PutMessage(NULL) through this group.
                 service_group: Some(group),
                 schedule_prefetch: 0,

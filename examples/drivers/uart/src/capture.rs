@@ -1,7 +1,7 @@
 //! The capture stream: raw input bytes from the software FIFO out as INCOMPLETE events.
 
-use super::CAPTURE_CHANNEL_GROUP;
-use super::shared::StreamSlot;
+use crate::CAPTURE_CHANNEL_GROUP;
+use crate::shared::StreamSlot;
 use mxf::com::{ComRef, IntoComObject, ObjectImpl};
 use mxf::connection::{Outputs, connect_output, disconnect_output_from};
 use mxf::platform::OneAtATime;
@@ -22,10 +22,9 @@ pub struct CaptureStream {
     /// The master clock, kept for the stream's lifetime (a driver's ISR reads it to stamp
     /// input; here the device reports the interrupt time).
     _clock: IMasterClock,
-    /// Counted in the miniport's capture streams (and opens the ISR's gate) until destroyed.
+    /// Counted in the miniport's capture streams (and opens the ISR's gate) until destroyed;
+    /// keeps the miniport (and its interrupt connection) alive while the stream exists.
     slot: StreamSlot,
-    /// Keeps the miniport (and its interrupt connection) alive while the stream exists.
-    _miniport: IMiniportDMus,
 }
 
 impl CaptureStream {
@@ -34,7 +33,6 @@ impl CaptureStream {
         slot: StreamSlot,
         alloc: IAllocatorMXF,
         clock: IMasterClock,
-        miniport: IMiniportDMus,
         pool: POOL_TYPE,
     ) -> mxf::abi::Result<IMXF> {
         Self {
@@ -43,7 +41,6 @@ impl CaptureStream {
             alloc,
             _clock: clock,
             slot,
-            _miniport: miniport,
         }
         .into_com_in(pool, <Self as ObjectImpl>::POOL_TAG)
     }
@@ -72,7 +69,7 @@ impl CaptureStream {
     /// One pull: the FIFO's bytes as one chain to the sink.
     fn pull_once(&self) -> NTSTATUS {
         let snapshot = {
-            let mut input = self.slot.shared.input.lock();
+            let mut input = self.slot.shared().input.lock();
             if !input.may_produce() {
                 // STOP or ACQUIRE: captured data is thrown away.
                 input.clear();
@@ -101,7 +98,7 @@ impl CaptureStream {
             e.set_incomplete(true);
             chain.push_back(e);
         }
-        self.slot.shared.input.lock().consume(&snapshot);
+        self.slot.shared().input.lock().consume(&snapshot);
         let sink = self.output.lock().get(0).cloned();
         chain.deliver(sink.as_ref())
     }
@@ -112,10 +109,10 @@ impl IMXF_Impl for CaptureStream {
         if state.known().is_none() {
             return STATUS_INVALID_PARAMETER;
         }
-        if state == KSSTATE_RUN && !self.slot.shared.mpu_ready() {
+        if state == KSSTATE_RUN && !self.slot.shared().mpu_ready() {
             return STATUS_INVALID_DEVICE_STATE;
         }
-        let mut input = self.slot.shared.input.lock();
+        let mut input = self.slot.shared().input.lock();
         input.set_capture_state(state);
         if state == KSSTATE_STOP || state == KSSTATE_ACQUIRE {
             input.clear();

@@ -1,19 +1,26 @@
-//! The state the miniport, its streams and its interrupt service routine share: the software
-//! input FIFO, the stream counts and the device-ready flag.
+//! The state the miniport, its streams and its interrupt service routine share: the device,
+//! the software input FIFO, the stream counts and the device-ready flag. It is a field of the
+//! miniport; streams reach it through their slot, which holds a reference to the miniport.
 
-use super::mpu401::{MPU401_CMD_RESET, MPU401_CMD_UART, VirtualMpu401};
-use super::{INPUT_FIFO_SIZE, MAX_CAPTURE_STREAMS, MAX_RENDER_STREAMS};
+use crate::device::{MPU401_CMD_RESET, MPU401_CMD_UART, Mpu401};
+use crate::{INPUT_FIFO_SIZE, MAX_CAPTURE_STREAMS, MAX_RENDER_STREAMS};
+use alloc::boxed::Box;
+use core::ptr::NonNull;
 use mxf::abi::{KSSTATE, KSSTATE_PAUSE, KSSTATE_RUN, NTSTATUS, STATUS_INVALID_DEVICE_REQUEST};
+use mxf::com::Interface;
+use mxf::interfaces::{IMiniportDMus, IPortDMus, IServiceGroup};
 use mxf::platform::SpinLock;
 use mxf::platform::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// What the miniport, its streams and its ISR share.
 pub(crate) struct Shared {
     /// The device.
-    pub(crate) mpu: Arc<VirtualMpu401>,
+    pub(crate) mpu: Box<dyn Mpu401>,
     /// The software input FIFO, filled by the ISR and emptied by the capture stream.
     pub(crate) input: SpinLock<InputFifo>,
+    /// What the ISR notifies (set by `Init`): the port, AddRef'd, and the miniport's service
+    /// group, handed to `Init`'s caller and to every capture stream.
+    pub(crate) notify: SpinLock<Option<(IPortDMus, IServiceGroup)>>,
     /// Open streams per kind.
     streams: SpinLock<StreamCounts>,
     /// The MPU-401 acknowledged "UART mode" when the first stream opened.
@@ -21,12 +28,32 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(mpu: Arc<VirtualMpu401>) -> Self {
+    pub(crate) fn new(mpu: Box<dyn Mpu401>) -> Self {
         Self {
             mpu,
             input: SpinLock::new(InputFifo::new()),
+            notify: SpinLock::new(None),
             streams: SpinLock::new(StreamCounts::default()),
             mpu_ready: AtomicBool::new(false),
+        }
+    }
+
+    /// The interrupt service routine ([`Isr::service`](crate::device::Isr::service)).
+    pub(crate) fn service_interrupt(&self, time: i64) {
+        // Every pending byte is read, whether or not it is kept: that is what clears the
+        // device's interrupt. `time` is the master-clock time of the interrupt.
+        let mut read = false;
+        while let Some(byte) = self.mpu.read_data() {
+            read = true;
+            self.input.lock().accept(byte, time);
+        }
+        if read {
+            let notify = self.notify.lock().clone();
+            if let Some((port, group)) = notify {
+                // Queues the DPC in which the port calls the capture stream's PutMessage(NULL)
+                // (through the stream's service group, which is this group).
+                port.Notify(Some(group.to_ref()));
+            }
         }
     }
 
@@ -50,17 +77,31 @@ pub(crate) enum StreamKind {
 }
 
 /// One reserved stream slot: counted while it lives, released when the stream is destroyed
-/// (or when its creation fails half-way), so the counts can never drift.
+/// (or when its creation fails half-way), so the counts can never drift. It holds a reference
+/// to the miniport, which keeps the miniport's [`Shared`] (and its interrupt connection) alive.
 pub(crate) struct StreamSlot {
-    pub(crate) shared: Arc<Shared>,
+    shared: NonNull<Shared>,
     kind: StreamKind,
+    /// Released after `drop` has used `shared` (fields drop after `Drop::drop`).
+    _miniport: IMiniportDMus,
 }
+
+// SAFETY: `Shared` is `Sync`; the pointer is valid while `_miniport` is held (see `reserve`).
+unsafe impl Send for StreamSlot {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for StreamSlot {}
 
 impl StreamSlot {
     /// Reserves a slot: at most [`MAX_RENDER_STREAMS`] render and [`MAX_CAPTURE_STREAMS`]
     /// capture streams, else `STATUS_INVALID_DEVICE_REQUEST`. The first stream to open resets
     /// the MPU-401 and puts it in UART mode; a capture slot opens the input FIFO's gate (in STOP).
-    pub(crate) fn reserve(shared: &Arc<Shared>, kind: StreamKind) -> Result<Self, NTSTATUS> {
+    ///
+    /// `shared` is the state of the miniport `miniport` is a counted pointer to.
+    pub(crate) fn reserve(
+        shared: &Shared,
+        miniport: IMiniportDMus,
+        kind: StreamKind,
+    ) -> Result<Self, NTSTATUS> {
         let mut counts = shared.streams.lock();
         let (open, max) = match kind {
             StreamKind::Render => (&mut counts.render, MAX_RENDER_STREAMS),
@@ -69,8 +110,9 @@ impl StreamSlot {
         if *open >= max {
             return Err(STATUS_INVALID_DEVICE_REQUEST);
         }
-        *open += 1;
-        if counts.render + counts.capture == 1 {
+        // Below the maximum (checked above): no overflow.
+        *open = open.saturating_add(1);
+        if counts.render.saturating_add(counts.capture) == 1 {
             // First stream: reset the device and enter UART mode. A device that does not answer
             // still gets its stream; RUN will then fail with STATUS_INVALID_DEVICE_STATE.
             let mpu = &shared.mpu;
@@ -82,18 +124,27 @@ impl StreamSlot {
             shared.input.lock().open_capture();
         }
         Ok(Self {
-            shared: shared.clone(),
+            shared: NonNull::from(shared),
             kind,
+            _miniport: miniport,
         })
+    }
+
+    /// The miniport's shared state.
+    pub(crate) fn shared(&self) -> &Shared {
+        // SAFETY: `shared` is a field of the miniport object `_miniport` counts: the object
+        // does not move (COM objects live where they were allocated) and outlives this slot.
+        unsafe { self.shared.as_ref() }
     }
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
+        let shared = self.shared();
         if self.kind == StreamKind::Capture {
-            self.shared.input.lock().close_capture();
+            shared.input.lock().close_capture();
         }
-        let mut counts = self.shared.streams.lock();
+        let mut counts = shared.streams.lock();
         let open = match self.kind {
             StreamKind::Render => &mut counts.render,
             StreamKind::Capture => &mut counts.capture,
@@ -181,11 +232,12 @@ impl InputFifo {
             self.dropped = self.dropped.wrapping_add(1);
             return;
         }
-        let i = (self.head + self.len) % INPUT_FIFO_SIZE;
+        // `head` and `len` are below INPUT_FIFO_SIZE: the sum cannot wrap.
+        let i = self.head.wrapping_add(self.len) % INPUT_FIFO_SIZE;
         if let (Some(b), Some(t)) = (self.bytes.get_mut(i), self.times.get_mut(i)) {
             *b = byte;
             *t = time;
-            self.len += 1;
+            self.len = self.len.saturating_add(1);
         }
     }
 
@@ -198,9 +250,9 @@ impl InputFifo {
             epoch: self.epoch,
         };
         for (k, out) in s.bytes.iter_mut().take(self.len).enumerate() {
-            if let Some(&b) = self.bytes.get((self.head + k) % INPUT_FIFO_SIZE) {
+            if let Some(&b) = self.bytes.get(self.head.wrapping_add(k) % INPUT_FIFO_SIZE) {
                 *out = b;
-                s.len += 1;
+                s.len = s.len.saturating_add(1);
             }
         }
         s
@@ -213,7 +265,7 @@ impl InputFifo {
             return;
         }
         let n = snapshot.len.min(self.len);
-        self.head = (self.head + n) % INPUT_FIFO_SIZE;
-        self.len -= n;
+        self.head = self.head.wrapping_add(n) % INPUT_FIFO_SIZE;
+        self.len = self.len.saturating_sub(n);
     }
 }

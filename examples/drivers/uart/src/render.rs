@@ -1,7 +1,7 @@
 //! The render stream: events in, bytes out to the MPU-401, used events back to the allocator.
 
-use super::shared::StreamSlot;
-use super::{MAX_ZERO_WRITES, RETRY_DELAY};
+use crate::shared::StreamSlot;
+use crate::{MAX_ZERO_WRITES, RETRY_DELAY};
 use mxf::com::SelfRef;
 use mxf::com::{ComObject, ComRef, Interface, IntoComObject, ObjectImpl};
 use mxf::platform::SpinLock;
@@ -17,10 +17,9 @@ pub struct RenderStream {
     clock: IMasterClock,
     /// This stream's `IServiceSink`, without a reference: the retry timer takes one.
     this: SelfRef<IServiceSink>,
-    /// Counted in the miniport's render streams until this stream is destroyed.
+    /// Counted in the miniport's render streams until this stream is destroyed; keeps the
+    /// miniport (and its interrupt connection) alive while the stream exists.
     slot: StreamSlot,
-    /// Keeps the miniport (and its interrupt connection) alive while the stream exists.
-    _miniport: IMiniportDMus,
 }
 
 /// The events waiting to be written, and where the writing stands.
@@ -39,7 +38,6 @@ impl RenderStream {
         slot: StreamSlot,
         alloc: IAllocatorMXF,
         clock: IMasterClock,
-        miniport: IMiniportDMus,
         pool: POOL_TYPE,
     ) -> mxf::abi::Result<IMXF> {
         let stream: IMXF = Self {
@@ -53,7 +51,6 @@ impl RenderStream {
             clock,
             this: SelfRef::new(),
             slot,
-            _miniport: miniport,
         }
         .into_com_in(pool, <Self as ObjectImpl>::POOL_TAG)?;
         // SAFETY: `stream` is chain 0 (IMXF) of the `ComObject<RenderStream>` just created.
@@ -85,7 +82,7 @@ impl RenderStream {
             // SAFETY: called from a method of this stream, whose caller holds a reference.
             if let Some(sink) = unsafe { self.this.get() } {
                 self.slot
-                    .shared
+                    .shared()
                     .mpu
                     .set_timer(now.saturating_add(RETRY_DELAY), sink);
             }
@@ -98,7 +95,7 @@ impl RenderStream {
     fn cancel_retry(&self) {
         // SAFETY: called from a method of this stream, whose caller holds a reference.
         if let Some(sink) = unsafe { self.this.get() } {
-            self.slot.shared.mpu.cancel_timer(&sink);
+            self.slot.shared().mpu.cancel_timer(&sink);
         }
     }
 }
@@ -122,7 +119,7 @@ impl RenderQueue {
             let accepted = if rest.is_empty() {
                 0
             } else {
-                slot.shared.mpu.write(rest, now)
+                slot.shared().mpu.write_data(rest, now)
             };
             if accepted >= rest.len() {
                 self.offset = 0;
@@ -131,9 +128,9 @@ impl RenderQueue {
                 continue;
             }
             // The device is busy: keep the position, try again later.
-            self.offset += accepted;
+            self.offset = self.offset.saturating_add(accepted);
             if accepted == 0 {
-                self.zero_writes += 1;
+                self.zero_writes = self.zero_writes.saturating_add(1);
             } else {
                 self.zero_writes = 0;
             }
@@ -157,7 +154,7 @@ impl IMXF_Impl for RenderStream {
         if state.known().is_none() {
             return STATUS_INVALID_PARAMETER;
         }
-        if state == KSSTATE_RUN && !self.slot.shared.mpu_ready() {
+        if state == KSSTATE_RUN && !self.slot.shared().mpu_ready() {
             return STATUS_INVALID_DEVICE_STATE;
         }
         let discarded = {

@@ -1,0 +1,253 @@
+//! The driver's own code on the host: the declaration driven as the kernel drives it (through
+//! `mxf::driver::testing`), with and without the I/O port range the factory needs, and the
+//! miniport on the driver's port-I/O device, which off the kernel sees an empty bus. The
+//! miniport's behaviour on a working device is tested in user mode on the virtual MPU-401
+//! (`tests/miniport_uart.rs`, `tests/port_conformance.rs`): the same code.
+
+use super::*;
+use core::ffi::c_void;
+use mxf::com::{ComRef, IntoComObject};
+use mxf::driver::testing::{Call, FakeKernel, FakePort};
+use mxf::driver::{
+    CM_PARTIAL_RESOURCE_DESCRIPTOR, CmResourceTypeInterrupt, CmResourceTypePort, Driver, Resources,
+};
+use mxf::miniport::Format;
+use mxf::platform::fault;
+use mxf::prelude::*;
+use mxf::testing::Rig;
+
+/// A resource list of the given entries.
+#[com_object(IResourceList)]
+struct FakeResources {
+    entries: Vec<CM_PARTIAL_RESOURCE_DESCRIPTOR>,
+}
+
+impl FakeResources {
+    fn find(&self, resource_type: i32, index: u32) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        self.entries
+            .iter()
+            .filter(|e| i32::from(e.Type) == resource_type)
+            .nth(index as usize)
+            .map_or(core::ptr::null_mut(), |e| core::ptr::from_ref(e).cast_mut())
+    }
+}
+
+impl IResourceList_Impl for FakeResources {
+    fn NumberOfEntries(&self) -> u32 {
+        self.entries.len() as u32
+    }
+    fn NumberOfEntriesOfType(&self, resource_type: i32) -> u32 {
+        self.entries
+            .iter()
+            .filter(|e| i32::from(e.Type) == resource_type)
+            .count() as u32
+    }
+    fn FindTranslatedEntry(
+        &self,
+        resource_type: i32,
+        index: u32,
+    ) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        self.find(resource_type, index)
+    }
+    fn FindUntranslatedEntry(
+        &self,
+        resource_type: i32,
+        index: u32,
+    ) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        self.find(resource_type, index)
+    }
+    unsafe fn AddEntry(
+        &self,
+        _translated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
+        _untranslated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
+    ) -> NTSTATUS {
+        STATUS_NOT_IMPLEMENTED
+    }
+    fn AddEntryFromParent(
+        &self,
+        _parent: Option<ComRef<'_, IResourceList>>,
+        _resource_type: i32,
+        _index: u32,
+    ) -> NTSTATUS {
+        STATUS_NOT_IMPLEMENTED
+    }
+    fn TranslatedList(&self) -> *mut c_void {
+        core::ptr::null_mut()
+    }
+    fn UntranslatedList(&self) -> *mut c_void {
+        core::ptr::null_mut()
+    }
+}
+
+fn descriptor(resource_type: i32, words: [u32; 3]) -> CM_PARTIAL_RESOURCE_DESCRIPTOR {
+    let mut d = CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        Type: resource_type as u8,
+        ..Default::default()
+    };
+    d.u[..3].copy_from_slice(&words);
+    d
+}
+
+/// An MPU-401's resources: IRQ 9, ports 0x330-0x331 (or only the IRQ).
+fn mpu401_resources(with_ports: bool) -> IResourceList {
+    let mut entries = vec![descriptor(CmResourceTypeInterrupt, [9, 9, 1])];
+    if with_ports {
+        entries.push(descriptor(CmResourceTypePort, [0x330, 0, 2]));
+    }
+    FakeResources { entries }
+        .into_com()
+        .expect("a resource list")
+}
+
+fn port_inits() -> Vec<Call> {
+    FakeKernel::calls()
+        .into_iter()
+        .filter(|c| matches!(c, Call::PortInit { .. }))
+        .collect()
+}
+
+#[test]
+fn the_driver_starts_on_its_port_range_and_leaves_nothing_behind() {
+    let list = mpu401_resources(true);
+    let before = fault::live_blocks();
+    let kernel = FakeKernel::load::<UartDriver>().expect("DriverEntry");
+    assert_eq!(kernel.add_device(), STATUS_SUCCESS);
+    assert_eq!(kernel.start_device(Some(&list)), STATUS_SUCCESS);
+    assert_eq!(FakeKernel::registered(), ["Uart"]);
+    assert_eq!(
+        port_inits(),
+        [Call::PortInit {
+            status: STATUS_SUCCESS
+        }],
+        "the port's Init called the miniport's Init, which connected the device"
+    );
+    assert_eq!(FakeKernel::ports(), 1);
+    kernel.remove_device();
+    assert_eq!(
+        fault::live_blocks(),
+        before,
+        "port, miniport, device, group"
+    );
+    kernel.unload();
+}
+
+#[test]
+fn without_an_io_port_range_start_is_refused() {
+    for list in [None, Some(mpu401_resources(false))] {
+        let before = fault::live_blocks();
+        let kernel = FakeKernel::load::<UartDriver>().expect("DriverEntry");
+        assert_eq!(kernel.add_device(), STATUS_SUCCESS);
+        assert_eq!(
+            kernel.start_device(list.as_ref()),
+            STATUS_DEVICE_CONFIGURATION_ERROR,
+            "resource list: {}",
+            list.is_some()
+        );
+        assert!(FakeKernel::registered().is_empty());
+        assert!(port_inits().is_empty(), "the factory failed before Init");
+        kernel.remove_device();
+        assert_eq!(fault::live_blocks(), before);
+        kernel.unload();
+    }
+}
+
+#[test]
+fn the_factory_takes_the_first_port_range() {
+    let list = mpu401_resources(true);
+    let resources = Resources::new(list.to_ref());
+    let ports = IoPorts::from_resources(&resources, 0).expect("a range");
+    assert_eq!((ports.start(), ports.len()), (0x330, 2));
+    let device = PortIo::new(ports);
+    assert_eq!(device.ports(), ports);
+    // Off the kernel there is no port I/O: the bus reads 0xFF, a card that is not there.
+    assert!(!IoPorts::available());
+    assert_eq!(ports.read(1), 0xFF);
+    assert!(!ports.write(0, 0x90));
+    assert_eq!(device.write_data(&[0x90, 60, 100], 0), 0, "never ready");
+    assert!(
+        !device.write_command(MPU401_CMD_RESET),
+        "never acknowledges"
+    );
+    assert_eq!(device.read_data(), None, "no input");
+    // Offsets outside the range are not touched.
+    assert_eq!(ports.read(2), 0xFF);
+    assert!(!ports.write(2, 0));
+}
+
+/// The port's master clock, stopped at 0.
+#[com_object(IMasterClock)]
+struct Stopped;
+
+impl IMasterClock_Impl for Stopped {
+    unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
+        // SAFETY: the caller's out-pointer.
+        unsafe { time.write(0) };
+        STATUS_SUCCESS
+    }
+}
+
+#[test]
+fn on_an_absent_card_streams_open_but_do_not_run() -> Result<()> {
+    let before = fault::live_blocks();
+    {
+        let list = mpu401_resources(true);
+        let ports = IoPorts::from_resources(&Resources::new(list.to_ref()), 0).expect("ports");
+        let miniport = create_uart_miniport(try_box(PortIo::new(ports))?)?;
+        let port = FakePort::create()?;
+        let mut group = None;
+        // SAFETY: live interfaces, a valid out-pointer.
+        let init = unsafe { miniport.Init(None, list.as_raw(), Some(port.to_ref()), &mut group) };
+        assert_eq!(init, STATUS_SUCCESS);
+        assert!(group.is_some(), "the miniport's service group");
+        let rig = Rig::new()?;
+        let clock: IMasterClock = Stopped.into_com()?;
+        let mut data_format = Format::Midi.header().format();
+        let (mut stream, mut stream_group, mut prefetch) = (None, None, 1);
+        // SAFETY: live miniport, allocator and clock; valid out-pointers and format.
+        let status = unsafe {
+            miniport.NewStream(
+                &mut stream,
+                None,
+                NonPagedPool,
+                0,
+                DMUS_STREAM_MIDI_RENDER,
+                &mut data_format,
+                &mut stream_group,
+                Some(rig.allocator().to_ref()),
+                Some(clock.to_ref()),
+                &mut prefetch,
+            )
+        };
+        assert_eq!(status, STATUS_SUCCESS);
+        assert_eq!(prefetch, 0);
+        let stream = stream.expect("a render stream");
+        // The reset was not acknowledged: the device is not in UART mode.
+        assert_eq!(stream.SetState(KSSTATE_RUN), STATUS_INVALID_DEVICE_STATE);
+        assert_eq!(stream.SetState(KSSTATE_PAUSE), STATUS_SUCCESS);
+        assert_eq!(stream.SetState(KSSTATE_STOP), STATUS_SUCCESS);
+        drop(stream);
+        drop(group);
+    }
+    assert_eq!(fault::live_blocks(), before);
+    Ok(())
+}
+
+#[test]
+fn the_inf_installs_the_uart_for_an_mpu401() {
+    let subdevices: Vec<_> = UartDriver::SUBDEVICES
+        .iter()
+        .map(|s| s.inf_subdevice())
+        .collect();
+    let mut inf = String::new();
+    mxf::miniport::inf::write_inf(&mut inf, &INF, &subdevices).expect("an INF");
+    for category in ["AUDIO", "RENDER", "CAPTURE"] {
+        assert!(
+            inf.contains(&format!(
+                "AddInterface=%KSCATEGORY_{category}%,%KSNAME_Uart%"
+            )),
+            "{category}: {inf}"
+        );
+    }
+    assert!(inf.contains("ServiceBinary=%12%\\uart.sys"), "{inf}");
+    assert!(inf.contains("=Device,*PNPB006"), "{inf}");
+}

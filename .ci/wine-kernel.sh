@@ -287,14 +287,21 @@ subdevices() {
   cargo run -q -p "$package" --bin "$inf_bin" -- amd64 2>/dev/null | sed -n 's/^AddInterface=%KSCATEGORY_AUDIO%,%KSNAME_\([A-Za-z0-9_]*\)%.*/\1/p' | sort -u | xargs
 }
 
+# What a driver's capture pins must read back when it is not the song itself: the vmidi
+# declaration's third cable transposes an octave up (examples/drivers/vmidi, OCTAVE_UP); the
+# UART driver's MPU-401 has no card behind its ports under Wine (x64 port I/O is looked up at
+# DriverEntry and Wine has none, so reads give 0xFF and nothing is written: docs/driver.md §6), so
+# its render IRPs wait until the pin stops and its capture pin receives nothing.
+declare -A TRANSFORMS=([mxf-driver-vmidi]="VirtualMidi3=transpose:12" [mxf-driver-uart]="Uart=absent")
+
 for entry in "${built[@]}"; do
   read -r package sys inf_bin <<<"$entry"
   section "$package under Wine ($sys.sys with portcls.sys)"
-  names=$(subdevices "$package" "$inf_bin")
+  names="${TRANSFORMS[$package]:-} $(subdevices "$package" "$inf_bin")"
   t0=$(date +%s%N)
   run_driver "mxf$sys" "$OUT/sys/$sys.sys"
   t1=$(date +%s%N)
-  note "service start and stop in $(( (t1 - t0) / 1000000 )) ms; subdevices: ${names:-none declared}"
+  note "service start and stop in $(( (t1 - t0) / 1000000 )) ms; subdevices and transforms: $names"
   # shellcheck disable=SC2086
   counted check_run "$sys" $names
 done

@@ -413,15 +413,47 @@ impl Port {
     /// Creates the port and calls `IMiniportDMus::Init(NULL, NULL, port, &group)`.
     /// `ClockMode::Real` without a platform clock (no `std`, not a kernel): `STATUS_NOT_SUPPORTED`.
     pub fn new(miniport: IMiniportDMus, clock: ClockMode) -> Result<Self> {
-        Self::with_clock(miniport, Clock::new(clock)?)
+        // SAFETY: a NULL resource list.
+        unsafe { Self::with_clock(miniport, Clock::new(clock)?, None, core::ptr::null_mut()) }
     }
 
     /// [`Port::new`] with a real clock read from `source` (a host's own time, e.g. a test's).
     pub fn with_time_source(miniport: IMiniportDMus, source: Box<dyn TimeSource>) -> Result<Self> {
-        Self::with_clock(miniport, Clock::with_source(source))
+        // SAFETY: a NULL resource list.
+        unsafe {
+            Self::with_clock(
+                miniport,
+                Clock::with_source(source),
+                None,
+                core::ptr::null_mut(),
+            )
+        }
     }
 
-    fn with_clock(miniport: IMiniportDMus, clock: Clock) -> Result<Self> {
+    /// [`Port::new`] as a PortCls host makes it from `IPort::Init`: the miniport's `Init` gets
+    /// the adapter's `IUnknown` and the resource list (`IResourceList`, or NULL) that
+    /// `IPort::Init` was given, as a DMus port passes them on (`kernel.md` §4.1).
+    ///
+    /// # Safety
+    /// `resource_list` is NULL or a live `IResourceList` for the duration of the call.
+    pub unsafe fn with_init_arguments(
+        miniport: IMiniportDMus,
+        clock: ClockMode,
+        unknown_adapter: Option<ComRef<'_, IUnknown>>,
+        resource_list: *mut c_void,
+    ) -> Result<Self> {
+        // SAFETY: forwarded contract.
+        unsafe { Self::with_clock(miniport, Clock::new(clock)?, unknown_adapter, resource_list) }
+    }
+
+    /// # Safety
+    /// `resource_list` is NULL or a live `IResourceList` for the duration of the call.
+    unsafe fn with_clock(
+        miniport: IMiniportDMus,
+        clock: Clock,
+        unknown_adapter: Option<ComRef<'_, IUnknown>>,
+        resource_list: *mut c_void,
+    ) -> Result<Self> {
         let shared = Arc::new(PortShared {
             clock,
             miniport: SpinLock::new(Some(miniport.clone())),
@@ -458,11 +490,12 @@ impl Port {
             due: SpinLock::new(Vec::new()),
         };
         let mut group: Option<IServiceGroup> = None;
-        // SAFETY: live interfaces; `group` is a valid out-pointer.
+        // SAFETY: live interfaces; `group` is a valid out-pointer; the resource list is NULL
+        // or live for the call (caller).
         let s = unsafe {
             port.miniport.Init(
-                None,
-                core::ptr::null_mut(),
+                unknown_adapter,
+                resource_list,
                 Some(port.iface.to_ref()),
                 &mut group,
             )

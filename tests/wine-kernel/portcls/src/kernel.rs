@@ -11,7 +11,7 @@ use mxf::abi::*;
 use mxf::com::{ComRef, Interface};
 use mxf::components::service_group::ServiceGroupHandle;
 use mxf::driver::{AddDeviceFn, DEVICE_OBJECT, DRIVER_OBJECT, StartDeviceFn, UNICODE_STRING};
-use mxf::interfaces::{IMiniportDMus, IPort, IServiceGroup, IUnknown};
+use mxf::interfaces::{IPort, IServiceGroup, IUnknown};
 
 /// Where the scenario's result goes (`$WINEPREFIX/drive_c/mxf-wine/result.txt`).
 pub const RESULT_PATH: &str = "\\??\\C:\\mxf-wine\\result.txt";
@@ -29,6 +29,8 @@ pub struct State {
     registered: Vec<(String, usize)>,
     /// The result file's lines.
     pub log: String,
+    /// The double's own pool blocks when `PcInitializeAdapterDriver` was called.
+    live_at_entry: usize,
 }
 
 // SAFETY: the raw pointers are the I/O manager's objects, used only on the threads Wine runs
@@ -44,6 +46,7 @@ static STATE: spin::Mutex<State> = spin::Mutex::new(State {
     ports: Vec::new(),
     registered: Vec::new(),
     log: String::new(),
+    live_at_entry: 0,
 });
 
 /// Appends a line to the result file and prints it with `DbgPrint`.
@@ -81,6 +84,7 @@ pub unsafe extern "system" fn PcInitializeAdapterDriver(
     if driver.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
+    STATE.lock().live_at_entry = mxf::driver::live_pool_blocks();
     // SAFETY: the live driver object of DriverEntry; PortCls installs its unload routine.
     unsafe { (*driver).DriverUnload = Some(unload) };
     {
@@ -133,14 +137,14 @@ pub unsafe extern "system" fn PcInitializeAdapterDriver(
     STATUS_SUCCESS
 }
 
-/// The registered subdevices: name and miniport.
-fn subdevices() -> Vec<(String, Option<IMiniportDMus>)> {
+/// The registered subdevices: name, port and miniport.
+fn subdevices() -> Vec<crate::scenario::Subdevice> {
     let s = STATE.lock();
     s.registered
         .iter()
         .map(|(name, i)| {
-            let miniport = s.ports.get(*i).and_then(|p| p.value().miniport());
-            (name.clone(), miniport)
+            let port = s.ports.get(*i).and_then(|p| p.value().port());
+            (name.clone(), port)
         })
         .collect()
 }
@@ -323,8 +327,14 @@ unsafe extern "system" fn unload(_driver: *mut DRIVER_OBJECT) {
         }
     }
     line!("unload ports {count} released, devices deleted");
-    line!("done");
-    let log = core::mem::take(&mut STATE.lock().log);
+    let (mut log, entry) = {
+        let mut s = STATE.lock();
+        (core::mem::take(&mut s.log), s.live_at_entry)
+    };
+    // Everything the double made for the driver is gone; what is left is the log (one block).
+    let unload = mxf::driver::live_pool_blocks().saturating_sub(usize::from(log.capacity() > 0));
+    let _ = writeln!(log, "double-pool entry {entry} unload {unload}");
+    log.push_str("done\n");
     let status = nt::write_file(RESULT_PATH, log.as_bytes());
     if !status.is_success() {
         nt::print(b"cannot write the result file\0");

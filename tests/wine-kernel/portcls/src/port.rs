@@ -1,22 +1,25 @@
 //! The double's COM objects: the DMus port `PcNewPort` returns, the master clock its pins
 //! pass to `NewStream`, and the resource list `StartDevice` gets.
 
+use alloc::sync::Arc;
 use core::ffi::c_void;
 use mxf::abi::*;
-use mxf::com::{ComRef, Interface, ObjectHandle, SelfRef};
+use mxf::com::{ComRef, Interface, ObjectHandle};
 use mxf::driver::CM_PARTIAL_RESOURCE_DESCRIPTOR;
 use mxf::interfaces::*;
 use mxf::platform::SpinLock;
+use mxf::port::{ClockMode, Port};
 
-/// A DMus port: `Init` queries the miniport for `IMiniportDMus` and calls its `Init` with the
-/// resource list and this port, then keeps the miniport and its service group until the device
-/// is removed (`kernel.md` §4.1); `RegisterServiceGroup` keeps the group; `Notify` requests
-/// service of the group it is given, synchronously (Wine runs no queued DPC).
+/// The port `PcNewPort` returns: the PortCls face of the project's DMus port
+/// (`mxf::port::Port`, the same code as the user-mode port). `Init` queries the miniport for
+/// `IMiniportDMus` and makes the port around it, which calls the miniport's `Init` with the
+/// adapter and the resource list `Init` was given (`kernel.md` §4.1); the port is kept until
+/// the device is removed. Its clock is virtual: the scenario moves it from timer to timer
+/// (Wine runs no queued DPC, and a timer DPC in real time would make a run last the song).
 #[mxf::com_object(IPortDMus)]
 pub struct PortObject {
-    me: SelfRef<IPortDMus>,
+    port: SpinLock<Option<Arc<Port>>>,
     miniport: SpinLock<Option<IMiniportDMus>>,
-    group: SpinLock<Option<IServiceGroup>>,
 }
 
 /// A port as `PcNewPort` keeps it.
@@ -25,26 +28,24 @@ pub type PortHandle = ObjectHandle<PortObject, IPortDMus>;
 impl PortObject {
     /// A new port.
     pub fn create() -> Result<PortHandle> {
-        let handle = PortHandle::create(PortObject {
-            me: SelfRef::new(),
+        PortHandle::create(PortObject {
+            port: SpinLock::new(None),
             miniport: SpinLock::new(None),
-            group: SpinLock::new(None),
-        })?;
-        // SAFETY: the handle's interface is an interface of the object holding `me`.
-        unsafe { handle.value().me.set(handle.interface()) };
-        Ok(handle)
+        })
     }
 
-    /// The miniport `Init` kept.
-    pub fn miniport(&self) -> Option<IMiniportDMus> {
-        self.miniport.lock().clone()
+    /// The DMus port `Init` made, and its miniport.
+    pub fn port(&self) -> Option<(Arc<Port>, IMiniportDMus)> {
+        let port = self.port.lock().clone()?;
+        let miniport = self.miniport.lock().clone()?;
+        Some((port, miniport))
     }
 
-    /// Device removal: the miniport and the group are released.
+    /// Device removal: the port (and with it the miniport and its group) is released.
     pub fn release_children(&self) {
+        let port = self.port.lock().take();
         let miniport = self.miniport.lock().take();
-        let group = self.group.lock().take();
-        drop((miniport, group));
+        drop((port, miniport));
     }
 
     fn init(
@@ -53,7 +54,7 @@ impl PortObject {
         unknown_adapter: Option<ComRef<'_, IUnknown>>,
         resource_list: *mut c_void,
     ) -> NTSTATUS {
-        if self.miniport.lock().is_some() {
+        if self.port.lock().is_some() {
             return STATUS_INVALID_DEVICE_STATE;
         }
         let Some(unknown) = unknown_miniport else {
@@ -62,33 +63,28 @@ impl PortObject {
         let Ok(miniport) = unknown.cast::<IMiniportDMus>() else {
             return STATUS_INVALID_PARAMETER;
         };
-        // SAFETY: the port is alive: its caller holds a reference during Init.
-        let Some(me) = (unsafe { self.me.get() }) else {
-            return STATUS_INVALID_DEVICE_STATE;
-        };
-        let mut group: Option<IServiceGroup> = None;
-        // SAFETY: the resource list and adapter are the caller's, live for the call; `group`
-        // is a valid out-pointer.
-        let status = unsafe {
-            miniport.Init(
+        // SAFETY: the resource list is the caller's, NULL or live across the call.
+        let port = unsafe {
+            Port::with_init_arguments(
+                miniport.clone(),
+                ClockMode::Virtual,
                 unknown_adapter,
                 resource_list,
-                Some(me.to_ref()),
-                &mut group,
             )
         };
-        drop(me);
-        if !status.is_success() {
-            return status;
-        }
-        if let Some(group) = group {
-            let mut kept = self.group.lock();
-            if kept.is_none() {
-                *kept = Some(group);
+        match port {
+            Ok(port) => {
+                *self.port.lock() = Some(Arc::new(port));
+                *self.miniport.lock() = Some(miniport);
+                STATUS_SUCCESS
             }
+            Err(status) => status,
         }
-        *self.miniport.lock() = Some(miniport);
-        STATUS_SUCCESS
+    }
+
+    fn inner(&self) -> Option<IPortDMus> {
+        let port = self.port.lock().clone()?;
+        Some(port.interface().clone())
     }
 }
 
@@ -134,34 +130,15 @@ impl IPort_Impl for PortObject {
 
 impl IPortDMus_Impl for PortObject {
     fn Notify(&self, group: Option<ComRef<'_, IServiceGroup>>) {
-        if let Some(group) = group {
-            group.RequestService();
+        if let Some(port) = self.inner() {
+            port.Notify(group);
         }
     }
 
     fn RegisterServiceGroup(&self, group: Option<ComRef<'_, IServiceGroup>>) {
-        *self.group.lock() = group.map(ComRef::to_owned);
-    }
-}
-
-/// The pins' master clock: `KeQueryPerformanceCounter` in 100 ns units.
-#[mxf::com_object(IMasterClock)]
-pub struct Clock;
-
-impl IMasterClock_Impl for Clock {
-    unsafe fn GetTime(&self, time: *mut REFERENCE_TIME) -> NTSTATUS {
-        if time.is_null() || !time.is_aligned() {
-            return STATUS_INVALID_PARAMETER;
+        if let Some(port) = self.inner() {
+            port.RegisterServiceGroup(group);
         }
-        let (now, frequency) = mxf::driver::performance_counter();
-        let t = if frequency > 0 {
-            i64::try_from(i128::from(now) * 10_000_000 / i128::from(frequency)).unwrap_or(i64::MAX)
-        } else {
-            0
-        };
-        // SAFETY: a non-NULL, aligned out-pointer from the caller.
-        unsafe { time.write(t) };
-        STATUS_SUCCESS
     }
 }
 

@@ -9,7 +9,8 @@
 //!                                             1 = DirectMusic (DMUS_EVENTHEADER records)
 //!   messages: u32                             MIDI messages the buffers carry
 //!   buffers: u32
-//!   per buffer: length: u32, then the bytes   one render IRP's buffer
+//!   per buffer: length: u32, base time: i64,  one render IRP's buffer and its presentation
+//!     then the bytes                          time (100 ns; the records' times are relative)
 //! ```
 
 /// The file's first 8 bytes.
@@ -67,6 +68,7 @@ impl<'a> Reader<'a> {
         let start = self.rest;
         for _ in 0..buffer_count {
             let len = usize::try_from(self.u32()?).ok()?;
+            self.bytes(8)?;
             self.bytes(len)?;
         }
         let used = start.len().checked_sub(self.rest.len())?;
@@ -93,25 +95,28 @@ pub struct Buffers<'a> {
 }
 
 impl<'a> Iterator for Buffers<'a> {
-    type Item = &'a [u8];
+    /// The buffer's presentation time and its bytes.
+    type Item = (i64, &'a [u8]);
 
-    fn next(&mut self) -> Option<&'a [u8]> {
+    fn next(&mut self) -> Option<(i64, &'a [u8])> {
         let (head, tail) = self.rest.split_first_chunk::<4>()?;
         let len = usize::try_from(u32::from_le_bytes(*head)).ok()?;
+        let (time, tail) = tail.split_first_chunk::<8>()?;
         let (buffer, rest) = tail.split_at_checked(len)?;
         self.rest = rest;
-        Some(buffer)
+        Some((i64::from_le_bytes(*time), buffer))
     }
 }
 
 /// Appends a section to `out` (the host tool's writer; `out` starts with [`header`]).
 #[cfg(not(windows))]
-pub fn push_section(out: &mut Vec<u8>, format: u32, messages: u32, buffers: &[Vec<u8>]) {
+pub fn push_section(out: &mut Vec<u8>, format: u32, messages: u32, buffers: &[(i64, Vec<u8>)]) {
     out.extend_from_slice(&format.to_le_bytes());
     out.extend_from_slice(&messages.to_le_bytes());
     out.extend_from_slice(&(buffers.len() as u32).to_le_bytes());
-    for b in buffers {
+    for (time, b) in buffers {
         out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(&time.to_le_bytes());
         out.extend_from_slice(b);
     }
 }
@@ -131,15 +136,23 @@ mod tests {
     #[test]
     fn a_written_file_reads_back_and_a_cut_one_stops() {
         let mut file = header(2);
-        push_section(&mut file, FORMAT_MIDI, 3, &[vec![1, 2, 3], vec![4]]);
-        push_section(&mut file, FORMAT_DIRECTMUSIC, 1, &[vec![9; 24]]);
+        push_section(
+            &mut file,
+            FORMAT_MIDI,
+            3,
+            &[(0, vec![1, 2, 3]), (-7, vec![4])],
+        );
+        push_section(&mut file, FORMAT_DIRECTMUSIC, 1, &[(5, vec![9; 24])]);
         let (mut r, n) = Reader::new(&file).expect("magic");
         assert_eq!(n, 2);
         let a = r.section().expect("first");
         assert_eq!((a.format, a.messages, a.buffer_count), (FORMAT_MIDI, 3, 2));
-        assert_eq!(a.buffers().collect::<Vec<_>>(), [&[1u8, 2, 3][..], &[4]]);
+        assert_eq!(
+            a.buffers().collect::<Vec<_>>(),
+            [(0, &[1u8, 2, 3][..]), (-7, &[4])]
+        );
         let b = r.section().expect("second");
-        assert_eq!(b.buffers().next(), Some(&[9u8; 24][..]));
+        assert_eq!(b.buffers().next(), Some((5, &[9u8; 24][..])));
         assert!(r.section().is_none());
         let cut = &file[..file.len() - 1];
         let (mut r, _) = Reader::new(cut).expect("magic");

@@ -202,7 +202,8 @@ fi
 # ---------------------------------------------------------------------------------------------
 # Wine
 
-WINEDEBUG_TIER="warn+module,+debugstr"
+# +pid: every line starts with "pid:tid:", so a crash is told apart by the process it hit.
+WINEDEBUG_TIER="+pid,warn+module,+debugstr"
 w() { WINEPREFIX="$PREFIX" WINEDEBUG="$WINEDEBUG_TIER" WINEDLLOVERRIDES="mscoree,mshtml=;winedbg.exe=d" "$@"; }
 ERR=$LOG/wine.err
 
@@ -233,6 +234,7 @@ cp "$OUT/song.bin" "$DRIVE/mxf-wine/song.bin"
 # the Wine log this run wrote) and RESULT (the result file, copied).
 run_driver() {
   local name=$1 sys=$2 from
+  NAME_IN_LOG=$name
   rm -f "$DRIVE/mxf-wine/result.txt"
   cp "$sys" "$DRIVE/mxf-wine/$name.sys"
   from=$(stat -c %s "$ERR")
@@ -259,9 +261,22 @@ check_run() {
   local missing
   missing=$(grep -a 'No implementation for' "$RUN_LOG" | sed 's/^.*No implementation/No implementation/' | sort -u | head -5 || true)
   [ -z "$missing" ] && line "PASS $label: no 'No implementation for' line" || line "FAIL $label: $(tr '\n' ';' <<<"$missing")"
-  local crash
-  crash=$(grep -aE 'Unhandled exception|unimplemented function|stub .*abort|wine: .*(exception|crash)|err:seh|KeBugCheck' "$RUN_LOG" | head -3 || true)
-  [ -z "$crash" ] && line "PASS $label: winedevice neither crashed nor aborted in a stub" || line "FAIL $label: $(tr '\n' ';' <<<"$crash")"
+  # A crash, an unimplemented function or a stub that aborts, in the winedevice process that
+  # loaded the driver (the process of the lines naming its image or printed by the double; a
+  # crash of another Wine process of the session is noted, not counted).
+  local pids crash other
+  pids=$(grep -aE "mxf-wine-portcls: |\\\\$NAME_IN_LOG\.sys" "$RUN_LOG" | grep -aoE '^[0-9a-f]{4,8}:' | sort -u | tr -d ':' | xargs)
+  crash="" other=""
+  while IFS= read -r l; do
+    [ -n "$l" ] || continue
+    local pid=${l%%:*} dbg
+    dbg=$(sed -nE 's/.*winedbg --auto ([0-9]+) .*/\1/p' <<<"$l")
+    [ -n "$dbg" ] && pid=$(printf '%04x' "$dbg")
+    if [ -z "$pids" ] || grep -qw "$pid" <<<"$pids"; then crash+="$l;"; else other+="$l;"; fi
+  done < <(grep -aE 'Unhandled exception|unimplemented function|stub .*abort|wine: .*(exception|crash)|err:seh|KeBugCheck' "$RUN_LOG" | head -5 || true)
+  [ -z "$pids" ] && line "FAIL $label: no line of the driver's winedevice process found in the log"
+  [ -z "$crash" ] && line "PASS $label: winedevice ($pids) neither crashed nor aborted in a stub" || line "FAIL $label: in winedevice: $crash"
+  [ -z "$other" ] || out+="note: $label: another Wine process of the session failed: $other"$'\n'
   local unloaded
   unloaded=$(grep -ao 'mxf: unloaded, [0-9]* pool blocks outstanding' "$RUN_LOG" | tail -1 || true)
   [ "$unloaded" = "mxf: unloaded, 0 pool blocks outstanding" ] \

@@ -303,11 +303,9 @@ subdevices() {
 }
 
 # What a driver's capture pins must read back when it is not the song itself: the vmidi
-# declaration's third cable transposes an octave up (examples/drivers/vmidi, OCTAVE_UP); the
-# UART driver's MPU-401 has no card behind its ports under Wine (x64 port I/O is looked up at
-# DriverEntry and Wine has none, so reads give 0xFF and nothing is written: docs/driver.md §6), so
-# its render IRPs wait until the pin stops and its capture pin receives nothing.
-declare -A TRANSFORMS=([mxf-driver-vmidi]="VirtualMidi3=transpose:12" [mxf-driver-uart]="Uart=absent")
+# declaration's third cable transposes an octave up (examples/drivers/vmidi, OCTAVE_UP). (The
+# UART driver's MPU-401 is the double's loopback wire: it reads the song back unchanged.)
+declare -A TRANSFORMS=([mxf-driver-vmidi]="VirtualMidi3=transpose:12")
 
 for entry in "${built[@]}"; do
   read -r package sys inf_bin <<<"$entry"

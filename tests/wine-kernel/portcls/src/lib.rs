@@ -35,6 +35,8 @@ pub mod song;
 #[cfg(all(windows, not(test)))]
 mod kernel;
 #[cfg(all(windows, not(test)))]
+mod mpu401;
+#[cfg(all(windows, not(test)))]
 mod nt;
 #[cfg(all(windows, not(test)))]
 mod port;

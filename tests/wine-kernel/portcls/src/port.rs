@@ -1,6 +1,7 @@
 //! The double's COM objects: the DMus port `PcNewPort` returns, the master clock its pins
 //! pass to `NewStream`, and the resource list `StartDevice` gets.
 
+use crate::mpu401::{IMpu401Host, IMpu401Host_Impl, IMpu401Interrupt, WIRE_OF_DEVICE};
 use alloc::sync::Arc;
 use core::ffi::c_void;
 use mxf::abi::*;
@@ -143,7 +144,8 @@ impl IPortDMus_Impl for PortObject {
 }
 
 /// The device's resource list (`StartDevice`'s third argument): the entries given at creation.
-#[mxf::com_object(IResourceList)]
+/// It also answers `IMpu401Host`: the device's virtual MPU-401 (`crate::mpu401`).
+#[mxf::com_object(IResourceList, IMpu401Host)]
 pub struct Resources {
     entries: alloc::vec::Vec<CM_PARTIAL_RESOURCE_DESCRIPTOR>,
 }
@@ -209,5 +211,40 @@ impl IResourceList_Impl for Resources {
     }
     fn UntranslatedList(&self) -> *mut c_void {
         core::ptr::null_mut()
+    }
+}
+
+impl IMpu401Host_Impl for Resources {
+    unsafe fn WriteData(&self, bytes: *const u8, length: u32, _now: i64) -> u32 {
+        if bytes.is_null() {
+            return 0;
+        }
+        // SAFETY: the caller's bytes, valid for `length` across the call.
+        let bytes = unsafe { core::slice::from_raw_parts(bytes, length as usize) };
+        WIRE_OF_DEVICE.write(bytes)
+    }
+
+    fn WriteCommand(&self, _command: u8) -> u8 {
+        // Reset and UART mode are acknowledged; the wire is always in UART mode.
+        1
+    }
+
+    unsafe fn ReadData(&self, byte: *mut u8) -> u8 {
+        match WIRE_OF_DEVICE.read() {
+            Some(b) if !byte.is_null() => {
+                // SAFETY: the caller's out-pointer, checked non-NULL.
+                unsafe { byte.write(b) };
+                1
+            }
+            _ => 0,
+        }
+    }
+
+    fn ConnectInterrupt(&self, interrupt: Option<ComRef<'_, IMpu401Interrupt>>) -> u8 {
+        u8::from(WIRE_OF_DEVICE.connect(interrupt.map(ComRef::to_owned)))
+    }
+
+    fn DisconnectInterrupt(&self) {
+        WIRE_OF_DEVICE.disconnect();
     }
 }

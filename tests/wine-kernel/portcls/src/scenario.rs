@@ -244,6 +244,7 @@ fn play(
     let mut runs = 0u32;
     loop {
         port.run_timers();
+        crate::mpu401::raise(port.now());
         let Some(next) = port.next_timer() else {
             break;
         };
@@ -256,6 +257,7 @@ fn play(
             port.set_time(next);
         }
     }
+    crate::mpu401::raise(port.now());
     let (queued, completed) = pin.bytes();
     failures += u32::from(pin.set_state(KSSTATE_STOP).is_err());
     let stats = pin.unpacker_stats();

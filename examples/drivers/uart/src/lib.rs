@@ -22,6 +22,7 @@
 //! shared.rs     what the miniport, its streams and the ISR share: the device, the input FIFO,
 //!               stream counting; the interrupt service routine
 //! device.rs     the device seam: the Mpu401 trait, Isr, PortIo (hal port I/O), try_box
+//! host_device.rs a device the host provides behind IMpu401Host (the Wine tier's double)
 //! ```
 //!
 //! # The seams

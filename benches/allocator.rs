@@ -11,7 +11,7 @@
 //! `locked_list_floor_pair_dispatched` is the same list behind a vtable, called as a port calls
 //! `GetMessage` and `PutMessage`, so the distance between it and `get_put_pair` is what
 //! double-put detection, membership checks and statistics cost; `chain64_walk_only` is the
-//! floor of any walk of a 64-event chain (one dependent load per event).
+//! floor of a walk of a 64-event chain that follows each link (one dependent load per event).
 //!
 //! Every measured closure reaches what it uses through one load from its own state: the lock
 //! unit and the floor hold a reference to their mutex, the allocator benches hold the interface

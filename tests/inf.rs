@@ -501,3 +501,78 @@ fn what_cannot_go_into_an_inf_is_refused() {
     }
     assert_eq!(write_inf(&mut Full, &driver(), &subs), Err(InfError::Write));
 }
+
+/// Checks the structure of a driver crate's INF as its `*-inf` binary writes it: every
+/// referenced section and string exists, no string is unused, and the `AddInterface` lines
+/// are, per subdevice in order, its descriptor's categories with its name as reference string.
+fn check_driver_inf(driver: &Driver<'_>, subdevices: &[Subdevice<'_>]) {
+    let mut text = String::new();
+    write_inf(&mut text, driver, subdevices).expect("the INF");
+    let inf = Inf::parse(&text);
+    for (name, lines) in &inf.sections {
+        if name == "Strings" {
+            continue;
+        }
+        for l in lines {
+            inf.resolve(&l.key);
+            for f in &l.fields {
+                inf.resolve(f);
+            }
+        }
+    }
+    for (_, lines) in &inf.sections {
+        for l in lines {
+            let named: Vec<&String> = match l.key.as_str() {
+                "AddReg" | "CopyFiles" => l.fields.iter().collect(),
+                "AddInterface" | "AddService" => vec![&l.fields[2]],
+                _ => continue,
+            };
+            for section in named {
+                assert!(inf.has(section), "[{section}] is missing:\n{text}");
+            }
+        }
+    }
+    for key in inf.strings().keys() {
+        assert!(text.contains(&format!("%{key}%")), "%{key}% is never used");
+    }
+    let got: Vec<(String, String)> = inf
+        .all("Device.NT.Interfaces", "AddInterface")
+        .iter()
+        .map(|f| (inf.resolve(&f[0]), inf.resolve(&f[1])))
+        .collect();
+    let mut want = Vec::new();
+    for s in subdevices {
+        let d = s.topology.descriptor();
+        // SAFETY: the static category table of CategoryCount GUIDs.
+        let categories =
+            unsafe { core::slice::from_raw_parts(d.Categories, d.CategoryCount as usize) };
+        want.extend(
+            categories
+                .iter()
+                .map(|c| (c.to_string(), s.name.to_string())),
+        );
+        let reg = inf.all(&format!("Interface.{}.AddReg", s.name), "");
+        assert_eq!(inf.resolve(&reg[1][4]), s.friendly_name, "{}", s.name);
+    }
+    assert_eq!(got, want);
+    let service = driver.service;
+    assert_eq!(
+        inf.value("Service.Install", "ServiceBinary"),
+        format!("%12%\\{service}.sys")
+    );
+}
+
+#[test]
+fn the_virtual_midi_drivers_inf_is_whole() {
+    use mxf::driver::Driver as _;
+    let vmidi: Vec<_> = mxf_driver_vmidi::VirtualMidi::SUBDEVICES
+        .iter()
+        .map(|s| s.inf_subdevice())
+        .collect();
+    assert_eq!(vmidi.len(), 3);
+    for s in &vmidi {
+        // Render and capture: the three categories of every cable.
+        assert_eq!(s.topology.descriptor().CategoryCount, 3, "{}", s.name);
+    }
+    check_driver_inf(&mxf_driver_vmidi::INF, &vmidi);
+}

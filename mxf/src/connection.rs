@@ -149,6 +149,20 @@ impl<const N: usize> Outputs<N> {
     pub fn snapshot(&self) -> [Option<IMXF>; N] {
         self.sinks.clone()
     }
+
+    /// AddRef'd copies of the first `n` outputs (the others `None`): [`snapshot`] for an owner
+    /// that uses only those (a filter with fewer outputs than `N`), which spares the copies of
+    /// the rest.
+    ///
+    /// [`snapshot`]: Self::snapshot
+    #[inline]
+    pub(crate) fn snapshot_first(&self, n: usize) -> [Option<IMXF>; N] {
+        let mut out = [const { None }; N];
+        for (o, s) in out.iter_mut().zip(&self.sinks).take(n) {
+            o.clone_from(s);
+        }
+        out
+    }
 }
 
 /// `ConnectOutput` for an object whose outputs live in `lock`, reached through `outputs`;

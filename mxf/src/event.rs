@@ -463,9 +463,12 @@ impl<'a> Chain<'a> {
     }
 
     /// [`from_raw`](Self::from_raw), also telling whether any event of the chain is a package.
+    /// Inlined, so that the chain comes back in registers rather than through memory (a caller
+    /// that then loads two of its fields at once waits for the separate stores to drain).
     ///
     /// # Safety
     /// As [`from_raw`](Self::from_raw).
+    #[inline]
     pub(crate) unsafe fn from_raw_noting_packages(
         head: *mut DMUS_KERNEL_EVENT,
         alloc: &'a IAllocatorMXF,
@@ -668,6 +671,69 @@ impl<'a> Chain<'a> {
         let alloc = self.alloc;
         let head = self.into_raw();
         // SAFETY: the chain is handed over whole; the receiver owns it from here.
+        unsafe {
+            match sink {
+                Some(s) => s.PutMessage(head),
+                None => alloc.PutMessage(head),
+            }
+        }
+    }
+}
+
+/// The links of a chain being built, without its allocator and without a destructor: what
+/// [`crate::filter::Output`] keeps per output, so that an output costs two NULL words until
+/// something is pushed to it, and the owner returns what is left (its own `Drop`) for the
+/// outputs it has only. Every event in it is owned by the holder and belongs to the allocator
+/// the holder passes to [`deliver`](Self::deliver).
+#[derive(Clone, Copy)]
+pub(crate) struct Links {
+    head: *mut DMUS_KERNEL_EVENT,
+    tail: *mut DMUS_KERNEL_EVENT,
+}
+
+impl Links {
+    /// No event.
+    pub(crate) const EMPTY: Links = Links {
+        head: null_mut(),
+        tail: null_mut(),
+    };
+
+    /// Appends `e` if it is an event of `alloc`; gives it back otherwise.
+    #[inline]
+    pub(crate) fn try_push<'a>(
+        &mut self,
+        alloc: &'a IAllocatorMXF,
+        e: Event<'a>,
+    ) -> core::result::Result<(), Event<'a>> {
+        if !same_allocator(e.alloc, alloc) {
+            return Err(e);
+        }
+        let p = e.into_raw();
+        if self.tail.is_null() {
+            self.head = p;
+        } else {
+            // SAFETY: `tail` is the live last event of the links we own.
+            unsafe { (*self.tail).pNextEvt = p };
+        }
+        self.tail = p;
+        Ok(())
+    }
+
+    /// Delivers the events with one `PutMessage` to `sink` (or to `alloc` for `None`), as
+    /// [`Chain::deliver`]; nothing is delivered when there is no event. The links are empty
+    /// afterwards.
+    #[inline]
+    pub(crate) fn deliver(
+        &mut self,
+        alloc: &IAllocatorMXF,
+        sink: Option<&crate::interfaces::IMXF>,
+    ) -> NTSTATUS {
+        let head = core::mem::replace(self, Links::EMPTY).head;
+        if head.is_null() {
+            return STATUS_SUCCESS;
+        }
+        // SAFETY: the events are owned by the holder and belong to `alloc` (the type's
+        // contract); they are handed over whole, the receiver owns them from here.
         unsafe {
             match sink {
                 Some(s) => s.PutMessage(head),

@@ -81,7 +81,7 @@ use crate::abi::{
 };
 use crate::com::{ComObject, ComRef, ObjectHandle, ObjectImpl};
 use crate::connection::{Outputs, connect_output_not_to, disconnect_output_from};
-use crate::event::{Chain, Event};
+use crate::event::{Chain, Event, Links};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
 
@@ -330,7 +330,9 @@ pub struct FilterStats {
 
 /// Where `process` sends events.
 pub struct Output<'a> {
-    chains: [Option<Chain<'a>>; MAX_OUTPUTS],
+    /// Each output's events (only the first `outputs` are used); what is left when the
+    /// `Output` is dropped goes back to `alloc`.
+    chains: [Links; MAX_OUTPUTS],
     outputs: usize,
     alloc: &'a IAllocatorMXF,
     exhausted: u64,
@@ -341,7 +343,7 @@ pub struct Output<'a> {
 impl<'a> Output<'a> {
     fn new(alloc: &'a IAllocatorMXF, outputs: usize) -> Self {
         Self {
-            chains: Default::default(),
+            chains: [Links::EMPTY; MAX_OUTPUTS],
             outputs: outputs.clamp(1, MAX_OUTPUTS),
             alloc,
             exhausted: 0,
@@ -360,15 +362,13 @@ impl<'a> Output<'a> {
     /// back to the allocator). An event of another allocator than the filter's cannot travel in
     /// this graph (it would end in an allocator that does not own it): it goes back to its own
     /// allocator and is counted ([`FilterStats::foreign`]).
+    #[inline]
     pub fn push_to(&mut self, k: usize, event: Event<'a>) {
         if k >= self.outputs {
             return;
         }
-        if let Some(slot) = self.chains.get_mut(k) {
-            match slot
-                .get_or_insert_with(|| Chain::new(self.alloc))
-                .try_push_back(event)
-            {
+        if let Some(links) = self.chains.get_mut(k) {
+            match links.try_push(self.alloc, event) {
                 Ok(()) => self.pushed = self.pushed.wrapping_add(1),
                 Err(_foreign) => self.foreign = self.foreign.wrapping_add(1),
             }
@@ -401,6 +401,24 @@ impl<'a> Output<'a> {
     /// The allocator (for [`Event::with_bytes`] and friends).
     pub fn allocator(&self) -> &'a IAllocatorMXF {
         self.alloc
+    }
+
+    /// Delivers output `k`'s events with one `PutMessage` to `sink` (the allocator for `None`);
+    /// nothing for an output without events.
+    fn deliver(&mut self, k: usize, sink: Option<&IMXF>) -> NTSTATUS {
+        match self.chains.get_mut(k) {
+            Some(links) => links.deliver(self.alloc, sink),
+            None => STATUS_SUCCESS,
+        }
+    }
+}
+
+impl Drop for Output<'_> {
+    fn drop(&mut self) {
+        // Undelivered events (a `process` that panicked in a test) go back to the allocator.
+        for links in self.chains.iter_mut().take(self.outputs) {
+            links.deliver(self.alloc, None);
+        }
     }
 }
 
@@ -464,7 +482,7 @@ impl<F: Filter> FilterObject<F> {
                 drop(p);
                 return input.deliver(None);
             }
-            p.outputs.snapshot()
+            p.outputs.snapshot_first(F::OUTPUTS.get())
         };
         // Packages to unwrap are flattened before any event is processed, their shells returned
         // in one call: contents that lead back into the structure are cut there
@@ -491,12 +509,11 @@ impl<F: Filter> FilterObject<F> {
             p.stats.exhausted = p.stats.exhausted.wrapping_add(out.exhausted);
             p.stats.foreign = p.stats.foreign.wrapping_add(out.foreign);
         }
-        for (k, chain) in out.chains.iter_mut().enumerate() {
-            if let Some(c) = chain.take() {
-                let s = c.deliver(sinks.get(k).and_then(Option::as_ref));
-                if status.is_success() && !s.is_success() {
-                    status = s;
-                }
+        // Only the outputs the filter has (a constant: one iteration for most filters).
+        for k in 0..F::OUTPUTS.get() {
+            let s = out.deliver(k, sinks.get(k).and_then(Option::as_ref));
+            if status.is_success() && !s.is_success() {
+                status = s;
             }
         }
         status
@@ -773,6 +790,37 @@ mod tests {
             assert_eq!(h.stats().outstanding_events, 0);
             assert_eq!(h.stats().anomalies.misuse(), 0);
         }
+    }
+
+    /// Sends events 0 and 2 of a chain to output 1 and the others to output 0, and panics at
+    /// the fourth event.
+    #[crate::mxf_filter]
+    struct SplitThenPanic;
+    impl Filter for SplitThenPanic {
+        const OUTPUTS: OutputCount = OutputCount::new(2);
+        fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+            let key = event.data().get(1).copied().unwrap_or(0);
+            assert!(key < 3, "the fourth event");
+            out.push_to(usize::from(key % 2 == 0), event);
+        }
+    }
+
+    #[test]
+    fn what_a_panicking_process_was_given_and_pushed_goes_back_to_the_allocator() {
+        // Only in tests can `process` unwind (a driver's panic is a bug check): the events
+        // already pushed to either output, and those not yet processed, go back to the
+        // allocator, none twice.
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let f = SplitThenPanic.into_filter(&alloc).unwrap();
+        let v = chain_of(&alloc, 6);
+        let head = v[0];
+        let unwound =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.value().put(head)));
+        assert!(unwound.is_err());
+        let s = alloc.stats();
+        assert_eq!(s.outstanding_events, 0);
+        assert_eq!(s.anomalies.misuse(), 0);
+        assert!(alloc.audit());
     }
 
     #[test]

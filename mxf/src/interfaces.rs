@@ -126,7 +126,9 @@ pub unsafe trait IServiceGroup: IServiceSink {
     fn RemoveMember(&self, sink: Option<ComRef<'_, IServiceSink>>);
     /// Slot 6. Enables delayed service.
     fn SupportDelayedService(&self);
-    /// Slot 7. Requests service after `delay` (100 ns units; negative would be absolute in C).
+    /// Slot 7 (PASSIVE_LEVEL, as documented). Requests service at `delay`, a `KeSetTimer` due
+    /// time in 100 ns units: negative (as a signed value) is relative to now, positive absolute
+    /// system time.
     fn RequestDelayedService(&self, delay: u64);
     /// Slot 8. Cancels a delayed request.
     fn CancelDelayedService(&self);

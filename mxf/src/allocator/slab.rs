@@ -80,16 +80,23 @@ impl<S, const PER_PAGE: usize> Page<S, PER_PAGE> {
     /// A pointer with the page's provenance and the address `addr`, whatever pointer the
     /// address came from: computed from the address alone (the page's base cancels out, so
     /// code that loads through it waits for nothing else). It may be used only once
-    /// [`is_member`](Self::is_member) said so.
+    /// [`slot_distance`](Self::slot_distance) said so.
     #[inline(always)]
     pub(crate) fn with_provenance(self, addr: usize) -> *mut u8 {
         self.base.as_ptr().cast::<u8>().with_addr(addr)
     }
 
-    /// Whether `addr` is byte `offset_in_slot` of a slot of this page. Compares addresses only.
+    /// Bytes covered by the page's slots: a [`slot_distance`](Self::slot_distance) below it
+    /// names a slot.
+    pub(crate) const BYTES: usize = PER_PAGE * Self::SIZE;
+
+    /// The [`distance`](Self::distance) of `addr` if it is byte `offset_in_slot` of a slot of
+    /// this page (then below [`BYTES`](Self::BYTES) and a whole number of slots), else
+    /// `usize::MAX`. Compares addresses only.
     #[inline(always)]
-    pub(crate) fn is_member(self, addr: usize, offset_in_slot: usize) -> bool {
-        Self::is_slot(self.distance(addr, offset_in_slot))
+    pub(crate) fn slot_distance(self, addr: usize, offset_in_slot: usize) -> usize {
+        let x = self.distance(addr, offset_in_slot);
+        if Self::is_slot(x) { x } else { usize::MAX }
     }
 
     /// The slot whose byte `offset_in_slot` is at `addr`, if that slot is in this page.

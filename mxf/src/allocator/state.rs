@@ -55,11 +55,11 @@
 //! store and the rest of the fresh state after the lock is released (the event is exclusively
 //! the caller's by then). A single-event put writes one counter (A3).
 //! A single short event is returned without the walk. The put walk ([`walk_plain`]) keeps the
-//! free-list head, the count and the current page in registers, checks membership of each link
-//! with one multiplication and one comparison, and state, package flag and length with one more
-//! ([`is_plain_slot`]); neither check delays the next event's loads, which need only the link,
-//! so a chain costs one dependent load per event and a few operations beside it. It is plain
-//! Rust on every target, the same code under Miri and loom as in a driver.
+//! free-list head, the count and the current page in registers, guesses each successor from the
+//! distance between the last two events and uses the guess only when it equals the link (so the
+//! next event's loads need not wait for the link's load), checks that the slot is in the page
+//! with one comparison, and state, package flag and length with one more ([`is_plain_slot`]).
+//! It is plain Rust on every target, the same code under Miri and loom as in a driver.
 //! Figures: `docs/allocator.md`.
 
 use super::config::{AllocatorConfig, GetBufferFailure};
@@ -1258,18 +1258,23 @@ struct Walk {
 /// [`State::put_step`], which then resumes this loop. The returned pointer carries the page's
 /// provenance whatever its address: the caller uses only the address (it looks it up again).
 ///
-/// Per event the loop tests two conditions, each one comparison: the link names a slot of the
-/// page ([`Page::is_member`]: one multiplication, no division; NULL names none, so the end of
-/// the chain needs no test of its own), and the event is plain ([`is_plain_slot`]: state,
-/// package flag and length folded into one number). Along a run of plain events of one page
-/// both branches go the same way, so the processor predicts them, and neither is on the path
-/// from one event to the next: the next event's loads need only its address, which is the link
-/// itself ([`Page::with_provenance`] adds no arithmetic). A chain is walked at the pace of its
-/// dependent `pNextEvt` loads, the floor of any walk of a linked list that does not guess
-/// addresses, in whatever order its events were taken. The loop makes no call, so its books
-/// stay in registers; it is kept out of line so that it has the registers to itself (inlined
-/// into the put step, whose calls keep six values in callee-saved registers, it had one of its
-/// own spilled to the stack).
+/// Per event the loop tests two conditions, each one comparison: the event's slot is in the
+/// page (its distance `x` from the first slot is below `BYTES`; NULL and foreign links get
+/// `usize::MAX`, so the end of the chain needs no test of its own), and the event is plain
+/// ([`is_plain_slot`]: state, package flag and length folded into one number).
+///
+/// The walk guesses each successor: the event `stride` bytes after the current one, where
+/// `stride` is the distance between the last two events (chains taken from the pool in order
+/// have a constant one). The guess is compared with the link and used only when it is equal, so
+/// it never changes what is walked; a miss takes the link itself, checks its slot with one
+/// multiplication ([`Page::slot_distance`]) and learns the new stride ([`relearn`], out of line).
+/// On a hit the next event's address and distance come from registers (two additions), so the
+/// processor, which predicts the comparison, loads the next events without waiting for each
+/// `pNextEvt` load: a chain walked in order costs a few operations per event instead of one
+/// load latency. Both checks, too, are branches predicted along a run of plain events of one
+/// page. The loop makes no call on its hot path, so its books stay in registers; it is kept out
+/// of line so that it has the registers to itself (inlined into the put step, whose calls keep
+/// six values in callee-saved registers, it had one of its own spilled to the stack).
 #[inline(never)]
 fn walk_plain<P: PositionSink>(
     page: Page<EventSlot, EVENTS_PER_PAGE>,
@@ -1277,13 +1282,20 @@ fn walk_plain<P: PositionSink>(
     walk: &mut Walk,
     positions: &mut P,
 ) -> *mut DMUS_KERNEL_EVENT {
+    type Pg = Page<EventSlot, EVENTS_PER_PAGE>;
     let (mut head, mut freed, freed_state) = (walk.head, walk.freed, walk.freed_state);
     // `e` is `cur` with the page's provenance, dereferenced only once it is known to be an
     // event of the page.
     let mut e = page.with_provenance(cur.addr()).cast::<DMUS_KERNEL_EVENT>();
-    while page.is_member(e.addr(), EVENT_OFFSET) {
+    // The distance of `e`'s slot from the page's first slot, `usize::MAX` if `e` is no event of
+    // the page, and the guessed distance from one event to the next (see below).
+    let mut x = page.slot_distance(cur.addr(), EVENT_OFFSET);
+    let mut stride = 0usize;
+    // Invariant: `x < BYTES` only if `x` is the distance of a slot of the page, and then `e` is
+    // its event; `stride` is 0 or the difference of two such distances (`relearn`).
+    while x < Pg::BYTES {
         let slot = e.wrapping_byte_sub(EVENT_OFFSET).cast::<EventSlot>();
-        // SAFETY: `slot` is a slot of this page (`is_member`), with the page's provenance; the
+        // SAFETY: `slot` is a slot of this page (the invariant), with the page's provenance; the
         // caller holds the lock.
         if !unsafe { is_plain_slot(slot) } || (P::COLLECTS && positions.is_full()) {
             break;
@@ -1309,11 +1321,40 @@ fn walk_plain<P: PositionSink>(
         ev.pNextEvt = head;
         head = e;
         freed = freed.wrapping_add(1);
-        e = page.with_provenance(next.addr()).cast();
+        // The successor is guessed as the event `stride` bytes on, and the guess is used only
+        // when it is the link: the next event's loads then wait for no load (see above).
+        let guess = e.wrapping_byte_add(stride);
+        if guess.addr() == next.addr() {
+            // Keeps the invariant: `x` and `stride` are whole numbers of slots, so the sum
+            // names a slot when below `BYTES` (a negative sum wraps above it).
+            e = guess;
+            x = x.wrapping_add(stride);
+        } else {
+            (e, x, stride) = relearn(page, x, next);
+        }
     }
     walk.head = head;
     walk.freed = freed;
     e
+}
+
+/// The successor of `e` when the guess of [`walk_plain`] missed: the link `next` with the
+/// page's provenance, and the distance from `e` to it, the new stride. Out of line and cold, so
+/// that the compiler keeps the guess a branch (a conditional move would make the next event's
+/// address wait for the link's load again).
+#[cold]
+#[inline(never)]
+fn relearn(
+    page: Page<EventSlot, EVENTS_PER_PAGE>,
+    x: usize,
+    next: *mut DMUS_KERNEL_EVENT,
+) -> (*mut DMUS_KERNEL_EVENT, usize, usize) {
+    let next_x = page.slot_distance(next.addr(), EVENT_OFFSET);
+    (
+        page.with_provenance(next.addr()).cast(),
+        next_x,
+        next_x.wrapping_sub(x),
+    )
 }
 
 /// Whether a put may recycle the event `ev` with slot state `state` without the general step

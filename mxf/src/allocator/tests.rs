@@ -450,6 +450,38 @@ fn chains_out_of_order_and_across_pages_are_walked_exactly() {
 }
 
 #[test]
+fn runs_of_constant_stride_that_leave_their_page_are_walked_exactly() {
+    // The walk guesses each successor from the last stride: here every page's run, ascending
+    // and descending by address, ends where the guess would leave the page (past its last slot
+    // or before its first), and the chain goes on in the next page at the same stride or not.
+    for notify in [false, true] {
+        let (n, seen) = recorder();
+        let a = Raw::with(AllocatorConfig::default(), notify.then_some(n));
+        let mut evs: Vec<Ev> = (0..EVENTS_PER_PAGE * 3).map(|_| a.get_ok()).collect();
+        for descending in [false, true] {
+            evs.sort_by(|x, y| if descending { y.cmp(x) } else { x.cmp(y) });
+            for (i, &e) in evs.iter().enumerate() {
+                ev(e).ullBytePosition = 1 + i as u64;
+            }
+            assert_eq!(a.put(chain(&evs)), STATUS_SUCCESS);
+            let s = a.stats();
+            assert_eq!((s.outstanding_events, s.anomalies.misuse()), (0, 0));
+            let want: Vec<u64> = if notify {
+                (1..=evs.len() as u64).collect()
+            } else {
+                Vec::new()
+            };
+            assert_eq!(core::mem::take(&mut *seen.lock().unwrap()), want);
+            for &want in evs.iter().rev() {
+                assert_eq!(a.get_ok(), want);
+            }
+        }
+        assert_eq!(a.put(chain(&evs)), STATUS_SUCCESS);
+        a.assert_balanced();
+    }
+}
+
+#[test]
 fn a_link_back_into_the_walked_run_is_a_cycle() {
     // Without and with a notification target (the walk without and with positions).
     for notify in [false, true] {

@@ -509,6 +509,40 @@ fn the_resource_list_reaches_the_factories_and_every_miniport_init() {
 }
 
 #[test]
+fn io_ports_come_from_the_resource_list_and_stay_in_their_range() {
+    let list: IResourceList = FakeResources {
+        entries: vec![
+            descriptor(CmResourceTypePort, [0x330, 0, 2]),
+            descriptor(CmResourceTypePort, [0x388, 0, 0]),
+        ],
+    }
+    .into_com()
+    .expect("list");
+    let resources = Resources::new(list.to_ref());
+    let ports = IoPorts::from_resources(&resources, 0).expect("the first range");
+    assert_eq!(
+        (ports.start(), ports.len(), ports.is_empty()),
+        (0x330, 2, false)
+    );
+    assert_eq!(
+        IoPorts::from_resources(&resources, 1),
+        None,
+        "an empty range"
+    );
+    assert_eq!(
+        IoPorts::from_resources(&resources, 2),
+        None,
+        "no third range"
+    );
+    // Off the kernel there is no port I/O: an empty bus, whatever the offset.
+    assert!(!IoPorts::available());
+    for offset in [0, 1, 2, u32::MAX] {
+        assert_eq!(ports.read(offset), 0xFF);
+        assert!(!ports.write(offset, 0x3F));
+    }
+}
+
+#[test]
 fn kernel_strings_and_descriptors() {
     let units = utf16z::<6>("Cable");
     assert_eq!(units, [67, 97, 98, 108, 101, 0]);

@@ -127,11 +127,6 @@ impl Isr {
         let shared = unsafe { self.shared.as_ref() };
         shared.service_interrupt(time);
     }
-
-    /// True if `self` and `other` are the same miniport's routine.
-    pub fn same(&self, other: &Isr) -> bool {
-        self.shared == other.shared
-    }
 }
 
 /// Boxes `value` with a fallible allocation (`STATUS_INSUFFICIENT_RESOURCES` if the pool is

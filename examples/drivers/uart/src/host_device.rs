@@ -1,6 +1,6 @@
 //! A device the host provides ([`HostDevice`]): the MPU-401 behind a COM interface,
 //! [`IMpu401Host`], for a driver loaded where port I/O and interrupts cannot reach it (Wine's
-//! kernel emulation with the project's PortCls double, `docs/driver.md` §5a).
+//! kernel emulation with the project's PortCls double, `docs/driver.md` §8).
 //!
 //! The factory asks the device's resource list for `IMpu401Host` before it looks for a port
 //! range: a host that answers it is the device (the Wine tier's double answers it with a

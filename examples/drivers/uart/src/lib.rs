@@ -37,8 +37,8 @@
 //! | retry timer: `set_timer` / `cancel_timer` | none yet: the port's next `PutMessage` retries | the device's timers, fired by `run_timers` |
 //!
 //! `docs/driver.md` §6 says what the driver lacks and how each part is meant to be done
-//! (`PcNewInterruptSync`, `IServiceGroup::RequestDelayedService`, a device handed over by the
-//! host under Wine).
+//! (`PcNewInterruptSync` for the interrupt, a `KTIMER` + `KDPC` for the retry, a device handed
+//! over by the host under Wine).
 //!
 //! # How the port drives it
 //!

@@ -1,4 +1,5 @@
-//! The miniport (`#[mxf_miniport]`), its declared topology and its interrupt service routine.
+//! The miniport (`#[mxf_miniport]`) and its declared topology; `Init` connects the interrupt
+//! service routine (`Isr`, serviced in `shared.rs`) to the device.
 
 use crate::capture::CaptureStream;
 use crate::device::{Isr, Mpu401};

@@ -480,26 +480,78 @@ impl Port {
     /// nothing leaks.
     pub fn new(miniport: IMiniportDMus, clock: ClockMode) -> Result<Self> {
         let unknown = IUnknown::clone(&miniport);
-        Self::with_clock(miniport, unknown, Clock::new(clock)?)
+        // SAFETY: a NULL resource list.
+        unsafe {
+            Self::with_clock(
+                miniport,
+                unknown,
+                Clock::new(clock)?,
+                None,
+                core::ptr::null_mut(),
+            )
+        }
     }
 
     /// [`Port::new`] for the miniport's unknown, as `IPort::Init` gets it: queried for
     /// `IMiniportDMus` (`STATUS_INVALID_PARAMETER` if it is none, `kernel.md` §4.1), and passed
     /// unchanged as every property request's `MajorTarget`.
     pub fn from_unknown(unknown: &IUnknown, clock: ClockMode) -> Result<Self> {
-        let miniport: IMiniportDMus = unknown
-            .cast()
-            .map_err(|_| crate::abi::STATUS_INVALID_PARAMETER)?;
-        Self::with_clock(miniport, unknown.clone(), Clock::new(clock)?)
+        // SAFETY: a NULL resource list.
+        unsafe { Self::with_init_arguments(unknown, clock, None, core::ptr::null_mut()) }
     }
 
     /// [`Port::new`] with a real clock read from `source` (a host's own time, e.g. a test's).
     pub fn with_time_source(miniport: IMiniportDMus, source: Box<dyn TimeSource>) -> Result<Self> {
         let unknown = IUnknown::clone(&miniport);
-        Self::with_clock(miniport, unknown, Clock::with_source(source))
+        // SAFETY: a NULL resource list.
+        unsafe {
+            Self::with_clock(
+                miniport,
+                unknown,
+                Clock::with_source(source),
+                None,
+                core::ptr::null_mut(),
+            )
+        }
     }
 
-    fn with_clock(miniport: IMiniportDMus, unknown: IUnknown, clock: Clock) -> Result<Self> {
+    /// [`Port::from_unknown`] as a PortCls host makes it from `IPort::Init`: the miniport's
+    /// `Init` gets the adapter's `IUnknown` and the resource list (`IResourceList`, or NULL) that
+    /// `IPort::Init` was given, as a DMus port passes them on (`kernel.md` §4.1). The unknown is
+    /// queried for `IMiniportDMus` (`STATUS_INVALID_PARAMETER` if it is none).
+    ///
+    /// # Safety
+    /// `resource_list` is NULL or a live `IResourceList` for the duration of the call.
+    pub unsafe fn with_init_arguments(
+        unknown: &IUnknown,
+        clock: ClockMode,
+        unknown_adapter: Option<ComRef<'_, IUnknown>>,
+        resource_list: *mut c_void,
+    ) -> Result<Self> {
+        let miniport: IMiniportDMus = unknown
+            .cast()
+            .map_err(|_| crate::abi::STATUS_INVALID_PARAMETER)?;
+        // SAFETY: forwarded contract.
+        unsafe {
+            Self::with_clock(
+                miniport,
+                unknown.clone(),
+                Clock::new(clock)?,
+                unknown_adapter,
+                resource_list,
+            )
+        }
+    }
+
+    /// # Safety
+    /// `resource_list` is NULL or a live `IResourceList` for the duration of the call.
+    unsafe fn with_clock(
+        miniport: IMiniportDMus,
+        unknown: IUnknown,
+        clock: Clock,
+        unknown_adapter: Option<ComRef<'_, IUnknown>>,
+        resource_list: *mut c_void,
+    ) -> Result<Self> {
         let shared = Arc::new(PortShared {
             clock,
             miniport: SpinLock::new(Some(miniport.clone())),
@@ -539,11 +591,12 @@ impl Port {
             due: SpinLock::new(Vec::new()),
         };
         let mut group: Option<IServiceGroup> = None;
-        // SAFETY: live interfaces; `group` is a valid out-pointer.
+        // SAFETY: live interfaces; `group` is a valid out-pointer; the resource list is NULL
+        // or live for the call (caller).
         let s = unsafe {
             port.miniport.Init(
-                None,
-                core::ptr::null_mut(),
+                unknown_adapter,
+                resource_list,
                 Some(port.iface.to_ref()),
                 &mut group,
             )

@@ -7,8 +7,9 @@
 //! I/O port range of its resources; the user-mode tests hand it the virtual MPU-401 of
 //! `mxf_suite::uart` (examples/support/uart/mpu401.rs), which plays the wire, raises the
 //! interrupt and runs the retry timers. A host that can give neither real ports nor interrupts
-//! (Wine's kernel emulation, where `in`/`out` kill the process, `kernel.md` §3) needs a third
-//! implementation: see "A device from the host" in `docs/driver.md` §6.
+//! (Wine's kernel emulation, where `in`/`out` kill the process, `kernel.md` §3) provides the
+//! device itself: the third implementation, [`HostDevice`](crate::host_device::HostDevice)
+//! ("A device from the host" in `docs/driver.md` §6).
 
 use crate::shared::Shared;
 use alloc::boxed::Box;

@@ -22,6 +22,7 @@
 //! shared.rs     what the miniport, its streams and the ISR share: the device, the input FIFO,
 //!               stream counting; the interrupt service routine
 //! device.rs     the device seam: the Mpu401 trait, Isr, PortIo (hal port I/O), try_box
+//! host_device.rs a device the host provides behind IMpu401Host (the Wine tier's double)
 //! ```
 //!
 //! # The seams
@@ -188,6 +189,7 @@ extern crate alloc;
 
 mod capture;
 pub mod device;
+pub mod host_device;
 mod miniport;
 mod render;
 mod shared;
@@ -224,9 +226,10 @@ pub fn create_uart_miniport(
     UartMiniport::new(mpu).into_miniport()
 }
 
-/// The UART subdevice's factory: the MPU-401 on the first I/O port range of the resources
-/// (data port at its start, status/command port next), driven with port I/O ([`PortIo`]).
-/// Without a resource list or a port range, start is refused with
+/// The UART subdevice's factory: the MPU-401 a host provides behind the resource list
+/// ([`host_device::HostDevice`], the Wine tier's double), else the one on the first I/O port
+/// range of the resources (data port at its start, status/command port next), driven with port
+/// I/O ([`PortIo`]). Without a resource list or a port range, start is refused with
 /// `STATUS_DEVICE_CONFIGURATION_ERROR` (the device was installed without its resources).
 pub fn uart_subdevice(
     context: &StartContext<'_>,
@@ -234,6 +237,9 @@ pub fn uart_subdevice(
     let resources = context
         .resources()
         .ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
+    if let Some(device) = host_device::HostDevice::from_resources(resources.list()) {
+        return create_uart_miniport(try_box(device)?);
+    }
     let ports = IoPorts::from_resources(&resources, 0).ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
     create_uart_miniport(try_box(PortIo::new(ports))?)
 }

@@ -251,3 +251,131 @@ fn the_inf_installs_the_uart_for_an_mpu401() {
     assert!(inf.contains("ServiceBinary=%12%\\uart.sys"), "{inf}");
     assert!(inf.contains("=Device,*PNPB006"), "{inf}");
 }
+
+/// A host's MPU-401 behind the resource list (what the Wine tier's PortCls double provides):
+/// records the commands (the first stream's reset and UART mode), takes every byte written, hands out the bytes of `input`, keeps the
+/// interrupt line it is given.
+#[com_object(IResourceList, host_device::IMpu401Host)]
+struct HostMpu {
+    commands: std::sync::Mutex<Vec<u8>>,
+    written: std::sync::Mutex<Vec<u8>>,
+    input: std::sync::Mutex<std::collections::VecDeque<u8>>,
+    line: std::sync::Mutex<Option<host_device::IMpu401Interrupt>>,
+    disconnects: std::sync::atomic::AtomicU32,
+}
+
+impl IResourceList_Impl for HostMpu {
+    fn NumberOfEntries(&self) -> u32 {
+        0
+    }
+    fn NumberOfEntriesOfType(&self, _resource_type: i32) -> u32 {
+        0
+    }
+    fn FindTranslatedEntry(&self, _t: i32, _i: u32) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        core::ptr::null_mut()
+    }
+    fn FindUntranslatedEntry(&self, _t: i32, _i: u32) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        core::ptr::null_mut()
+    }
+    unsafe fn AddEntry(
+        &self,
+        _translated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
+        _untranslated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
+    ) -> NTSTATUS {
+        STATUS_NOT_IMPLEMENTED
+    }
+    fn AddEntryFromParent(
+        &self,
+        _parent: Option<ComRef<'_, IResourceList>>,
+        _resource_type: i32,
+        _index: u32,
+    ) -> NTSTATUS {
+        STATUS_NOT_IMPLEMENTED
+    }
+    fn TranslatedList(&self) -> *mut c_void {
+        core::ptr::null_mut()
+    }
+    fn UntranslatedList(&self) -> *mut c_void {
+        core::ptr::null_mut()
+    }
+}
+
+impl host_device::IMpu401Host_Impl for HostMpu {
+    unsafe fn WriteData(&self, bytes: *const u8, length: u32, _now: i64) -> u32 {
+        // SAFETY: the caller's bytes.
+        let bytes = unsafe { core::slice::from_raw_parts(bytes, length as usize) };
+        self.written.lock().unwrap().extend_from_slice(bytes);
+        length
+    }
+    fn WriteCommand(&self, command: u8) -> u8 {
+        self.commands.lock().unwrap().push(command);
+        1
+    }
+    unsafe fn ReadData(&self, byte: *mut u8) -> u8 {
+        match self.input.lock().unwrap().pop_front() {
+            Some(b) => {
+                // SAFETY: the caller's out-pointer.
+                unsafe { byte.write(b) };
+                1
+            }
+            None => 0,
+        }
+    }
+    fn ConnectInterrupt(&self, interrupt: Option<ComRef<'_, host_device::IMpu401Interrupt>>) -> u8 {
+        *self.line.lock().unwrap() = interrupt.map(ComRef::to_owned);
+        1
+    }
+    fn DisconnectInterrupt(&self) {
+        self.disconnects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.line.lock().unwrap().take();
+    }
+}
+
+#[test]
+fn a_device_the_host_provides_is_taken_before_the_port_range_and_released() {
+    let before = fault::live_blocks();
+    let host = mxf::com::ObjectHandle::<HostMpu, IResourceList>::create(HostMpu {
+        commands: Default::default(),
+        written: Default::default(),
+        input: Default::default(),
+        line: Default::default(),
+        disconnects: Default::default(),
+    })
+    .expect("a host device");
+    let list: &IResourceList = host.interface();
+    let kernel = FakeKernel::load::<UartDriver>().expect("DriverEntry");
+    assert_eq!(kernel.add_device(), STATUS_SUCCESS);
+    assert_eq!(
+        kernel.start_device(Some(list)),
+        STATUS_SUCCESS,
+        "a host device needs no port range"
+    );
+    assert_eq!(FakeKernel::registered(), ["Uart"]);
+    let value = host.value();
+    // The miniport's Init connected its interrupt to the host's device (no port range used).
+    let line = value
+        .line
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the interrupt connected");
+    // Input on the wire: the interrupt routine reads all of it.
+    value.input.lock().unwrap().extend([0x90, 60, 100]);
+    line.Interrupt(0);
+    assert!(
+        value.input.lock().unwrap().is_empty(),
+        "the routine read the data port"
+    );
+    drop(line);
+    kernel.remove_device();
+    assert_eq!(
+        value.disconnects.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the miniport disconnected when it went"
+    );
+    assert!(value.line.lock().unwrap().is_none());
+    kernel.unload();
+    drop(host);
+    assert_eq!(fault::live_blocks(), before);
+}

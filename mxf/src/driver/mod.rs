@@ -432,5 +432,53 @@ macro_rules! __driver_friendly_name {
     };
 }
 
+/// The body of a driver crate's INF command (`NAME-inf [amd64|x86|arm64]`, which
+/// `.ci/drivers.sh` runs): writes the INF of driver `D` with the details `inf` to stdout, for
+/// the architecture named by the first argument (`amd64` when none). An unknown architecture
+/// prints a line to stderr and exits 2; an INF the writer refuses, 1.
+///
+/// The whole of `examples/drivers/vmidi/src/bin/vmidi-inf.rs`:
+///
+/// ```rust,ignore
+/// use mxf_driver_vmidi::{INF, VirtualMidi};
+///
+/// fn main() -> std::process::ExitCode {
+///     mxf::driver::inf_command::<VirtualMidi>("vmidi-inf", &INF)
+/// }
+/// ```
+#[cfg(feature = "std")]
+pub fn inf_command<D: Driver>(
+    program: &str,
+    inf: &crate::miniport::inf::Driver<'_>,
+) -> std::process::ExitCode {
+    use crate::miniport::inf::{Architecture, write_inf};
+    use std::process::ExitCode;
+    let architecture = match std::env::args().nth(1).as_deref() {
+        None | Some("amd64") => Architecture::Amd64,
+        Some("x86") => Architecture::X86,
+        Some("arm64") => Architecture::Arm64,
+        Some(other) => {
+            std::eprintln!("{program}: unknown architecture {other} (amd64, x86, arm64)");
+            return ExitCode::from(2);
+        }
+    };
+    let subdevices: std::vec::Vec<_> = D::SUBDEVICES.iter().map(|s| s.inf_subdevice()).collect();
+    let driver = crate::miniport::inf::Driver {
+        architecture,
+        ..*inf
+    };
+    let mut text = std::string::String::new();
+    match write_inf(&mut text, &driver, &subdevices) {
+        Ok(()) => {
+            std::print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            std::eprintln!("{program}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests;

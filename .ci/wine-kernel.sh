@@ -36,68 +36,16 @@ SRC=tests/wine-kernel
 mkdir -p "$OUT/sys" "$BUILD" "$LIBS" "$LOG"
 rm -f "$OUT"/sys/*.sys "$LOG"/* "$LIBS"/*.a "$OUT/song.bin"
 
-passed=0
-failed=0
-finished=0
-pass() { passed=$((passed + 1)); echo "PASS $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-note() { echo "note: $*"; }
-section() { printf '\n-- %s\n' "$*"; }
-
-WINESERVER=""
-on_exit() {
-  local rc=$?
-  if [ -n "$WINESERVER" ]; then
-    WINEPREFIX="$PREFIX" "$WINESERVER" -k >/dev/null 2>&1 || true
-  fi
-  if [ "$finished" -eq 0 ]; then
-    fail "the tier stopped early (exit status $rc); see the messages above"
-    echo "$passed passed, $failed failed"
-    exit 1
-  fi
-}
-trap on_exit EXIT
-
-counted() {
-  local out rc=0
-  out=$("$@") || rc=$?
-  echo "$out"
-  passed=$((passed + $(grep -c '^PASS ' <<<"$out" || true)))
-  failed=$((failed + $(grep -c '^FAIL ' <<<"$out" || true)))
-  if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
-    fail "$1 exited with status $rc without a FAIL line"
-  fi
-}
+source .ci/lib.sh
+checks_begin
 
 # ---------------------------------------------------------------------------------------------
 section "setup: packages and targets"
-have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-apt_install() {
-  local missing=()
-  for p in "$@"; do have_pkg "$p" || missing+=("$p"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi
-    echo "installing: ${missing[*]}"
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-}
 apt_install gcc-mingw-w64-x86-64-win32 binutils-mingw-w64-x86-64 wine64
 rustup target list --installed | grep -qx x86_64-pc-windows-gnu || rustup target add x86_64-pc-windows-gnu
 
-find_wine() {
-  local c
-  for c in "$(command -v wine64 || true)" /usr/lib/wine/wine64 /usr/lib64/wine/wine64 \
-           "$(dpkg -L wine64 2>/dev/null | grep -m1 '/wine64$' || true)" "$(command -v wine || true)"; do
-    if [ -n "$c" ] && [ -x "$c" ]; then echo "$c"; return 0; fi
-  done
-  return 1
-}
 WINE=$(find_wine) || { echo "no wine64 binary found"; exit 1; }
-for c in "$(dirname "$WINE")/wineserver" "$(dirname "$WINE")/wineserver64" "$(command -v wineserver || true)"; do
-  if [ -n "$c" ] && [ -x "$c" ]; then WINESERVER_BIN=$c; break; fi
-done
+WINESERVER_BIN=$(find_wineserver "$WINE") || true
 echo "wine: $WINE ($("$WINE" --version 2>/dev/null || echo unknown version)), wineserver: ${WINESERVER_BIN:-none}"
 [ -n "${WINESERVER_BIN:-}" ] || { echo "no wineserver found"; exit 1; }
 
@@ -141,7 +89,8 @@ staticlib() {
 # link_driver PACKAGE SYS [FEATURES [EXTRA-LIBS]]: the link of .ci/drivers.sh.
 link_driver() {
   local package=$1 sys=$2 features=${3:-} extra=${4:-} lib
-  lib=$(staticlib "$package" "$features") || return 1
+  # `image`: the crate as a driver image (mxf's kernel backend, DriverEntry, the panic handler).
+  lib=$(staticlib "$package" "image${features:+,$features}") || return 1
   # shellcheck disable=SC2086
   "$TOOL-gcc" -nostdlib -shared \
     -Wl,--subsystem,native -Wl,--entry,DriverEntry -Wl,--undefined,DriverEntry \
@@ -153,7 +102,7 @@ link_driver() {
 # The double: exports from its .def, imports from its own ntoskrnl import library.
 link_double() {
   local lib
-  lib=$(staticlib mxf-wine-portcls) || return 1
+  lib=$(staticlib mxf-wine-portcls image) || return 1
   "$TOOL-gcc" -nostdlib -shared \
     -Wl,--subsystem,native -Wl,--entry,DoubleEntry \
     -Wl,--image-base,0x150000000 -Wl,--dynamicbase -Wl,--nxcompat -Wl,--enable-reloc-section \

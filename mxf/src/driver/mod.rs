@@ -324,10 +324,12 @@ pub const fn __miniport_type<M: DmusMiniport>() {}
 /// * The ports are DMus ports (`CLSID_PortDMus`).
 ///
 /// It declares `NAME` and implements [`Driver`] for it (on every target: the host tests and
-/// the INF writer read the declaration), and, on `cfg(windows)` outside tests, emits the
-/// driver's `DriverEntry`, its `#[panic_handler]` (`mxf::driver::panic_bug_check`: a bug check)
-/// and its `#[global_allocator]` (`mxf::driver::PoolAllocator`), which exist with mxf's `driver`
-/// feature on Windows targets.
+/// the INF writer read the declaration), and, where mxf is built with its `driver` feature for
+/// a Windows target (outside tests), emits the driver's `DriverEntry`, its `#[panic_handler]`
+/// (`mxf::driver::panic_bug_check`: a bug check) and its `#[global_allocator]`
+/// (`mxf::driver::PoolAllocator`). A driver crate turns that feature on with a feature of its own
+/// (`image = ["mxf/driver"]`, which `.ci/drivers.sh` enables), so the same crate used as a
+/// library by a user-mode Windows program has no kernel items.
 #[macro_export]
 macro_rules! driver {
     (
@@ -390,7 +392,20 @@ macro_rules! driver {
             "a driver declares at most mxf::driver::MAX_SUBDEVICES subdevices"
         );
 
-        #[cfg(all(windows, not(test)))]
+        $crate::__driver_image!($name);
+    };
+}
+
+/// The driver image's items of [`driver!`](crate::driver!): `DriverEntry`, the panic handler and
+/// the global allocator, emitted only where mxf is the kernel backend (`driver` feature on a
+/// Windows target), so a driver crate used as a library elsewhere (host tests, a user-mode
+/// Windows program) has none of them.
+#[cfg(all(windows, feature = "driver"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __driver_image {
+    ($name:ident) => {
+        #[cfg(not(test))]
         const _: () = {
             /// The driver's entry point: the adapter glue of [`mxf::driver`].
             ///
@@ -419,6 +434,14 @@ macro_rules! driver {
             static ALLOCATOR: $crate::driver::PoolAllocator = $crate::driver::PoolAllocator::new();
         };
     };
+}
+
+/// Without the kernel backend, a driver declaration emits no image items.
+#[cfg(not(all(windows, feature = "driver")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __driver_image {
+    ($name:ident) => {};
 }
 
 #[doc(hidden)]

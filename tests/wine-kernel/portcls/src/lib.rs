@@ -23,8 +23,10 @@
 //! stop): a service group's `RequestService` is called synchronously from `Notify`, which is what
 //! Wine can do (its `KeInsertQueueDpc` queues a DPC that never runs).
 //!
-//! On a non-Windows target the crate holds only the song file's format ([`song`]), so the
-//! workspace builds, tests and lints it on Linux.
+//! The image is built with the feature `image` (mxf's kernel backend and port), which
+//! `.ci/wine-kernel.sh` turns on; without it, or on a non-Windows target, the crate holds only
+//! the song file's format ([`song`]), so the workspace builds, tests and lints it on Linux and the
+//! user-mode Windows builds of the workspace (the Wine ABI tier's) can depend on it.
 #![cfg_attr(windows, no_std)]
 
 #[cfg(windows)]
@@ -32,13 +34,13 @@ extern crate alloc;
 
 pub mod song;
 
-#[cfg(all(windows, not(test)))]
+#[cfg(all(windows, feature = "image", not(test)))]
 mod kernel;
-#[cfg(all(windows, not(test)))]
+#[cfg(all(windows, feature = "image", not(test)))]
 mod mpu401;
-#[cfg(all(windows, not(test)))]
+#[cfg(all(windows, feature = "image", not(test)))]
 mod nt;
-#[cfg(all(windows, not(test)))]
+#[cfg(all(windows, feature = "image", not(test)))]
 mod port;
-#[cfg(all(windows, not(test)))]
+#[cfg(all(windows, feature = "image", not(test)))]
 mod scenario;

@@ -37,50 +37,12 @@ mkdir -p "$OUT/i686" "$BUILD" "$LIBS/x64" "$LIBS/x86" "$OUT/testsigned" "$OUT/co
 rm -f "$OUT"/*.sys "$OUT"/*.map "$OUT"/*.inf "$OUT"/i686/* "$OUT"/testsigned/*.sys "$OUT"/control/* \
   "$LIBS"/x64/*.a "$LIBS"/x86/*.a
 
-passed=0
-failed=0
-finished=0
-pass() { passed=$((passed + 1)); echo "PASS $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-note() { echo "note: $*"; }
-section() { printf '\n-- %s\n' "$*"; }
-on_exit() {
-  local rc=$?
-  if [ "$finished" -eq 0 ]; then
-    fail "the tier stopped early (exit status $rc); see the messages above"
-    echo "$passed passed, $failed failed"
-    exit 1
-  fi
-}
-trap on_exit EXIT
-
-# Runs a checker that prints PASS/FAIL lines and adds its lines to the counts.
-counted() {
-  local out rc=0
-  out=$("$@") || rc=$?
-  echo "$out"
-  passed=$((passed + $(grep -c '^PASS ' <<<"$out" || true)))
-  failed=$((failed + $(grep -c '^FAIL ' <<<"$out" || true)))
-  if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
-    fail "$1 exited with status $rc without a FAIL line"
-  fi
-}
+source .ci/lib.sh
+checks_begin
 
 # ---------------------------------------------------------------------------------------------
 section "setup: packages and targets"
 
-have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-apt_install() {
-  local missing=()
-  for p in "$@"; do have_pkg "$p" || missing+=("$p"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi
-    echo "installing: ${missing[*]}"
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-}
 apt_install g++-mingw-w64-x86-64-win32 binutils-mingw-w64-x86-64 \
   gcc-mingw-w64-i686-win32 binutils-mingw-w64-i686 python3
 # Test-signing is optional: install osslsigncode if the distribution has it.
@@ -186,8 +148,9 @@ link() {
   local tool=${TOOL[$arch]}
   # `cargo rustc --crate-type staticlib`: the staticlib alone (rustc does no LTO when an rlib is
   # built in the same invocation).
-  local args=(rustc -p "$package" --lib --release --target "$target" --crate-type staticlib)
-  [ -n "$features" ] && args+=(--features "$features")
+  # `image`: the crate as a driver image (mxf's kernel backend, DriverEntry, the panic handler).
+  local args=(rustc -p "$package" --lib --release --target "$target" --crate-type staticlib
+    --features "image${features:+,$features}")
   driver_cargo "${args[@]}" || return 1
   "$tool-gcc" -c -O2 -ffreestanding -fno-asynchronous-unwind-tables -o "$BUILD/unwind-$arch.o" "$DEFS/unwind.c" || return 1
   # x64 port I/O (READ_PORT_UCHAR / WRITE_PORT_UCHAR are intrinsics there, not hal exports):
@@ -259,7 +222,7 @@ while read -r package sys_name inf_bin control; do
     fi
   done
 
-  if driver_cargo check -q -p "$package" --lib --target aarch64-pc-windows-msvc; then
+  if driver_cargo check -q -p "$package" --lib --features image --target aarch64-pc-windows-msvc; then
     pass "arm64: $package checked for aarch64-pc-windows-msvc (not linked: no aarch64 Windows linker here)"
   else
     fail "arm64: cargo check of $package for aarch64-pc-windows-msvc"

@@ -33,43 +33,12 @@ mkdir -p "$BIN64" "$BIN32" "$LOG"
 # Nothing from an earlier run may stand in for this one's results.
 rm -f "$OUT"/layout-*.s "$OUT"/layout-*.txt "$LOG"/*.txt "$LOG"/*.raw "$LOG"/*.err "$BIN64"/*.exe "$BIN32"/*.exe
 
-passed=0
-failed=0
-finished=0
-pass() { passed=$((passed + 1)); echo "PASS $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-note() { echo "note: $*"; }
-section() { printf '\n-- %s\n' "$*"; }
-
-WINESERVER=""
-on_exit() {
-  local rc=$?
-  if [ -n "$WINESERVER" ]; then
-    WINEPREFIX="$PREFIX" "$WINESERVER" -k >/dev/null 2>&1 || true
-  fi
-  if [ "$finished" -eq 0 ]; then
-    fail "the tier stopped early (exit status $rc); see the messages above"
-    echo "$passed passed, $failed failed"
-    exit 1
-  fi
-}
-trap on_exit EXIT
+source .ci/lib.sh
+checks_begin
 
 # ---------------------------------------------------------------------------------------------
 section "setup: packages and targets"
 
-have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-apt_install() {
-  local missing=()
-  for p in "$@"; do have_pkg "$p" || missing+=("$p"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi
-    echo "installing: ${missing[*]}"
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-}
 apt_install g++-mingw-w64-x86-64-win32 g++-mingw-w64-i686-win32 wine64
 
 for t in x86_64-pc-windows-gnu i686-pc-windows-gnu; do
@@ -78,18 +47,8 @@ for t in x86_64-pc-windows-gnu i686-pc-windows-gnu; do
   fi
 done
 
-find_wine() {
-  local c
-  for c in "$(command -v wine64 || true)" /usr/lib/wine/wine64 /usr/lib64/wine/wine64 \
-           "$(dpkg -L wine64 2>/dev/null | grep -m1 '/wine64$' || true)" "$(command -v wine || true)"; do
-    if [ -n "$c" ] && [ -x "$c" ]; then echo "$c"; return 0; fi
-  done
-  return 1
-}
 WINE=$(find_wine) || { echo "no wine64 binary found"; exit 1; }
-for c in "$(dirname "$WINE")/wineserver" "$(dirname "$WINE")/wineserver64" "$(command -v wineserver || true)"; do
-  if [ -n "$c" ] && [ -x "$c" ]; then WINESERVER=$c; break; fi
-done
+WINESERVER=$(find_wineserver "$WINE") || true
 echo "wine: $WINE ($("$WINE" --version 2>/dev/null || echo unknown version))"
 echo "g++: $(x86_64-w64-mingw32-g++ --version | awk 'NR == 1')"
 header=$(printf '#include "prelude.h"\n#include <ddk/dmusicks.h>\n' |

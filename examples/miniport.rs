@@ -138,7 +138,8 @@ struct Stream {
     prefetch: u64,
 }
 
-/// `NewStream` with the arguments the port passes (`domain.md` §4.5).
+/// `NewStream` with the arguments the port passes (`domain.md` §4.5): the pin, and the bare
+/// DirectMusic format a client sends (`kernel.md` §4.2).
 fn new_stream(
     miniport: &IMiniportDMus,
     ty: DMUS_STREAM_TYPE,
@@ -147,6 +148,15 @@ fn new_stream(
     clock: &IMasterClock,
 ) -> Stream {
     let (mut mxf, mut group, mut prefetch) = (None, None, 0u64);
+    let mut format = KSDATAFORMAT {
+        FormatSize: size_of::<KSDATAFORMAT>() as u32,
+        Flags: 0,
+        SampleSize: 0,
+        Reserved: 0,
+        MajorFormat: KSDATAFORMAT_TYPE_MUSIC,
+        SubFormat: KSDATAFORMAT_SUBTYPE_DIRECTMUSIC,
+        Specifier: KSDATAFORMAT_SPECIFIER_NONE,
+    };
     // SAFETY: live miniport, allocator and clock; valid out-pointers.
     let status = unsafe {
         miniport.NewStream(
@@ -155,7 +165,7 @@ fn new_stream(
             NonPagedPool,
             pin,
             ty,
-            null_mut(),
+            &mut format,
             &mut group,
             Some(alloc.to_ref()),
             Some(clock.to_ref()),
@@ -256,7 +266,8 @@ fn main() -> Result<()> {
     );
 
     println!("\n2. NewStream");
-    let r = new_stream(&miniport, DMUS_STREAM_MIDI_RENDER, 0, &render_alloc, &clock);
+    // DMusUART's pins (`kernel.md` §4.7): 1 renders DirectMusic, 4 captures.
+    let r = new_stream(&miniport, DMUS_STREAM_MIDI_RENDER, 1, &render_alloc, &clock);
     println!(
         "   render pin:  {:?}, SchedulePreFetch = {}, service group: {}",
         r.status,
@@ -267,7 +278,7 @@ fn main() -> Result<()> {
     let c = new_stream(
         &miniport,
         DMUS_STREAM_MIDI_CAPTURE,
-        1,
+        4,
         &capture_alloc,
         &clock,
     );
@@ -283,7 +294,7 @@ fn main() -> Result<()> {
     let c2 = new_stream(
         &miniport,
         DMUS_STREAM_MIDI_CAPTURE,
-        1,
+        4,
         &capture_alloc,
         &clock,
     );

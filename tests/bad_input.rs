@@ -39,7 +39,7 @@ fn capture_rig(format: StreamFormat) -> (Arc<VirtualMpu401>, Port, CapturePin) {
         ClockMode::Virtual,
     )
     .unwrap();
-    let pin = port.open_capture_pin(0, format).unwrap();
+    let pin = port.open_capture_pin(4, format).unwrap();
     pin.set_state(KSSTATE_RUN).unwrap();
     (mpu, port, pin)
 }

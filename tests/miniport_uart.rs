@@ -243,15 +243,19 @@ impl Rig {
         clock: Option<&IMasterClock>,
     ) -> NewStream {
         let (mut mxf, mut group, mut prefetch) = (sentinel(), sentinel(), 0xDEAD_u64);
+        // DMusUART's pins (`kernel.md` §4.7): 1 renders DirectMusic, 4 captures it; a client's
+        // bare DirectMusic format.
+        let pin = if ty == DMUS_STREAM_MIDI_CAPTURE { 4 } else { 1 };
+        let mut format = client_format(KSDATAFORMAT_SUBTYPE_DIRECTMUSIC);
         // SAFETY: live miniport; every pointer argument is valid or NULL.
         let status = unsafe {
             self.miniport.NewStream(
                 (&raw mut mxf).cast::<Option<IMXF>>(),
                 None,
                 NonPagedPool,
-                0,
+                pin,
                 ty,
-                null_mut(),
+                &mut format,
                 (&raw mut group).cast::<Option<IServiceGroup>>(),
                 alloc.map(|a| a.to_ref()),
                 clock.map(|c| c.to_ref()),
@@ -522,9 +526,9 @@ fn get_description_is_the_declared_topology_and_intersection_is_the_ports() {
     rig.finish();
 }
 
-/// `NewStream` on `pin` with a client's bare format of `subformat` (SPECIFIER_NONE).
-fn new_stream_on(rig: &Rig, pin: u32, ty: DMUS_STREAM_TYPE, subformat: GUID) -> NewStream {
-    let mut format = KSDATAFORMAT {
+/// A client's bare format of `subformat` (SPECIFIER_NONE).
+fn client_format(subformat: GUID) -> KSDATAFORMAT {
+    KSDATAFORMAT {
         FormatSize: 64,
         Flags: 0,
         SampleSize: 0,
@@ -532,7 +536,12 @@ fn new_stream_on(rig: &Rig, pin: u32, ty: DMUS_STREAM_TYPE, subformat: GUID) -> 
         MajorFormat: KSDATAFORMAT_TYPE_MUSIC,
         SubFormat: subformat,
         Specifier: KSDATAFORMAT_SPECIFIER_NONE,
-    };
+    }
+}
+
+/// `NewStream` on `pin` with a client's bare format of `subformat` (SPECIFIER_NONE).
+fn new_stream_on(rig: &Rig, pin: u32, ty: DMUS_STREAM_TYPE, subformat: GUID) -> NewStream {
+    let mut format = client_format(subformat);
     let (mut mxf, mut group, mut prefetch) = (sentinel(), sentinel(), 0xDEAD_u64);
     // SAFETY: live miniport; every pointer argument is valid.
     let status = unsafe {
@@ -560,7 +569,7 @@ fn new_stream_on(rig: &Rig, pin: u32, ty: DMUS_STREAM_TYPE, subformat: GUID) -> 
 }
 
 #[test]
-fn the_declared_pins_open_and_so_do_pins_named_by_number_only() {
+fn the_declared_pins_open_and_pins_of_another_kind_or_format_are_refused() {
     let rig = Rig::new();
     let (midi, dm) = (KSDATAFORMAT_SUBTYPE_MIDI, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC);
     // As a port that reads the descriptor opens them: legacy and DirectMusic render, capture.
@@ -572,13 +581,29 @@ fn the_declared_pins_open_and_so_do_pins_named_by_number_only() {
     }
     assert!(input.group.is_some() && legacy.group.is_none());
     drop((legacy, dmusic, input));
-    // As DMusUART, only the stream type counts: a bridge pin's number or the render pin's
-    // number for capture still opens a stream (the user-mode port and the ABI tier do this).
-    let capture_on_0 = new_stream_on(&rig, 0, DMUS_STREAM_MIDI_CAPTURE, midi);
-    let render_on_bridge = new_stream_on(&rig, 2, DMUS_STREAM_MIDI_RENDER, dm);
-    assert_eq!(capture_on_0.status, STATUS_SUCCESS);
-    assert_eq!(render_on_bridge.status, STATUS_SUCCESS);
-    drop((capture_on_0, render_on_bridge));
+    // The pins are checked against the declaration (DMusUART reads only the stream type): a
+    // capture on a render pin, a render on a bridge, a format the pin does not offer, a pin
+    // that does not exist are refused, and nothing is written.
+    for (pin, ty, sub, status) in [
+        (
+            0,
+            DMUS_STREAM_MIDI_CAPTURE,
+            midi,
+            STATUS_INVALID_DEVICE_REQUEST,
+        ),
+        (
+            2,
+            DMUS_STREAM_MIDI_RENDER,
+            dm,
+            STATUS_INVALID_DEVICE_REQUEST,
+        ),
+        (1, DMUS_STREAM_MIDI_RENDER, midi, STATUS_NO_MATCH),
+        (5, DMUS_STREAM_MIDI_RENDER, dm, STATUS_INVALID_PARAMETER),
+    ] {
+        let s = new_stream_on(&rig, pin, ty, sub);
+        assert_eq!(s.status, status, "pin {pin}");
+        assert!(s.mxf.is_none() && s.group.is_none(), "pin {pin}");
+    }
     rig.finish();
 }
 

@@ -16,7 +16,9 @@ use mxf::event::{Chain, Event};
 use mxf::host::{
     CapturePin, CapturedBuffer, ClockMode, FilterPlacement, Port, RenderPin, StreamFormat,
 };
+use mxf::miniport::{Format, Instances, PinKind, filter_descriptor, pin_descriptor};
 use mxf::platform::fault;
+use mxf::port::{Completion, PropertyTarget, property_input};
 use mxf::prelude::*;
 use mxf_suite::uart::{VirtualMpu401, create_uart_miniport};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -532,6 +534,41 @@ impl IMXF_Impl for ProbeStream {
     }
 }
 
+/// The probe's pins, unlimited instances each: 0 captures and 1 renders both formats, 2 renders
+/// and 3 captures MIDI bytestreams only.
+static BOTH_FORMATS: DataRangeTable<2> =
+    DataRangeTable([Format::Midi.range(), Format::DirectMusic.range()]);
+static MIDI_ONLY: DataRangeTable<1> = DataRangeTable([Format::Midi.range()]);
+const UNLIMITED: Instances = Instances::new(u32::MAX, u32::MAX, 0);
+static PROBE_PINS: [PCPIN_DESCRIPTOR; 4] = [
+    pin_descriptor(
+        PinKind::Capture,
+        UNLIMITED,
+        (BOTH_FORMATS.count(), BOTH_FORMATS.as_ptr()),
+        None,
+    ),
+    pin_descriptor(
+        PinKind::Render,
+        UNLIMITED,
+        (BOTH_FORMATS.count(), BOTH_FORMATS.as_ptr()),
+        None,
+    ),
+    pin_descriptor(
+        PinKind::Render,
+        UNLIMITED,
+        (MIDI_ONLY.count(), MIDI_ONLY.as_ptr()),
+        None,
+    ),
+    pin_descriptor(
+        PinKind::Capture,
+        UNLIMITED,
+        (MIDI_ONLY.count(), MIDI_ONLY.as_ptr()),
+        None,
+    ),
+];
+static PROBE_DESCRIPTOR: PCFILTER_DESCRIPTOR =
+    filter_descriptor(&PROBE_PINS, &[], &[], &[KSCATEGORY_AUDIO]);
+
 /// The probe miniport.
 #[com_object(IMiniportDMus)]
 struct ProbeMiniport {
@@ -563,8 +600,11 @@ fn out_addr<T>(out: *mut Option<T>) -> Option<usize> {
 
 impl IMiniport_Impl for ProbeMiniport {
     unsafe fn GetDescription(&self, description: *mut *mut c_void) -> NTSTATUS {
-        write_out(description, core::ptr::null_mut());
-        STATUS_NOT_IMPLEMENTED
+        write_out(
+            description,
+            core::ptr::from_ref(&PROBE_DESCRIPTOR).cast_mut().cast(),
+        );
+        STATUS_SUCCESS
     }
     unsafe fn DataRangeIntersection(
         &self,
@@ -1919,7 +1959,7 @@ fn uart_render_of_ks_format_buffers() {
     )
     .unwrap();
     let pin = port
-        .open_render_pin(1, StreamFormat::Ks, FilterPlacement::AfterSequencer, |_| {
+        .open_render_pin(0, StreamFormat::Ks, FilterPlacement::AfterSequencer, |_| {
             Ok(Vec::new())
         })
         .unwrap();
@@ -1952,7 +1992,7 @@ fn uart_capture_fills_capture_buffers_with_the_received_messages() {
         ClockMode::Virtual,
     )
     .unwrap();
-    let pin = port.open_capture_pin(0, StreamFormat::DirectMusic).unwrap();
+    let pin = port.open_capture_pin(4, StreamFormat::DirectMusic).unwrap();
     pin.set_state(KSSTATE_RUN).unwrap();
     pin.submit_buffer(512);
     pin.submit_buffer(512);
@@ -1991,4 +2031,221 @@ fn uart_capture_fills_capture_buffers_with_the_received_messages() {
     drop(port);
     drop(mpu);
     books.assert_balanced("UART capture");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The UART's descriptor through the port: KSPROPSETID_Synth on its synth nodes (kernel.md §4.7),
+// routed through the node automation tables with the pin's stream as MinorTarget.
+// ---------------------------------------------------------------------------------------------
+
+/// The bytes of a plain-data value.
+fn bytes_of<T: Copy>(value: &T) -> Vec<u8> {
+    // SAFETY: `T` is a plain-data ABI struct without padding; its bytes are initialised.
+    unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+}
+
+/// A plain-data value from the start of `bytes`.
+fn value_of<T: Copy>(bytes: &[u8]) -> T {
+    assert!(bytes.len() >= size_of::<T>());
+    // SAFETY: at least `size_of::<T>()` readable bytes of a plain-data value; read unaligned.
+    unsafe { bytes.as_ptr().cast::<T>().read_unaligned() }
+}
+
+fn synth(id: u32, verb: u32, node: Option<u32>, instance: &[u8]) -> Vec<u8> {
+    property_input(KSPROPSETID_Synth, id, verb, node, instance).unwrap()
+}
+
+#[test]
+fn uart_synth_properties_answer_through_the_port() {
+    let books = Books::open();
+    let mpu = VirtualMpu401::new();
+    let port = Port::new(
+        create_uart_miniport(mpu.clone()).unwrap(),
+        ClockMode::Virtual,
+    )
+    .unwrap();
+    let render = port
+        .open_render_pin(
+            1,
+            StreamFormat::DirectMusic,
+            FilterPlacement::AfterSequencer,
+            |_| Ok(Vec::new()),
+        )
+        .unwrap();
+    let capture = port.open_capture_pin(4, StreamFormat::DirectMusic).unwrap();
+    let (on_render, on_capture) = (
+        PropertyTarget::Render(&render),
+        PropertyTarget::Capture(&capture),
+    );
+    let get = KSPROPERTY_TYPE_GET;
+
+    // CAPS: a size query, then the render synth's caps on node 0, the input synth's on node 1.
+    let caps_size = size_of::<SYNTHCAPS>() as u32;
+    let caps = synth(KSPROPERTY_SYNTH_CAPS, get, Some(0), &[]);
+    assert_eq!(
+        port.property(on_render, &caps, &mut []),
+        Completion {
+            status: STATUS_BUFFER_OVERFLOW,
+            information: caps_size
+        }
+    );
+    let mut value = vec![0u8; caps_size as usize];
+    assert_eq!(
+        port.property(on_render, &caps, &mut value),
+        Completion {
+            status: STATUS_SUCCESS,
+            information: caps_size
+        }
+    );
+    let out: SYNTHCAPS = value_of(&value);
+    assert_eq!(
+        (out.Guid, out.Flags, out.MaxChannelGroups),
+        (CLSID_MiniportDriverDMusUART, SYNTH_PC_EXTERNAL, 1)
+    );
+    let input_caps = synth(KSPROPERTY_SYNTH_CAPS, get, Some(1), &[]);
+    assert_eq!(
+        port.property(on_capture, &input_caps, &mut value).status,
+        STATUS_SUCCESS
+    );
+    assert_eq!(
+        value_of::<SYNTHCAPS>(&value).Guid,
+        CLSID_MiniportDriverDMusUARTCapture
+    );
+    // BASICSUPPORT: a ULONG of access flags.
+    let mut flags = [0u8; 4];
+    let basic = synth(
+        KSPROPERTY_SYNTH_CAPS,
+        KSPROPERTY_TYPE_BASICSUPPORT,
+        Some(0),
+        &[],
+    );
+    assert_eq!(port.property(on_render, &basic, &mut flags).information, 4);
+    assert_eq!(
+        u32::from_ne_bytes(flags),
+        KSPROPERTY_TYPE_BASICSUPPORT | KSPROPERTY_TYPE_GET
+    );
+
+    // PORTPARAMETERS on a pin: the instance applied as DMusUART does (only the channel-group
+    // bit kept, one group); on the filter (no MinorTarget) refused.
+    let asked = SYNTH_PORTPARAMS {
+        ValidParams: SYNTH_PORTPARAMS_VOICES | SYNTH_PORTPARAMS_CHANNELGROUPS,
+        Voices: 32,
+        ChannelGroups: 4,
+        AudioChannels: 2,
+        SampleRate: 22_050,
+        EffectsFlags: 0,
+        Share: 0,
+    };
+    let params = synth(
+        KSPROPERTY_SYNTH_PORTPARAMETERS,
+        get,
+        Some(0),
+        &bytes_of(&asked),
+    );
+    let mut value = [0u8; 28];
+    assert_eq!(
+        port.property(on_render, &params, &mut value),
+        Completion {
+            status: STATUS_SUCCESS,
+            information: 28
+        }
+    );
+    let applied: SYNTH_PORTPARAMS = value_of(&value);
+    assert_eq!(
+        (applied.ValidParams, applied.ChannelGroups, applied.Voices),
+        (SYNTH_PORTPARAMS_CHANNELGROUPS, 1, 32)
+    );
+    assert_eq!(
+        port.property(PropertyTarget::Filter, &params, &mut value),
+        Completion {
+            status: STATUS_INVALID_DEVICE_REQUEST,
+            information: 0
+        }
+    );
+
+    // CHANNELGROUPS: set and get both write 1.
+    for verb in [KSPROPERTY_TYPE_SET, get] {
+        let mut groups = 7u32.to_ne_bytes();
+        let request = synth(KSPROPERTY_SYNTH_CHANNELGROUPS, verb, Some(0), &[]);
+        assert_eq!(
+            port.property(on_render, &request, &mut groups).information,
+            4
+        );
+        assert_eq!(u32::from_ne_bytes(groups), 1);
+    }
+
+    // LATENCYCLOCK: the master clock now, through the port's own clock.
+    port.set_time(1_234_567);
+    let mut clock = [0u8; 8];
+    let latency = synth(KSPROPERTY_SYNTH_LATENCYCLOCK, get, Some(0), &[]);
+    assert_eq!(
+        port.property(on_render, &latency, &mut clock),
+        Completion {
+            status: STATUS_SUCCESS,
+            information: 8
+        }
+    );
+    assert_eq!(u64::from_ne_bytes(clock), 1_234_567);
+    // A short buffer: STATUS_BUFFER_TOO_SMALL, nothing written.
+    assert_eq!(
+        port.property(on_render, &latency, &mut clock[..4]),
+        Completion {
+            status: STATUS_BUFFER_TOO_SMALL,
+            information: 0
+        }
+    );
+    // VOLUME is in no table of the UART: the port finds no item.
+    let volume = synth(KSPROPERTY_SYNTH_VOLUME, get, Some(0), &[]);
+    assert_eq!(
+        port.property(on_render, &volume, &mut clock).status,
+        STATUS_NOT_FOUND
+    );
+
+    drop((render, capture));
+    drop(port);
+    books.assert_balanced("synth properties through the port");
+}
+
+#[test]
+fn uart_pins_open_only_as_its_descriptor_says() {
+    let books = Books::open();
+    let mpu = VirtualMpu401::new();
+    let port = Port::new(
+        create_uart_miniport(mpu.clone()).unwrap(),
+        ClockMode::Virtual,
+    )
+    .unwrap();
+    let open = |pin, format| {
+        port.open_render_pin(pin, format, FilterPlacement::AfterSequencer, |_| {
+            Ok(Vec::new())
+        })
+        .err()
+    };
+    // Pin 0 is MIDI only, 1 DirectMusic only; 2 and 3 are bridges; 4 captures.
+    assert_eq!(open(0, StreamFormat::DirectMusic), Some(STATUS_NO_MATCH));
+    assert_eq!(open(1, StreamFormat::Ks), Some(STATUS_NO_MATCH));
+    assert_eq!(
+        open(2, StreamFormat::Ks),
+        Some(STATUS_INVALID_DEVICE_REQUEST)
+    );
+    assert_eq!(
+        open(4, StreamFormat::Ks),
+        Some(STATUS_INVALID_DEVICE_REQUEST)
+    );
+    assert_eq!(open(5, StreamFormat::Ks), Some(STATUS_INVALID_PARAMETER));
+    assert_eq!(
+        port.open_capture_pin(0, StreamFormat::Ks).err(),
+        Some(STATUS_INVALID_DEVICE_REQUEST)
+    );
+    // One instance per factory (DMusUART's 1/1/0).
+    let first = port.open_capture_pin(4, StreamFormat::Ks).unwrap();
+    assert_eq!(
+        port.open_capture_pin(4, StreamFormat::DirectMusic).err(),
+        Some(STATUS_INSUFFICIENT_RESOURCES)
+    );
+    drop(first);
+    let again = port.open_capture_pin(4, StreamFormat::DirectMusic).unwrap();
+    drop(again);
+    drop(port);
+    books.assert_balanced("refused pins");
 }

@@ -469,7 +469,7 @@ pub fn capture_into(song: &Song, sink: &mut WireSink<'_>) -> Result<Report, Stri
     let port =
         Port::new(miniport, ClockMode::Virtual).map_err(|s| err("initialising the port", s))?;
     let pin = port
-        .open_capture_pin(0, StreamFormat::DirectMusic)
+        .open_capture_pin(4, StreamFormat::DirectMusic)
         .map_err(|s| err("opening the capture pin", s))?;
     pin.set_state(KSSTATE_RUN)
         .map_err(|s| err("starting the pin", s))?;

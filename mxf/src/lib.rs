@@ -82,12 +82,20 @@
 //! | the port's own MXFs: sequencer, unpackers, capture sink, packer, service group | [`components`] |
 //! | a driver: the adapter glue (`DriverEntry` … `StartDevice`) from a declaration of subdevices, [`driver!`](macro@driver) | [`driver`](mod@driver) |
 #![cfg_attr(
+    feature = "port",
+    doc = "| the DMus port's logic: graphs, IRPs, states, timers; `alloc` only, so a kernel host runs it too (feature `port`) | [`port`] |"
+)]
+#![cfg_attr(
+    not(feature = "port"),
+    doc = "| the DMus port's logic: graphs, IRPs, states, timers; `alloc` only, so a kernel host runs it too (feature `port`) | `port` |"
+)]
+#![cfg_attr(
     feature = "std",
-    doc = "| the user-mode DMus port and Standard MIDI Files (feature `std`) | [`host`] |"
+    doc = "| the user-mode host of the DMus port and Standard MIDI Files (feature `std`) | [`host`] |"
 )]
 #![cfg_attr(
     not(feature = "std"),
-    doc = "| the user-mode DMus port and Standard MIDI Files (feature `std`) | `host` |"
+    doc = "| the user-mode host of the DMus port and Standard MIDI Files (feature `std`) | `host` |"
 )]
 #![cfg_attr(
     feature = "std",
@@ -106,8 +114,9 @@
 //!
 //! # Features
 //!
-//! * `std` (default): the user-mode port and SMF I/O (`host`), the test kit (`testing`). Never
-//!   enabled for a driver.
+//! * `port`: the DMus port's logic (`port`); needs `alloc` (a global allocator), not `std`.
+//! * `std` (default, implies `port`): the port's user-mode host and SMF I/O (`host`), the test
+//!   kit (`testing`). Never enabled for a driver.
 //! * `fault-injection` (tests, implies `std`): `platform::fault` makes the Nth pool
 //!   allocation of a thread fail, and counts live blocks.
 //! * `kernel` (on `cfg(windows)` only): the kernel backend of the platform seam (pool
@@ -135,6 +144,9 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "port")]
+extern crate alloc;
+
 // Lets the macros' absolute `::mxf::…` paths resolve inside this crate too.
 extern crate self as mxf;
 
@@ -152,6 +164,8 @@ pub mod interfaces;
 pub mod message;
 pub mod miniport;
 pub mod platform;
+#[cfg(feature = "port")]
+pub mod port;
 #[cfg(feature = "std")]
 pub mod testing;
 

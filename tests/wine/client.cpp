@@ -1483,9 +1483,9 @@ static void test_miniport(void)
           "allocator %lu (was %lu), clock %ld", (unsigned long)refs_of(a), (unsigned long)alloc_refs, clock.refs);
     check(mxf_abi_uart_mode(m) == 1, "miniport NewStream: the first stream put the MPU-401 in UART mode");
 
-    /* Capture stream, pin 0 */
-    StreamResult capture = new_stream(m, 0, DMUS_STREAM_MIDI_CAPTURE, araw, &clock);
-    check(capture.status == kSuccess && capture.mxf != nullptr, "miniport NewStream: capture stream (pin 0)",
+    /* Capture stream, pin 4 */
+    StreamResult capture = new_stream(m, 4, DMUS_STREAM_MIDI_CAPTURE, araw, &clock);
+    check(capture.status == kSuccess && capture.mxf != nullptr, "miniport NewStream: capture stream (pin 4)",
           "status 0x%08lx, %p", (unsigned long)capture.status, (void *)capture.mxf);
     if (!nt_success(capture.status)) {
         capture.mxf = nullptr;
@@ -1502,7 +1502,7 @@ static void test_miniport(void)
     check(refs_of(m) == 3, "miniport: each open stream keeps one reference to the miniport", "count %lu",
           (unsigned long)refs_of(m));
 
-    StreamResult capture2 = new_stream(m, 0, DMUS_STREAM_MIDI_CAPTURE, araw, &clock);
+    StreamResult capture2 = new_stream(m, 4, DMUS_STREAM_MIDI_CAPTURE, araw, &clock);
     check(capture2.status == kInvalidDeviceRequest && capture2.mxf == nullptr && capture2.group == nullptr &&
               capture2.prefetch == 0,
           "miniport NewStream (item 68): a 2nd capture stream is STATUS_INVALID_DEVICE_REQUEST, outputs NULL and 0",

@@ -118,6 +118,9 @@ guids! {
     /// `KSPROPSETID_SynthClock` (dmusprop.h; not in mingw-w64): the master clock property,
     /// answered by the DMus port itself.
     KSPROPSETID_SynthClock = "FEDFAE26-E46E-11D1-AACE-0000F875AC12";
+    /// `KSPROPSETID_Pin` (ks.h): the pin-factory properties a KS filter answers
+    /// ([`KSPROPERTY_PIN_CINSTANCES`] …), with a [`KSP_PIN`] naming the factory.
+    KSPROPSETID_Pin = "8C134960-51AD-11CF-878A-94F801C10000";
     /// `KSNAME_Pin` (ks.h): the create-item name of a pin; a pin is opened by a create request
     /// with this name followed by a [`KSPIN_CONNECT`] and the format.
     KSNAME_Pin = "146F1A80-4791-11D0-A5D6-28DB04C10000";
@@ -262,6 +265,36 @@ pub const KSPROPERTY_SYNTH_DLS_WAVEFORMAT: u32 = 4;
 /// get, `ULONGLONG` master-clock time on the filter.
 pub const KSPROPERTY_SYNTH_MASTERCLOCK: u32 = 0;
 
+/// `KSPROPERTY_PIN_CINSTANCES` (ks.h): a [`KSPIN_CINSTANCES`] of the factory's
+/// `MaxFilterInstanceCount` and open pins.
+pub const KSPROPERTY_PIN_CINSTANCES: u32 = 0;
+/// `KSPROPERTY_PIN_CTYPES` (ks.h): a `ULONG`, the number of pin factories.
+pub const KSPROPERTY_PIN_CTYPES: u32 = 1;
+/// `KSPROPERTY_PIN_DATAFLOW` (ks.h): the factory's [`KSPIN_DATAFLOW`].
+pub const KSPROPERTY_PIN_DATAFLOW: u32 = 2;
+/// `KSPROPERTY_PIN_DATARANGES` (ks.h): a [`KSMULTIPLE_ITEM`] followed by the factory's ranges,
+/// each starting on an 8-byte boundary.
+pub const KSPROPERTY_PIN_DATARANGES: u32 = 3;
+/// `KSPROPERTY_PIN_DATAINTERSECTION` (ks.h): the input after the [`KSP_PIN`] is a
+/// [`KSMULTIPLE_ITEM`] of the client's ranges; the value is the format chosen (`kernel.md` §4.4).
+pub const KSPROPERTY_PIN_DATAINTERSECTION: u32 = 4;
+/// `KSPROPERTY_PIN_INTERFACES` (ks.h).
+pub const KSPROPERTY_PIN_INTERFACES: u32 = 5;
+/// `KSPROPERTY_PIN_MEDIUMS` (ks.h).
+pub const KSPROPERTY_PIN_MEDIUMS: u32 = 6;
+/// `KSPROPERTY_PIN_COMMUNICATION` (ks.h): the factory's [`KSPIN_COMMUNICATION`].
+pub const KSPROPERTY_PIN_COMMUNICATION: u32 = 7;
+/// `KSPROPERTY_PIN_GLOBALCINSTANCES` (ks.h): as CINSTANCES with `MaxGlobalInstanceCount`.
+pub const KSPROPERTY_PIN_GLOBALCINSTANCES: u32 = 8;
+/// `KSPROPERTY_PIN_NECESSARYINSTANCES` (ks.h): a `ULONG`, `MinFilterInstanceCount`.
+pub const KSPROPERTY_PIN_NECESSARYINSTANCES: u32 = 9;
+/// `KSPROPERTY_PIN_PHYSICALCONNECTION` (ks.h).
+pub const KSPROPERTY_PIN_PHYSICALCONNECTION: u32 = 10;
+/// `KSPROPERTY_PIN_CATEGORY` (ks.h): the factory's category `GUID`.
+pub const KSPROPERTY_PIN_CATEGORY: u32 = 11;
+/// `KSPROPERTY_PIN_NAME` (ks.h).
+pub const KSPROPERTY_PIN_NAME: u32 = 12;
+
 /// `SYNTH_PC_DLS` (dmusprop.h): [`SYNTHCAPS::Flags`] bit, DLS level 1 downloads.
 pub const SYNTH_PC_DLS: u32 = 0x0000_0001;
 /// `SYNTH_PC_EXTERNAL` (dmusprop.h): the synth is external hardware (DMusUART's only flag).
@@ -367,6 +400,40 @@ pub struct KSNODEPROPERTY {
     pub NodeId: u32,
     /// Zero.
     pub Reserved: u32,
+}
+
+/// `KSP_PIN` (ks.h): the header of a [`KSPROPSETID_Pin`] request: the property and the pin
+/// factory it is about.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KSP_PIN {
+    /// `{Set, Id, Flags}`.
+    pub Property: KSPROPERTY,
+    /// The pin factory.
+    pub PinId: u32,
+    /// Zero.
+    pub Reserved: u32,
+}
+
+/// `KSMULTIPLE_ITEM` (ks.h): the header of a list: its size in bytes (this header included) and
+/// its number of items.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KSMULTIPLE_ITEM {
+    /// Bytes, this header included.
+    pub Size: u32,
+    /// Items after the header.
+    pub Count: u32,
+}
+
+/// `KSPIN_CINSTANCES` (ks.h): the value of [`KSPROPERTY_PIN_CINSTANCES`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KSPIN_CINSTANCES {
+    /// Pins of the factory that may exist (`u32::MAX`: unlimited).
+    pub PossibleCount: u32,
+    /// Pins of the factory open now.
+    pub CurrentCount: u32,
 }
 
 /// `KSPRIORITY` (ks.h): a pin's priority in [`KSPIN_CONNECT`].
@@ -1113,6 +1180,9 @@ const _: () = {
     assert!(size_of::<DataRangeTable<3>>() == 3 * size_of::<*const c_void>());
     // KSDATARANGE is KSDATAFORMAT with the header's alignment.
     assert!(size_of::<KSDATARANGE>() == size_of::<KSDATAFORMAT>());
+    // KSP_PIN and KSNODEPROPERTY: 32 bytes; KSMULTIPLE_ITEM, KSPIN_CINSTANCES: 8.
+    assert!(size_of::<KSP_PIN>() == 32 && size_of::<KSNODEPROPERTY>() == 32);
+    assert!(size_of::<KSMULTIPLE_ITEM>() == 8 && size_of::<KSPIN_CINSTANCES>() == 8);
 };
 
 #[cfg(test)]
@@ -1157,6 +1227,7 @@ mod tests {
             KSNODETYPE_SYNTHESIZER = 0xDFF220F3, 0xF70F, 0x11D0, [0xB9, 0x17, 0x00, 0xA0, 0xC9, 0x22, 0x31, 0x96];
             KSAUDFNAME_MIDI = 0x185FEDF8, 0x9905, 0x11D1, [0x95, 0xA9, 0x00, 0xC0, 0x4F, 0xB9, 0x25, 0xD3];
             KSNAME_Pin = 0x146F1A80, 0x4791, 0x11D0, [0xA5, 0xD6, 0x28, 0xDB, 0x04, 0xC1, 0x00, 0x00];
+            KSPROPSETID_Pin = 0x8C134960, 0x51AD, 0x11CF, [0x87, 0x8A, 0x94, 0xF8, 0x01, 0xC1, 0x00, 0x00];
             // ddk/portcls.h DEFINE_GUID
             IID_IResourceList = 0x22C6AC60, 0x851B, 0x11D0, [0x9A, 0x7F, 0x00, 0xAA, 0x00, 0x38, 0xAC, 0xFE];
             IID_IInterruptSync = 0x22C6AC63, 0x851B, 0x11D0, [0x9A, 0x7F, 0x00, 0xAA, 0x00, 0x38, 0xAC, 0xFE];

@@ -59,7 +59,12 @@ statuses! {
     STATUS_INVALID_PARAMETER_2 = 0xC000_00F0;
     /// The third parameter is invalid.
     STATUS_INVALID_PARAMETER_3 = 0xC000_00F1;
-    /// The device's configuration is wrong: a driver's start found a resource it needs missing
+    /// The request is not supported (e.g. a real clock where the platform has none).
+    STATUS_NOT_SUPPORTED = 0xC000_00BB;
+    /// The object, property or set asked for does not exist (a KS property no table serves).
+    STATUS_NOT_FOUND = 0xC000_0225;
+    /// The device's configuration is wrong: the port refuses a miniport whose
+    /// `PCFILTER_DESCRIPTOR` it cannot walk; a driver's start found a resource it needs missing
     /// (the UART driver without an I/O port range).
     STATUS_DEVICE_CONFIGURATION_ERROR = 0xC000_0182;
     /// The device is not in a state that allows the request.

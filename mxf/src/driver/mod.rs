@@ -378,10 +378,12 @@ pub const fn __miniport_type<M: DmusMiniport>() {}
 /// * The ports are DMus ports (`CLSID_PortDMus`).
 ///
 /// It declares `NAME` and implements [`Driver`] for it (on every target: the host tests and
-/// the INF writer read the declaration), and, on `cfg(windows)` outside tests, emits the
-/// driver's `DriverEntry`, its `#[panic_handler]` (`mxf::driver::panic_bug_check`: a bug check)
-/// and its `#[global_allocator]` (`mxf::driver::PoolAllocator`), which exist with mxf's `driver`
-/// feature on Windows targets.
+/// the INF writer read the declaration), and, where mxf is built with its `driver` feature for
+/// a Windows target (outside tests), emits the driver's `DriverEntry`, its `#[panic_handler]`
+/// (`mxf::driver::panic_bug_check`: a bug check) and its `#[global_allocator]`
+/// (`mxf::driver::PoolAllocator`). A driver crate turns that feature on with a feature of its own
+/// (`image = ["mxf/driver"]`, which `.ci/drivers.sh` enables), so the same crate used as a
+/// library by a user-mode Windows program has no kernel items.
 #[macro_export]
 macro_rules! driver {
     (
@@ -444,7 +446,20 @@ macro_rules! driver {
             "a driver declares at most mxf::driver::MAX_SUBDEVICES subdevices"
         );
 
-        #[cfg(all(windows, not(test)))]
+        $crate::__driver_image!($name);
+    };
+}
+
+/// The driver image's items of [`driver!`](crate::driver!): `DriverEntry`, the panic handler and
+/// the global allocator, emitted only where mxf is the kernel backend (`driver` feature on a
+/// Windows target), so a driver crate used as a library elsewhere (host tests, a user-mode
+/// Windows program) has none of them.
+#[cfg(all(windows, feature = "driver"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __driver_image {
+    ($name:ident) => {
+        #[cfg(not(test))]
         const _: () = {
             /// The driver's entry point: the adapter glue of [`mxf::driver`].
             ///
@@ -475,6 +490,14 @@ macro_rules! driver {
     };
 }
 
+/// Without the kernel backend, a driver declaration emits no image items.
+#[cfg(not(all(windows, feature = "driver")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __driver_image {
+    ($name:ident) => {};
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __driver_friendly_name {
@@ -484,6 +507,54 @@ macro_rules! __driver_friendly_name {
     ($sub:ident, $friendly:literal) => {
         $friendly
     };
+}
+
+/// The body of a driver crate's INF command (`NAME-inf [amd64|x86|arm64]`, which
+/// `.ci/drivers.sh` runs): writes the INF of driver `D` with the details `inf` to stdout, for
+/// the architecture named by the first argument (`amd64` when none). An unknown architecture
+/// prints a line to stderr and exits 2; an INF the writer refuses, 1.
+///
+/// The whole of `examples/drivers/vmidi/src/bin/vmidi-inf.rs`:
+///
+/// ```rust,ignore
+/// use mxf_driver_vmidi::{INF, VirtualMidi};
+///
+/// fn main() -> std::process::ExitCode {
+///     mxf::driver::inf_command::<VirtualMidi>("vmidi-inf", &INF)
+/// }
+/// ```
+#[cfg(feature = "std")]
+pub fn inf_command<D: Driver>(
+    program: &str,
+    inf: &crate::miniport::inf::Driver<'_>,
+) -> std::process::ExitCode {
+    use crate::miniport::inf::{Architecture, write_inf};
+    use std::process::ExitCode;
+    let architecture = match std::env::args().nth(1).as_deref() {
+        None | Some("amd64") => Architecture::Amd64,
+        Some("x86") => Architecture::X86,
+        Some("arm64") => Architecture::Arm64,
+        Some(other) => {
+            std::eprintln!("{program}: unknown architecture {other} (amd64, x86, arm64)");
+            return ExitCode::from(2);
+        }
+    };
+    let subdevices: std::vec::Vec<_> = D::SUBDEVICES.iter().map(|s| s.inf_subdevice()).collect();
+    let driver = crate::miniport::inf::Driver {
+        architecture,
+        ..*inf
+    };
+    let mut text = std::string::String::new();
+    match write_inf(&mut text, &driver, &subdevices) {
+        Ok(()) => {
+            std::print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            std::eprintln!("{program}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(all(test, not(loom)))]

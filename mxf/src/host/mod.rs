@@ -7,8 +7,10 @@
 //!
 //! ```
 //! use core::ffi::c_void;
+//! use mxf::abi::{DataRangeTable, KSCATEGORY_AUDIO, PCFILTER_DESCRIPTOR, PCPIN_DESCRIPTOR};
 //! use mxf::components::unpacker::DmusBufferWriter;
 //! use mxf::host::{ClockMode, FilterPlacement, Port, StreamFormat};
+//! use mxf::miniport::{Format, Instances, PinKind, filter_descriptor, pin_descriptor};
 //! use mxf::platform::atomic::{AtomicU32, Ordering};
 //! use mxf::prelude::*;
 //! use std::sync::Arc;
@@ -26,6 +28,16 @@
 //!     }
 //! }
 //!
+//! /// Its one pin, as the port reads it from `GetDescription`: pin 0 renders DirectMusic.
+//! static RANGES: DataRangeTable<1> = DataRangeTable([Format::DirectMusic.range()]);
+//! static PINS: [PCPIN_DESCRIPTOR; 1] = [pin_descriptor(
+//!     PinKind::Render,
+//!     Instances::ONE,
+//!     (RANGES.count(), RANGES.as_ptr()),
+//!     None,
+//! )];
+//! static DESCRIPTOR: PCFILTER_DESCRIPTOR = filter_descriptor(&PINS, &[], &[], &[KSCATEGORY_AUDIO]);
+//!
 //! /// A render-only DMus miniport.
 //! #[com_object(IMiniportDMus)]
 //! struct Miniport {
@@ -33,8 +45,13 @@
 //! }
 //!
 //! impl IMiniport_Impl for Miniport {
-//!     unsafe fn GetDescription(&self, _description: *mut *mut c_void) -> NTSTATUS {
-//!         STATUS_NOT_IMPLEMENTED
+//!     unsafe fn GetDescription(&self, description: *mut *mut c_void) -> NTSTATUS {
+//!         if description.is_null() {
+//!             return STATUS_INVALID_PARAMETER;
+//!         }
+//!         // SAFETY: the port's out-pointer, checked non-NULL.
+//!         unsafe { description.write(core::ptr::from_ref(&DESCRIPTOR).cast_mut().cast()) };
+//!         STATUS_SUCCESS
 //!     }
 //!     unsafe fn DataRangeIntersection(
 //!         &self,
@@ -123,9 +140,42 @@
 //! # Ok::<(), NTSTATUS>(())
 //! ```
 
-pub mod port;
 pub mod smf;
 
-pub use port::{
-    CapturePin, CapturedBuffer, ClockMode, FilterPlacement, Port, RenderPin, StreamFormat,
+/// The port itself lives in [`mxf::port`](crate::port) (it needs only `alloc`); `mxf::host`
+/// re-exports it.
+pub use crate::port;
+pub use crate::port::{
+    CapturePin, CapturedBuffer, ClockMode, Completion, DescriptorFault, FilterPlacement, Port,
+    PropertyTarget, RenderPin, StreamFormat, TimeSource, property_input,
 };
+
+extern crate std;
+
+/// The real time of a user-mode host: `std::time::Instant` in 100 ns units since the value was
+/// created ([`ClockMode::Real`] under `std`).
+#[derive(Clone, Copy, Debug)]
+pub struct InstantTime {
+    origin: std::time::Instant,
+}
+
+impl InstantTime {
+    /// A source whose time starts at 0 now.
+    pub fn new() -> Self {
+        Self {
+            origin: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for InstantTime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TimeSource for InstantTime {
+    fn now(&self) -> crate::abi::REFERENCE_TIME {
+        i64::try_from(self.origin.elapsed().as_nanos() / 100).unwrap_or(i64::MAX)
+    }
+}

@@ -23,7 +23,7 @@
     )
 )]
 
-#[cfg(all(windows, not(panic = "abort")))]
+#[cfg(all(windows, feature = "image", not(panic = "abort")))]
 compile_error!("a driver is built with panic=abort: use .ci/drivers.sh (or set it in the profile)");
 
 use mxf::driver::StartContext;
@@ -67,6 +67,12 @@ pub struct Discard;
 
 impl Filter for Discard {
     fn process<'a>(&self, event: Event<'a>, _out: &mut Output<'a>) {
+        #[cfg(feature = "wine-control-leak-event")]
+        if !controls::LEAKED.swap(true, core::sync::atomic::Ordering::Relaxed) {
+            // The negative control: this event never goes back to its allocator.
+            core::mem::forget(event);
+            return;
+        }
         drop(event);
     }
 }
@@ -76,7 +82,63 @@ fn null_out(context: &StartContext<'_>) -> Result<MiniportHandle<NullOut>> {
     #[cfg(feature = "reachable-panic")]
     require_resources(context);
     let _ = context;
-    NullOut.into_miniport()
+    #[cfg(feature = "wine-control-missing-import")]
+    controls::import_missing();
+    let handle = NullOut.into_miniport()?;
+    #[cfg(feature = "wine-control-swapped-slots")]
+    controls::swap_slots(&handle);
+    Ok(handle)
+}
+
+/// The negative controls of the Wine kernel tier (features `wine-control-*`): each makes the
+/// driver wrong in a way only a run under Wine's kernel emulation can see.
+#[cfg(any(
+    feature = "wine-control-swapped-slots",
+    feature = "wine-control-leak-event",
+    feature = "wine-control-missing-import"
+))]
+mod controls {
+    #[cfg(feature = "wine-control-leak-event")]
+    pub static LEAKED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+    /// Points the miniport's vtable at a copy whose IMiniportDMus slots 6 (`Service`) and 7
+    /// (`NewStream`) are swapped, as a driver written against a wrong header would have them.
+    #[cfg(feature = "wine-control-swapped-slots")]
+    pub fn swap_slots(handle: &super::MiniportHandle<super::NullOut>) {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        use mxf::com::Interface;
+        /// MxfMiniport's nine slots, swapped.
+        static TABLE: [AtomicUsize; 9] = [const { AtomicUsize::new(0) }; 9];
+        let this = handle.interface().as_raw().cast::<*const usize>();
+        // SAFETY: `this` is a live COM interface pointer, whose first word is its vtable of
+        // MxfMiniport's nine slots; the copy is a static that lives as long as the image, and
+        // the object is not yet shared (the factory has not returned it).
+        unsafe {
+            let vtable = *this;
+            let mut copy = [0usize; 9];
+            for (i, word) in copy.iter_mut().enumerate() {
+                *word = *vtable.add(i);
+            }
+            copy.swap(6, 7);
+            for (slot, word) in TABLE.iter().zip(copy) {
+                slot.store(word, Ordering::Relaxed);
+            }
+            *this = TABLE.as_ptr().cast::<usize>();
+        }
+    }
+
+    #[cfg(all(windows, feature = "wine-control-missing-import"))]
+    unsafe extern "system" {
+        fn ExAllocatePool2(flags: u64, size: usize, tag: u32) -> *mut core::ffi::c_void;
+    }
+
+    /// Keeps an import of `ExAllocatePool2` in the image (never called): Wine 8 lacks it and
+    /// logs `No implementation for ntoskrnl.exe.ExAllocatePool2` when it loads the driver.
+    #[cfg(feature = "wine-control-missing-import")]
+    pub fn import_missing() {
+        #[cfg(windows)]
+        core::hint::black_box(ExAllocatePool2 as *const () as usize);
+    }
 }
 
 /// The negative control of the no-panic check (feature `reachable-panic`): PortCls may pass no

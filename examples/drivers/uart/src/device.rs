@@ -7,8 +7,9 @@
 //! I/O port range of its resources; the user-mode tests hand it the virtual MPU-401 of
 //! `mxf_suite::uart` (examples/support/uart/mpu401.rs), which plays the wire, raises the
 //! interrupt and runs the retry timers. A host that can give neither real ports nor interrupts
-//! (Wine's kernel emulation, where `in`/`out` kill the process, `kernel.md` §3) hands over a
-//! device instead: the third implementation, [`HostMpu401`](crate::HostMpu401) (`host.rs`).
+//! (Wine's kernel emulation, where `in`/`out` kill the process, `kernel.md` §3) provides the
+//! device itself: the third implementation, [`HostDevice`](crate::host_device::HostDevice)
+//! ("A device from the host" in `docs/driver.md` §6).
 
 use crate::shared::Shared;
 use crate::{MAX_RENDER_STREAMS, RETRY_DELAY};
@@ -247,7 +248,7 @@ pub fn try_box<T>(value: T) -> Result<Box<T>, NTSTATUS> {
 
 /// The card's two registers as the MPU-401 logic below reads and writes them: offset 0 the
 /// data port, offset 1 the status (read) / command (write) port. The I/O ports of a card
-/// ([`IoPorts`]) or a device the host handed over ([`IMpu401`](crate::host::IMpu401)).
+/// ([`IoPorts`]).
 pub(crate) trait Registers {
     /// Reads the register at `offset`.
     fn read(&self, offset: u32) -> u8;

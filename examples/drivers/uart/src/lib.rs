@@ -23,7 +23,7 @@
 //!               stream counting; the interrupt service routine
 //! device.rs     the device seam: the Mpu401 trait, Isr, PortIo (port I/O, IInterruptSync,
 //!               retry timers), try_box
-//! host.rs       a device from the host: IMpu401 and HostMpu401
+//! host_device.rs a device the host provides behind IMpu401Host (the Wine tier's double)
 //! ```
 //!
 //! # The seams
@@ -31,11 +31,11 @@
 //! The miniport touches the hardware and the platform only through [`Mpu401`]
 //! (`device.rs`), one trait for four things:
 //!
-//! | seam | in the driver ([`PortIo`]) | from the host ([`HostMpu401`]) | in the user-mode tests (`mxf_suite::uart::VirtualMpu401`) |
+//! | seam | in the driver ([`PortIo`]) | from the host ([`HostDevice`](host_device::HostDevice)) | in the user-mode tests (`mxf_suite::uart::VirtualMpu401`) |
 //! |---|---|---|---|
-//! | device: data port, status/command port | `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR` (x64: `in`/`out`) on the first I/O port range of the resources ([`mxf::driver::IoPorts`]), with the status-register waits | [`IMpu401`]'s registers, the same waits | the simulated registers |
-//! | interrupt: the device calls [`Isr::service`] | `IInterruptSync` on the first interrupt ([`service_routine`]); none: capture refused | `IMpu401::ConnectInterrupt` | `receive` raises it |
-//! | synchronization with the ISR | `CallSynchronizedRoutine` | the device's line | direct |
+//! | device: data port, status/command port | `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR` (x64: `in`/`out`) on the first I/O port range of the resources ([`mxf::driver::IoPorts`]), with the status-register waits | `IMpu401Host`'s `WriteData` / `WriteCommand` / `ReadData` | the simulated registers |
+//! | interrupt: the device calls [`Isr::service`] | `IInterruptSync` on the first interrupt ([`service_routine`]); none: capture refused | `IMpu401Host::ConnectInterrupt` (the host calls the line object) | `receive` raises it |
+//! | synchronization with the ISR | `CallSynchronizedRoutine` | direct (the host's thread; the state's flag excludes it) | direct |
 //! | retry timer: `set_timer` / `cancel_timer` | [`mxf::driver::ServiceTimer`] (`KTIMER` + `KDPC`) per render stream | the same | the device's timers, fired by `run_timers` |
 //!
 //! `docs/driver.md` §6 describes each, and what is verified where.
@@ -56,8 +56,8 @@
 //! miniport writes what is its own.
 //!
 //! * [`create_uart_miniport`]`(mpu)`: creates the object on a device. The driver does this in
-//!   its subdevice's factory (on a [`HostMpu401`] if the resource list hands one over, else a
-//!   [`PortIo`]); the framework hands the result to `IPort::Init`.
+//!   its subdevice's factory (on a [`HostDevice`](host_device::HostDevice) if the resource
+//!   list provides one, else a [`PortIo`]); the framework hands the result to `IPort::Init`.
 //! * `QueryInterface`: answers `IID_IUnknown`, `IID_IMiniport`, `IID_IMiniportDMus` (and mxf's
 //!   own `MxfMiniport`); any other IID gets `STATUS_INVALID_PARAMETER` and NULL, as
 //!   Microsoft's sample miniports answer.
@@ -84,8 +84,8 @@
 //!   or an aggregating `outer` → `STATUS_INVALID_PARAMETER`; a type other than MIDI render or
 //!   capture, a second capture stream or a third render stream →
 //!   `STATUS_INVALID_DEVICE_REQUEST`; `NewStream` before `Init` → `STATUS_INVALID_DEVICE_STATE`.
-//!   Like DMusUART, it reads the stream type, not the pin id (`PinCheck::StreamTypeOnly`): the
-//!   user-mode port opens pins by number without reading the descriptor yet. The first stream
+//!   The pin id and format are checked against the declared pins (`PinCheck::Declared`; DMusUART
+//!   reads only the stream type). The first stream
 //!   to open resets the MPU-401 into UART mode. The stream AddRefs the allocator, the master
 //!   clock and the miniport, and is stored AddRef'd in `*mxf`. Capture streams get the
 //!   miniport's group, AddRef'd, in `*group` (the port requires one and services the stream
@@ -183,14 +183,14 @@
     )
 )]
 
-#[cfg(all(windows, not(panic = "abort")))]
+#[cfg(all(windows, feature = "image", not(panic = "abort")))]
 compile_error!("a driver is built with panic=abort: use .ci/drivers.sh (or set it in the profile)");
 
 extern crate alloc;
 
 mod capture;
 pub mod device;
-pub mod host;
+pub mod host_device;
 mod miniport;
 mod render;
 mod shared;
@@ -199,13 +199,11 @@ pub use capture::CaptureStream;
 pub use device::{
     Isr, MPU401_CMD_RESET, MPU401_CMD_UART, Mpu401, Notification, PortIo, service_routine, try_box,
 };
-pub use host::{HostMpu401, IMpu401, IMpu401_Impl, IMpu401_Vtbl};
 pub use miniport::{UART_TOPOLOGY, UartMiniport};
 pub use render::RenderStream;
 
 use alloc::boxed::Box;
 use mxf::abi::STATUS_DEVICE_CONFIGURATION_ERROR;
-use mxf::com::Interface;
 use mxf::driver::{IoPorts, StartContext};
 use mxf::miniport::{IntoMiniport, MiniportHandle};
 
@@ -231,25 +229,25 @@ pub fn create_uart_miniport(
     UartMiniport::new(mpu).into_miniport()
 }
 
-/// The UART subdevice's factory: the MPU-401 on the first I/O port range of the resources
-/// (data port at its start, status/command port next), driven with port I/O ([`PortIo`]), and
-/// on the first interrupt if there is one (`PcNewInterruptSync`, mode normal, and PortCls's
-/// service group for the ISR's notifications; `Init` connects it). Without a resource list or
-/// a port range, start is refused with `STATUS_DEVICE_CONFIGURATION_ERROR` (the device was
-/// installed without its resources); without an interrupt the driver starts without input
-/// (capture streams are refused). A failure of `PcNewInterruptSync` or `PcNewServiceGroup`
-/// fails the start with its status.
+/// The UART subdevice's factory: the MPU-401 a host provides behind the resource list
+/// ([`host_device::HostDevice`], the Wine tier's double), else the one on the first I/O port
+/// range of the resources (data port at its start, status/command port next), driven with port
+/// I/O ([`PortIo`]), and on the first interrupt if there is one (`PcNewInterruptSync`, mode
+/// normal, and PortCls's service group for the ISR's notifications; `Init` connects it).
+/// Without a resource list or a port range, start is refused with
+/// `STATUS_DEVICE_CONFIGURATION_ERROR` (the device was installed without its resources);
+/// without an interrupt the driver starts without input (capture streams are refused). A
+/// failure of `PcNewInterruptSync` or `PcNewServiceGroup` fails the start with its status.
 pub fn uart_subdevice(
     context: &StartContext<'_>,
 ) -> mxf::abi::Result<MiniportHandle<UartMiniport>> {
     let resources = context
         .resources()
         .ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
-    // A device the host handed over (`host.rs`: a double of the kernel; PortCls's own list
-    // never answers this IID).
-    if let Ok(device) = resources.list().cast::<IMpu401>() {
-        let device: Box<dyn Mpu401> = HostMpu401::new(device)?;
-        return create_uart_miniport(device);
+    // A device the host provides (a double of the kernel; PortCls's own list never answers
+    // this IID).
+    if let Some(device) = host_device::HostDevice::from_resources(resources.list()) {
+        return create_uart_miniport(try_box(device?)?);
     }
     let ports = IoPorts::from_resources(&resources, 0).ok_or(STATUS_DEVICE_CONFIGURATION_ERROR)?;
     let device = match resources.interrupt(0) {

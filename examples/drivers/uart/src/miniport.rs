@@ -7,7 +7,7 @@ use crate::render::RenderStream;
 use crate::shared::{Shared, StreamKind, StreamSlot};
 use alloc::boxed::Box;
 use mxf::components::service_group::ServiceGroupHandle;
-use mxf::miniport::{Direction, InitRequest, PinCheck, Stream, StreamRequest};
+use mxf::miniport::{Direction, InitRequest, Stream, StreamRequest};
 use mxf::platform::atomic::{AtomicBool, Ordering};
 use mxf::prelude::*;
 
@@ -65,10 +65,6 @@ impl Drop for UartMiniport {
 }
 
 impl DmusMiniport for UartMiniport {
-    /// DMusUART's `NewStream` reads only the stream type; so does this one, since the
-    /// user-mode port and the ABI tier open pins by number without reading the descriptor.
-    const PIN_CHECK: PinCheck = PinCheck::StreamTypeOnly;
-
     fn init(&self, request: InitRequest<'_>) -> mxf::abi::Result<Option<IServiceGroup>> {
         // The device came with the miniport (`create_uart_miniport`): the driver's factory made
         // it from the resource list's first I/O port range, the tests give the virtual one.

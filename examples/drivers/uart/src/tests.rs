@@ -548,109 +548,145 @@ fn a_refused_write_is_retried_from_the_stream_timer_which_holds_the_stream() -> 
     Ok(())
 }
 
-/// A loopback MPU-401 the host hands the driver through its resource list (which answers
-/// `IID_IMpu401`, see `host.rs`): every byte written to the data port comes back as input and
-/// raises the interrupt; commands are acknowledged (a reset in UART mode only leaves it).
-#[com_object(IResourceList, IMpu401)]
-struct LoopbackList {
-    state: std::sync::Mutex<Loopback>,
-    /// Held while the interrupt routine runs (`DisconnectInterrupt` waits for it).
-    calling: std::sync::Mutex<()>,
+/// A host's MPU-401 behind the resource list (what the Wine tier's PortCls double provides):
+/// records the commands (the first stream's reset and UART mode), takes every byte written, hands out the bytes of `input`, keeps the
+/// interrupt line it is given.
+#[com_object(IResourceList, host_device::IMpu401Host)]
+struct HostMpu {
+    commands: std::sync::Mutex<Vec<u8>>,
+    written: std::sync::Mutex<Vec<u8>>,
+    input: std::sync::Mutex<std::collections::VecDeque<u8>>,
+    line: std::sync::Mutex<Option<host_device::IMpu401Interrupt>>,
+    disconnects: std::sync::atomic::AtomicU32,
 }
 
-#[derive(Default)]
-struct Loopback {
-    input: std::collections::VecDeque<u8>,
-    written: Vec<u8>,
-    uart: bool,
-    routine: Option<(mxf::interfaces::InterruptSyncRoutine, usize)>,
-    connects: u32,
-    disconnects: u32,
-}
-
-impl LoopbackList {
-    fn state(&self) -> std::sync::MutexGuard<'_, Loopback> {
-        self.state.lock().expect("loopback state")
+impl IResourceList_Impl for HostMpu {
+    fn NumberOfEntries(&self) -> u32 {
+        0
     }
-
-    /// Raises the interrupt if input is waiting and a routine is connected.
-    fn raise(&self) {
-        let _calling = self.calling.lock().expect("interrupt");
-        let routine = {
-            let s = self.state();
-            if s.input.is_empty() {
-                return;
-            }
-            s.routine
-        };
-        if let Some((routine, context)) = routine {
-            // SAFETY: the routine and context the driver connected, called while connected.
-            let _ = unsafe {
-                routine(
-                    core::ptr::null_mut(),
-                    core::ptr::with_exposed_provenance_mut(context),
-                )
-            };
-        }
+    fn NumberOfEntriesOfType(&self, _resource_type: i32) -> u32 {
+        0
     }
-}
-
-impl IMpu401_Impl for LoopbackList {
-    fn ReadStatus(&self) -> u8 {
-        if self.state().input.is_empty() {
-            device::MPU401_STATUS_INPUT_EMPTY
-        } else {
-            0
-        }
+    fn FindTranslatedEntry(&self, _t: i32, _i: u32) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        core::ptr::null_mut()
     }
-    fn ReadData(&self) -> u8 {
-        self.state().input.pop_front().unwrap_or(0xFF)
+    fn FindUntranslatedEntry(&self, _t: i32, _i: u32) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        core::ptr::null_mut()
     }
-    fn WriteData(&self, value: u8) {
-        {
-            let mut s = self.state();
-            s.written.push(value);
-            s.input.push_back(value);
-        }
-        self.raise();
-    }
-    fn WriteCommand(&self, value: u8) {
-        {
-            let mut s = self.state();
-            match value {
-                MPU401_CMD_RESET if s.uart => s.uart = false,
-                MPU401_CMD_RESET => s.input.push_back(device::MPU401_ACK),
-                MPU401_CMD_UART => {
-                    s.uart = true;
-                    s.input.push_back(device::MPU401_ACK);
-                }
-                _ => {}
-            }
-        }
-        self.raise();
-    }
-    unsafe fn ConnectInterrupt(
+    unsafe fn AddEntry(
         &self,
-        routine: mxf::interfaces::InterruptSyncRoutine,
-        context: *mut c_void,
+        _translated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
+        _untranslated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
     ) -> NTSTATUS {
-        let mut s = self.state();
-        if s.routine.is_some() {
-            return STATUS_INVALID_DEVICE_STATE;
+        STATUS_NOT_IMPLEMENTED
+    }
+    fn AddEntryFromParent(
+        &self,
+        _parent: Option<ComRef<'_, IResourceList>>,
+        _resource_type: i32,
+        _index: u32,
+    ) -> NTSTATUS {
+        STATUS_NOT_IMPLEMENTED
+    }
+    fn TranslatedList(&self) -> *mut c_void {
+        core::ptr::null_mut()
+    }
+    fn UntranslatedList(&self) -> *mut c_void {
+        core::ptr::null_mut()
+    }
+}
+
+impl host_device::IMpu401Host_Impl for HostMpu {
+    unsafe fn WriteData(&self, bytes: *const u8, length: u32, _now: i64) -> u32 {
+        // SAFETY: the caller's bytes.
+        let bytes = unsafe { core::slice::from_raw_parts(bytes, length as usize) };
+        self.written.lock().unwrap().extend_from_slice(bytes);
+        length
+    }
+    fn WriteCommand(&self, command: u8) -> u8 {
+        self.commands.lock().unwrap().push(command);
+        1
+    }
+    unsafe fn ReadData(&self, byte: *mut u8) -> u8 {
+        match self.input.lock().unwrap().pop_front() {
+            Some(b) => {
+                // SAFETY: the caller's out-pointer.
+                unsafe { byte.write(b) };
+                1
+            }
+            None => 0,
         }
-        s.routine = Some((routine, context.expose_provenance()));
-        s.connects += 1;
-        STATUS_SUCCESS
+    }
+    fn ConnectInterrupt(&self, interrupt: Option<ComRef<'_, host_device::IMpu401Interrupt>>) -> u8 {
+        *self.line.lock().unwrap() = interrupt.map(ComRef::to_owned);
+        1
     }
     fn DisconnectInterrupt(&self) {
-        let _calling = self.calling.lock().expect("interrupt");
-        let mut s = self.state();
-        s.routine = None;
-        s.disconnects += 1;
+        self.disconnects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.line.lock().unwrap().take();
     }
 }
 
-impl IResourceList_Impl for LoopbackList {
+#[test]
+fn a_device_the_host_provides_is_taken_before_the_port_range_and_released() {
+    let before = fault::live_blocks();
+    let host = mxf::com::ObjectHandle::<HostMpu, IResourceList>::create(HostMpu {
+        commands: Default::default(),
+        written: Default::default(),
+        input: Default::default(),
+        line: Default::default(),
+        disconnects: Default::default(),
+    })
+    .expect("a host device");
+    let list: &IResourceList = host.interface();
+    let kernel = FakeKernel::load::<UartDriver>().expect("DriverEntry");
+    assert_eq!(kernel.add_device(), STATUS_SUCCESS);
+    assert_eq!(
+        kernel.start_device(Some(list)),
+        STATUS_SUCCESS,
+        "a host device needs no port range"
+    );
+    assert_eq!(FakeKernel::registered(), ["Uart"]);
+    let value = host.value();
+    // The miniport's Init connected its interrupt to the host's device (no port range used).
+    let line = value
+        .line
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the interrupt connected");
+    // Input on the wire: the interrupt routine reads all of it.
+    value.input.lock().unwrap().extend([0x90, 60, 100]);
+    line.Interrupt(0);
+    assert!(
+        value.input.lock().unwrap().is_empty(),
+        "the routine read the data port"
+    );
+    drop(line);
+    kernel.remove_device();
+    assert_eq!(
+        value.disconnects.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the miniport disconnected when it went"
+    );
+    assert!(value.line.lock().unwrap().is_none());
+    kernel.unload();
+    drop(host);
+    assert_eq!(fault::live_blocks(), before);
+}
+
+/// A loopback MPU-401 the host provides behind the resource list: every byte written to the
+/// data port comes back as input and raises the interrupt at the write's time; commands are
+/// acknowledged.
+#[com_object(IResourceList, host_device::IMpu401Host)]
+struct Loopback {
+    input: std::sync::Mutex<std::collections::VecDeque<u8>>,
+    written: std::sync::Mutex<Vec<u8>>,
+    line: std::sync::Mutex<Option<host_device::IMpu401Interrupt>>,
+}
+
+impl IResourceList_Impl for Loopback {
     fn NumberOfEntries(&self) -> u32 {
         0
     }
@@ -686,40 +722,62 @@ impl IResourceList_Impl for LoopbackList {
     }
 }
 
+impl host_device::IMpu401Host_Impl for Loopback {
+    unsafe fn WriteData(&self, bytes: *const u8, length: u32, now: i64) -> u32 {
+        // SAFETY: the driver passes `length` readable bytes.
+        let bytes = unsafe { core::slice::from_raw_parts(bytes, length as usize) };
+        self.written.lock().unwrap().extend_from_slice(bytes);
+        self.input.lock().unwrap().extend(bytes.iter().copied());
+        let line = self.line.lock().unwrap().clone();
+        if let Some(line) = line {
+            line.Interrupt(now);
+        }
+        length
+    }
+    fn WriteCommand(&self, _command: u8) -> u8 {
+        1
+    }
+    unsafe fn ReadData(&self, byte: *mut u8) -> u8 {
+        match self.input.lock().unwrap().pop_front() {
+            Some(b) => {
+                // SAFETY: the driver's out-pointer.
+                unsafe { byte.write(b) };
+                1
+            }
+            None => 0,
+        }
+    }
+    fn ConnectInterrupt(&self, interrupt: Option<ComRef<'_, host_device::IMpu401Interrupt>>) -> u8 {
+        *self.line.lock().unwrap() = interrupt.map(ComRef::to_owned);
+        1
+    }
+    fn DisconnectInterrupt(&self) {
+        let old = self.line.lock().unwrap().take();
+        drop(old);
+    }
+}
+
 #[test]
-fn a_device_from_the_host_carries_a_rendered_note_back_to_the_capture_stream() -> Result<()> {
+fn a_loopback_device_from_the_host_carries_a_rendered_note_back_to_the_capture_stream() -> Result<()>
+{
     let before = fault::live_blocks();
     {
-        let loopback =
-            mxf::com::ObjectHandle::<LoopbackList, IResourceList>::create(LoopbackList {
-                state: Default::default(),
-                calling: Default::default(),
-            })?;
-        let list: IResourceList = loopback.interface().clone();
+        let host = mxf::com::ObjectHandle::<Loopback, IResourceList>::create(Loopback {
+            input: Default::default(),
+            written: Default::default(),
+            line: Default::default(),
+        })?;
         let kernel = FakeKernel::load::<UartDriver>().expect("DriverEntry");
         assert_eq!(kernel.add_device(), STATUS_SUCCESS);
-        // No port range, no interrupt: the device comes with the list.
-        assert_eq!(kernel.start_device(Some(&list)), STATUS_SUCCESS);
-        assert!(FakeKernel::interrupts().is_empty(), "no PcNewInterruptSync");
-        let lb = loopback.value();
-        let connections = |lb: &LoopbackList| {
-            let s = lb.state();
-            (s.connects, s.disconnects)
-        };
-        assert_eq!(connections(lb), (1, 0));
-
-        let port = FakeKernel::port(0).expect("the port");
-        let miniport = port.value().miniport().expect("Init kept the miniport");
+        assert_eq!(kernel.start_device(Some(host.interface())), STATUS_SUCCESS);
+        let miniport = FakeKernel::port(0)
+            .and_then(|p| p.value().miniport())
+            .expect("the miniport");
         let rig = Rig::new()?;
         let clock: IMasterClock = At4242.into_com()?;
         let (status, capture) = open_stream(&miniport, &rig, &clock, DMUS_STREAM_MIDI_CAPTURE);
         assert_eq!(status, STATUS_SUCCESS);
         let capture = capture.expect("a capture stream");
-        assert!(lb.state().uart, "reset and UART mode, acknowledged");
-        assert!(
-            lb.state().input.is_empty(),
-            "the acknowledgements were read"
-        );
         rig.connect(&capture)?;
         assert_eq!(capture.SetState(KSSTATE_RUN), STATUS_SUCCESS);
         let (status, render) = open_stream(&miniport, &rig, &clock, DMUS_STREAM_MIDI_RENDER);
@@ -728,25 +786,27 @@ fn a_device_from_the_host_carries_a_rendered_note_back_to_the_capture_stream() -
         assert_eq!(render.SetState(KSSTATE_RUN), STATUS_SUCCESS);
 
         rig.send(&render, &[mxf::testing::note_on(2, 67, 80)])?;
-        assert_eq!(lb.state().written, [0x92, 67, 80]);
-        assert!(lb.state().input.is_empty(), "the ISR read the echo");
+        assert_eq!(*host.value().written.lock().unwrap(), [0x92, 67, 80]);
+        assert!(
+            host.value().input.lock().unwrap().is_empty(),
+            "the ISR read the echo"
+        );
         // SAFETY: NULL asks the capture stream to deliver what the FIFO holds.
         let pulled = unsafe { capture.PutMessage(core::ptr::null_mut()) };
         assert_eq!(pulled, STATUS_SUCCESS);
         let received = rig.take_received();
         let bytes: Vec<u8> = received.iter().flat_map(|e| e.data().to_vec()).collect();
         assert_eq!(bytes, [0x92, 67, 80], "{received:?}");
-        assert!(received.iter().all(|e| e.time() == 4242));
-
-        drop((render, capture, miniport, port));
-        kernel.remove_device();
-        assert_eq!(
-            connections(lb),
-            (1, 1),
-            "disconnected when the miniport went"
+        assert!(
+            received
+                .iter()
+                .all(|e| e.time() == 4242 && e.is_incomplete())
         );
+
+        drop((render, capture, miniport));
+        kernel.remove_device();
+        assert!(host.value().line.lock().unwrap().is_none(), "disconnected");
         kernel.unload();
-        drop(list);
     }
     assert_eq!(fault::live_blocks(), before, "nothing leaked");
     Ok(())

@@ -124,7 +124,7 @@
     )
 )]
 
-#[cfg(all(windows, not(panic = "abort")))]
+#[cfg(all(windows, feature = "image", not(panic = "abort")))]
 compile_error!("a driver is built with panic=abort: use .ci/drivers.sh (or set it in the profile)");
 
 mod bus;

@@ -185,7 +185,8 @@ unsafe fn install<P: PortClass>(context: &StartContext<'_>) -> Result<IPort, (St
     Ok(port)
 }
 
-/// `DriverUnload` of driver `D`: the author's hook, then PortCls's own unload routine.
+/// `DriverUnload` of driver `D`: the author's hook, then PortCls's own unload routine, then
+/// [`PortClass::unloading`] (the kernel waits for queued DPCs).
 ///
 /// # Safety
 /// Called as `DriverUnload` is, by the I/O manager, after every device of the driver is gone.
@@ -197,4 +198,5 @@ pub unsafe extern "system" fn driver_unload<D: Driver, P: PortClass>(driver: *mu
         unsafe { portcls_unload(driver) };
     }
     P::report(Report::Unloaded);
+    P::unloading();
 }

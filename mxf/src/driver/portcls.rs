@@ -132,6 +132,10 @@ pub unsafe trait PortClass {
     fn report(report: Report<'_>) {
         let _ = report;
     }
+
+    /// Called last in `DriverUnload`: the kernel implementation waits until every queued DPC
+    /// has run (`KeFlushQueuedDpcs`), so none of the image's runs after it is unloaded.
+    fn unloading() {}
 }
 
 #[cfg(all(windows, feature = "driver"))]
@@ -193,6 +197,10 @@ mod kernel {
     unsafe impl PortClass for PortCls {
         fn driver_entry() {
             nt::resolve();
+        }
+
+        fn unloading() {
+            nt::flush_queued_dpcs();
         }
 
         unsafe fn initialize_adapter_driver(

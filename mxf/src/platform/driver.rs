@@ -11,7 +11,7 @@
 //! | spin lock (x86) | `KfAcquireSpinLock` / `KfReleaseSpinLock` (fastcall; what the x86 header's `KeAcquireSpinLock` and `KeReleaseSpinLock` expand to) | hal.dll |
 //! | time | `KeQueryPerformanceCounter` (hal.dll: Wine 8's ntoskrnl lacks it, `kernel.md` §3) | hal.dll |
 //! | debug output | `DbgPrint` | ntoskrnl.exe |
-//! | timers (`ServiceTimer`) | `KeInitializeTimer`, `KeInitializeDpc`, `KeSetTimer`, `KeCancelTimer` | ntoskrnl.exe |
+//! | timers (`ServiceTimer`) | `KeInitializeTimer`, `KeInitializeDpc`, `KeSetTimer`, `KeCancelTimer`; `KeFlushQueuedDpcs` at unload | ntoskrnl.exe |
 //! | panic | `KeBugCheckEx` (only if a panic path survives; the driver checks prove none does) | ntoskrnl.exe |
 //! | port I/O (x86) | `READ_PORT_UCHAR` / `WRITE_PORT_UCHAR` (stdcall) | hal.dll |
 //! | port I/O (x64) | `mxf_read_port_uchar` / `mxf_write_port_uchar`: `in` / `out` in two assembled leaf functions linked into the image (`.ci/driver/x64/portio.S`; x64's hal.dll does not export the two functions: the x64 header makes them intrinsics) | the image itself |
@@ -70,6 +70,15 @@ unsafe extern "system" {
     fn KeInitializeDpc(dpc: *mut KDPC, routine: KDEFERRED_ROUTINE, context: *mut c_void);
     fn KeSetTimer(timer: *mut KTIMER, due_time: i64, dpc: *mut KDPC) -> u8;
     fn KeCancelTimer(timer: *mut KTIMER) -> u8;
+    fn KeFlushQueuedDpcs();
+}
+
+/// `KeFlushQueuedDpcs()`: returns when every DPC queued on any processor has run (PASSIVE_LEVEL).
+/// `DriverUnload` calls it last, so that no DPC of the image (a retry timer's that fired just
+/// before its stream stopped) runs after the image is unloaded.
+pub(crate) fn flush_queued_dpcs() {
+    // SAFETY: no arguments; called from DriverUnload, at PASSIVE_LEVEL.
+    unsafe { KeFlushQueuedDpcs() }
 }
 
 /// `PKDEFERRED_ROUTINE`: `(Dpc, DeferredContext, SystemArgument1, SystemArgument2)`.

@@ -478,6 +478,15 @@ impl<'a> Chain<'a> {
             // A misaligned head is no allocator's event: not followed, not owned.
             return (c, false);
         }
+        // SAFETY: `head` is non-NULL and aligned, a live event (caller).
+        let first = unsafe { &*head };
+        if first.pNextEvt.is_null() {
+            // One event, the most frequent chain: no walk.
+            c.head = head;
+            c.tail = head;
+            c.len = 1;
+            return (c, first.is_package());
+        }
         // SAFETY: `head` is non-NULL and aligned, a chain of live events (caller).
         let scan = unsafe { scan_chain(head) };
         if scan.end != ChainEnd::Null {

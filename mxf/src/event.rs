@@ -655,6 +655,7 @@ impl<'a> Chain<'a> {
     }
 
     /// Removes and returns the first event.
+    #[inline]
     pub fn pop_front(&mut self) -> Option<Event<'a>> {
         let h = NonNull::new(self.head)?;
         // SAFETY: `h` is the chain's live first event.
@@ -753,6 +754,7 @@ impl Links {
 }
 
 impl Drop for Chain<'_> {
+    #[inline]
     fn drop(&mut self) {
         if !self.head.is_null() {
             // SAFETY: undelivered events go back to their allocator, all at once.

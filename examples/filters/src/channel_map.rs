@@ -110,6 +110,7 @@ impl ChannelMap {
     }
 
     /// Remaps or mutes one event in place (its status byte is rewritten where it is).
+    #[inline]
     pub fn apply(&self, event: &mut Event<'_>) -> Verdict {
         let group = event.channel_group();
         let Some(mut message) = event.channel_message_mut() else {
@@ -129,6 +130,7 @@ impl ChannelMap {
 }
 
 impl Filter for ChannelMap {
+    #[inline]
     fn process<'a>(&self, mut event: Event<'a>, out: &mut Output<'a>) {
         let verdict = self.apply(&mut event);
         forward_if(verdict, event, out);

@@ -130,6 +130,7 @@ impl Transpose {
     }
 
     /// Transposes one event in place (its key byte is rewritten where it is).
+    #[inline]
     pub fn apply(&self, event: &mut Event<'_>) -> Verdict {
         let group = event.channel_group();
         let Some(mut message) = event.channel_message_mut() else {
@@ -210,6 +211,7 @@ fn shift(key: u7, semitones: i8) -> Option<u7> {
 }
 
 impl Filter for Transpose {
+    #[inline]
     fn process<'a>(&self, mut event: Event<'a>, out: &mut Output<'a>) {
         let verdict = self.apply(&mut event);
         forward_if(verdict, event, out);

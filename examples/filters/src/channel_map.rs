@@ -91,6 +91,7 @@ impl ChannelMap {
     }
 
     /// Where channel `channel` of `group` goes: `Some(channel)` or `None` (muted).
+    #[inline]
     pub fn route(&self, group: u16, channel: u4) -> Option<u4> {
         let to = self
             .maps

@@ -30,6 +30,7 @@ struct Notes {
 
 impl Notes {
     /// The slot of `group`, if it has one.
+    #[inline]
     fn find(&self, group: u16) -> Option<usize> {
         self.groups
             .get(..self.used)?
@@ -38,6 +39,7 @@ impl Notes {
     }
 
     /// The slot of `group`, given one if it has none and one is free.
+    #[inline]
     fn slot(&mut self, group: u16) -> Option<usize> {
         if let Some(i) = self.find(group) {
             return Some(i);

@@ -478,6 +478,15 @@ impl<'a> Chain<'a> {
             // A misaligned head is no allocator's event: not followed, not owned.
             return (c, false);
         }
+        // SAFETY: `head` is non-NULL and aligned, a live event (caller).
+        let first = unsafe { &*head };
+        if first.pNextEvt.is_null() {
+            // One event, the most frequent chain: no walk.
+            c.head = head;
+            c.tail = head;
+            c.len = 1;
+            return (c, first.is_package());
+        }
         // SAFETY: `head` is non-NULL and aligned, a chain of live events (caller).
         let scan = unsafe { scan_chain(head) };
         if scan.end != ChainEnd::Null {
@@ -646,6 +655,7 @@ impl<'a> Chain<'a> {
     }
 
     /// Removes and returns the first event.
+    #[inline]
     pub fn pop_front(&mut self) -> Option<Event<'a>> {
         let h = NonNull::new(self.head)?;
         // SAFETY: `h` is the chain's live first event.
@@ -744,6 +754,7 @@ impl Links {
 }
 
 impl Drop for Chain<'_> {
+    #[inline]
     fn drop(&mut self) {
         if !self.head.is_null() {
             // SAFETY: undelivered events go back to their allocator, all at once.

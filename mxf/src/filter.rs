@@ -341,6 +341,7 @@ pub struct Output<'a> {
 }
 
 impl<'a> Output<'a> {
+    #[inline]
     fn new(alloc: &'a IAllocatorMXF, outputs: usize) -> Self {
         Self {
             chains: [Links::EMPTY; MAX_OUTPUTS],
@@ -405,6 +406,7 @@ impl<'a> Output<'a> {
 
     /// Delivers output `k`'s events with one `PutMessage` to `sink` (the allocator for `None`);
     /// nothing for an output without events.
+    #[inline]
     fn deliver(&mut self, k: usize, sink: Option<&IMXF>) -> NTSTATUS {
         match self.chains.get_mut(k) {
             Some(links) => links.deliver(self.alloc, sink),
@@ -414,10 +416,41 @@ impl<'a> Output<'a> {
 }
 
 impl Drop for Output<'_> {
+    #[inline]
     fn drop(&mut self) {
         // Undelivered events (a `process` that panicked in a test) go back to the allocator.
         for links in self.chains.iter_mut().take(self.outputs) {
             links.deliver(self.alloc, None);
+        }
+    }
+}
+
+/// The connections one `PutMessage` delivers to: AddRef'd copies, taken under the lock, so a
+/// `DisconnectOutput` on another CPU cannot free a sink during the delivery.
+enum Sinks {
+    /// A filter with one output (most of them): one copy, one `Release`.
+    One(Option<IMXF>),
+    /// The first `F::OUTPUTS` outputs, the others `None`.
+    Many([Option<IMXF>; MAX_OUTPUTS]),
+}
+
+impl Sinks {
+    /// The copies a filter `F` delivers to (`F::OUTPUTS` is a constant: one arm is compiled).
+    #[inline]
+    fn of<F: Filter>(outputs: &Outputs<MAX_OUTPUTS>) -> Sinks {
+        match F::OUTPUTS.get() {
+            1 => Sinks::One(outputs.get(0).cloned()),
+            n => Sinks::Many(outputs.snapshot_first(n)),
+        }
+    }
+
+    /// Output `k`'s sink, if connected.
+    #[inline]
+    fn get(&self, k: usize) -> Option<&IMXF> {
+        match self {
+            Sinks::One(s) if k == 0 => s.as_ref(),
+            Sinks::One(_) => None,
+            Sinks::Many(s) => s.get(k).and_then(Option::as_ref),
         }
     }
 }
@@ -482,7 +515,7 @@ impl<F: Filter> FilterObject<F> {
                 drop(p);
                 return input.deliver(None);
             }
-            p.outputs.snapshot_first(F::OUTPUTS.get())
+            Sinks::of::<F>(&p.outputs)
         };
         // Packages to unwrap are flattened before any event is processed, their shells returned
         // in one call: contents that lead back into the structure are cut there
@@ -511,7 +544,7 @@ impl<F: Filter> FilterObject<F> {
         }
         // Only the outputs the filter has (a constant: one iteration for most filters).
         for k in 0..F::OUTPUTS.get() {
-            let s = out.deliver(k, sinks.get(k).and_then(Option::as_ref));
+            let s = out.deliver(k, sinks.get(k));
             if status.is_success() && !s.is_success() {
                 status = s;
             }

@@ -95,9 +95,15 @@ impl ChannelKind {
 /// event), truncated messages and extra bytes are not.
 #[inline]
 fn kind_of(bytes: &[u8]) -> Option<ChannelKind> {
-    let (&status, data) = bytes.split_first()?;
+    // A channel message is 2 or 3 bytes: its data bytes are tested at once (their OR), not in a
+    // loop.
+    let (status, data) = match *bytes {
+        [status, d1] => (status, d1),
+        [status, d1, d2] => (status, d1 | d2),
+        _ => return None,
+    };
     let kind = ChannelKind::of_status(status)?;
-    (bytes.len() == kind.wire_len() && data.iter().all(|&b| b < 0x80)).then_some(kind)
+    (bytes.len() == kind.wire_len() && data < 0x80).then_some(kind)
 }
 
 /// A channel voice message, read in place (see the [module docs](self)).

@@ -91,6 +91,7 @@ impl ChannelMap {
     }
 
     /// Where channel `channel` of `group` goes: `Some(channel)` or `None` (muted).
+    #[inline]
     pub fn route(&self, group: u16, channel: u4) -> Option<u4> {
         let to = self
             .maps
@@ -110,6 +111,7 @@ impl ChannelMap {
     }
 
     /// Remaps or mutes one event in place (its status byte is rewritten where it is).
+    #[inline]
     pub fn apply(&self, event: &mut Event<'_>) -> Verdict {
         let group = event.channel_group();
         let Some(mut message) = event.channel_message_mut() else {
@@ -129,6 +131,7 @@ impl ChannelMap {
 }
 
 impl Filter for ChannelMap {
+    #[inline]
     fn process<'a>(&self, mut event: Event<'a>, out: &mut Output<'a>) {
         let verdict = self.apply(&mut event);
         forward_if(verdict, event, out);

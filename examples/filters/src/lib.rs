@@ -71,6 +71,7 @@ impl Verdict {
 }
 
 /// Applies a one-in, at-most-one-out transform inside `Filter::process`.
+#[inline]
 pub(crate) fn forward_if<'a>(
     verdict: Verdict,
     event: Event<'a>,

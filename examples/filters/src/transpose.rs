@@ -30,6 +30,7 @@ struct Notes {
 
 impl Notes {
     /// The slot of `group`, if it has one.
+    #[inline]
     fn find(&self, group: u16) -> Option<usize> {
         self.groups
             .get(..self.used)?
@@ -38,6 +39,7 @@ impl Notes {
     }
 
     /// The slot of `group`, given one if it has none and one is free.
+    #[inline]
     fn slot(&mut self, group: u16) -> Option<usize> {
         if let Some(i) = self.find(group) {
             return Some(i);
@@ -130,6 +132,7 @@ impl Transpose {
     }
 
     /// Transposes one event in place (its key byte is rewritten where it is).
+    #[inline]
     pub fn apply(&self, event: &mut Event<'_>) -> Verdict {
         let group = event.channel_group();
         let Some(mut message) = event.channel_message_mut() else {
@@ -210,6 +213,7 @@ fn shift(key: u7, semitones: i8) -> Option<u7> {
 }
 
 impl Filter for Transpose {
+    #[inline]
     fn process<'a>(&self, mut event: Event<'a>, out: &mut Output<'a>) {
         let verdict = self.apply(&mut event);
         forward_if(verdict, event, out);

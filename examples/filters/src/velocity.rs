@@ -67,6 +67,7 @@ impl Velocity {
     }
 
     /// Reshapes one event in place (its velocity byte is rewritten where it is).
+    #[inline]
     pub fn apply(&self, event: &mut Event<'_>) -> Verdict {
         if let Some(mut m) = event.channel_message_mut()
             && m.kind() == ChannelKind::NoteOn
@@ -79,6 +80,7 @@ impl Velocity {
 }
 
 impl Filter for Velocity {
+    #[inline]
     fn process<'a>(&self, mut event: Event<'a>, out: &mut Output<'a>) {
         let verdict = self.apply(&mut event);
         forward_if(verdict, event, out);

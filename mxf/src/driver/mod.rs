@@ -83,7 +83,7 @@ pub use port_io::IoPorts;
 #[cfg(all(windows, feature = "driver"))]
 pub use portcls::PortCls;
 pub use portcls::{PortClass, Report};
-pub use resources::Resources;
+pub use resources::{ResourceEntries, Resources};
 #[cfg(all(windows, feature = "driver"))]
 pub use runtime::{
     BUGCHECK_RUST_PANIC, PoolAllocator, live_pool_blocks, panic_bug_check, performance_counter,

@@ -71,3 +71,95 @@ impl<'a> Resources<'a> {
         self.translated(CmResourceTypeInterrupt, index)?.interrupt()
     }
 }
+
+/// A fixed resource list: an object whose value gives its entries implements `IResourceList`
+/// over them (`IResourceList_Impl` comes with this trait), as a PortCls double or a test builds
+/// the list `StartDevice` gets. `FindTranslatedEntry` and `FindUntranslatedEntry` both give the
+/// `index`-th entry of the type (NULL past the last); `NumberOfEntriesOfType` counts them;
+/// `AddEntry` and `AddEntryFromParent` answer `STATUS_NOT_IMPLEMENTED` (the list is fixed);
+/// `TranslatedList` and `UntranslatedList` NULL (there is no `CM_RESOURCE_LIST` behind it).
+///
+/// ```
+/// use mxf::driver::{CM_PARTIAL_RESOURCE_DESCRIPTOR, CmResourceTypePort, ResourceEntries, Resources};
+/// use mxf::prelude::*;
+///
+/// #[com_object(IResourceList)]
+/// struct List(Vec<CM_PARTIAL_RESOURCE_DESCRIPTOR>);
+///
+/// impl ResourceEntries for List {
+///     fn resource_entries(&self) -> &[CM_PARTIAL_RESOURCE_DESCRIPTOR] {
+///         &self.0
+///     }
+/// }
+///
+/// let mut port = CM_PARTIAL_RESOURCE_DESCRIPTOR { Type: CmResourceTypePort as u8, ..Default::default() };
+/// port.u[..3].copy_from_slice(&[0x330, 0, 2]); // start 0x330 (64 bits), length 2
+/// let list: IResourceList = List(vec![port]).into_com()?;
+/// assert_eq!(Resources::new(list.to_ref()).port(0), Some((0x330, 2)));
+/// # Ok::<(), NTSTATUS>(())
+/// ```
+pub trait ResourceEntries {
+    /// The list's entries, in order.
+    fn resource_entries(&self) -> &[CM_PARTIAL_RESOURCE_DESCRIPTOR];
+}
+
+fn nth_of_type(
+    entries: &[CM_PARTIAL_RESOURCE_DESCRIPTOR],
+    resource_type: i32,
+    index: u32,
+) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+    entries
+        .iter()
+        .filter(|e| i32::from(e.Type) == resource_type)
+        .nth(index as usize)
+        .map_or(core::ptr::null_mut(), |e| core::ptr::from_ref(e).cast_mut())
+}
+
+impl<T: ResourceEntries> crate::interfaces::IResourceList_Impl for T {
+    fn NumberOfEntries(&self) -> u32 {
+        u32::try_from(self.resource_entries().len()).unwrap_or(u32::MAX)
+    }
+    fn NumberOfEntriesOfType(&self, resource_type: i32) -> u32 {
+        let count = self
+            .resource_entries()
+            .iter()
+            .filter(|e| i32::from(e.Type) == resource_type)
+            .count();
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+    fn FindTranslatedEntry(
+        &self,
+        resource_type: i32,
+        index: u32,
+    ) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        nth_of_type(self.resource_entries(), resource_type, index)
+    }
+    fn FindUntranslatedEntry(
+        &self,
+        resource_type: i32,
+        index: u32,
+    ) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
+        nth_of_type(self.resource_entries(), resource_type, index)
+    }
+    unsafe fn AddEntry(
+        &self,
+        _translated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
+        _untranslated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
+    ) -> crate::abi::NTSTATUS {
+        crate::abi::STATUS_NOT_IMPLEMENTED
+    }
+    fn AddEntryFromParent(
+        &self,
+        _parent: Option<ComRef<'_, IResourceList>>,
+        _resource_type: i32,
+        _index: u32,
+    ) -> crate::abi::NTSTATUS {
+        crate::abi::STATUS_NOT_IMPLEMENTED
+    }
+    fn TranslatedList(&self) -> *mut core::ffi::c_void {
+        core::ptr::null_mut()
+    }
+    fn UntranslatedList(&self) -> *mut core::ffi::c_void {
+        core::ptr::null_mut()
+    }
+}

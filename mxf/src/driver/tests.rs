@@ -7,7 +7,7 @@ extern crate std;
 use super::testing::{Call, Failing, FakeKernel};
 use super::*;
 use crate::abi::*;
-use crate::com::{ComRef, Interface, IntoComObject};
+use crate::com::{Interface, IntoComObject};
 use crate::interfaces::*;
 use crate::miniport::{DmusMiniport, InitRequest, IntoMiniport, Stream, StreamRequest};
 use crate::platform::fault;
@@ -409,60 +409,9 @@ struct FakeResources {
     entries: Vec<CM_PARTIAL_RESOURCE_DESCRIPTOR>,
 }
 
-impl FakeResources {
-    fn find(&self, resource_type: i32, index: u32) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
-        self.entries
-            .iter()
-            .filter(|e| i32::from(e.Type) == resource_type)
-            .nth(index as usize)
-            .map_or(core::ptr::null_mut(), |e| core::ptr::from_ref(e).cast_mut())
-    }
-}
-
-impl IResourceList_Impl for FakeResources {
-    fn NumberOfEntries(&self) -> u32 {
-        self.entries.len() as u32
-    }
-    fn NumberOfEntriesOfType(&self, resource_type: i32) -> u32 {
-        self.entries
-            .iter()
-            .filter(|e| i32::from(e.Type) == resource_type)
-            .count() as u32
-    }
-    fn FindTranslatedEntry(
-        &self,
-        resource_type: i32,
-        index: u32,
-    ) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
-        self.find(resource_type, index)
-    }
-    fn FindUntranslatedEntry(
-        &self,
-        resource_type: i32,
-        index: u32,
-    ) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
-        self.find(resource_type, index)
-    }
-    unsafe fn AddEntry(
-        &self,
-        _translated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
-        _untranslated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
-    ) -> NTSTATUS {
-        STATUS_NOT_IMPLEMENTED
-    }
-    fn AddEntryFromParent(
-        &self,
-        _parent: Option<ComRef<'_, IResourceList>>,
-        _resource_type: i32,
-        _index: u32,
-    ) -> NTSTATUS {
-        STATUS_NOT_IMPLEMENTED
-    }
-    fn TranslatedList(&self) -> *mut c_void {
-        core::ptr::null_mut()
-    }
-    fn UntranslatedList(&self) -> *mut c_void {
-        core::ptr::null_mut()
+impl ResourceEntries for FakeResources {
+    fn resource_entries(&self) -> &[CM_PARTIAL_RESOURCE_DESCRIPTOR] {
+        &self.entries
     }
 }
 

@@ -6,7 +6,7 @@ use alloc::sync::Arc;
 use core::ffi::c_void;
 use mxf::abi::*;
 use mxf::com::{ComRef, Interface, ObjectHandle};
-use mxf::driver::CM_PARTIAL_RESOURCE_DESCRIPTOR;
+use mxf::driver::{CM_PARTIAL_RESOURCE_DESCRIPTOR, ResourceEntries};
 use mxf::interfaces::*;
 use mxf::platform::SpinLock;
 use mxf::port::{ClockMode, Port};
@@ -157,60 +157,11 @@ impl Resources {
     ) -> Result<ObjectHandle<Resources, IResourceList>> {
         ObjectHandle::create(Resources { entries })
     }
-
-    fn find(&self, resource_type: i32, index: u32) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
-        self.entries
-            .iter()
-            .filter(|e| i32::from(e.Type) == resource_type)
-            .nth(index as usize)
-            .map_or(core::ptr::null_mut(), |e| core::ptr::from_ref(e).cast_mut())
-    }
 }
 
-impl IResourceList_Impl for Resources {
-    fn NumberOfEntries(&self) -> u32 {
-        self.entries.len() as u32
-    }
-    fn NumberOfEntriesOfType(&self, resource_type: i32) -> u32 {
-        self.entries
-            .iter()
-            .filter(|e| i32::from(e.Type) == resource_type)
-            .count() as u32
-    }
-    fn FindTranslatedEntry(
-        &self,
-        resource_type: i32,
-        index: u32,
-    ) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
-        self.find(resource_type, index)
-    }
-    fn FindUntranslatedEntry(
-        &self,
-        resource_type: i32,
-        index: u32,
-    ) -> *mut CM_PARTIAL_RESOURCE_DESCRIPTOR {
-        self.find(resource_type, index)
-    }
-    unsafe fn AddEntry(
-        &self,
-        _translated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
-        _untranslated: *mut CM_PARTIAL_RESOURCE_DESCRIPTOR,
-    ) -> NTSTATUS {
-        STATUS_NOT_IMPLEMENTED
-    }
-    fn AddEntryFromParent(
-        &self,
-        _parent: Option<ComRef<'_, IResourceList>>,
-        _resource_type: i32,
-        _index: u32,
-    ) -> NTSTATUS {
-        STATUS_NOT_IMPLEMENTED
-    }
-    fn TranslatedList(&self) -> *mut c_void {
-        core::ptr::null_mut()
-    }
-    fn UntranslatedList(&self) -> *mut c_void {
-        core::ptr::null_mut()
+impl ResourceEntries for Resources {
+    fn resource_entries(&self) -> &[CM_PARTIAL_RESOURCE_DESCRIPTOR] {
+        &self.entries
     }
 }
 

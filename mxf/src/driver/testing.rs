@@ -331,7 +331,7 @@ impl FakePort {
 #[crate::com_object(IInterruptSync)]
 pub struct FakeInterruptSync {
     /// The `IInterruptSync*` the routines are given (set once, after creation).
-    this: core::sync::atomic::AtomicUsize,
+    this: core::sync::atomic::AtomicPtr<c_void>,
     state: std::sync::Mutex<InterruptState>,
     /// The interrupt spin lock.
     lock: std::sync::Mutex<()>,
@@ -339,12 +339,20 @@ pub struct FakeInterruptSync {
 
 #[derive(Default)]
 struct InterruptState {
-    /// Routines and their contexts (as addresses), in calling order.
-    routines: Vec<(InterruptSyncRoutine, usize)>,
+    /// Routines and their contexts, in calling order.
+    routines: Vec<(InterruptSyncRoutine, RoutineContext)>,
     connected: bool,
     connects: u32,
     disconnects: u32,
 }
+
+/// A service routine's context pointer, kept with its provenance.
+#[derive(Clone, Copy)]
+struct RoutineContext(*mut c_void);
+
+// SAFETY: only stored and handed back to the routine it was registered with, as PortCls's
+// interrupt object keeps it; the registrant answers for what it points to.
+unsafe impl Send for RoutineContext {}
 
 fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -354,11 +362,11 @@ impl FakeInterruptSync {
     fn create() -> crate::abi::Result<ObjectHandle<FakeInterruptSync, IInterruptSync>> {
         let handle =
             ObjectHandle::<FakeInterruptSync, IInterruptSync>::create(FakeInterruptSync {
-                this: core::sync::atomic::AtomicUsize::new(0),
+                this: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
                 state: std::sync::Mutex::new(InterruptState::default()),
                 lock: std::sync::Mutex::new(()),
             })?;
-        let raw = handle.interface().as_raw() as usize;
+        let raw = handle.interface().as_raw();
         handle
             .value()
             .this
@@ -367,9 +375,7 @@ impl FakeInterruptSync {
     }
 
     fn this(&self) -> *mut c_void {
-        core::ptr::with_exposed_provenance_mut(
-            self.this.load(core::sync::atomic::Ordering::Acquire),
-        )
+        self.this.load(core::sync::atomic::Ordering::Acquire)
     }
 
     /// Raises the interrupt: if connected, calls the service routines in order until one
@@ -389,8 +395,7 @@ impl FakeInterruptSync {
         for (routine, context) in routines {
             // SAFETY: a routine registered with its context, called as PortCls calls it: with
             // this object and the context, under the interrupt lock, while connected.
-            status =
-                unsafe { routine(self.this(), core::ptr::with_exposed_provenance_mut(context)) };
+            status = unsafe { routine(self.this(), context.0) };
             if status.is_success() {
                 break;
             }
@@ -459,7 +464,7 @@ impl IInterruptSync_Impl for FakeInterruptSync {
         context: *mut c_void,
         first: u8,
     ) -> NTSTATUS {
-        let entry = (routine, context.expose_provenance());
+        let entry = (routine, RoutineContext(context));
         let mut state = locked(&self.state);
         if first != 0 {
             state.routines.insert(0, entry);

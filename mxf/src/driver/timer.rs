@@ -220,8 +220,21 @@ mod hw {
         dpc_queued: bool,
         /// The relative due time of the last `KeSetTimer`.
         due: i64,
-        context: usize,
+        context: Context,
     }
+
+    /// The DPC's context pointer, kept with its provenance (Miri checks it strictly).
+    struct Context(*mut c_void);
+
+    impl Default for Context {
+        fn default() -> Self {
+            Self(core::ptr::null_mut())
+        }
+    }
+
+    // SAFETY: the pointer is only stored here and handed back to `deferred_routine`, as the
+    // kernel's DPC object keeps it; what it points to is the timer, which is `Send + Sync`.
+    unsafe impl Send for Context {}
 
     /// The host's model of a `KTIMER` and its `KDPC`.
     pub(super) struct Hardware {
@@ -235,7 +248,7 @@ mod hw {
                     queued: false,
                     dpc_queued: false,
                     due: 0,
-                    context: 0,
+                    context: Context(core::ptr::null_mut()),
                 }),
             }
         }
@@ -247,7 +260,7 @@ mod hw {
             let was = s.queued;
             s.queued = true;
             s.due = delay.saturating_neg().min(0);
-            s.context = context.expose_provenance();
+            s.context = Context(context);
             was
         }
 
@@ -275,13 +288,13 @@ mod hw {
                 if !core::mem::replace(&mut s.dpc_queued, false) {
                     return false;
                 }
-                s.context
+                s.context.0
             };
             // SAFETY: the context `set` was given: the timer, alive while it holds a sink.
             unsafe {
                 deferred_routine(
                     core::ptr::null_mut(),
-                    core::ptr::with_exposed_provenance_mut(context),
+                    context,
                     core::ptr::null_mut(),
                     core::ptr::null_mut(),
                 )

@@ -680,11 +680,7 @@ mod loom_tests {
             }
             .into_com()
             .unwrap();
-            // SAFETY: live interfaces.
-            assert_eq!(
-                unsafe { f.ConnectOutput(Some(sink.to_ref())) },
-                STATUS_SUCCESS
-            );
+            assert_eq!(f.ConnectOutput(Some(sink.to_ref())), STATUS_SUCCESS);
             let e = Event::with_bytes(&alloc, &[0x90, 60, 1], 1, 0)
                 .unwrap()
                 .into_raw();
@@ -696,8 +692,7 @@ mod loom_tests {
                 assert_eq!(s, STATUS_SUCCESS);
             });
             let s2 = sink.clone();
-            // SAFETY: live interfaces.
-            let d = unsafe { f.DisconnectOutput(Some(s2.to_ref())) };
+            let d = f.DisconnectOutput(Some(s2.to_ref()));
             assert_eq!(d, STATUS_SUCCESS);
             t.join().unwrap();
             assert_eq!(alloc.stats().outstanding_events, 0);

@@ -680,6 +680,10 @@ impl Port {
     pub fn interface(&self) -> &IPortDMus {
         &self.iface
     }
+    /// The miniport the port was made around (`None` once the port has closed).
+    pub fn miniport(&self) -> Option<IMiniportDMus> {
+        self.shared.miniport.lock().clone()
+    }
     /// The master clock every stream gets.
     pub fn clock(&self) -> &IMasterClock {
         &self.clock_iface

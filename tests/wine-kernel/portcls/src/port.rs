@@ -5,22 +5,21 @@ use crate::mpu401::{IMpu401Host, IMpu401Host_Impl, IMpu401Interrupt, WIRE_OF_DEV
 use alloc::sync::Arc;
 use core::ffi::c_void;
 use mxf::abi::*;
-use mxf::com::{ComRef, Interface, ObjectHandle};
+use mxf::com::{ComRef, ObjectHandle};
 use mxf::driver::{CM_PARTIAL_RESOURCE_DESCRIPTOR, ResourceEntries};
 use mxf::interfaces::*;
 use mxf::platform::SpinLock;
 use mxf::port::{ClockMode, Port};
 
 /// The port `PcNewPort` returns: the PortCls face of the project's DMus port
-/// (`mxf::port::Port`, the same code as the user-mode port). `Init` queries the miniport for
-/// `IMiniportDMus` and makes the port around it, which calls the miniport's `Init` with the
+/// (`mxf::port::Port`, the same code as the user-mode port). `Init` makes the port around the
+/// miniport's unknown (the port queries it for `IMiniportDMus` and calls the miniport's `Init` with the
 /// adapter and the resource list `Init` was given (`kernel.md` §4.1); the port is kept until
 /// the device is removed. Its clock is virtual: the scenario moves it from timer to timer
 /// (Wine runs no queued DPC, and a timer DPC in real time would make a run last the song).
 #[mxf::com_object(IPortDMus)]
 pub struct PortObject {
     port: SpinLock<Option<Arc<Port>>>,
-    miniport: SpinLock<Option<IMiniportDMus>>,
 }
 
 /// A port as `PcNewPort` keeps it.
@@ -31,22 +30,19 @@ impl PortObject {
     pub fn create() -> Result<PortHandle> {
         PortHandle::create(PortObject {
             port: SpinLock::new(None),
-            miniport: SpinLock::new(None),
         })
     }
 
     /// The DMus port `Init` made, and its miniport.
     pub fn port(&self) -> Option<(Arc<Port>, IMiniportDMus)> {
         let port = self.port.lock().clone()?;
-        let miniport = self.miniport.lock().clone()?;
+        let miniport = port.miniport()?;
         Some((port, miniport))
     }
 
     /// Device removal: the port (and with it the miniport and its group) is released.
     pub fn release_children(&self) {
-        let port = self.port.lock().take();
-        let miniport = self.miniport.lock().take();
-        drop((port, miniport));
+        drop(self.port.lock().take());
     }
 
     fn init(
@@ -61,9 +57,6 @@ impl PortObject {
         let Some(unknown) = unknown_miniport else {
             return STATUS_INVALID_PARAMETER;
         };
-        let Ok(miniport) = unknown.cast::<IMiniportDMus>() else {
-            return STATUS_INVALID_PARAMETER;
-        };
         // SAFETY: the resource list is the caller's, NULL or live across the call.
         let port = unsafe {
             Port::with_init_arguments(
@@ -76,7 +69,6 @@ impl PortObject {
         match port {
             Ok(port) => {
                 *self.port.lock() = Some(Arc::new(port));
-                *self.miniport.lock() = Some(miniport);
                 STATUS_SUCCESS
             }
             Err(status) => status,

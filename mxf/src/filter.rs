@@ -84,6 +84,7 @@ use crate::connection::{Outputs, connect_output_not_to, disconnect_output_from};
 use crate::event::{Chain, Event, Links};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
+use crate::platform::atomic::{AtomicI32, Ordering};
 
 /// The most outputs a filter can declare.
 pub const MAX_OUTPUTS: usize = 8;
@@ -330,10 +331,10 @@ pub struct FilterStats {
 
 /// Where `process` sends events.
 pub struct Output<'a> {
-    /// Each output's events (only the first `outputs` are used); what is left when the
-    /// `Output` is dropped goes back to `alloc`.
-    chains: [Links; MAX_OUTPUTS],
-    outputs: usize,
+    /// Each output's events, one entry per output the filter has; what is left when the
+    /// `Output` is dropped goes back to `alloc`. Borrowed from the caller's frame, sized by
+    /// `F::OUTPUTS`, so a one-output filter keeps two words here, not eight pairs.
+    chains: &'a mut [Links],
     alloc: &'a IAllocatorMXF,
     exhausted: u64,
     pushed: u64,
@@ -341,11 +342,11 @@ pub struct Output<'a> {
 }
 
 impl<'a> Output<'a> {
+    /// `chains` holds one (empty) entry per output: 1 to [`MAX_OUTPUTS`] of them.
     #[inline]
-    fn new(alloc: &'a IAllocatorMXF, outputs: usize) -> Self {
+    fn new(alloc: &'a IAllocatorMXF, chains: &'a mut [Links]) -> Self {
         Self {
-            chains: [Links::EMPTY; MAX_OUTPUTS],
-            outputs: outputs.clamp(1, MAX_OUTPUTS),
+            chains,
             alloc,
             exhausted: 0,
             pushed: 0,
@@ -365,9 +366,6 @@ impl<'a> Output<'a> {
     /// allocator and is counted ([`FilterStats::foreign`]).
     #[inline]
     pub fn push_to(&mut self, k: usize, event: Event<'a>) {
-        if k >= self.outputs {
-            return;
-        }
         if let Some(links) = self.chains.get_mut(k) {
             match links.try_push(self.alloc, event) {
                 Ok(()) => self.pushed = self.pushed.wrapping_add(1),
@@ -378,7 +376,7 @@ impl<'a> Output<'a> {
 
     /// The number of outputs.
     pub fn outputs(&self) -> usize {
-        self.outputs
+        self.chains.len()
     }
 
     /// A fresh event from the allocator, or `None` (counted) if it is exhausted.
@@ -419,7 +417,7 @@ impl Drop for Output<'_> {
     #[inline]
     fn drop(&mut self) {
         // Undelivered events (a `process` that panicked in a test) go back to the allocator.
-        for links in self.chains.iter_mut().take(self.outputs) {
+        for links in self.chains.iter_mut() {
             links.deliver(self.alloc, None);
         }
     }
@@ -457,15 +455,23 @@ impl Sinks {
 
 struct Plumbing {
     outputs: Outputs<MAX_OUTPUTS>,
-    state: KSSTATE,
-    /// Kept under the lock `PutMessage` takes anyway: cheaper than one atomic per counter.
+    /// Kept under the one lock hold `PutMessage` makes anyway: cheaper than one atomic per
+    /// counter.
     stats: FilterStats,
 }
 
 /// The value inside a filter's COM object: the author's filter, its allocator, its connections.
+///
+/// `PutMessage` takes the lock once per call, after processing: it counts, and copies the
+/// connections it delivers to (AddRef'd, so a concurrent `DisconnectOutput` cannot free a sink
+/// during the delivery). The state is an atomic of its own, read before processing without the
+/// lock; a `SetState` that races a `PutMessage` takes effect from the next call, as it would
+/// with the lock.
 pub struct FilterObject<F: Filter> {
     filter: F,
     alloc: IAllocatorMXF,
+    /// The `KSSTATE` value.
+    state: AtomicI32,
     plumbing: SpinLock<Plumbing>,
 }
 
@@ -475,9 +481,9 @@ impl<F: Filter> FilterObject<F> {
         Self {
             filter,
             alloc,
+            state: AtomicI32::new(KSSTATE::from(F::INITIAL_STATE).0),
             plumbing: SpinLock::new(Plumbing {
                 outputs: Outputs::new(),
-                state: KSSTATE::from(F::INITIAL_STATE),
                 stats: FilterStats::default(),
             }),
         }
@@ -505,18 +511,15 @@ impl<F: Filter> FilterObject<F> {
         // SAFETY: PutMessage hands us ownership of the whole chain, whose events come from the
         // allocator of this stream.
         let (mut input, packages) = unsafe { Chain::from_raw_noting_packages(head, alloc) };
-        // Snapshot the connections (AddRef) so a concurrent DisconnectOutput cannot free a sink
-        // while we deliver to it.
-        let sinks = {
-            let mut p = self.plumbing.lock();
-            p.stats.calls = p.stats.calls.wrapping_add(1);
-            if p.state == KSSTATE_STOP || p.state == KSSTATE_ACQUIRE {
+        let state = KSSTATE(self.state.load(Ordering::Acquire));
+        if state == KSSTATE_STOP || state == KSSTATE_ACQUIRE {
+            {
+                let mut p = self.plumbing.lock();
+                p.stats.calls = p.stats.calls.wrapping_add(1);
                 p.stats.discarded = p.stats.discarded.wrapping_add(input.len() as u64);
-                drop(p);
-                return input.deliver(None);
             }
-            Sinks::of::<F>(&p.outputs)
-        };
+            return input.deliver(None);
+        }
         // Packages to unwrap are flattened before any event is processed, their shells returned
         // in one call: contents that lead back into the structure are cut there
         // (`Chain::unwrap_packages`), so no event is processed or forwarded twice.
@@ -524,7 +527,22 @@ impl<F: Filter> FilterObject<F> {
         if packages && F::PACKAGES == PackagePolicy::Unwrap {
             status = input.unwrap_packages().deliver(None);
         }
-        let mut out = Output::new(alloc, F::OUTPUTS.get());
+        // Storage for the outputs the filter has (a constant: one arm is compiled).
+        let s = match F::OUTPUTS.get() {
+            1 => self.run(input, &mut [Links::EMPTY]),
+            n => {
+                let mut all = [Links::EMPTY; MAX_OUTPUTS];
+                let chains = all.get_mut(..n).unwrap_or(&mut []);
+                self.run(input, chains)
+            }
+        };
+        if status.is_success() { s } else { status }
+    }
+
+    /// Processes `input` into `chains` (one entry per output) and delivers each output.
+    #[inline(always)]
+    fn run<'a>(&'a self, mut input: Chain<'a>, chains: &'a mut [Links]) -> NTSTATUS {
+        let mut out = Output::new(&self.alloc, chains);
         let mut received = 0u64;
         while let Some(event) = input.pop_front() {
             received = received.wrapping_add(1);
@@ -535,15 +553,19 @@ impl<F: Filter> FilterObject<F> {
                 self.filter.process(event, &mut out);
             }
         }
-        {
+        // The one lock hold: count, and copy the connections (AddRef) so a concurrent
+        // DisconnectOutput cannot free a sink while we deliver to it.
+        let sinks = {
             let mut p = self.plumbing.lock();
+            p.stats.calls = p.stats.calls.wrapping_add(1);
             p.stats.events_in = p.stats.events_in.wrapping_add(received);
             p.stats.events_out = p.stats.events_out.wrapping_add(out.pushed);
             p.stats.exhausted = p.stats.exhausted.wrapping_add(out.exhausted);
             p.stats.foreign = p.stats.foreign.wrapping_add(out.foreign);
-        }
-        // Only the outputs the filter has (a constant: one iteration for most filters).
-        for k in 0..F::OUTPUTS.get() {
+            Sinks::of::<F>(&p.outputs)
+        };
+        let mut status = STATUS_SUCCESS;
+        for k in 0..out.outputs() {
             let s = out.deliver(k, sinks.get(k));
             if status.is_success() && !s.is_success() {
                 status = s;
@@ -560,10 +582,7 @@ impl<F: Filter + ObjectImpl<Value = FilterObject<F>>> IMXF_Impl for FilterObject
         if state.known().is_none() {
             return STATUS_INVALID_PARAMETER;
         }
-        let old = {
-            let mut p = self.plumbing.lock();
-            core::mem::replace(&mut p.state, state)
-        };
+        let old = KSSTATE(self.state.swap(state.0, Ordering::AcqRel));
         self.filter.state_changed(old, state);
         STATUS_SUCCESS
     }

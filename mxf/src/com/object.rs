@@ -276,14 +276,31 @@ impl<T: ObjectImpl> ComObject<T> {
 
     unsafe extern "system" fn inner_add_ref(this: *mut c_void) -> u32 {
         // SAFETY: `this` is our inner slot of a live object (I3).
-        let obj = unsafe { Self::from_inner(this) };
-        // SAFETY: the object is live; the count is an atomic read through a shared reference.
-        unsafe { (*obj).refcount.add_ref() }
+        unsafe { Self::count_add_ref(Self::from_inner(this)) }
     }
 
     unsafe extern "system" fn inner_release(this: *mut c_void) -> u32 {
         // SAFETY: `this` is our inner slot of a live object (I3).
-        let obj = unsafe { Self::from_inner(this) };
+        unsafe { Self::count_release(Self::from_inner(this)) }
+    }
+
+    /// The inner unknown's `AddRef`: our own count.
+    ///
+    /// # Safety
+    /// `obj` is a live object.
+    #[inline(always)]
+    unsafe fn count_add_ref(obj: *mut Self) -> u32 {
+        // SAFETY: the object is live; the count is an atomic read through a shared reference.
+        unsafe { (*obj).refcount.add_ref() }
+    }
+
+    /// The inner unknown's `Release`: our own count; the last one destroys the object.
+    ///
+    /// # Safety
+    /// `obj` is a live object; the caller's reference is given up (nothing may touch the object
+    /// after this call).
+    #[inline(always)]
+    unsafe fn count_release(obj: *mut Self) -> u32 {
         // SAFETY: the object is live until this call frees it.
         match unsafe { (*obj).refcount.release() } {
             Released::Alive(n) => n,
@@ -530,7 +547,15 @@ unsafe impl<T: ObjectImpl> ComImpl for ComObject<T> {
 
     unsafe extern "system" fn AddRef<const K: usize>(this: *mut c_void) -> u32 {
         // SAFETY: chain slot K of a live object (caller).
-        let outer = unsafe { (*Self::from_slot::<K>(this)).outer };
+        let obj = unsafe { Self::from_slot::<K>(this) };
+        // SAFETY: as above; `outer` is immutable after creation (I2).
+        let outer = unsafe { (*obj).outer };
+        if outer == Self::inner_ptr(obj) {
+            // Not aggregated: the controlling unknown is our own count. The same as the call
+            // through the inner vtable below, one indirect call fewer.
+            // SAFETY: the object is live (caller); the count is an atomic.
+            return unsafe { Self::count_add_ref(obj) };
+        }
         // SAFETY: `outer` is a live IUnknown (I2).
         let vt = unsafe { &**outer.cast::<*const IUnknown_Vtbl>() };
         // SAFETY: as above.
@@ -538,9 +563,16 @@ unsafe impl<T: ObjectImpl> ComImpl for ComObject<T> {
     }
 
     unsafe extern "system" fn Release<const K: usize>(this: *mut c_void) -> u32 {
-        // SAFETY: chain slot K of a live object (caller). `outer` is read before the call that
-        // may free the object, and nothing is touched after it (I1).
-        let outer = unsafe { (*Self::from_slot::<K>(this)).outer };
+        // SAFETY: chain slot K of a live object (caller).
+        let obj = unsafe { Self::from_slot::<K>(this) };
+        // SAFETY: as above. `outer` is read before the call that may free the object, and
+        // nothing is touched after it (I1).
+        let outer = unsafe { (*obj).outer };
+        if outer == Self::inner_ptr(obj) {
+            // Not aggregated: our own count, as `inner_release` (one indirect call fewer).
+            // SAFETY: the object is live until this call frees it (caller).
+            return unsafe { Self::count_release(obj) };
+        }
         // SAFETY: `outer` is a live IUnknown (I2).
         let vt = unsafe { &**outer.cast::<*const IUnknown_Vtbl>() };
         // SAFETY: as above.

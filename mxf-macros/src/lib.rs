@@ -22,7 +22,8 @@ use proc_macro::TokenStream;
 ///
 /// Options: `iid = "XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX"` (the header's IID) or `no_iid` (no
 /// header defines one), and `unsafe_impl` (implementing the interface is a promise: the `_Impl`
-/// trait is `unsafe`); `root` and `filter_plumbing` are crate-internal (mxf's IUnknown and IMXF).
+/// trait is `unsafe`); `root` and `filter_plumbing` are crate-internal (mxf's IUnknown, and IMXF
+/// and IMxfFilter).
 /// Use it as `mxf::com_interface` (also in `mxf::prelude`), documented there with an example of
 /// every option.
 #[proc_macro_attribute]
@@ -45,7 +46,8 @@ pub fn com_object(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Turns a struct into an IMXF filter: the struct implements `mxf::filter::Filter` (one event
 /// at a time) and the framework implements IMXF (chains, packages, connections, states, the
-/// allocator's rules).
+/// allocator's rules), as `mxf::filter::IMxfFilter` (IMXF and one slot for filter-to-filter
+/// delivery).
 ///
 /// Options: further interfaces after IMXF, `qi_failure = STATUS_…` and `tag = "abcd"`, as for
 /// `com_object`. Use it as `mxf::mxf_filter` (also in `mxf::prelude`), documented there with an

@@ -1,7 +1,8 @@
 //! `#[com_object]`, `#[mxf_filter]` and `#[mxf_miniport]`: a struct becomes a COM object.
 //!
 //! All produce an `unsafe impl mxf::com::ObjectImpl` inside an anonymous `const _` block, plus
-//! compile-time checks (layout, `Send + Sync`). `#[mxf_filter]` puts IMXF first and stores the
+//! compile-time checks (layout, `Send + Sync`). `#[mxf_filter]` puts IMXF first (as `IMxfFilter`:
+//! IMXF and `PutChain`, for filter-to-filter delivery) and stores the
 //! struct inside `mxf::filter::FilterObject`, which implements IMXF's plumbing;
 //! `#[mxf_miniport]` puts mxf's `MxfMiniport` (an `IMiniportDMus`) first and stores the struct
 //! inside `mxf::miniport::MiniportObject` (`miniport.rs`).
@@ -256,7 +257,7 @@ fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
     let name = &s.ident;
     let mut chains: Vec<TokenStream> = Vec::new();
     match kind {
-        Kind::Filter => chains.push(quote! { ::mxf::interfaces::IMXF }),
+        Kind::Filter => chains.push(quote! { ::mxf::filter::IMxfFilter }),
         Kind::Miniport => chains.push(crate::miniport::first_chain()),
         Kind::Object => {}
     }
@@ -388,7 +389,7 @@ fn expand(s: &ItemStruct, o: &Options, kind: Kind) -> TokenStream {
                     ::core::option::Option::None
                 }
                 fn chain_of(t: ::core::any::TypeId) -> ::core::option::Option<usize> {
-                    #( if t == ::core::any::TypeId::of::<#aliases>() {
+                    #( if <#aliases as ::mxf::com::Interface>::is_or_extends(t) {
                         return ::core::option::Option::Some(#idx);
                     } )*
                     ::core::option::Option::None

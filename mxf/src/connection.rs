@@ -84,6 +84,9 @@ use crate::platform::SpinLock;
 /// Up to `N` output connections.
 pub struct Outputs<const N: usize> {
     sinks: [Option<IMXF>; N],
+    /// Per output: the sink is an `#[mxf_filter]` object that takes chains through
+    /// `IMxfFilter::PutChain` (false where no sink is connected).
+    filters: [bool; N],
 }
 
 impl<const N: usize> Default for Outputs<N> {
@@ -97,15 +100,34 @@ impl<const N: usize> Outputs<N> {
     pub const fn new() -> Self {
         Self {
             sinks: [const { None }; N],
+            filters: [false; N],
         }
     }
 
     /// Connects `sink` to the first free output among the first `limit`; gives it back if all
     /// of them are connected.
     pub fn connect_within(&mut self, sink: IMXF, limit: usize) -> Result<(), IMXF> {
-        match self.sinks.iter_mut().take(limit).find(|s| s.is_none()) {
-            Some(slot) => {
+        self.connect_within_as(sink, limit, false)
+    }
+
+    /// [`connect_within`](Self::connect_within), noting whether `sink` is an `#[mxf_filter]`
+    /// object that takes chains through `IMxfFilter::PutChain`.
+    pub(crate) fn connect_within_as(
+        &mut self,
+        sink: IMXF,
+        limit: usize,
+        filter: bool,
+    ) -> Result<(), IMXF> {
+        let free = self
+            .sinks
+            .iter_mut()
+            .zip(self.filters.iter_mut())
+            .take(limit)
+            .find(|(s, _)| s.is_none());
+        match free {
+            Some((slot, is_filter)) => {
                 *slot = Some(sink);
+                *is_filter = filter;
                 Ok(())
             }
             None => Err(sink),
@@ -120,13 +142,18 @@ impl<const N: usize> Outputs<N> {
     ) -> Result<[Option<IMXF>; N], NTSTATUS> {
         let mut taken: [Option<IMXF>; N] = [const { None }; N];
         match sink {
-            None => core::mem::swap(&mut taken, &mut self.sinks),
+            None => {
+                core::mem::swap(&mut taken, &mut self.sinks);
+                self.filters = [false; N];
+            }
             Some(s) => {
-                let slot = self
+                let (slot, is_filter) = self
                     .sinks
                     .iter_mut()
-                    .find(|x| x.as_ref().is_some_and(|x| x.as_raw() == s.as_raw()))
+                    .zip(self.filters.iter_mut())
+                    .find(|(x, _)| x.as_ref().is_some_and(|x| x.as_raw() == s.as_raw()))
                     .ok_or(STATUS_UNSUCCESSFUL)?;
+                *is_filter = false;
                 if let Some(first) = taken.first_mut() {
                     *first = slot.take();
                 }
@@ -138,6 +165,12 @@ impl<const N: usize> Outputs<N> {
     /// Output `k`, if connected.
     pub fn get(&self, k: usize) -> Option<&IMXF> {
         self.sinks.get(k).and_then(Option::as_ref)
+    }
+
+    /// True if output `k` is connected to an `#[mxf_filter]` object that takes chains through
+    /// `IMxfFilter::PutChain` (see [`connect_within_as`](Self::connect_within_as)).
+    pub(crate) fn is_filter(&self, k: usize) -> bool {
+        self.get(k).is_some() && self.filters.get(k).copied().unwrap_or(false)
     }
 
     /// True if output 0 is connected.
@@ -187,6 +220,19 @@ pub fn connect_output_not_to<S, const N: usize>(
     limit: usize,
     is_self: impl FnOnce(*const core::ffi::c_void) -> bool,
 ) -> NTSTATUS {
+    connect_output_probing(lock, outputs, sink, limit, is_self, |_| false)
+}
+
+/// [`connect_output_not_to`] that also asks `is_filter(sink)`, before taking the lock, whether
+/// the sink takes chains through `IMxfFilter::PutChain`, and notes the answer with the output.
+pub(crate) fn connect_output_probing<S, const N: usize>(
+    lock: &SpinLock<S>,
+    outputs: impl FnOnce(&mut S) -> &mut Outputs<N>,
+    sink: Option<ComRef<'_, IMXF>>,
+    limit: usize,
+    is_self: impl FnOnce(*const core::ffi::c_void) -> bool,
+    is_filter: impl FnOnce(&IMXF) -> bool,
+) -> NTSTATUS {
     let Some(sink) = sink else {
         return STATUS_UNSUCCESSFUL;
     };
@@ -194,9 +240,10 @@ pub fn connect_output_not_to<S, const N: usize>(
         return crate::abi::STATUS_INVALID_PARAMETER;
     }
     let sink = sink.to_owned();
+    let filter = is_filter(&sink);
     let refused = {
         let mut guard = lock.lock();
-        outputs(&mut guard).connect_within(sink, limit)
+        outputs(&mut guard).connect_within_as(sink, limit, filter)
     };
     match refused {
         Ok(()) => STATUS_SUCCESS,

@@ -450,6 +450,26 @@ impl<'a> Chain<'a> {
         }
     }
 
+    /// Takes ownership of a chain whose shape the caller vouches for: no walk.
+    ///
+    /// # Safety
+    /// `head` .. `tail` is an acyclic chain of `len` (at least one) distinct live events that
+    /// the caller owns and gives up, from `alloc`, every link aligned, `tail`'s link NULL.
+    #[inline]
+    pub(crate) unsafe fn from_verified(
+        head: *mut DMUS_KERNEL_EVENT,
+        tail: *mut DMUS_KERNEL_EVENT,
+        len: usize,
+        alloc: &'a IAllocatorMXF,
+    ) -> Self {
+        Self {
+            head,
+            tail,
+            len,
+            alloc,
+        }
+    }
+
     /// Takes ownership of a whole chain. A cyclic chain (a caller's bug) is cut where it would
     /// come back to an event already in it, so each of its events is owned once; a misaligned
     /// link (no allocator produces one) is cut and not followed, and a misaligned `head` gives
@@ -695,10 +715,16 @@ impl<'a> Chain<'a> {
 /// something is pushed to it, and the owner returns what is left (its own `Drop`) for the
 /// outputs it has only. Every event in it is owned by the holder and belongs to the allocator
 /// the holder passes to [`deliver`](Self::deliver).
+///
+/// The links also count their events and note whether one is a package, so that a receiver
+/// that trusts the sender ([`crate::filter::IMxfFilter::PutChain`]) needs no walk of its own.
 #[derive(Clone, Copy)]
 pub(crate) struct Links {
     head: *mut DMUS_KERNEL_EVENT,
     tail: *mut DMUS_KERNEL_EVENT,
+    len: usize,
+    /// The `usFlags` of every event, or'ed: the package bit says whether one is a package.
+    flags: u16,
 }
 
 impl Links {
@@ -706,7 +732,21 @@ impl Links {
     pub(crate) const EMPTY: Links = Links {
         head: null_mut(),
         tail: null_mut(),
+        len: 0,
+        flags: 0,
     };
+
+    /// The number of events.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if one of the events is a package.
+    #[inline]
+    fn packages(&self) -> bool {
+        self.flags & DMUS_KEF_PACKAGE_EVENT != 0
+    }
 
     /// Appends `e` if it is an event of `alloc`; gives it back otherwise.
     #[inline]
@@ -718,6 +758,7 @@ impl Links {
         if !same_allocator(e.alloc, alloc) {
             return Err(e);
         }
+        self.flags |= e.raw().usFlags;
         let p = e.into_raw();
         if self.tail.is_null() {
             self.head = p;
@@ -726,30 +767,51 @@ impl Links {
             unsafe { (*self.tail).pNextEvt = p };
         }
         self.tail = p;
+        self.len = self.len.wrapping_add(1);
         Ok(())
     }
 
-    /// Delivers the events with one `PutMessage` to `sink` (or to `alloc` for `None`), as
+    /// Delivers the events with one call: to `sink`, or to `alloc` for `None`, as
     /// [`Chain::deliver`]; nothing is delivered when there is no event. The links are empty
-    /// afterwards.
+    /// afterwards. `filter`: `sink` is an `#[mxf_filter]` object whose `QueryInterface` for
+    /// [`IMxfFilter`](crate::filter::IMxfFilter) gave its very pointer; two events or more then go
+    /// through `PutChain`, with their tail, count and package flag, which the receiver takes on
+    /// trust instead of walking the chain (one event takes `PutMessage`'s own short path).
     #[inline]
     pub(crate) fn deliver(
         &mut self,
         alloc: &IAllocatorMXF,
         sink: Option<&crate::interfaces::IMXF>,
+        filter: bool,
     ) -> NTSTATUS {
-        let head = core::mem::replace(self, Links::EMPTY).head;
-        if head.is_null() {
+        let links = core::mem::replace(self, Links::EMPTY);
+        if links.head.is_null() {
             return STATUS_SUCCESS;
         }
-        // SAFETY: the events are owned by the holder and belong to `alloc` (the type's
-        // contract); they are handed over whole, the receiver owns them from here.
-        unsafe {
-            match sink {
-                Some(s) => s.PutMessage(head),
-                None => alloc.PutMessage(head),
+        let Some(sink) = sink else {
+            // SAFETY: the events are owned by the holder and belong to `alloc` (the type's
+            // contract); handed over whole.
+            return unsafe { alloc.PutMessage(links.head) };
+        };
+        if filter && links.len > 1 {
+            use crate::com::Interface;
+            let raw = sink.as_raw();
+            // SAFETY: `filter`: the object answered IMxfFilter with this very pointer, so its
+            // vtable here has IMxfFilter's layout; the caller's reference keeps it alive.
+            let put_chain =
+                unsafe { crate::com::ComRef::<crate::filter::IMxfFilter>::from_raw(raw) };
+            if let Some(f) = put_chain {
+                // SAFETY: PutChain's contract: the events were linked by `try_push` alone, each
+                // once (an `Event` is owned once), so the chain runs from `head` to `tail`, whose
+                // link is NULL (`into_raw`), with `len` events, and `packages` is false only if
+                // none is a package. They are handed over whole.
+                return unsafe {
+                    f.PutChain(links.head, links.tail, links.len, links.packages().into())
+                };
             }
         }
+        // SAFETY: as above; the receiver owns the events from here.
+        unsafe { sink.PutMessage(links.head) }
     }
 }
 

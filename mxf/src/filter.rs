@@ -4,7 +4,10 @@
 //! # What the framework does for a filter
 //! * **Chains**: one incoming `PutMessage` chain is taken apart, each event handed to
 //!   [`Filter::process`] in order, and what the filter pushes goes downstream as one
-//!   `PutMessage` per output, order kept.
+//!   `PutMessage` per output, order kept. Between two `#[mxf_filter]` objects a chain of two
+//!   events or more goes through [`IMxfFilter::PutChain`] instead, with its tail, count and
+//!   package flag, so the receiving filter does not walk it again (QueryInterface of a filter
+//!   answers `IUnknown`, `IMXF` and mxf's own `IMxfFilter`).
 //! * **Packages** by [`Filter::PACKAGES`]: [`PackagePolicy::Unwrap`] (default; the contents are
 //!   processed in place of the package, nested packages included, and the shells go back to the
 //!   allocator in one call, whose failure fails the `PutMessage`) or [`PackagePolicy::PassWhole`]
@@ -79,12 +82,42 @@ use crate::abi::{
     DMUS_KERNEL_EVENT, KSSTATE, KSSTATE_ACQUIRE, KSSTATE_STOP, KsState, NTSTATUS, POOL_TYPE,
     Result, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
-use crate::com::{ComObject, ComRef, ObjectHandle, ObjectImpl};
-use crate::connection::{Outputs, connect_output_not_to, disconnect_output_from};
+use crate::com::{ComObject, ComRef, Interface, ObjectHandle, ObjectImpl};
+use crate::com_interface;
+use crate::connection::{Outputs, connect_output_probing, disconnect_output_from};
 use crate::event::{Chain, Event, Links};
 use crate::interfaces::{IAllocatorMXF, IMXF, IMXF_Impl};
 use crate::platform::SpinLock;
 use crate::platform::atomic::{AtomicI32, Ordering};
+
+/// How one `#[mxf_filter]` object hands its output to another: `IMXF` and one more slot.
+///
+/// `PutMessage` must take a chain from anyone, so it walks the chain first, to count it, find
+/// its tail and cut a cycle (a caller's bug) before any event is processed. A filter's own
+/// output needs none of that: it was linked one owned event at a time. So at `ConnectOutput` a
+/// filter asks its sink for this interface; if the sink answers with its very pointer (an
+/// `#[mxf_filter]` object of this build), the filter delivers with `PutChain` and the chain's
+/// tail, count and package flag, which the sink takes on trust. Any other sink (the port's,
+/// a C++ object) gets `PutMessage`.
+///
+/// The IID is private to mxf and names this ABI: a change of the slot is a new IID.
+#[com_interface(iid = "266226A5-B078-4A3E-9228-AD95293FF885", filter_plumbing)]
+// SAFETY: mxf's own interface: the IID names exactly IMXF's slots followed by PutChain.
+pub unsafe trait IMxfFilter: IMXF {
+    /// Slot 7 (DISPATCH_LEVEL). Takes ownership of the chain `head` .. `tail`: `len` (at least
+    /// one) distinct events of the receiver's allocator, linked without a cycle, every link
+    /// aligned, `tail`'s link NULL; `packages` is 0 only if none of them is a package.
+    /// Otherwise as `PutMessage`: a NULL `head` is nothing (`STATUS_SUCCESS`), a misaligned
+    /// `head` or `tail` is refused unread (`STATUS_INVALID_PARAMETER`), and a NULL `tail` or a
+    /// `len` of 0 gives no shape to trust: the chain is taken as `PutMessage` takes it.
+    fn PutChain(
+        &self,
+        head: *mut DMUS_KERNEL_EVENT,
+        tail: *mut DMUS_KERNEL_EVENT,
+        len: usize,
+        packages: u8,
+    ) -> NTSTATUS;
+}
 
 /// The most outputs a filter can declare.
 pub const MAX_OUTPUTS: usize = 8;
@@ -337,7 +370,6 @@ pub struct Output<'a> {
     chains: &'a mut [Links],
     alloc: &'a IAllocatorMXF,
     exhausted: u64,
-    pushed: u64,
     foreign: u64,
 }
 
@@ -349,7 +381,6 @@ impl<'a> Output<'a> {
             chains,
             alloc,
             exhausted: 0,
-            pushed: 0,
             foreign: 0,
         }
     }
@@ -366,12 +397,17 @@ impl<'a> Output<'a> {
     /// allocator and is counted ([`FilterStats::foreign`]).
     #[inline]
     pub fn push_to(&mut self, k: usize, event: Event<'a>) {
-        if let Some(links) = self.chains.get_mut(k) {
-            match links.try_push(self.alloc, event) {
-                Ok(()) => self.pushed = self.pushed.wrapping_add(1),
-                Err(_foreign) => self.foreign = self.foreign.wrapping_add(1),
-            }
+        if let Some(links) = self.chains.get_mut(k)
+            && links.try_push(self.alloc, event).is_err()
+        {
+            self.foreign = self.foreign.wrapping_add(1);
         }
+    }
+
+    /// Events pushed so far, on every output.
+    #[inline]
+    fn pushed(&self) -> u64 {
+        self.chains.iter().map(|l| l.len() as u64).sum()
     }
 
     /// The number of outputs.
@@ -402,12 +438,12 @@ impl<'a> Output<'a> {
         self.alloc
     }
 
-    /// Delivers output `k`'s events with one `PutMessage` to `sink` (the allocator for `None`);
-    /// nothing for an output without events.
+    /// Delivers output `k`'s events with one call to `sink`; nothing for an output without
+    /// events.
     #[inline]
-    fn deliver(&mut self, k: usize, sink: Option<&IMXF>) -> NTSTATUS {
+    fn deliver(&mut self, k: usize, (sink, filter): (Option<&IMXF>, bool)) -> NTSTATUS {
         match self.chains.get_mut(k) {
-            Some(links) => links.deliver(self.alloc, sink),
+            Some(links) => links.deliver(self.alloc, sink, filter),
             None => STATUS_SUCCESS,
         }
     }
@@ -418,18 +454,20 @@ impl Drop for Output<'_> {
     fn drop(&mut self) {
         // Undelivered events (a `process` that panicked in a test) go back to the allocator.
         for links in self.chains.iter_mut() {
-            links.deliver(self.alloc, None);
+            links.deliver(self.alloc, None, false);
         }
     }
 }
 
 /// The connections one `PutMessage` delivers to: AddRef'd copies, taken under the lock, so a
 /// `DisconnectOutput` on another CPU cannot free a sink during the delivery.
+/// With each copy, whether the sink is an `#[mxf_filter]` object that takes chains through
+/// [`IMxfFilter::PutChain`] (asked once, at `ConnectOutput`).
 enum Sinks {
     /// A filter with one output (most of them): one copy, one `Release`.
-    One(Option<IMXF>),
+    One(Option<IMXF>, bool),
     /// The first `F::OUTPUTS` outputs, the others `None`.
-    Many([Option<IMXF>; MAX_OUTPUTS]),
+    Many([Option<IMXF>; MAX_OUTPUTS], [bool; MAX_OUTPUTS]),
 }
 
 impl Sinks {
@@ -437,20 +475,33 @@ impl Sinks {
     #[inline]
     fn of<F: Filter>(outputs: &Outputs<MAX_OUTPUTS>) -> Sinks {
         match F::OUTPUTS.get() {
-            1 => Sinks::One(outputs.get(0).cloned()),
-            n => Sinks::Many(outputs.snapshot_first(n)),
+            1 => Sinks::One(outputs.get(0).cloned(), outputs.is_filter(0)),
+            n => Sinks::Many(
+                outputs.snapshot_first(n),
+                core::array::from_fn(|k| outputs.is_filter(k)),
+            ),
         }
     }
 
-    /// Output `k`'s sink, if connected.
+    /// Output `k`'s sink (`None`: the allocator), and whether it takes `PutChain`.
     #[inline]
-    fn get(&self, k: usize) -> Option<&IMXF> {
+    fn get(&self, k: usize) -> (Option<&IMXF>, bool) {
         match self {
-            Sinks::One(s) if k == 0 => s.as_ref(),
-            Sinks::One(_) => None,
-            Sinks::Many(s) => s.get(k).and_then(Option::as_ref),
+            Sinks::One(s, f) if k == 0 => (s.as_ref(), *f),
+            Sinks::One(..) => (None, false),
+            Sinks::Many(s, f) => (
+                s.get(k).and_then(Option::as_ref),
+                f.get(k).copied().unwrap_or(false),
+            ),
         }
     }
+}
+
+/// True if `sink` is an `#[mxf_filter]` object (of this build of mxf: the interface's IID is
+/// its ABI version) that takes chains through [`IMxfFilter::PutChain`] at this very pointer.
+fn answers_put_chain(sink: &IMXF) -> bool {
+    sink.cast::<IMxfFilter>()
+        .is_ok_and(|f| f.as_raw() == sink.as_raw())
 }
 
 struct Plumbing {
@@ -499,7 +550,17 @@ impl<F: Filter> FilterObject<F> {
         self.plumbing.lock().stats
     }
 
-    fn put(&self, head: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+    /// `PutMessage` (`tail` NULL: the chain is walked) and `PutChain` (`tail` not NULL: the
+    /// sender vouches for `head` .. `tail`, `len` and `packages`) in one body, so the author's
+    /// `process` is inlined into one copy.
+    #[inline(never)]
+    fn put(
+        &self,
+        head: *mut DMUS_KERNEL_EVENT,
+        tail: *mut DMUS_KERNEL_EVENT,
+        len: usize,
+        packages: bool,
+    ) -> NTSTATUS {
         if head.is_null() {
             return STATUS_SUCCESS;
         }
@@ -507,10 +568,22 @@ impl<F: Filter> FilterObject<F> {
             // No allocator hands out such a pointer: refuse it without touching it.
             return STATUS_INVALID_PARAMETER;
         }
-        let alloc = &self.alloc;
-        // SAFETY: PutMessage hands us ownership of the whole chain, whose events come from the
-        // allocator of this stream.
-        let (mut input, packages) = unsafe { Chain::from_raw_noting_packages(head, alloc) };
+        // A NULL `tail` or a `len` of 0 (PutMessage, or a PutChain without a shape to trust):
+        // the chain is walked.
+        let (mut input, packages) = if tail.is_null() || len == 0 {
+            // SAFETY: PutMessage hands us ownership of the whole chain, whose events come from
+            // the allocator of this stream.
+            unsafe { Chain::from_raw_noting_packages(head, &self.alloc) }
+        } else if !tail.is_aligned() {
+            return STATUS_INVALID_PARAMETER;
+        } else {
+            // SAFETY: PutChain's contract (`head` and `tail` checked non-NULL and aligned): the
+            // sender, an mxf filter's `Output`, vouches for the chain's shape.
+            (
+                unsafe { Chain::from_verified(head, tail, len, &self.alloc) },
+                packages,
+            )
+        };
         let state = KSSTATE(self.state.load(Ordering::Acquire));
         if state == KSSTATE_STOP || state == KSSTATE_ACQUIRE {
             {
@@ -559,7 +632,7 @@ impl<F: Filter> FilterObject<F> {
             let mut p = self.plumbing.lock();
             p.stats.calls = p.stats.calls.wrapping_add(1);
             p.stats.events_in = p.stats.events_in.wrapping_add(received);
-            p.stats.events_out = p.stats.events_out.wrapping_add(out.pushed);
+            p.stats.events_out = p.stats.events_out.wrapping_add(out.pushed());
             p.stats.exhausted = p.stats.exhausted.wrapping_add(out.exhausted);
             p.stats.foreign = p.stats.foreign.wrapping_add(out.foreign);
             Sinks::of::<F>(&p.outputs)
@@ -588,22 +661,35 @@ impl<F: Filter + ObjectImpl<Value = FilterObject<F>>> IMXF_Impl for FilterObject
     }
 
     unsafe fn PutMessage(&self, event: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
-        self.put(event)
+        self.put(event, core::ptr::null_mut(), 0, false)
     }
 
     fn ConnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
         let limit = F::OUTPUTS.get();
-        connect_output_not_to(
+        connect_output_probing(
             &self.plumbing,
             |p| &mut p.outputs,
             sink,
             limit,
             |s| ComObject::<F>::holds_interface(self, s),
+            answers_put_chain,
         )
     }
 
     fn DisconnectOutput(&self, sink: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
         disconnect_output_from(&self.plumbing, |p| &mut p.outputs, sink, &self.alloc)
+    }
+}
+
+impl<F: Filter + ObjectImpl<Value = FilterObject<F>>> IMxfFilter_Impl for FilterObject<F> {
+    unsafe fn PutChain(
+        &self,
+        head: *mut DMUS_KERNEL_EVENT,
+        tail: *mut DMUS_KERNEL_EVENT,
+        len: usize,
+        packages: u8,
+    ) -> NTSTATUS {
+        self.put(head, tail, len, packages != 0)
     }
 }
 
@@ -716,6 +802,37 @@ mod loom_tests {
             t.join().unwrap();
             assert_eq!(alloc.stats().outstanding_events, 0);
             assert_eq!(f.stats().events_out, 1);
+        });
+    }
+
+    /// The same race when the sink is a filter and the chain goes through `PutChain`.
+    #[test]
+    fn loom_put_chain_races_disconnect() {
+        loom::model(|| {
+            let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+            let f = Pass.into_filter(&alloc).unwrap();
+            let g = Pass.into_filter(&alloc).unwrap();
+            assert_eq!(f.ConnectOutput(Some(g.to_ref())), STATUS_SUCCESS);
+            let a = Event::with_bytes(&alloc, &[0x90, 60, 1], 1, 0)
+                .unwrap()
+                .into_raw();
+            let b = Event::with_bytes(&alloc, &[0x80, 60, 0], 1, 0)
+                .unwrap()
+                .into_raw();
+            // SAFETY: our two events, linked.
+            unsafe { (*a).pNextEvt = b };
+            let a_addr = a as usize;
+            let f2 = f.clone();
+            let t = thread::spawn(move || {
+                // SAFETY: the chain is ours to hand over.
+                let s = unsafe { f2.PutMessage(a_addr as *mut DMUS_KERNEL_EVENT) };
+                assert_eq!(s, STATUS_SUCCESS);
+            });
+            assert_eq!(f.DisconnectOutput(Some(g.to_ref())), STATUS_SUCCESS);
+            drop(g);
+            t.join().unwrap();
+            assert_eq!(alloc.stats().outstanding_events, 0);
+            assert_eq!(f.stats().events_out, 2);
         });
     }
 }
@@ -861,12 +978,228 @@ mod tests {
         let f = SplitThenPanic.into_filter(&alloc).unwrap();
         let v = chain_of(&alloc, 6);
         let head = v[0];
-        let unwound =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.value().put(head)));
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            f.value().put(head, core::ptr::null_mut(), 0, false)
+        }));
         assert!(unwound.is_err());
         let s = alloc.stats();
         assert_eq!(s.outstanding_events, 0);
         assert_eq!(s.anomalies.misuse(), 0);
+        assert!(alloc.audit());
+    }
+
+    /// A sink with both entries of `IMxfFilter` that records which one it was given and
+    /// checks the shape a `PutChain` vouches for. Returns what it gets to the allocator.
+    #[crate::com_object(IMxfFilter)]
+    struct Recorder {
+        alloc: IAllocatorMXF,
+        by_message: core::sync::atomic::AtomicU64,
+        by_chain: core::sync::atomic::AtomicU64,
+        /// The first data byte of every event received, in order.
+        got: std::sync::Mutex<std::vec::Vec<u8>>,
+    }
+    impl Recorder {
+        fn create(alloc: &IAllocatorMXF) -> IMXF {
+            use crate::com::IntoComObject;
+            Recorder {
+                alloc: alloc.clone(),
+                by_message: 0.into(),
+                by_chain: 0.into(),
+                got: std::vec::Vec::new().into(),
+            }
+            .into_com()
+            .unwrap()
+        }
+        fn take(&self, c: Chain<'_>) {
+            let mut got = self.got.lock().unwrap();
+            for e in c {
+                got.push(e.data().get(1).copied().unwrap_or(0xFF));
+            }
+        }
+        fn counts(f: &IMXF) -> (u64, u64, std::vec::Vec<u8>) {
+            // SAFETY: `f` is chain 0 of a live Recorder (made by `Recorder::new`).
+            let r = unsafe { ComObject::<Recorder>::value_of::<0>(f.as_raw()) };
+            (
+                r.by_message.load(core::sync::atomic::Ordering::Relaxed),
+                r.by_chain.load(core::sync::atomic::Ordering::Relaxed),
+                r.got.lock().unwrap().clone(),
+            )
+        }
+    }
+    impl IMXF_Impl for Recorder {
+        fn SetState(&self, _s: KSSTATE) -> NTSTATUS {
+            STATUS_SUCCESS
+        }
+        unsafe fn PutMessage(&self, e: *mut DMUS_KERNEL_EVENT) -> NTSTATUS {
+            self.by_message
+                .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            // SAFETY: we own the chain handed to us.
+            self.take(unsafe { Chain::from_raw(e, &self.alloc) });
+            STATUS_SUCCESS
+        }
+        fn ConnectOutput(&self, _s: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+            crate::abi::STATUS_UNSUCCESSFUL
+        }
+        fn DisconnectOutput(&self, _s: Option<ComRef<'_, IMXF>>) -> NTSTATUS {
+            crate::abi::STATUS_UNSUCCESSFUL
+        }
+    }
+    impl IMxfFilter_Impl for Recorder {
+        unsafe fn PutChain(
+            &self,
+            head: *mut DMUS_KERNEL_EVENT,
+            tail: *mut DMUS_KERNEL_EVENT,
+            len: usize,
+            packages: u8,
+        ) -> NTSTATUS {
+            self.by_chain
+                .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            // SAFETY: we own the chain handed to us; `from_raw` walks it, so the shape the
+            // sender vouched for is checked against the real one.
+            let c = unsafe { Chain::from_raw(head, &self.alloc) };
+            assert_eq!(c.len(), len, "the count PutChain vouches for");
+            let (mut e, mut last, mut any_package) = (c.into_raw(), core::ptr::null_mut(), false);
+            let head = e;
+            while !e.is_null() {
+                // SAFETY: an event of the (acyclic, `from_raw` cut any cycle) chain we own.
+                unsafe {
+                    any_package |= (*e).is_package();
+                    last = e;
+                    e = (*e).pNextEvt;
+                }
+            }
+            assert_eq!(last, tail, "the tail PutChain vouches for");
+            assert_eq!(
+                any_package,
+                packages != 0,
+                "the package flag PutChain vouches for"
+            );
+            // SAFETY: ours, handed back whole.
+            self.take(unsafe { Chain::from_raw(head, &self.alloc) });
+            STATUS_SUCCESS
+        }
+    }
+
+    #[test]
+    fn a_filter_hands_a_chain_to_a_filter_through_put_chain() {
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let a = Pass.into_filter(&alloc).unwrap();
+        let b = Pass.into_filter(&alloc).unwrap();
+        let r = Recorder::create(&alloc);
+        // A filter answers IMxfFilter with its very pointer (chain 0); so does the recorder.
+        let q: IMxfFilter = b.cast().unwrap();
+        assert_eq!(q.as_raw(), b.as_raw());
+        drop(q);
+        assert_eq!(a.ConnectOutput(Some(b.to_ref())), STATUS_SUCCESS);
+        assert_eq!(b.ConnectOutput(Some(r.to_ref())), STATUS_SUCCESS);
+        // Five events: a → b by PutChain (b takes the shape on trust), b → r by PutChain
+        // (r checks the shape it is given against a walk of its own).
+        let v = chain_of(&alloc, 5);
+        // SAFETY: a chain of the test, handed over.
+        assert_eq!(unsafe { a.PutMessage(v[0]) }, STATUS_SUCCESS);
+        assert_eq!(b.stats().events_in, 5);
+        assert_eq!(b.stats().calls, 1);
+        assert_eq!(Recorder::counts(&r), (0, 1, std::vec![0, 1, 2, 3, 4]));
+        // One event: PutMessage, whose one-event path needs no walk either.
+        let v = chain_of(&alloc, 1);
+        // SAFETY: as above.
+        assert_eq!(unsafe { a.PutMessage(v[0]) }, STATUS_SUCCESS);
+        assert_eq!(Recorder::counts(&r), (1, 1, std::vec![0, 1, 2, 3, 4, 0]));
+        // A cycle given to the head is cut there: downstream gets (and trusts) a clean chain.
+        let v = chain_of(&alloc, 3);
+        // SAFETY: events of the test (the last links back to the first), handed over.
+        unsafe {
+            let (first, last) = (v[0], v[2]);
+            (*last).pNextEvt = first;
+            assert_eq!(a.PutMessage(first), STATUS_SUCCESS);
+        }
+        assert_eq!(Recorder::counts(&r).1, 2);
+        assert_eq!(Recorder::counts(&r).2.len(), 9);
+        // After a disconnect the output goes to the allocator; nothing else changes.
+        assert_eq!(b.DisconnectOutput(Some(r.to_ref())), STATUS_SUCCESS);
+        let v = chain_of(&alloc, 2);
+        // SAFETY: as above.
+        assert_eq!(unsafe { a.PutMessage(v[0]) }, STATUS_SUCCESS);
+        assert_eq!(Recorder::counts(&r).1, 2);
+        assert_eq!(b.stats().events_in, 11);
+        assert_eq!(alloc.stats().outstanding_events, 0);
+        assert!(alloc.audit());
+    }
+
+    #[crate::mxf_filter]
+    struct Whole;
+    impl Filter for Whole {
+        const PACKAGES: PackagePolicy = PackagePolicy::PassWhole;
+        fn process<'a>(&self, event: Event<'a>, out: &mut Output<'a>) {
+            out.push(event);
+        }
+    }
+
+    #[test]
+    fn a_package_passed_whole_is_flagged_and_unwrapped_downstream() {
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let a = Whole.into_filter(&alloc).unwrap();
+        let b = Pass.into_filter(&alloc).unwrap();
+        let r = Recorder::create(&alloc);
+        assert_eq!(a.ConnectOutput(Some(b.to_ref())), STATUS_SUCCESS);
+        assert_eq!(b.ConnectOutput(Some(r.to_ref())), STATUS_SUCCESS);
+        // A note, then a package of two notes: `a` passes the package whole, flagged, and `b`
+        // (which unwraps) processes the contents in its place.
+        let v = chain_of(&alloc, 4);
+        // SAFETY: events of the test: v[1] becomes a package holding v[2] and v[3].
+        unsafe {
+            let (note, package, contents) = (v[0], v[1], v[2]);
+            (*note).pNextEvt = package;
+            (*package).pNextEvt = core::ptr::null_mut();
+            (*package).usFlags |= crate::abi::DMUS_KEF_PACKAGE_EVENT;
+            (*package).cbEvent = 0;
+            (*package).uData.pPackageEvt = contents;
+            assert_eq!(a.PutMessage(note), STATUS_SUCCESS);
+        }
+        assert_eq!(a.stats().events_in, 2);
+        assert_eq!(b.stats().events_in, 3);
+        assert_eq!(Recorder::counts(&r), (0, 1, std::vec![0, 2, 3]));
+        assert_eq!(alloc.stats().outstanding_events, 0);
+        assert!(alloc.audit());
+    }
+
+    #[test]
+    fn put_chain_trusts_a_shape_and_walks_a_chain_without_one() {
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        let f = Pass.into_filter(&alloc).unwrap();
+        let q: IMxfFilter = f.cast().unwrap();
+        // A shape: taken as given.
+        let v = chain_of(&alloc, 3);
+        // SAFETY: a chain of the test, with its true shape, handed over.
+        assert_eq!(unsafe { q.PutChain(v[0], v[2], 3, 0) }, STATUS_SUCCESS);
+        assert_eq!(f.stats().events_in, 3);
+        // No shape (NULL tail, or a count of 0): walked as PutMessage walks, a cycle cut.
+        for (tail, len) in [(true, 2), (false, 0)] {
+            let v = chain_of(&alloc, 2);
+            // SAFETY: events of the test (the last links back to the first), handed over.
+            unsafe {
+                let (first, second) = (v[0], v[1]);
+                (*second).pNextEvt = first;
+                let tail = if tail { core::ptr::null_mut() } else { second };
+                assert_eq!(q.PutChain(first, tail, len, 0), STATUS_SUCCESS);
+            }
+        }
+        assert_eq!(f.stats().events_in, 7);
+        // NULL head: nothing. A misaligned tail: refused unread, the chain stays the caller's.
+        let none = core::ptr::null_mut();
+        // SAFETY: nothing is handed over.
+        assert_eq!(unsafe { q.PutChain(none, none, 1, 0) }, STATUS_SUCCESS);
+        let v = chain_of(&alloc, 2);
+        let bad = core::ptr::without_provenance_mut::<DMUS_KERNEL_EVENT>(3);
+        let first = v[0];
+        // SAFETY: the filter must refuse the call without taking or reading anything.
+        let refused = unsafe { q.PutChain(first, bad, 2, 0) };
+        assert_eq!(refused, STATUS_INVALID_PARAMETER);
+        assert_eq!(f.stats().events_in, 7);
+        assert_eq!(alloc.stats().outstanding_events, 2);
+        // SAFETY: still ours: returned.
+        unsafe { alloc.PutMessage(v[0]) };
+        assert_eq!(alloc.stats().outstanding_events, 0);
         assert!(alloc.audit());
     }
 

@@ -19,7 +19,7 @@ pub struct Options {
     /// `root`: this is IUnknown itself (used once, inside mxf).
     pub root: bool,
     /// `filter_plumbing`: the framework implements this interface for `FilterObject` itself
-    /// (IMXF, inside mxf), so no forwarding to the filter is generated.
+    /// (IMXF and IMxfFilter, inside mxf), so no forwarding to the filter is generated.
     pub filter_plumbing: bool,
     /// `unsafe_impl`: implementing the interface is a promise safe code relies on.
     pub unsafe_impl: bool,

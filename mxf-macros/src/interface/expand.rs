@@ -167,6 +167,12 @@ fn gen_interface_impl(i: &Interface, n: &Names) -> TokenStream {
         },
         None => quote! { ::core::option::Option::None },
     };
+    let extends_base = match &i.base {
+        Some(_) => quote_spanned! {base_span(i)=>
+            || <#alias as ::mxf::com::Interface>::is_or_extends(t)
+        },
+        None => TokenStream::new(),
+    };
     let name = ident.unraw().to_string();
     let methods = i.methods.iter().map(|m| m.ident.unraw().to_string());
     // A marker impl spanned at the user's own `unsafe`: declaring an interface promises that
@@ -206,6 +212,10 @@ fn gen_interface_impl(i: &Interface, n: &Names) -> TokenStream {
             #[inline]
             fn matches(iid: &::mxf::abi::GUID) -> bool {
                 #matches
+            }
+            #[inline]
+            fn is_or_extends(t: ::core::any::TypeId) -> bool {
+                t == ::core::any::TypeId::of::<Self>() #extends_base
             }
         }
         #has_iid

@@ -106,6 +106,11 @@ pub unsafe trait Interface: Sized + 'static {
     /// True if `iid` names this interface or one of its ancestors.
     fn matches(iid: &GUID) -> bool;
 
+    /// True if `t` is this interface's type or one of its ancestors' (an `IAllocatorMXF` is an
+    /// `IMXF`): the type-level [`matches`](Self::matches), which also knows interfaces without
+    /// an IID.
+    fn is_or_extends(t: core::any::TypeId) -> bool;
+
     /// The raw interface pointer (still owned by `self`).
     #[inline]
     fn as_raw(&self) -> *mut c_void {

@@ -136,7 +136,8 @@ pub unsafe trait ObjectImpl: Sized + 'static {
     /// The chain answering `iid` (IUnknown excluded): the first listed chain whose interface or
     /// ancestor matches.
     fn find_chain(iid: &GUID) -> Option<usize>;
-    /// The chain whose interface is the Rust type `t` (for interfaces without an IID).
+    /// The first chain whose interface is the Rust type `t` or extends it (`t` an IMXF: a chain
+    /// of IMXF, or of an interface derived from it); also for interfaces without an IID.
     fn chain_of(t: core::any::TypeId) -> Option<usize>;
 }
 

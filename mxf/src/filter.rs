@@ -1080,18 +1080,33 @@ mod tests {
         }
     }
 
+    /// Every event back in the allocator, its books in order.
+    fn assert_balanced(alloc: &AllocatorHandle) {
+        assert_eq!(alloc.stats().outstanding_events, 0);
+        assert!(alloc.audit());
+    }
+
+    /// `a` → `b` → a recorder, `b` a `Pass`.
+    fn row<A: IntoFilter>(
+        alloc: &AllocatorHandle,
+        a: A,
+    ) -> (FilterHandle<A>, FilterHandle<Pass>, IMXF) {
+        let a = a.into_filter(alloc).unwrap();
+        let b = Pass.into_filter(alloc).unwrap();
+        let r = Recorder::create(alloc);
+        assert_eq!(a.ConnectOutput(Some(b.to_ref())), STATUS_SUCCESS);
+        assert_eq!(b.ConnectOutput(Some(r.to_ref())), STATUS_SUCCESS);
+        (a, b, r)
+    }
+
     #[test]
     fn a_filter_hands_a_chain_to_a_filter_through_put_chain() {
         let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
-        let a = Pass.into_filter(&alloc).unwrap();
-        let b = Pass.into_filter(&alloc).unwrap();
-        let r = Recorder::create(&alloc);
+        let (a, b, r) = row(&alloc, Pass);
         // A filter answers IMxfFilter with its very pointer (chain 0); so does the recorder.
         let q: IMxfFilter = b.cast().unwrap();
         assert_eq!(q.as_raw(), b.as_raw());
         drop(q);
-        assert_eq!(a.ConnectOutput(Some(b.to_ref())), STATUS_SUCCESS);
-        assert_eq!(b.ConnectOutput(Some(r.to_ref())), STATUS_SUCCESS);
         // Five events: a → b by PutChain (b takes the shape on trust), b → r by PutChain
         // (r checks the shape it is given against a walk of its own).
         let v = chain_of(&alloc, 5);
@@ -1122,8 +1137,7 @@ mod tests {
         assert_eq!(unsafe { a.PutMessage(v[0]) }, STATUS_SUCCESS);
         assert_eq!(Recorder::counts(&r).1, 2);
         assert_eq!(b.stats().events_in, 11);
-        assert_eq!(alloc.stats().outstanding_events, 0);
-        assert!(alloc.audit());
+        assert_balanced(&alloc);
     }
 
     #[crate::mxf_filter]
@@ -1138,11 +1152,7 @@ mod tests {
     #[test]
     fn a_package_passed_whole_is_flagged_and_unwrapped_downstream() {
         let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
-        let a = Whole.into_filter(&alloc).unwrap();
-        let b = Pass.into_filter(&alloc).unwrap();
-        let r = Recorder::create(&alloc);
-        assert_eq!(a.ConnectOutput(Some(b.to_ref())), STATUS_SUCCESS);
-        assert_eq!(b.ConnectOutput(Some(r.to_ref())), STATUS_SUCCESS);
+        let (a, b, r) = row(&alloc, Whole);
         // A note, then a package of two notes: `a` passes the package whole, flagged, and `b`
         // (which unwraps) processes the contents in its place.
         let v = chain_of(&alloc, 4);
@@ -1159,8 +1169,7 @@ mod tests {
         assert_eq!(a.stats().events_in, 2);
         assert_eq!(b.stats().events_in, 3);
         assert_eq!(Recorder::counts(&r), (0, 1, std::vec![0, 2, 3]));
-        assert_eq!(alloc.stats().outstanding_events, 0);
-        assert!(alloc.audit());
+        assert_balanced(&alloc);
     }
 
     #[test]
@@ -1199,8 +1208,7 @@ mod tests {
         assert_eq!(alloc.stats().outstanding_events, 2);
         // SAFETY: still ours: returned.
         unsafe { alloc.PutMessage(v[0]) };
-        assert_eq!(alloc.stats().outstanding_events, 0);
-        assert!(alloc.audit());
+        assert_balanced(&alloc);
     }
 
     #[test]

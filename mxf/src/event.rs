@@ -723,8 +723,8 @@ pub(crate) struct Links {
     head: *mut DMUS_KERNEL_EVENT,
     tail: *mut DMUS_KERNEL_EVENT,
     len: usize,
-    /// The `usFlags` of every event, or'ed: the package bit says whether one is a package.
-    flags: u16,
+    /// True if one of the events is a package.
+    packages: bool,
 }
 
 impl Links {
@@ -733,7 +733,7 @@ impl Links {
         head: null_mut(),
         tail: null_mut(),
         len: 0,
-        flags: 0,
+        packages: false,
     };
 
     /// The number of events.
@@ -745,7 +745,7 @@ impl Links {
     /// True if one of the events is a package.
     #[inline]
     fn packages(&self) -> bool {
-        self.flags & DMUS_KEF_PACKAGE_EVENT != 0
+        self.packages
     }
 
     /// Appends `e` if it is an event of `alloc`; gives it back otherwise.
@@ -758,7 +758,10 @@ impl Links {
         if !same_allocator(e.alloc, alloc) {
             return Err(e);
         }
-        self.flags |= e.raw().usFlags;
+        if e.is_package() {
+            // Rare: a branch, not a value carried through every push.
+            self.packages = true;
+        }
         let p = e.into_raw();
         if self.tail.is_null() {
             self.head = p;
@@ -829,6 +832,51 @@ impl<'a> Iterator for Chain<'a> {
     type Item = Event<'a>;
     fn next(&mut self) -> Option<Event<'a>> {
         self.pop_front()
+    }
+}
+
+impl<'a> Chain<'a> {
+    /// The events in order, each taken off as it is yielded: [`pop_front`](Self::pop_front)
+    /// without the books of a chain that can grow (only the next event is kept), for a caller
+    /// that takes every event. What is not taken goes back to the allocator when the drain is
+    /// dropped.
+    #[inline]
+    pub fn drain(self) -> Drain<'a> {
+        let alloc = self.alloc;
+        Drain {
+            next: self.into_raw(),
+            alloc,
+        }
+    }
+}
+
+/// The rest of a chain being taken apart: see [`Chain::drain`].
+pub struct Drain<'a> {
+    /// The first event not yet taken, NULL at the end; the events from here on are owned, from
+    /// `alloc`, linked as the chain was (every link aligned, no cycle).
+    next: *mut DMUS_KERNEL_EVENT,
+    alloc: &'a IAllocatorMXF,
+}
+
+impl<'a> Iterator for Drain<'a> {
+    type Item = Event<'a>;
+    #[inline]
+    fn next(&mut self) -> Option<Event<'a>> {
+        let p = NonNull::new(self.next)?;
+        // SAFETY: `p` is the first of the events we own (the field's invariant).
+        self.next = unsafe { (*p.as_ptr()).pNextEvt };
+        // SAFETY: owned by us, handed to the caller (its link is cleared).
+        unsafe { Event::from_raw(p.as_ptr(), self.alloc) }
+    }
+}
+
+impl Drop for Drain<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.next.is_null() {
+            // SAFETY: the events not taken go back to their allocator, all at once.
+            unsafe { self.alloc.PutMessage(self.next) };
+        }
     }
 }
 
@@ -1611,6 +1659,36 @@ mod tests {
             .collect();
         link(&v);
         v
+    }
+
+    #[test]
+    fn a_drain_yields_in_order_and_returns_what_it_did_not_yield() {
+        let alloc = allocator();
+        let v = timed(&alloc, &[0, 1, 2, 3]);
+        // SAFETY: a chain of the test, handed over.
+        let mut d = unsafe { Chain::from_raw(v[0], &alloc) }.drain();
+        let first = d.next().unwrap();
+        assert_eq!(first.data().get(1), Some(&0));
+        assert!(
+            first.raw().pNextEvt.is_null(),
+            "a yielded event is detached"
+        );
+        let second = d.next().unwrap();
+        assert_eq!(second.data().get(1), Some(&1));
+        drop(d);
+        assert_eq!(alloc.stats().outstanding_events, 2);
+        drop((first, second));
+        assert_eq!(alloc.stats().outstanding_events, 0);
+        // Drained to the end: nothing left to return.
+        let v = timed(&alloc, &[0, 1, 2]);
+        // SAFETY: as above.
+        let notes: Vec<u8> = unsafe { Chain::from_raw(v[0], &alloc) }
+            .drain()
+            .map(|e| e.data().get(1).copied().unwrap_or(0xFF))
+            .collect();
+        assert_eq!(notes, [0, 1, 2]);
+        assert_eq!(alloc.stats().outstanding_events, 0);
+        assert!(alloc.audit());
     }
 
     #[test]

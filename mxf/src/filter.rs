@@ -614,11 +614,11 @@ impl<F: Filter> FilterObject<F> {
 
     /// Processes `input` into `chains` (one entry per output) and delivers each output.
     #[inline(always)]
-    fn run<'a>(&'a self, mut input: Chain<'a>, chains: &'a mut [Links]) -> NTSTATUS {
+    fn run<'a>(&'a self, input: Chain<'a>, chains: &'a mut [Links]) -> NTSTATUS {
         let mut out = Output::new(&self.alloc, chains);
-        let mut received = 0u64;
-        while let Some(event) = input.pop_front() {
-            received = received.wrapping_add(1);
+        // Every event of the input is taken.
+        let received = input.len() as u64;
+        for event in input.drain() {
             // Only a filter that passes packages whole still meets one here.
             if event.is_package() {
                 out.push(event);

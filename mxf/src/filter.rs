@@ -1173,6 +1173,27 @@ mod tests {
     }
 
     #[test]
+    fn a_handle_of_an_ancestor_interface_holds_the_first_chain_that_extends_it() {
+        let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
+        // A filter's chain 0 is an IMxfFilter: an IMXF and an IUnknown handle both hold it.
+        let f = Pass.into_filter(&alloc).unwrap();
+        let q: IMxfFilter = f.cast().unwrap();
+        assert_eq!(f.as_raw(), q.as_raw());
+        let u = ObjectHandle::<Pass, crate::interfaces::IUnknown>::create(FilterObject::new(
+            Pass,
+            (*alloc).clone(),
+        ))
+        .unwrap();
+        let imxf: IMXF = u.cast().unwrap();
+        assert_eq!(u.as_raw(), imxf.as_raw());
+        assert_eq!(u.value().stats().calls, 0);
+        // An interface no chain is or extends is refused, nothing leaked.
+        let other =
+            ObjectHandle::<Pass, IAllocatorMXF>::create(FilterObject::new(Pass, (*alloc).clone()));
+        assert_eq!(other.err(), Some(STATUS_INVALID_PARAMETER));
+    }
+
+    #[test]
     fn put_chain_trusts_a_shape_and_walks_a_chain_without_one() {
         let alloc = AllocatorHandle::new(AllocatorConfig::default(), None).unwrap();
         let f = Pass.into_filter(&alloc).unwrap();

@@ -22,7 +22,8 @@ pub struct ObjectHandle<T: ObjectImpl, I: Interface> {
 
 impl<T: ObjectImpl, I: Interface> ObjectHandle<T, I> {
     /// Creates the object around `value` in `pool` under `tag`. `I` must be the interface of
-    /// one of the object's chains (`STATUS_INVALID_PARAMETER` otherwise, nothing leaked).
+    /// one of the object's chains or an ancestor of it (`STATUS_INVALID_PARAMETER` otherwise,
+    /// nothing leaked); the handle holds the first such chain.
     pub fn create_in(value: T::Value, pool: POOL_TYPE, tag: u32) -> Result<Self> {
         let chain = T::chain_of(core::any::TypeId::of::<I>()).ok_or(STATUS_INVALID_PARAMETER)?;
         let identity: IUnknown = ComObject::<T>::create_value(value, pool, tag)?;
@@ -45,7 +46,8 @@ impl<T: ObjectImpl, I: Interface> ObjectHandle<T, I> {
     /// Wraps an interface of an object of type `T`.
     ///
     /// # Safety
-    /// `iface` is an interface of a live `ComObject<T>` whose chain interface is `I`.
+    /// `iface` is an interface of a live `ComObject<T>`: its first chain whose interface is `I`
+    /// or extends `I` (`ObjectImpl::chain_of`).
     pub unsafe fn from_interface(iface: I) -> Option<Self> {
         let chain = T::chain_of(core::any::TypeId::of::<I>())?;
         Some(Self {

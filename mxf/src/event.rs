@@ -804,13 +804,13 @@ impl Links {
             let put_chain =
                 unsafe { crate::com::ComRef::<crate::filter::IMxfFilter>::from_raw(raw) };
             if let Some(f) = put_chain {
-                // SAFETY: PutChain's contract: the events were linked by `try_push` alone, each
-                // once (an `Event` is owned once), so the chain runs from `head` to `tail`, whose
-                // link is NULL (`into_raw`), with `len` events, and `packages` is false only if
-                // none is a package. They are handed over whole.
-                return unsafe {
-                    f.PutChain(links.head, links.tail, links.len, links.packages().into())
-                };
+                // PutChain's contract holds: the events were linked by `try_push` alone, each
+                // once (an `Event` is owned once), so the chain runs from `head` to `tail`,
+                // whose link is NULL (`into_raw`), with `len` events; `packages` is false only
+                // if none is a package.
+                let (head, tail, len) = (links.head, links.tail, links.len);
+                // SAFETY: PutChain's contract (above); the events are handed over whole.
+                return unsafe { f.PutChain(head, tail, len, links.packages().into()) };
             }
         }
         // SAFETY: as above; the receiver owns the events from here.

@@ -170,7 +170,9 @@ impl<const N: usize> Outputs<N> {
     /// True if output `k` is connected to an `#[mxf_filter]` object that takes chains through
     /// `IMxfFilter::PutChain` (see [`connect_within_as`](Self::connect_within_as)).
     pub(crate) fn is_filter(&self, k: usize) -> bool {
-        self.get(k).is_some() && self.filters.get(k).copied().unwrap_or(false)
+        // False where no sink is connected: every connect sets the flag, every disconnect
+        // clears it (and a stray flag without a sink would still deliver to the allocator).
+        self.filters.get(k).copied().unwrap_or(false)
     }
 
     /// True if output 0 is connected.
